@@ -1,0 +1,217 @@
+/**
+ * Every setting of the service, declared once with its type, default and meaning,
+ * parsed once at start-up. A bad value stops the program with one line that names the
+ * variable and what it expected.
+ */
+import { z } from 'zod';
+import { queueNames, type QueueName } from './queues/names.js';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Thrown when a setting is invalid; `message` is the one line to print. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Setting<T> {
+  /** What the value is for, shown in `bsm config` style listings and the README. */
+  description: string;
+  /** What a valid value looks like, used in the error line. */
+  expected: string;
+  schema: z.ZodType<T>;
+  default?: T;
+}
+
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/)
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    });
+
+/** Five-field cron pattern (minute hour day-of-month month day-of-week), interpreted in UTC. */
+const cron = z
+  .string()
+  .trim()
+  .regex(/^(\S+\s+){4}\S+$/);
+
+function setting<T>(s: Setting<T> & { default: T }): Setting<T> & { default: T };
+function setting<T>(s: Omit<Setting<T>, 'default'>): Setting<T>;
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+/** The settings that do not depend on a queue. Keys are environment variable names. */
+const settings = {
+  PORT: setting({ description: 'HTTP port of the api role', expected: 'an integer 1-65535', schema: integer(1, 65535), default: 3000 }),
+  HOST: setting({ description: 'address the api role listens on', expected: 'a host name or IP address', schema: z.string().trim().min(1), default: '127.0.0.1' }),
+  REDIS_URL: setting({
+    description: 'Redis; when unset and nothing answers on 127.0.0.1:6379, `npm start` starts a redis-server of its own',
+    expected: 'a redis:// or rediss:// URL',
+    schema: url(['redis:', 'rediss:']),
+  }),
+  BSM_PREFIX: setting({
+    description: 'prefix of every Redis key and queue',
+    expected: 'letters, digits, "-" or "_" (1-64 characters)',
+    schema: z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    default: 'bsm',
+  }),
+  BSM_API_KEYS: setting({
+    description: 'comma-separated name:role:token; roles viewer, operator, approver, admin',
+    expected: 'name:role:token[,name:role:token...]',
+    schema: z.string().trim(),
+  }),
+  BSM_DATA_DIR: setting({ description: 'where local state lives (generated admin token, own redis-server data)', expected: 'a directory path', schema: z.string().trim().min(1), default: './data' }),
+  BEDROCK_ENABLED: setting({ description: 'turns on the direct Bedrock path', expected: 'true or false', schema: bool, default: false }),
+  BEDROCK_MODEL_ID: setting({ description: 'the Bedrock model', expected: 'a model id', schema: z.string().trim().min(1), default: 'anthropic.claude-3-sonnet-20240229-v1:0' }),
+  AWS_REGION: setting({
+    description: 'Bedrock and CloudWatch region; outside the EU the service refuses LLM calls unless told otherwise',
+    expected: 'an AWS region such as eu-central-1',
+    schema: z.string().trim().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/),
+    default: 'eu-central-1',
+  }),
+  MCP_URL: setting({ description: 'turns on the MCP path', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']) }),
+  BSM_INVENTORY: setting({ description: 'inventory file for the auditor; without it the auditor audits the fleet itself', expected: 'a file path', schema: z.string().trim().min(1) }),
+  CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false }),
+  ALERT_WEBHOOK_URL: setting({ description: 'where alerts are posted', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']) }),
+  BSM_ARCHIVE_URL: setting({
+    description: 'audit-trail archive, file:// or s3://bucket/prefix',
+    expected: 'a file:// or s3:// URL',
+    schema: z.string().trim().regex(/^(file:\/\/|s3:\/\/[a-z0-9.-]+)/),
+    default: 'file://./data/archive',
+  }),
+  LOG_LEVEL: setting({ description: 'pino level', expected: logLevels.join(', '), schema: z.enum(logLevels), default: 'info' }),
+  BSM_SHUTDOWN_GRACE_MS: setting({
+    description: 'how long running jobs may take to finish on SIGTERM before they are cancelled',
+    expected: 'an integer 0-600000',
+    schema: integer(0, 600_000),
+    default: 10_000,
+  }),
+  BSM_ATTEMPTS: setting({ description: 'attempts per job before it fails', expected: 'an integer 1-50', schema: integer(1, 50), default: 3 }),
+  BSM_BACKOFF_MS: setting({ description: 'first retry delay; doubles on each attempt', expected: 'an integer 0-3600000', schema: integer(0, 3_600_000), default: 2_000 }),
+  BSM_KEEP_COMPLETED_HOURS: setting({ description: 'how long completed jobs are kept', expected: 'an integer 1-8760', schema: integer(1, 8760), default: 72 }),
+  BSM_KEEP_COMPLETED_COUNT: setting({ description: 'at most this many completed jobs kept per queue', expected: 'an integer 1-1000000', schema: integer(1, 1_000_000), default: 5_000 }),
+  BSM_KEEP_FAILED_HOURS: setting({ description: 'how long failed jobs are kept', expected: 'an integer 1-8760', schema: integer(1, 8760), default: 24 * 14 }),
+  BSM_KEEP_FAILED_COUNT: setting({ description: 'at most this many failed jobs kept per queue', expected: 'an integer 1-1000000', schema: integer(1, 1_000_000), default: 10_000 }),
+  BSM_SCHEDULE_DAILY_CHECK: setting({ description: 'morning support mode check (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '15 8 * * *' }),
+  BSM_SCHEDULE_WEEKLY_REVIEW: setting({ description: 'weekly support mode review (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '30 10 * * 0' }),
+  BSM_SCHEDULE_INFRA_AUDIT: setting({ description: 'incremental infrastructure audit (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '*/30 * * * *' }),
+  BSM_SCHEDULE_META_MONITOR: setting({ description: 'meta-monitor execution analysis (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '*/5 * * * *' }),
+  BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '0 6 * * *' }),
+  BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '30 2 * * *' }),
+  BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '* * * * *' }),
+  BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
+};
+
+/** Per-queue settings: `BSM_<QUEUE>_CONCURRENCY`, `BSM_<QUEUE>_RATE_MAX`, `BSM_<QUEUE>_RATE_DURATION_MS`. */
+const queueDefaults: Record<QueueName, { concurrency: number; rateMax: number; rateDurationMs: number }> = {
+  'bedrock-support': { concurrency: 2, rateMax: 60, rateDurationMs: 60_000 },
+  'infrastructure-auditor': { concurrency: 2, rateMax: 30, rateDurationMs: 60_000 },
+  'meta-monitor': { concurrency: 2, rateMax: 60, rateDurationMs: 60_000 },
+  'implementation-support': { concurrency: 2, rateMax: 30, rateDurationMs: 60_000 },
+  compliance: { concurrency: 1, rateMax: 30, rateDurationMs: 60_000 },
+};
+
+export function queueEnvName(queue: QueueName, suffix: string): string {
+  return `BSM_${queue.toUpperCase().replace(/-/g, '_')}_${suffix}`;
+}
+
+export interface QueueSettings {
+  /** Jobs one worker process runs at once. */
+  concurrency: number;
+  /** At most `max` jobs start per `durationMs` across every worker of the queue. */
+  rateLimit: { max: number; durationMs: number };
+}
+
+type Settings = typeof settings;
+type SettingValue<K extends keyof Settings> = Settings[K] extends Setting<infer T> ? T : never;
+type WithDefault<K extends keyof Settings> = Settings[K] extends { default: unknown } ? K : never;
+type DefaultedKeys = { [K in keyof Settings]: WithDefault<K> }[keyof Settings];
+
+/** The parsed configuration. Settings without a default are `undefined` when unset. */
+export type Config = { [K in DefaultedKeys]: SettingValue<K> } & {
+  [K in Exclude<keyof Settings, DefaultedKeys>]: SettingValue<K> | undefined;
+} & {
+  queues: Record<QueueName, QueueSettings>;
+};
+
+function parseOne<T>(name: string, s: Setting<T>, raw: string | undefined): T | undefined {
+  if (raw === undefined || raw.trim() === '') {
+    return s.default;
+  }
+  const result = s.schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`${name} must be ${s.expected}, got ${JSON.stringify(raw)}`);
+  }
+  return result.data;
+}
+
+/** Parses the environment. Throws {@link ConfigError} naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(settings) as [string, Setting<unknown>][]) {
+    out[name] = parseOne(name, s, env[name]);
+  }
+  const queues = {} as Record<QueueName, QueueSettings>;
+  for (const q of queueNames) {
+    const d = queueDefaults[q];
+    const concurrency = parseOne(queueEnvName(q, 'CONCURRENCY'), setting({ description: '', expected: 'an integer 1-100', schema: integer(1, 100) }), env[queueEnvName(q, 'CONCURRENCY')]);
+    const rateMax = parseOne(queueEnvName(q, 'RATE_MAX'), setting({ description: '', expected: 'an integer 1-100000', schema: integer(1, 100_000) }), env[queueEnvName(q, 'RATE_MAX')]);
+    const rateDurationMs = parseOne(
+      queueEnvName(q, 'RATE_DURATION_MS'),
+      setting({ description: '', expected: 'an integer 1-86400000', schema: integer(1, 86_400_000) }),
+      env[queueEnvName(q, 'RATE_DURATION_MS')],
+    );
+    queues[q] = {
+      concurrency: concurrency ?? d.concurrency,
+      rateLimit: { max: rateMax ?? d.rateMax, durationMs: rateDurationMs ?? d.rateDurationMs },
+    };
+  }
+  out.queues = queues;
+  return out as Config;
+}
+
+/** Name, default and description of every setting, for docs and `bsm config`. */
+export function describeSettings(): { name: string; default: string; description: string }[] {
+  const rows = Object.entries(settings as Record<string, Setting<unknown>>).map(([name, s]) => ({
+    name,
+    default: s.default === undefined ? '' : String(s.default as string | number | boolean),
+    description: s.description,
+  }));
+  for (const q of queueNames) {
+    const d = queueDefaults[q];
+    rows.push(
+      { name: queueEnvName(q, 'CONCURRENCY'), default: String(d.concurrency), description: `jobs one worker process runs at once on ${q}` },
+      { name: queueEnvName(q, 'RATE_MAX'), default: String(d.rateMax), description: `jobs started per rate window on ${q}, across all workers` },
+      { name: queueEnvName(q, 'RATE_DURATION_MS'), default: String(d.rateDurationMs), description: `rate window of ${q}` },
+    );
+  }
+  return rows;
+}
+
+/** The key prefix every Redis key and queue uses: a hash tag, so one install's keys share a Cluster slot. */
+export function keyPrefix(config: Pick<Config, 'BSM_PREFIX'>): string {
+  return `{${config.BSM_PREFIX}}`;
+}

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+
+/** What a caller appends to the audit trail. */
+export interface AuditEventInput {
+  /** Who did it: an API key name, `scheduler`, `worker:<queue>`, `system`. */
+  actor: string;
+  /** What happened, dotted: `support-mode.enable`, `audit.trigger`, `audit-trail.archive`. */
+  action: string;
+  /** What it happened to (a component, an audit id). */
+  target?: string;
+  details?: Record<string, unknown>;
+}
+
+/** One stored entry. `prevHash` is the SHA-256 of the previous entry's canonical JSON. */
+export interface AuditEvent extends AuditEventInput {
+  seq: number;
+  at: string;
+  prevHash: string;
+}
+
+/** An entry with its own hash (SHA-256 of {@link canonicalJson} of the entry). */
+export interface ChainedEvent {
+  event: AuditEvent;
+  json: string;
+  hash: string;
+}
+
+/** The hash before the first entry. */
+export const genesisHash = '0'.repeat(64);
+
+/**
+ * JSON with object keys sorted at every depth and no insignificant white space, so the
+ * same value always hashes the same. `undefined` fields are dropped, as JSON does.
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(sortKeys);
+  }
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) {
+        out[key] = sortKeys(v);
+      }
+    }
+    return out;
+  }
+  return value;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Builds the next entry after `head`. */
+export function chainEvent(input: AuditEventInput, head: { seq: number; hash: string }, at: Date): ChainedEvent {
+  const event: AuditEvent = { seq: head.seq + 1, at: at.toISOString(), prevHash: head.hash, ...input };
+  const json = canonicalJson(event);
+  return { event, json, hash: sha256(json) };
+}
+
+export interface ChainBreak {
+  seq: number;
+  problem: 'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'unparseable';
+  detail: string;
+}
+
+/**
+ * Checks a run of stored entries: each one's hash matches its JSON, each links to the one
+ * before, and sequence numbers have no gaps. `anchor` is the entry before the run
+ * (genesis, or the last archived entry).
+ */
+export function verifyChain(entries: { json: string; hash: string }[], anchor: { seq: number; hash: string }): { ok: boolean; checked: number; breaks: ChainBreak[] } {
+  const breaks: ChainBreak[] = [];
+  let prev = anchor;
+  for (const entry of entries) {
+    let event: AuditEvent;
+    try {
+      event = JSON.parse(entry.json) as AuditEvent;
+    } catch {
+      breaks.push({ seq: prev.seq + 1, problem: 'unparseable', detail: 'entry is not valid JSON' });
+      continue;
+    }
+    if (sha256(canonicalJson(event)) !== entry.hash || canonicalJson(event) !== entry.json) {
+      breaks.push({ seq: event.seq, problem: 'hash_mismatch', detail: 'content does not match its hash' });
+    }
+    if (event.seq !== prev.seq + 1) {
+      breaks.push({ seq: event.seq, problem: 'sequence_gap', detail: `expected seq ${prev.seq + 1}, found ${event.seq}` });
+    }
+    if (event.prevHash !== prev.hash) {
+      breaks.push({ seq: event.seq, problem: 'broken_link', detail: 'prevHash does not match the previous entry' });
+    }
+    prev = { seq: event.seq, hash: entry.hash };
+  }
+  return { ok: breaks.length === 0, checked: entries.length, breaks };
+}

@@ -1,0 +1,128 @@
+import type { FleetState } from '../fleet-state.js';
+
+/** Facts read from Redis `INFO`. Absent fields were not reported by the server. */
+export interface RedisFacts {
+  version?: string;
+  maxmemoryPolicy?: string;
+  maxmemoryBytes?: number;
+  usedMemoryBytes?: number;
+  aofEnabled?: boolean;
+  connectedClients?: number;
+  uptimeSeconds?: number;
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail';
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+
+export interface CheckResult {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  severity: Severity;
+  observed: string;
+  expected: string;
+}
+
+export interface FleetAuditResult {
+  type: 'comprehensive' | 'incremental' | 'targeted';
+  auditedAt: string;
+  /** Share of checks that passed, 0-100. */
+  score: number;
+  summary: Record<CheckStatus, number>;
+  checks: CheckResult[];
+  /** For incremental audits: what changed since the previous audit. */
+  changes?: { newlyFailing: string[]; resolved: string[]; previousAuditId: string | null };
+}
+
+function check(id: string, title: string, ok: boolean, warnOnly: boolean, severity: Severity, observed: string, expected: string): CheckResult {
+  return { id, title, status: ok ? 'pass' : warnOnly ? 'warn' : 'fail', severity, observed, expected };
+}
+
+/**
+ * The auditor's own-fleet audit (used when no inventory is configured): the Redis the
+ * fleet depends on and each queue's workers and backlog.
+ */
+export function auditFleet(
+  type: FleetAuditResult['type'],
+  state: FleetState,
+  redis: RedisFacts,
+  options: { targets?: string[]; previous?: { id: string; checks: CheckResult[] } | null } = {},
+): FleetAuditResult {
+  const checks: CheckResult[] = [];
+  const latency = state.redis.latencyMs;
+  checks.push({
+    id: 'redis.latency',
+    title: 'Redis answers quickly',
+    status: latency < 50 ? 'pass' : latency < 250 ? 'warn' : 'fail',
+    severity: 'high',
+    observed: `${latency} ms`,
+    expected: '< 50 ms',
+  });
+  if (redis.maxmemoryPolicy !== undefined) {
+    checks.push(
+      check('redis.eviction-policy', 'Redis never evicts queue keys', redis.maxmemoryPolicy === 'noeviction', false, 'critical', redis.maxmemoryPolicy, 'noeviction'),
+    );
+  }
+  if (redis.aofEnabled !== undefined) {
+    checks.push(check('redis.persistence', 'Redis keeps jobs across restarts (AOF)', redis.aofEnabled, true, 'medium', redis.aofEnabled ? 'aof on' : 'aof off', 'aof on'));
+  }
+  if (redis.maxmemoryBytes !== undefined && redis.maxmemoryBytes > 0 && redis.usedMemoryBytes !== undefined) {
+    const used = redis.usedMemoryBytes / redis.maxmemoryBytes;
+    checks.push({
+      id: 'redis.memory',
+      title: 'Redis has memory headroom',
+      status: used < 0.8 ? 'pass' : used < 0.95 ? 'warn' : 'fail',
+      severity: 'high',
+      observed: `${Math.round(used * 100)}% of maxmemory`,
+      expected: '< 80%',
+    });
+  }
+  for (const q of Object.values(state.queues)) {
+    const waiting = q.counts.waiting + q.counts.prioritized;
+    checks.push(check(`queue.${q.name}.workers`, `${q.name} has a live worker`, q.workers.count > 0, q.paused, 'high', `${q.workers.count} worker(s)`, '>= 1'));
+    checks.push(check(`queue.${q.name}.backlog`, `${q.name} keeps up with its work`, waiting <= 1_000, true, 'medium', `${waiting} waiting`, '<= 1000 waiting'));
+  }
+  const selected = options.targets?.length ? checks.filter((c) => options.targets?.some((t) => c.id === t || c.id.startsWith(`${t}.`))) : checks;
+  const summary: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0 };
+  for (const c of selected) {
+    summary[c.status] += 1;
+  }
+  const result: FleetAuditResult = {
+    type,
+    auditedAt: state.at,
+    score: selected.length === 0 ? 0 : Math.round((summary.pass / selected.length) * 100),
+    summary,
+    checks: selected,
+  };
+  if (type === 'incremental') {
+    const before = new Set((options.previous?.checks ?? []).filter((c) => c.status !== 'pass').map((c) => c.id));
+    const now = new Set(selected.filter((c) => c.status !== 'pass').map((c) => c.id));
+    result.changes = {
+      newlyFailing: [...now].filter((id) => !before.has(id)),
+      resolved: [...before].filter((id) => !now.has(id)),
+      previousAuditId: options.previous?.id ?? null,
+    };
+  }
+  return result;
+}
+
+/** Parses the text of Redis `INFO` into the facts the audit needs. */
+export function parseRedisInfo(info: string): RedisFacts {
+  const fields = new Map<string, string>();
+  for (const line of info.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) {
+      fields.set(line.slice(0, i), line.slice(i + 1).trim());
+    }
+  }
+  const num = (k: string) => (fields.has(k) ? Number(fields.get(k)) : undefined);
+  return {
+    version: fields.get('redis_version'),
+    maxmemoryPolicy: fields.get('maxmemory_policy'),
+    maxmemoryBytes: num('maxmemory'),
+    usedMemoryBytes: num('used_memory'),
+    aofEnabled: fields.has('aof_enabled') ? fields.get('aof_enabled') === '1' : undefined,
+    connectedClients: num('connected_clients'),
+    uptimeSeconds: num('uptime_in_seconds'),
+  };
+}

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+/**
+ * `bsm`: the one program. Roles: `api`, `worker`, `scheduler`, `all` (default).
+ * This file is the composition root: it builds every object once and passes it down.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { parseArgs } from 'node:util';
+import { checkResidency } from './ai/residency.js';
+import { createApp } from './api/app.js';
+import { ConfigError, keyPrefix, loadConfig, type Config } from './config.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createFleet } from './queues/fleet.js';
+import { isQueueName, queueNames, type QueueName } from './queues/names.js';
+import { createRedis, waitReady } from './redis.js';
+import { NoRedisError, redisAnswers, startRedisServer, type OwnRedis } from './redis-server.js';
+import { reconcileSchedules, listSchedules } from './scheduler/reconcile.js';
+import { declaredSchedules } from './scheduler/schedules.js';
+import { archiveSinkFor } from './store/archive-sink.js';
+import { createAuditTrail } from './store/audit-trail.store.js';
+import { readRedisFacts } from './store/redis-facts.js';
+import { createReportStore } from './store/reports.store.js';
+import type { WorkerDeps } from './workers/deps.js';
+import { buildHandlers } from './workers/handlers.js';
+import { startWorkers, type Runner } from './workers/runner.js';
+
+const roles = ['api', 'worker', 'scheduler', 'all'] as const;
+type Role = (typeof roles)[number];
+
+/** A problem with how the program was called or configured: printed as one line, exit 2. */
+class UsageError extends Error {}
+
+interface Invocation {
+  role: Role;
+  queues: QueueName[];
+}
+
+function parseInvocation(argv: string[]): Invocation {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { queues: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write('usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n');
+    process.exit(0);
+  }
+  const role = (positionals[0] ?? 'all') as Role;
+  if (!roles.includes(role)) {
+    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}`);
+  }
+  let queues: QueueName[] = [...queueNames];
+  if (values.queues !== undefined) {
+    const names = values.queues.split(',').map((q) => q.trim()).filter(Boolean);
+    const unknown = names.filter((q) => !isQueueName(q));
+    if (unknown.length > 0 || names.length === 0) {
+      throw new UsageError(`--queues must name queues among ${queueNames.join(', ')}, got "${values.queues}"`);
+    }
+    queues = names as QueueName[];
+  }
+  return { role, queues };
+}
+
+/** REDIS_URL, or the local default if something answers there, or a redis-server of our own. */
+async function resolveRedis(config: Config, logger: Logger): Promise<{ url: string; own?: OwnRedis }> {
+  if (config.REDIS_URL) {
+    return { url: config.REDIS_URL };
+  }
+  if (await redisAnswers('127.0.0.1', 6379)) {
+    return { url: 'redis://127.0.0.1:6379' };
+  }
+  const dataDir = `${config.BSM_DATA_DIR}/redis`;
+  const own = await startRedisServer({ port: 6379, dataDir });
+  logger.info({ url: own.url, dataDir, pid: own.process.pid }, 'REDIS_URL is not set and nothing answered on 127.0.0.1:6379: started redis-server (AOF on)');
+  return { url: own.url, own };
+}
+
+async function run(invocation: Invocation): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, { role: invocation.role });
+  const { url, own } = await resolveRedis(config, logger);
+  const prefix = keyPrefix(config);
+
+  const client = createRedis(url, 'client', `bsm:${invocation.role}:client`);
+  const blocking = createRedis(url, 'blocking', `bsm:${invocation.role}:worker`);
+  client.on('error', (err) => logger.warn({ err: err.message }, 'redis client error'));
+  blocking.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  await waitReady(client, 10_000);
+
+  const fleet = createFleet({
+    connection: client,
+    prefix,
+    jobOptions: {
+      attempts: config.BSM_ATTEMPTS,
+      backoffMs: config.BSM_BACKOFF_MS,
+      keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
+      keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
+      keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
+      keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
+    },
+  });
+  const reports = createReportStore(client, prefix);
+  const auditTrail = createAuditTrail(client, prefix);
+
+  const stops: (() => Promise<void>)[] = [];
+  const has = (r: Role) => invocation.role === r || invocation.role === 'all';
+
+  if (has('scheduler')) {
+    const result = await reconcileSchedules(fleet, declaredSchedules(config));
+    const schedules = await listSchedules(fleet);
+    logger.info({ upserted: result.upserted.length, removed: result.removed, schedules: schedules.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
+  }
+
+  let runner: Runner | undefined;
+  if (has('worker')) {
+    const deps: WorkerDeps = {
+      fleet,
+      reports,
+      auditTrail,
+      redisFacts: () => readRedisFacts(client),
+      archiveSink: () => archiveSinkFor(config.BSM_ARCHIVE_URL),
+      residency: (region) => {
+        const r = checkResidency(region, { allowNonEu: false, extraAllowed: [] });
+        return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
+      },
+      settings: {
+        region: config.AWS_REGION,
+        archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
+        retention: { completedJobHours: config.BSM_KEEP_COMPLETED_HOURS, failedJobHours: config.BSM_KEEP_FAILED_HOURS },
+      },
+      clock: () => new Date(),
+    };
+    const handlers = buildHandlers(deps);
+    runner = startWorkers({
+      queues: invocation.queues,
+      handlers,
+      connection: blocking,
+      fleet,
+      prefix,
+      settings: config.queues,
+      graceMs: config.BSM_SHUTDOWN_GRACE_MS,
+      logger,
+    });
+    const r = runner;
+    stops.push(() => r.close());
+    logger.info({ queues: invocation.queues, concurrency: Object.fromEntries(invocation.queues.map((q) => [q, config.queues[q].concurrency])) }, 'workers started');
+  }
+
+  let server: ServerType | undefined;
+  if (has('api')) {
+    const app = createApp({ fleet, logger });
+    server = await new Promise<ServerType>((done) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => done(s));
+    });
+    const srv = server;
+    stops.unshift(
+      () =>
+        new Promise<void>((done) => {
+          srv.close(() => done());
+        }),
+    );
+    logger.info({ url: `http://${config.HOST}:${config.PORT}`, health: `http://${config.HOST}:${config.PORT}/health` }, 'api listening');
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const stop of stops) {
+      await stop();
+    }
+    await fleet.close();
+    await Promise.allSettled([client.quit(), blocking.quit()]);
+    if (own) {
+      await own.stop();
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => void shutdown(signal));
+  }
+}
+
+try {
+  await run(parseInvocation(process.argv.slice(2)));
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError) {
+    process.stderr.write(`bsm: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

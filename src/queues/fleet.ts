@@ -1,0 +1,186 @@
+import { Queue, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ZodType } from 'zod';
+import type { ExecutionRecord } from '../domain/meta-monitor/job-executions.js';
+import { pingLatencyMs } from '../redis.js';
+import { defaultJobOptions, type JobInputOf, type JobNameOf, type JobOptionSettings } from './define.js';
+import { queueNames, priorities, type PriorityName, type QueueName } from './names.js';
+import { queueDefinitions, type QueueDefinitions } from './registry.js';
+
+/** A job payload that does not match its schema. `field` is the path of the first bad field. */
+export class JobPayloadError extends Error {
+  override readonly name = 'JobPayloadError';
+  constructor(
+    message: string,
+    readonly field: string,
+    readonly issues: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export interface AddOptions {
+  priority?: PriorityName;
+  jobId?: string;
+  delayMs?: number;
+}
+
+/** Job counts of one queue, read from BullMQ. */
+export interface QueueCounts {
+  waiting: number;
+  prioritized: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  'waiting-children': number;
+}
+
+export interface QueueSnapshot {
+  name: QueueName;
+  paused: boolean;
+  counts: QueueCounts;
+  /** Live worker connections (BullMQ `getWorkers`, i.e. Redis CLIENT LIST). */
+  workers: { count: number; names: string[] };
+}
+
+export interface FleetSnapshot {
+  at: string;
+  redis: { latencyMs: number };
+  queues: Record<QueueName, QueueSnapshot>;
+}
+
+/** The five queues and the one way to read the fleet's state. */
+export interface Fleet {
+  readonly prefix: string;
+  queue(name: QueueName): Queue;
+  add<Q extends QueueName, N extends JobNameOf<QueueDefinitions[Q]>>(
+    queue: Q,
+    name: N,
+    data: JobInputOf<QueueDefinitions[Q], N>,
+    options?: AddOptions,
+  ): Promise<Job>;
+  /** Validates a payload without enqueueing it; throws {@link JobPayloadError}. */
+  validate(queue: QueueName, name: string, data: unknown): unknown;
+  snapshot(): Promise<FleetSnapshot>;
+  /** Completed and failed jobs kept by BullMQ that finished at or after `since`, newest first. */
+  finishedJobs(queue: QueueName, since: Date, limit?: number): Promise<ExecutionRecord[]>;
+  /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
+  metricTotals(queue: QueueName, minutes: number): Promise<{ completed: number; failed: number }>;
+  queueSnapshot(name: QueueName): Promise<QueueSnapshot>;
+  close(): Promise<void>;
+}
+
+export interface FleetOptions {
+  connection: Redis;
+  prefix: string;
+  jobOptions: JobOptionSettings;
+}
+
+export function createFleet(options: FleetOptions): Fleet {
+  const jobDefaults = defaultJobOptions(options.jobOptions);
+  const queues = Object.fromEntries(
+    queueNames.map((name) => [name, new Queue(name, { connection: options.connection, prefix: options.prefix, defaultJobOptions: jobDefaults })]),
+  ) as Record<QueueName, Queue>;
+
+  const validate = (queue: QueueName, name: string, data: unknown): unknown => {
+    const schema = (queueDefinitions[queue].jobs as Record<string, ZodType>)[name];
+    if (!schema) {
+      throw new JobPayloadError(`unknown job "${name}" on queue ${queue}`, 'name', [{ path: 'name', message: 'unknown job name' }]);
+    }
+    const parsed = schema.safeParse(data ?? {});
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));
+      const first = issues[0] ?? { path: '(root)', message: 'invalid' };
+      throw new JobPayloadError(`${first.path}: ${first.message}`, first.path, issues);
+    }
+    return parsed.data;
+  };
+
+  const queueSnapshot = async (name: QueueName): Promise<QueueSnapshot> => {
+    const q = queues[name];
+    const [counts, paused, workers] = await Promise.all([
+      q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'waiting-children'),
+      q.isPaused(),
+      q.getWorkers(),
+    ]);
+    return {
+      name,
+      paused,
+      counts: {
+        waiting: counts.waiting ?? 0,
+        prioritized: counts.prioritized ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        completed: counts.completed ?? 0,
+        failed: counts.failed ?? 0,
+        'waiting-children': counts['waiting-children'] ?? 0,
+      },
+      workers: { count: workers.length, names: workers.map((w) => w.name).filter((n): n is string => typeof n === 'string') },
+    };
+  };
+
+  return {
+    prefix: options.prefix,
+    queue: (name) => queues[name],
+    validate,
+    async add(queue, name, data, addOptions = {}) {
+      const payload = validate(queue, name, data);
+      const opts: JobsOptions = {};
+      if (addOptions.priority) {
+        opts.priority = priorities[addOptions.priority];
+      }
+      if (addOptions.jobId) {
+        opts.jobId = addOptions.jobId;
+      }
+      if (addOptions.delayMs) {
+        opts.delay = addOptions.delayMs;
+      }
+      return queues[queue].add(name, payload, opts);
+    },
+    queueSnapshot,
+    async snapshot() {
+      const [latencyMs, ...snaps] = await Promise.all([pingLatencyMs(options.connection), ...queueNames.map(queueSnapshot)]);
+      return {
+        at: new Date().toISOString(),
+        redis: { latencyMs: Math.round(latencyMs * 1000) / 1000 },
+        queues: Object.fromEntries(snaps.map((s) => [s.name, s])) as Record<QueueName, QueueSnapshot>,
+      };
+    },
+    async finishedJobs(queue, since, limit = 2_000) {
+      const out: ExecutionRecord[] = [];
+      for (const state of ['completed', 'failed'] as const) {
+        const jobs = await queues[queue].getJobs([state], 0, limit - 1, false);
+        for (const job of jobs) {
+          if (job.finishedOn === undefined || job.finishedOn < since.getTime()) {
+            continue;
+          }
+          out.push({
+            queue,
+            name: job.name,
+            state,
+            enqueuedAt: job.timestamp,
+            startedAt: job.processedOn,
+            finishedAt: job.finishedOn,
+            attemptsMade: job.attemptsMade,
+            failedReason: state === 'failed' ? job.failedReason : undefined,
+          });
+        }
+      }
+      return out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+    },
+    async metricTotals(queue, minutes) {
+      const sum = async (type: 'completed' | 'failed') => {
+        const m = await queues[queue].getMetrics(type, 0, minutes - 1);
+        // Data points are flushed per minute; jobs since the last flush are still in the counter.
+        const pending = Math.max(0, m.meta.count - m.meta.prevCount);
+        return m.data.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) + pending;
+      };
+      const [completed, failed] = await Promise.all([sum('completed'), sum('failed')]);
+      return { completed, failed };
+    },
+    async close() {
+      await Promise.all(queueNames.map((n) => queues[n].close()));
+    },
+  };
+}

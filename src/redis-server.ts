@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import { resolve } from 'node:path';
+
+/** Thrown when no Redis answers and none can be started. The message says how to get one. */
+export class NoRedisError extends Error {
+  override readonly name = 'NoRedisError';
+}
+
+export const howToGetRedis =
+  'install one (Debian/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis) or set REDIS_URL';
+
+/** Whether something answers PING on host:port within `timeoutMs`. */
+export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = new Socket();
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.connect(port, host, () => socket.write('PING\r\n'));
+    socket.once('data', (data) => finish(/^(\+PONG|-NOAUTH|-ERR)/.test(data.toString())));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export interface OwnRedis {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `redis-server` from the PATH on 127.0.0.1:`port`.
+ * With `dataDir`, data persists there with AOF on; without, nothing is written to disk.
+ */
+export async function startRedisServer(options: { port: number; dataDir?: string; timeoutMs?: number }): Promise<OwnRedis> {
+  const args = ['--port', String(options.port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'];
+  if (options.dataDir) {
+    const dir = resolve(options.dataDir);
+    await mkdir(dir, { recursive: true });
+    args.push('--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '');
+  } else {
+    args.push('--save', '', '--appendonly', 'no');
+  }
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const spawned = await new Promise<Error | null>((done) => {
+    child.once('spawn', () => done(null));
+    child.once('error', (err) => done(err));
+  });
+  if (spawned) {
+    throw new NoRedisError(
+      (spawned as NodeJS.ErrnoException).code === 'ENOENT' ? `no Redis answers and redis-server is not on the PATH: ${howToGetRedis}` : `could not start redis-server: ${spawned.message}`,
+    );
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  while (!(await redisAnswers('127.0.0.1', options.port, 200))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new NoRedisError(`redis-server did not come up on port ${options.port}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${options.port}`,
+    port: options.port,
+    process: child,
+    stop: () =>
+      new Promise<void>((done) => {
+        if (child.exitCode !== null) {
+          done();
+          return;
+        }
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { chainEvent, genesisHash, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
+
+/** A stored entry as read back: the stream id, the exact JSON that was hashed, and its hash. */
+export interface StoredAuditEntry {
+  id: string;
+  json: string;
+  hash: string;
+  event: AuditEvent;
+}
+
+export interface AuditTrail {
+  /** Appends one entry, chained to the current head, atomically across processes. */
+  append(input: AuditEventInput): Promise<AuditEvent & { hash: string }>;
+  head(): Promise<{ seq: number; hash: string }>;
+  /** The last archived entry (or genesis): what the first stored entry links to. */
+  anchor(): Promise<{ seq: number; hash: string }>;
+  /** Entries in order, from stream id `start` (inclusive, default the first), at most `count`. */
+  range(options?: { start?: string; end?: string; count?: number }): Promise<StoredAuditEntry[]>;
+  /** Stored entries (not archived). */
+  length(): Promise<number>;
+  /** Removes archived entries and moves the anchor to the last of them, atomically. */
+  dropArchived(entries: StoredAuditEntry[]): Promise<void>;
+}
+
+/**
+ * Appends only when the head is still what we read; otherwise nothing changes and we retry.
+ * KEYS: head, stream. ARGV: expected seq, new seq, new hash, json.
+ */
+const appendScript = `
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if seq ~= tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', 'json', ARGV[4], 'hash', ARGV[3])
+redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
+return 1
+`;
+
+/**
+ * KEYS: anchor, stream. ARGV: anchor seq, anchor hash, ids to delete...
+ */
+const dropScript = `
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2])
+for i = 3, #ARGV do redis.call('XDEL', KEYS[2], ARGV[i]) end
+return #ARGV - 2
+`;
+
+export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => Date = () => new Date()): AuditTrail {
+  const streamKey = `${keyPrefix}:audit-trail`;
+  const headKey = `${keyPrefix}:audit-trail:head`;
+  const anchorKey = `${keyPrefix}:audit-trail:anchor`;
+  // Appends from one process go one at a time: fewer optimistic-lock retries.
+  let tail: Promise<unknown> = Promise.resolve();
+
+  const readHead = async (key: string) => {
+    const h = await redis.hgetall(key);
+    return { seq: Number(h.seq ?? 0), hash: h.hash ?? genesisHash };
+  };
+
+  const appendOnce = async (input: AuditEventInput) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const head = await readHead(headKey);
+      const chained = chainEvent(input, head, clock());
+      const ok = await redis.eval(appendScript, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json);
+      if (ok === 1) {
+        return { ...chained.event, hash: chained.hash };
+      }
+    }
+    throw new Error('audit trail: could not append after 100 attempts (heavy contention)');
+  };
+
+  return {
+    append(input) {
+      const result = tail.then(() => appendOnce(input));
+      tail = result.catch(() => undefined);
+      return result;
+    },
+    head: () => readHead(headKey),
+    anchor: () => readHead(anchorKey),
+    async range(options = {}) {
+      const raw =
+        options.count === undefined
+          ? await redis.xrange(streamKey, options.start ?? '-', options.end ?? '+')
+          : await redis.xrange(streamKey, options.start ?? '-', options.end ?? '+', 'COUNT', options.count);
+      return raw.map(([id, fields]) => {
+        const f: Record<string, string> = {};
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          f[fields[i] as string] = fields[i + 1] as string;
+        }
+        const json = f.json ?? '';
+        return { id, json, hash: f.hash ?? '', event: JSON.parse(json) as AuditEvent };
+      });
+    },
+    length: () => redis.xlen(streamKey),
+    async dropArchived(entries) {
+      const last = entries.at(-1);
+      if (!last) {
+        return;
+      }
+      await redis.eval(dropScript, 2, anchorKey, streamKey, last.event.seq, last.hash, ...entries.map((e) => e.id));
+    },
+  };
+}

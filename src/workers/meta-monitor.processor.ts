@@ -1,0 +1,26 @@
+import { analyzeExecutions } from '../domain/meta-monitor/job-executions.js';
+import { timeframes, type metaMonitorQueue } from '../queues/meta-monitor.queue.js';
+import { queueNames } from '../queues/names.js';
+import { canaryHandler } from './canary.js';
+import type { WorkerDeps } from './deps.js';
+import type { HandlerTable } from './types.js';
+
+export function metaMonitorHandlers(deps: WorkerDeps): HandlerTable<typeof metaMonitorQueue> {
+  return {
+    'analyze-executions': async (job, ctx) => {
+      const to = deps.clock();
+      const from = new Date(to.getTime() - timeframes[job.data.timeframe]);
+      const records = [];
+      for (const [i, q] of queueNames.entries()) {
+        ctx.signal.throwIfAborted();
+        records.push(...(await deps.fleet.finishedJobs(q, from)));
+        await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
+      }
+      const result = analyzeExecutions(records, from, to, job.data.focus);
+      await deps.reports.save('execution-analysis', job.id ?? to.toISOString(), result);
+      await job.updateProgress(100);
+      return { analysisId: job.id, executions: result.executions, failureGroups: result.failures.length };
+    },
+    canary: canaryHandler('meta-monitor'),
+  };
+}

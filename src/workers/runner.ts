@@ -1,0 +1,137 @@
+import { hostname } from 'node:os';
+import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { LlmThrottledError } from '../ai/types.js';
+import type { QueueSettings } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import { JobPayloadError, type Fleet } from '../queues/fleet.js';
+import type { QueueName } from '../queues/names.js';
+import { queueDefinitions, type QueueDefinitions } from '../queues/registry.js';
+import type { HandlerTable, JobContext } from './types.js';
+
+type AnyHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
+
+/** The handler tables of the queues this process works on. */
+export type HandlerTables = { [Q in QueueName]?: HandlerTable<QueueDefinitions[Q]> };
+
+export interface RunnerOptions {
+  queues: readonly QueueName[];
+  handlers: HandlerTables;
+  connection: Redis;
+  fleet: Fleet;
+  prefix: string;
+  settings: Record<QueueName, QueueSettings>;
+  /** How long running jobs may take to finish on shutdown before they are cancelled. */
+  graceMs: number;
+  logger: Logger;
+  /** Back-off applied to the whole queue when a provider throttles without saying how long. */
+  throttleBackoffMs?: number;
+}
+
+export interface Runner {
+  workers: ReadonlyMap<QueueName, Worker>;
+  /** Cancels the running jobs of this process; they go back to waiting. */
+  cancelAll(reason: string): void;
+  /** Stops taking work, lets running jobs finish within the grace period, then cancels them. */
+  close(): Promise<void>;
+}
+
+/** Thrown at start-up when a queue's handler table does not match its declared job names. */
+export class HandlerTableError extends Error {
+  override readonly name = 'HandlerTableError';
+}
+
+function checkTable(queue: QueueName, table: object | undefined): Record<string, AnyHandler> {
+  if (!table) {
+    throw new HandlerTableError(`no handlers for queue ${queue}`);
+  }
+  const declared = Object.keys(queueDefinitions[queue].jobs).sort();
+  const handled = Object.keys(table).sort();
+  const missing = declared.filter((n) => !handled.includes(n));
+  const extra = handled.filter((n) => !declared.includes(n));
+  if (missing.length || extra.length) {
+    throw new HandlerTableError(`queue ${queue}: handlers missing for [${missing.join(', ')}], undeclared handlers [${extra.join(', ')}]`);
+  }
+  return table as Record<string, AnyHandler>;
+}
+
+export function startWorkers(options: RunnerOptions): Runner {
+  const workers = new Map<QueueName, Worker>();
+  const workerName = `${hostname()}:${process.pid}`;
+
+  for (const queue of options.queues) {
+    const table = checkTable(queue, options.handlers[queue]);
+    const log = options.logger.child({ component: queue, queue });
+
+    const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
+      const handler = table[job.name];
+      if (!handler) {
+        throw new UnrecoverableError(`no handler for job "${job.name}" on ${queue}`);
+      }
+      try {
+        job.data = options.fleet.validate(queue, job.name, job.data);
+      } catch (err) {
+        if (err instanceof JobPayloadError) {
+          throw new UnrecoverableError(`invalid payload: ${err.message}`);
+        }
+        throw err;
+      }
+      const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
+      try {
+        return await handler(job, ctx);
+      } catch (err) {
+        if (ctx.signal.aborted && token) {
+          // Cancelled (shutdown, emergency): back to waiting, no attempt spent.
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
+        if (err instanceof LlmThrottledError) {
+          // The provider is throttling: hold the whole queue back and retry this job later.
+          await options.fleet.queue(queue).rateLimit(err.retryAfterMs ?? options.throttleBackoffMs ?? 5_000);
+          throw Worker.RateLimitError();
+        }
+        throw err;
+      }
+    };
+
+    const s = options.settings[queue];
+    const worker = new Worker(queue, processor, {
+      connection: options.connection,
+      prefix: options.prefix,
+      name: workerName,
+      concurrency: s.concurrency,
+      limiter: { max: s.rateLimit.max, duration: s.rateLimit.durationMs },
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+    });
+    worker.on('failed', (job, err) => {
+      log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
+    });
+    worker.on('error', (err) => {
+      log.error({ err: err.message }, 'worker error');
+    });
+    workers.set(queue, worker);
+  }
+
+  const cancelAll = (reason: string) => {
+    for (const w of workers.values()) {
+      w.cancelAllJobs(reason);
+    }
+  };
+
+  return {
+    workers,
+    cancelAll,
+    async close() {
+      const closing = Promise.all([...workers.values()].map((w) => w.close()));
+      const timer = setTimeout(() => {
+        options.logger.warn({ graceMs: options.graceMs }, 'jobs still running after the grace period: cancelling them');
+        cancelAll('shutdown');
+      }, options.graceMs);
+      try {
+        await closing;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

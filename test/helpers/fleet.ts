@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Redis } from 'ioredis';
+import { keyPrefix, loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { createFleet, type Fleet } from '../../src/queues/fleet.js';
+import { createRedis, waitReady } from '../../src/redis.js';
+import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
+
+export interface TestFleet {
+  config: Config;
+  /** BSM_PREFIX of this test file. */
+  bsmPrefix: string;
+  /** The Redis key prefix (`{bsmPrefix}`). */
+  prefix: string;
+  client: Redis;
+  blocking: Redis;
+  fleet: Fleet;
+  logger: ReturnType<typeof createLogger>;
+  cleanup(): Promise<void>;
+}
+
+/** A fleet on its own key prefix, with configuration from `env` on top of the defaults. */
+export async function makeTestFleet(label: string, env: Record<string, string> = {}): Promise<TestFleet> {
+  const bsmPrefix = uniquePrefix(label);
+  const config = loadConfig({ REDIS_URL: testRedisUrl, BSM_PREFIX: bsmPrefix, LOG_LEVEL: 'silent', ...env });
+  const prefix = keyPrefix(config);
+  const client = createRedis(testRedisUrl, 'client');
+  const blocking = createRedis(testRedisUrl, 'blocking');
+  await waitReady(client);
+  const fleet = createFleet({
+    connection: client,
+    prefix,
+    jobOptions: {
+      attempts: config.BSM_ATTEMPTS,
+      backoffMs: config.BSM_BACKOFF_MS,
+      keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
+      keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
+      keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
+      keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
+    },
+  });
+  return {
+    config,
+    bsmPrefix,
+    prefix,
+    client,
+    blocking,
+    fleet,
+    logger: createLogger('silent'),
+    async cleanup() {
+      await fleet.close();
+      await deleteKeys(client, prefix);
+      await Promise.allSettled([client.quit(), blocking.quit()]);
+    },
+  };
+}
+
+/** Runs `bsm` as its own process (through tsx), with the test Redis and `env`. */
+export function spawnBsm(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    env: { ...process.env, REDIS_URL: testRedisUrl, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return Object.assign(child, { output: () => out });
+}
+
+export function waitForExit(child: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
+  if (child.exitCode !== null) {
+    return Promise.resolve(child.exitCode);
+  }
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error('process did not exit in time')), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done(code);
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value. */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error('condition not met in time');
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,87 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { archiveBefore } from '../../src/domain/audit-trail/archive.js';
+import { canonicalJson, genesisHash, sha256, verifyChain } from '../../src/domain/audit-trail/chain.js';
+import { createFileArchiveSink } from '../../src/store/archive-sink.js';
+import { createAuditTrail } from '../../src/store/audit-trail.store.js';
+import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+describe('audit trail', () => {
+  const prefix = `{${uniquePrefix('audit-trail')}}`;
+  let a: Redis;
+  let b: Redis;
+  let dir: string;
+
+  beforeAll(async () => {
+    a = testRedis();
+    b = testRedis();
+    dir = await mkdtemp(join(tmpdir(), 'bsm-archive-'));
+  });
+
+  afterAll(async () => {
+    await deleteKeys(a, prefix);
+    await Promise.all([a.quit(), b.quit()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('chains entries from two connections appending at once, without gaps or forks', async () => {
+    const one = createAuditTrail(a, prefix);
+    const two = createAuditTrail(b, prefix);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).append({ actor: `tester-${i % 2}`, action: 'test.append', details: { i, nested: { list: [i, { deep: true }] } } })),
+    );
+    const entries = await one.range();
+    expect(entries).toHaveLength(40);
+    expect(entries.map((e) => e.event.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(entries[0]?.event.prevHash).toBe(genesisHash);
+    for (let i = 1; i < entries.length; i++) {
+      expect(entries[i]?.event.prevHash).toBe(sha256(entries[i - 1]?.json ?? ''));
+    }
+    expect(verifyChain(entries, await one.anchor())).toEqual({ ok: true, checked: 40, breaks: [] });
+    expect(await one.head()).toEqual({ seq: 40, hash: entries.at(-1)?.hash });
+  });
+
+  it('verification finds an entry changed in Redis, even in a nested field', async () => {
+    const trail = createAuditTrail(a, prefix);
+    const entries = await trail.range();
+    const victim = entries[5];
+    if (!victim) {
+      throw new Error('no entry');
+    }
+    const tampered = JSON.parse(victim.json) as { details: { nested: { list: [number, { deep: boolean }] } } };
+    tampered.details.nested.list[1].deep = false;
+    const forged = entries.map((e) => (e === victim ? { ...e, json: canonicalJson(tampered) } : e));
+    const result = verifyChain(forged, await trail.anchor());
+    expect(result.ok).toBe(false);
+    expect(result.breaks).toEqual([{ seq: 6, problem: 'hash_mismatch', detail: 'content does not match its hash' }]);
+
+    const rehashed = forged.map((e) => (e === forged[5] ? { ...e, hash: sha256(e.json) } : e));
+    expect(verifyChain(rehashed, await trail.anchor()).breaks.map((x) => x.problem)).toEqual(['broken_link']);
+  });
+
+  it('archives entries older than the cutoff to files, then drops them; the rest still verifies', async () => {
+    const trail = createAuditTrail(a, prefix);
+    const cutoff = new Date(Date.now() + 1000);
+    await new Promise((r) => setTimeout(r, 1100));
+    await trail.append({ actor: 'tester', action: 'test.after-cutoff' });
+
+    const result = await archiveBefore(trail, createFileArchiveSink(dir), cutoff, { batch: 15 });
+    expect(result).toMatchObject({ archived: 40, fromSeq: 1, toSeq: 40 });
+    expect(result.files).toHaveLength(3);
+    const files = (await readdir(dir)).sort();
+    expect(files).toEqual(['audit-trail-000000000001-000000000015.jsonl', 'audit-trail-000000000016-000000000030.jsonl', 'audit-trail-000000000031-000000000040.jsonl']);
+    const lines = (await readFile(join(dir, files[0] ?? ''), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(15);
+    const first = JSON.parse(lines[0] ?? '{}') as { json: string; hash: string };
+    expect(sha256(first.json)).toBe(first.hash);
+
+    const rest = await trail.range();
+    expect(rest.map((e) => e.event.seq)).toEqual([41]);
+    const anchor = await trail.anchor();
+    expect(anchor.seq).toBe(40);
+    expect(verifyChain(rest, anchor).ok).toBe(true);
+  });
+});

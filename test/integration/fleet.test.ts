@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Job } from 'bullmq';
+import { startWorkers, type Runner } from '../../src/workers/runner.js';
+import { implementationSupportHandlers } from '../../src/workers/implementation-support.processor.js';
+import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
+
+describe('queues and workers', () => {
+  let t: TestFleet;
+  const runners: Runner[] = [];
+
+  beforeAll(async () => {
+    t = await makeTestFleet('fleet');
+  });
+
+  afterAll(async () => {
+    await Promise.all(runners.map((r) => r.close()));
+    await t.cleanup();
+  });
+
+  it('rejects a payload that does not match its schema, naming the field', async () => {
+    await expect(t.fleet.add('implementation-support', 'canary', { holdMs: -5 })).rejects.toThrow(/^holdMs: /);
+    await expect(t.fleet.add('implementation-support', 'canary', { holdMs: 'x' } as never)).rejects.toMatchObject({ field: 'holdMs' });
+    expect((await t.fleet.queueSnapshot('implementation-support')).counts.waiting).toBe(0);
+  });
+
+  it('runs high priority jobs before low ones waiting in the same queue', async () => {
+    const low: Job[] = [];
+    for (let i = 0; i < 3; i++) {
+      low.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `low-${i}` }, { priority: 'low' }));
+    }
+    const high: Job[] = [];
+    for (let i = 0; i < 3; i++) {
+      high.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `high-${i}` }, { priority: 'high' }));
+    }
+    const runner = startWorkers({
+      queues: ['implementation-support'],
+      handlers: { 'implementation-support': implementationSupportHandlers() },
+      connection: t.blocking,
+      fleet: t.fleet,
+      prefix: t.prefix,
+      settings: { ...t.config.queues, 'implementation-support': { concurrency: 1, rateLimit: { max: 1000, durationMs: 1000 } } },
+      graceMs: 1000,
+      logger: t.logger,
+    });
+    runners.push(runner);
+    const queue = t.fleet.queue('implementation-support');
+    const done = await eventually(async () => {
+      const jobs = (await Promise.all([...low, ...high].map((j) => queue.getJob(j.id as string)))) as Job[];
+      return jobs.every((j) => j.finishedOn !== undefined) ? jobs : null;
+    });
+    const order = [...done].sort((a, b) => (a.processedOn ?? 0) - (b.processedOn ?? 0)).map((j) => (j.data as { requestedBy: string }).requestedBy);
+    expect(order.slice(0, 3).sort()).toEqual(['high-0', 'high-1', 'high-2']);
+    expect(order.slice(3).sort()).toEqual(['low-0', 'low-1', 'low-2']);
+    await runner.close();
+  });
+});
+
+describe('rate limit across worker processes', () => {
+  let t: TestFleet;
+  const children: ReturnType<typeof spawnBsm>[] = [];
+
+  beforeAll(async () => {
+    t = await makeTestFleet('ratelimit');
+  });
+
+  afterAll(async () => {
+    for (const c of children) {
+      c.kill('SIGKILL');
+    }
+    await t.cleanup();
+  });
+
+  it('starts at most `max` jobs per window although two processes work the queue', async () => {
+    const env = {
+      BSM_PREFIX: t.bsmPrefix,
+      BSM_IMPLEMENTATION_SUPPORT_CONCURRENCY: '1',
+      BSM_IMPLEMENTATION_SUPPORT_RATE_MAX: '2',
+      BSM_IMPLEMENTATION_SUPPORT_RATE_DURATION_MS: '1000',
+    };
+    children.push(spawnBsm(['worker', '--queues', 'implementation-support'], env), spawnBsm(['worker', '--queues', 'implementation-support'], env));
+    await eventually(async () => (await t.fleet.queueSnapshot('implementation-support')).workers.count === 2, 20_000);
+
+    const jobs: Job[] = [];
+    for (let i = 0; i < 8; i++) {
+      jobs.push(await t.fleet.add('implementation-support', 'canary', { holdMs: 300 }));
+    }
+    const queue = t.fleet.queue('implementation-support');
+    const finished = await eventually(async () => {
+      const js = (await Promise.all(jobs.map((j) => queue.getJob(j.id as string)))) as Job[];
+      return js.every((j) => j.finishedOn !== undefined) ? js : null;
+    }, 20_000);
+
+    const starts = finished.map((j) => j.processedOn ?? 0).sort((a, b) => a - b);
+    // Two starts per 1 s window: 8 jobs need at least four windows.
+    expect((starts.at(-1) ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(2_900);
+    for (let i = 0; i + 2 < starts.length; i++) {
+      expect((starts[i + 2] ?? 0) - (starts[i] ?? 0)).toBeGreaterThanOrEqual(900);
+    }
+    const pids = new Set(finished.map((j) => (j.returnvalue as { workerPid: number }).workerPid));
+    expect(pids.size).toBe(2);
+    for (const c of children) {
+      c.kill('SIGTERM');
+      await waitForExit(c);
+    }
+  });
+});

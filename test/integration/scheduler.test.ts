@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSchedules, reconcileSchedules } from '../../src/scheduler/reconcile.js';
+import { declaredSchedules } from '../../src/scheduler/schedules.js';
+import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
+
+const minute = 60_000;
+const day = 24 * 60 * minute;
+
+/** The next UTC instant strictly after `now` at hh:mm, on `weekday` (0 = Sunday) if given. */
+function nextAt(now: Date, hh: number, mm: number, weekday?: number): Date {
+  let t = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), hh, mm);
+  while (t <= now.getTime() || (weekday !== undefined && new Date(t).getUTCDay() !== weekday)) {
+    t += day;
+  }
+  return new Date(t);
+}
+
+describe('job schedulers', () => {
+  let t: TestFleet;
+  const children: ReturnType<typeof spawnBsm>[] = [];
+
+  beforeAll(async () => {
+    t = await makeTestFleet('scheduler');
+  });
+
+  afterAll(async () => {
+    for (const c of children) {
+      c.kill('SIGKILL');
+    }
+    await t.cleanup();
+  });
+
+  it('two scheduler processes at once create each scheduler once, with the right next runs in UTC', async () => {
+    // A scheduler that is no longer declared must be removed.
+    await t.fleet.queue('compliance').upsertJobScheduler('retired-job', { every: 3_600_000 }, { name: 'compliance-check', data: {} });
+
+    const env = { BSM_PREFIX: t.bsmPrefix };
+    const a = spawnBsm(['scheduler'], env);
+    const b = spawnBsm(['scheduler'], env);
+    children.push(a, b);
+    await eventually(() => Promise.resolve(a.output().includes('job schedulers applied') && b.output().includes('job schedulers applied')), 20_000);
+    const now = new Date();
+
+    const schedules = await listSchedules(t.fleet);
+    expect(schedules.map((s) => `${s.queue}/${s.id}`).sort()).toEqual(
+      [
+        'bedrock-support/alert-evaluation',
+        'bedrock-support/daily-support-check',
+        'bedrock-support/weekly-support-review',
+        'compliance/audit-trail-archive',
+        'compliance/daily-compliance-check',
+        'infrastructure-auditor/infrastructure-audit',
+        'meta-monitor/meta-monitor-analysis',
+      ].sort(),
+    );
+    const byId = Object.fromEntries(schedules.map((s) => [s.id, s]));
+    expect(byId['daily-support-check']?.tz).toBe('UTC');
+    expect(byId['daily-support-check']?.nextRunAt).toBe(nextAt(now, 8, 15).toISOString());
+    expect(byId['weekly-support-review']?.nextRunAt).toBe(nextAt(now, 10, 30, 0).toISOString());
+    const audit = new Date(byId['infrastructure-audit']?.nextRunAt ?? 0);
+    expect(audit.getUTCMinutes() % 30).toBe(0);
+    expect(audit.getTime() - now.getTime()).toBeLessThanOrEqual(30 * minute);
+
+    // One pending job per scheduler, not one per process.
+    for (const queue of ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'compliance'] as const) {
+      const delayed = await t.fleet.queue(queue).getJobs(['delayed', 'waiting', 'prioritized']);
+      const perScheduler = new Map<string, number>();
+      for (const j of delayed) {
+        const key = j.repeatJobKey ?? 'none';
+        perScheduler.set(key, (perScheduler.get(key) ?? 0) + 1);
+      }
+      for (const count of perScheduler.values()) {
+        expect(count).toBe(1);
+      }
+    }
+    for (const c of [a, b]) {
+      c.kill('SIGTERM');
+      expect(await waitForExit(c)).toBe(0);
+    }
+  });
+
+  it('applying the same declarations again changes nothing', async () => {
+    const before = await listSchedules(t.fleet);
+    const result = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
+    expect(result.removed).toEqual([]);
+    expect(await listSchedules(t.fleet)).toEqual(before);
+  });
+
+  it('a changed pattern from configuration is applied', async () => {
+    const config = { ...t.config, BSM_SCHEDULE_DAILY_CHECK: '45 7 * * *' };
+    await reconcileSchedules(t.fleet, declaredSchedules(config));
+    const daily = (await listSchedules(t.fleet)).find((s) => s.id === 'daily-support-check');
+    expect(daily?.pattern).toBe('45 7 * * *');
+    expect(daily?.nextRunAt).toBe(nextAt(new Date(), 7, 45).toISOString());
+  });
+});

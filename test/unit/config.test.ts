@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, keyPrefix, loadConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(3000);
+    expect(c.BSM_PREFIX).toBe('bsm');
+    expect(c.BEDROCK_MODEL_ID).toBe('anthropic.claude-3-sonnet-20240229-v1:0');
+    expect(c.AWS_REGION).toBe('eu-central-1');
+    expect(c.REDIS_URL).toBeUndefined();
+    expect(c.BSM_SCHEDULE_DAILY_CHECK).toBe('15 8 * * *');
+    expect(c.BSM_SCHEDULE_WEEKLY_REVIEW).toBe('30 10 * * 0');
+    expect(c.queues['meta-monitor']).toEqual({ concurrency: 2, rateLimit: { max: 60, durationMs: 60_000 } });
+    expect(keyPrefix(c)).toBe('{bsm}');
+  });
+
+  it('parses values', () => {
+    const c = loadConfig({ PORT: '8080', BEDROCK_ENABLED: 'true', BSM_META_MONITOR_CONCURRENCY: '7', BSM_COMPLIANCE_RATE_MAX: '3' });
+    expect(c.PORT).toBe(8080);
+    expect(c.BEDROCK_ENABLED).toBe(true);
+    expect(c.queues['meta-monitor'].concurrency).toBe(7);
+    expect(c.queues.compliance.rateLimit.max).toBe(3);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be an integer 1-65535, got "abc"'],
+    [{ PORT: '70000' }, 'PORT must be an integer 1-65535, got "70000"'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL, got "http://x"'],
+    [{ BEDROCK_ENABLED: 'maybe' }, 'BEDROCK_ENABLED must be true or false, got "maybe"'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    [{ BSM_SCHEDULE_DAILY_CHECK: '15 8 *' }, 'BSM_SCHEDULE_DAILY_CHECK must be a 5-field cron pattern, got "15 8 *"'],
+    [{ BSM_META_MONITOR_CONCURRENCY: '0' }, 'BSM_META_MONITOR_CONCURRENCY must be an integer 1-100, got "0"'],
+    [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
+  ])('rejects %o with a line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration files share one redis-server but isolate themselves by key prefix.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
