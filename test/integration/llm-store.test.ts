@@ -1,0 +1,291 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBudget, defaultPriceTable, priceCall, utcDay, utcMonth } from '../../src/ai/budget.js';
+import type { BudgetAlert } from '../../src/ai/budget.js';
+import { createLlmStore } from '../../src/store/llm.store.js';
+import type { RoutingDecision } from '../../src/store/llm.store.js';
+import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+const prefix = `{${uniquePrefix('llmstore')}}`;
+let redis: Redis;
+let testNo = 0;
+
+beforeAll(() => {
+  redis = testRedis();
+});
+
+afterAll(async () => {
+  await deleteKeys(redis, prefix);
+  await redis.quit();
+});
+
+function freshPrefix(): string {
+  testNo += 1;
+  return `${prefix}:t${testNo}`;
+}
+
+async function keysUnder(keyPrefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+function decision(id: string, at: number, overrides: Partial<RoutingDecision> = {}): RoutingDecision {
+  return {
+    id,
+    at,
+    component: 'infrastructure-auditor',
+    operation: 'infrastructure',
+    task: 'audit-narrative',
+    primary: 'direct',
+    fallback: 'mcp',
+    path: 'direct',
+    reason: 'primary',
+    fallbackUsed: false,
+    latencyMs: 120,
+    budgetMs: 10_000,
+    withinBudget: true,
+    inputTokens: 10,
+    outputTokens: 20,
+    costUsd: 0.001,
+    priceKnown: true,
+    model: 'anthropic.claude-3-sonnet-20240229-v1:0',
+    outcome: 'success',
+    attempts: [{ path: 'direct', result: 'success', skipped: null, latencyMs: 120, detail: null }],
+    promptChars: 42,
+    promptExcerpt: 'Summarise [EMAIL_1]',
+    redactions: { email: 1 },
+    ...overrides,
+  };
+}
+
+const sonnet = 'anthropic.claude-3-sonnet-20240229-v1:0';
+
+describe('llm store: keys', () => {
+  it('puts every key under keyPrefix + ":llm:" with the documented names and TTLs', async () => {
+    const keyPrefix = freshPrefix();
+    const store = createLlmStore(redis, keyPrefix);
+    const at = Date.UTC(2025, 2, 31, 23, 0, 0);
+    await store.breaker.recordFailure('direct', { now: at, failureThreshold: 3, message: 'x' });
+    await store.breaker.recordFailure('mcp', { now: at, failureThreshold: 3, message: 'x' });
+    await store.decisions.append(decision('d1', at));
+    await store.costs.addSpend({
+      day: '2025-03-31',
+      month: '2025-03',
+      component: 'meta-monitor',
+      model: sonnet,
+      path: 'direct',
+      costUsd: 0.5,
+      priceKnown: true,
+      inputTokens: 1,
+      outputTokens: 2,
+    });
+    await store.costs.markAlert({ period: 'day', periodId: '2025-03-31', thresholdPct: 50, spentUsd: 0.5, budgetUsd: 1, at });
+    await store.costs.markAlert({ period: 'month', periodId: '2025-03', thresholdPct: 50, spentUsd: 0.5, budgetUsd: 1, at });
+
+    expect(await keysUnder(keyPrefix)).toEqual(
+      [
+        `${keyPrefix}:llm:breaker:direct`,
+        `${keyPrefix}:llm:breaker:mcp`,
+        `${keyPrefix}:llm:budget:alerts:day:2025-03-31`,
+        `${keyPrefix}:llm:budget:alerts:month:2025-03`,
+        `${keyPrefix}:llm:cost:day:2025-03-31`,
+        `${keyPrefix}:llm:cost:day:2025-03-31:by`,
+        `${keyPrefix}:llm:cost:month:2025-03`,
+        `${keyPrefix}:llm:decisions`,
+      ].sort(),
+    );
+    const day = 86_400;
+    for (const key of [`cost:day:2025-03-31`, `cost:day:2025-03-31:by`, `budget:alerts:day:2025-03-31`]) {
+      const ttl = await redis.ttl(`${keyPrefix}:llm:${key}`);
+      expect(ttl).toBeGreaterThan(39 * day);
+      expect(ttl).toBeLessThanOrEqual(40 * day);
+    }
+    for (const key of [`cost:month:2025-03`, `budget:alerts:month:2025-03`]) {
+      const ttl = await redis.ttl(`${keyPrefix}:llm:${key}`);
+      expect(ttl).toBeGreaterThan(399 * day);
+      expect(ttl).toBeLessThanOrEqual(400 * day);
+    }
+  });
+});
+
+describe('llm store: costs', () => {
+  it('adds spend exactly per day, month and component x model', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    const base = { day: '2025-04-01', month: '2025-04', path: 'direct' as const, priceKnown: true };
+    // 0.1 + 0.2 is not 0.3 in floating point; stored as nano-dollars it is.
+    let totals = await store.costs.addSpend({ ...base, component: 'a', model: sonnet, costUsd: 0.1, inputTokens: 100, outputTokens: 10 });
+    expect(totals).toEqual({ dayUsd: 0.1, monthUsd: 0.1 });
+    totals = await store.costs.addSpend({ ...base, component: 'a', model: sonnet, costUsd: 0.2, inputTokens: 200, outputTokens: 20 });
+    expect(totals).toEqual({ dayUsd: 0.3, monthUsd: 0.3 });
+    await store.costs.addSpend({ ...base, component: 'b', model: 'mystery', costUsd: 0, priceKnown: false, inputTokens: 5, outputTokens: 5, path: 'mcp' });
+    await store.costs.addSpend({ ...base, day: '2025-04-02', component: 'a', model: sonnet, costUsd: 0.05, inputTokens: 1, outputTokens: 1 });
+
+    const day = await store.costs.readDay('2025-04-01');
+    expect(day.totals).toEqual({ costUsd: 0.3, calls: 3, inputTokens: 305, outputTokens: 35, unpricedCalls: 1 });
+    expect(day.rows).toEqual([
+      { component: 'a', model: sonnet, costUsd: 0.3, calls: 2, inputTokens: 300, outputTokens: 30, unpricedCalls: 0 },
+      { component: 'b', model: 'mystery', costUsd: 0, calls: 1, inputTokens: 5, outputTokens: 5, unpricedCalls: 1 },
+    ]);
+    expect(await store.costs.readMonth('2025-04')).toEqual({
+      costUsd: 0.35,
+      calls: 4,
+      inputTokens: 306,
+      outputTokens: 36,
+      unpricedCalls: 1,
+    });
+    expect(await store.costs.readSpend('2025-04-02', '2025-04')).toEqual({ dayUsd: 0.05, monthUsd: 0.35 });
+    expect(await store.costs.readDay('2025-01-01')).toEqual({
+      day: '2025-01-01',
+      totals: { costUsd: 0, calls: 0, inputTokens: 0, outputTokens: 0, unpricedCalls: 0 },
+      rows: [],
+    });
+  });
+
+  it('records an alert once per period and threshold', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    const alert: BudgetAlert = { period: 'day', periodId: '2025-04-01', thresholdPct: 75, spentUsd: 7.5, budgetUsd: 10, at: 1 };
+    expect(await store.costs.markAlert(alert)).toBe(true);
+    expect(await store.costs.markAlert({ ...alert, spentUsd: 8, at: 2 })).toBe(false);
+    expect(await store.costs.markAlert({ ...alert, periodId: '2025-04-02' })).toBe(true);
+    expect(await store.costs.listAlerts('day', '2025-04-01')).toEqual([alert]);
+  });
+});
+
+describe('llm store: decisions', () => {
+  it('returns decisions by time window and newest first', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    await store.decisions.append(decision('a', 1_000));
+    await store.decisions.append(decision('b', 2_000));
+    await store.decisions.append(decision('c', 3_000));
+    expect((await store.decisions.range(1_500, 3_000)).map((d) => d.id)).toEqual(['b', 'c']);
+    expect((await store.decisions.recent(2)).map((d) => d.id)).toEqual(['c', 'b']);
+    expect(await store.decisions.range(0, 999)).toEqual([]);
+    expect((await store.decisions.range(0, 1_000))[0]).toEqual(decision('a', 1_000));
+  });
+
+  it('keeps at most maxDecisions, dropping the oldest', async () => {
+    const keyPrefix = freshPrefix();
+    const store = createLlmStore(redis, keyPrefix, { maxDecisions: 5 });
+    for (let i = 1; i <= 8; i += 1) {
+      await store.decisions.append(decision(`d${i}`, i * 1_000));
+    }
+    expect(await redis.zcard(`${keyPrefix}:llm:decisions`)).toBe(5);
+    expect((await store.decisions.range(0, Number.MAX_SAFE_INTEGER)).map((d) => d.id)).toEqual(['d4', 'd5', 'd6', 'd7', 'd8']);
+  });
+
+  it('drops decisions older than the age limit', async () => {
+    const store = createLlmStore(redis, freshPrefix(), { decisionMaxAgeMs: 10_000 });
+    await store.decisions.append(decision('old', 1_000));
+    await store.decisions.append(decision('edge', 5_000));
+    await store.decisions.append(decision('new', 15_000));
+    expect((await store.decisions.range(0, Number.MAX_SAFE_INTEGER)).map((d) => d.id)).toEqual(['edge', 'new']);
+  });
+
+  it('skips members that are not valid decisions', async () => {
+    const keyPrefix = freshPrefix();
+    const store = createLlmStore(redis, keyPrefix);
+    await redis.zadd(`${keyPrefix}:llm:decisions`, 500, 'not json', 600, JSON.stringify({ id: 'half' }));
+    await store.decisions.append(decision('ok', 700));
+    expect((await store.decisions.range(0, 1_000)).map((d) => d.id)).toEqual(['ok']);
+  });
+});
+
+describe('pricing', () => {
+  const pricing = { prices: defaultPriceTable, unknownModelPrice: { inputPer1k: 0.01, outputPer1k: 0.02 } };
+
+  it('prices Claude 3 Sonnet at 0.003 / 0.015 USD per 1k tokens', () => {
+    expect(priceCall('direct', sonnet, { inputTokens: 2000, outputTokens: 1000 }, pricing)).toEqual({
+      costUsd: 0.006 + 0.015,
+      priceKnown: true,
+    });
+    expect(priceCall('direct', `eu.${sonnet}`, { inputTokens: 1000, outputTokens: 0 }, pricing)).toEqual({
+      costUsd: 0.003,
+      priceKnown: true,
+    });
+    expect(priceCall('mcp', sonnet, { inputTokens: 1000, outputTokens: 0 }, pricing).costUsd).toBe(0.003);
+  });
+
+  it('charges an unknown direct model the default price, an unknown MCP model nothing, local nothing', () => {
+    expect(priceCall('direct', 'who-knows', { inputTokens: 1000, outputTokens: 1000 }, pricing)).toEqual({
+      costUsd: 0.03,
+      priceKnown: false,
+    });
+    expect(priceCall('mcp', 'who-knows', { inputTokens: 1000, outputTokens: 1000 }, pricing)).toEqual({
+      costUsd: 0,
+      priceKnown: false,
+    });
+    expect(priceCall('local', 'local-template', { inputTokens: 1000, outputTokens: 1000 }, pricing)).toEqual({
+      costUsd: 0,
+      priceKnown: true,
+    });
+  });
+
+  it('gives UTC period ids', () => {
+    const at = Date.UTC(2025, 11, 31, 23, 59, 59);
+    expect(utcDay(at)).toBe('2025-12-31');
+    expect(utcMonth(at)).toBe('2025-12');
+  });
+});
+
+describe('budget', () => {
+  it('fires each threshold once per period and reports exhaustion', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    let now = Date.UTC(2025, 5, 10, 8, 0, 0);
+    const fired: BudgetAlert[] = [];
+    const budget = createBudget({
+      store: store.costs,
+      settings: { dailyUsd: 1, monthlyUsd: 10 },
+      clock: () => now,
+      onAlert: (a) => fired.push(a),
+    });
+    const spend = (costUsd: number) =>
+      budget.record({ component: 'c', path: 'direct', model: sonnet, usage: { inputTokens: 1, outputTokens: 1 }, costUsd, priceKnown: true });
+
+    expect(await spend(0.4)).toEqual([]);
+    // 0.4 -> 0.8 crosses 50 and 75 at once.
+    expect((await spend(0.4)).map((a) => `${a.period}:${a.thresholdPct}`)).toEqual(['day:50', 'day:75']);
+    expect((await spend(0.1)).map((a) => `${a.period}:${a.thresholdPct}`)).toEqual(['day:90']);
+    expect((await budget.status()).exhausted).toBe(false);
+    expect((await spend(0.1)).map((a) => `${a.period}:${a.thresholdPct}`)).toEqual(['day:100']);
+    expect(await spend(0.1)).toEqual([]);
+
+    const status = await budget.status();
+    expect(status.exhausted).toBe(true);
+    expect(status.day).toMatchObject({ id: '2025-06-10', spentUsd: 1.1, budgetUsd: 1, exhausted: true });
+    expect(status.day.usedPct).toBeCloseTo(110);
+    expect(status.month).toMatchObject({ id: '2025-06', spentUsd: 1.1, budgetUsd: 10, exhausted: false });
+    expect(status.reason).toContain('daily LLM budget is exhausted');
+    expect(fired.map((a) => a.thresholdPct)).toEqual([50, 75, 90, 100]);
+
+    // A new UTC day has a fresh daily budget; the month keeps counting.
+    now = Date.UTC(2025, 5, 11, 0, 0, 1);
+    expect((await budget.status()).exhausted).toBe(false);
+    expect(await spend(0.2)).toEqual([]);
+    expect((await budget.status()).month.spentUsd).toBeCloseTo(1.3, 10);
+
+    const report = await budget.report({ days: 2 });
+    expect(report.days.map((d) => [d.day, d.totals.costUsd])).toEqual([
+      ['2025-06-11', 0.2],
+      ['2025-06-10', 1.1],
+    ]);
+    expect(report.month.calls).toBe(6);
+    expect(report.alerts).toEqual([]);
+  });
+
+  it('treats 0 or missing budgets as unlimited and does not record local calls', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    const budget = createBudget({ store: store.costs, settings: { dailyUsd: 0 }, clock: () => Date.UTC(2025, 0, 1) });
+    await budget.record({ component: 'c', path: 'direct', model: sonnet, usage: { inputTokens: 0, outputTokens: 0 }, costUsd: 1000, priceKnown: true });
+    await budget.record({ component: 'c', path: 'local', model: 'local', usage: { inputTokens: 9, outputTokens: 9 }, costUsd: 0, priceKnown: true });
+    const status = await budget.status();
+    expect(status).toMatchObject({ exhausted: false, reason: null });
+    expect(status.day).toMatchObject({ spentUsd: 1000, budgetUsd: null, usedPct: null });
+    expect((await store.costs.readDay('2025-01-01')).totals.calls).toBe(1);
+  });
+});
