@@ -6,7 +6,12 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { parseArgs } from 'node:util';
 import { checkResidency } from './ai/residency.js';
+import { join } from 'node:path';
 import { createApp } from './api/app.js';
+import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } from './api/auth.js';
+import { statusOf } from './domain/support-mode/state.js';
+import { createControlChannel } from './store/control-channel.js';
+import { supportModeFor } from './support-mode.js';
 import { ConfigError, keyPrefix, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createFleet } from './queues/fleet.js';
@@ -76,6 +81,8 @@ async function resolveRedis(config: Config, logger: Logger): Promise<{ url: stri
 
 async function run(invocation: Invocation): Promise<void> {
   const config = loadConfig();
+  const has = (r: Role) => invocation.role === r || invocation.role === 'all';
+  const apiKeys = parseApiKeys(config.BSM_API_KEYS ?? '');
   const logger = createLogger(config.LOG_LEVEL, { role: invocation.role });
   const { url, own } = await resolveRedis(config, logger);
   const prefix = keyPrefix(config);
@@ -100,9 +107,15 @@ async function run(invocation: Invocation): Promise<void> {
   });
   const reports = createReportStore(client, prefix);
   const auditTrail = createAuditTrail(client, prefix);
+  const control = createControlChannel(client, has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null, prefix);
+  const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail });
 
   const stops: (() => Promise<void>)[] = [];
-  const has = (r: Role) => invocation.role === r || invocation.role === 'all';
+
+  if (has('scheduler') || has('api')) {
+    const state = await supportMode.reconcileQueues();
+    logger.info({ supportMode: statusOf(state) }, statusOf(state) === 'disabled' ? 'support mode is disabled: enable it with POST /admin/bedrock-support/enable' : 'support mode state applied to the queues');
+  }
 
   if (has('scheduler')) {
     const result = await reconcileSchedules(fleet, declaredSchedules(config));
@@ -141,13 +154,43 @@ async function run(invocation: Invocation): Promise<void> {
       logger,
     });
     const r = runner;
+    await control.subscribe((message) => {
+      if (message.type === 'cancel-running') {
+        logger.warn({ reason: message.reason }, 'cancelling running jobs');
+        r.cancelAll(message.reason);
+      }
+    });
     stops.push(() => r.close());
     logger.info({ queues: invocation.queues, concurrency: Object.fromEntries(invocation.queues.map((q) => [q, config.queues[q].concurrency])) }, 'workers started');
   }
 
   let server: ServerType | undefined;
   if (has('api')) {
-    const app = createApp({ fleet, logger });
+    let keyring = createKeyring(apiKeys);
+    if (keyring.size === 0) {
+      const tokenPath = join(config.BSM_DATA_DIR, 'admin-token');
+      const { token, created } = await loadOrCreateAdminToken(tokenPath);
+      keyring = createKeyring([{ name: 'admin', role: 'admin', token }]);
+      const base = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${config.PORT}`;
+      if (created) {
+        process.stdout.write(
+          `\nNo BSM_API_KEYS configured: generated an admin token (kept in ${tokenPath}, shown only this once):\n\n  ${token}\n\n` +
+            `  curl -H "Authorization: Bearer ${token}" ${base}/admin/bedrock-support/status\n` +
+            `  Bull Board: ${base}/admin/queues (any user name, the token as password)\n  API docs:   ${base}/docs\n\n`,
+        );
+      } else {
+        logger.info({ tokenFile: tokenPath }, 'no BSM_API_KEYS configured: using the admin token kept in the data directory');
+      }
+    }
+    const app = createApp({
+      fleet,
+      logger,
+      supportMode,
+      auditTrail,
+      keyring,
+      schedules: () => listSchedules(fleet),
+      clock: () => new Date(),
+    });
     server = await new Promise<ServerType>((done) => {
       const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => done(s));
     });
@@ -172,6 +215,7 @@ async function run(invocation: Invocation): Promise<void> {
     for (const stop of stops) {
       await stop();
     }
+    await control.close();
     await fleet.close();
     await Promise.allSettled([client.quit(), blocking.quit()]);
     if (own) {
@@ -188,7 +232,7 @@ async function run(invocation: Invocation): Promise<void> {
 try {
   await run(parseInvocation(process.argv.slice(2)));
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError) {
+  if (err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError || err instanceof ApiKeysError) {
     process.stderr.write(`bsm: ${err.message}\n`);
     process.exit(2);
   }

@@ -1,23 +1,68 @@
-import { Hono } from 'hono';
-import type { Fleet } from '../queues/fleet.js';
-import type { Logger } from '../observability/logger.js';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import { authenticate } from './auth.js';
+import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
+import { componentTestRoutes } from './component-test.routes.js';
+import { defaultLimits, type ApiDeps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { ApiError, errorHandler } from './errors.js';
+import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
+import { auditMutations, csrfGuard } from './middleware.js';
+import { supportModeRoutes } from './support-mode.routes.js';
 
-export interface ApiDeps {
-  fleet: Fleet;
-  logger: Logger;
-  /** Bound on how long a health probe may wait for Redis. */
-  healthTimeoutMs?: number;
-}
+export type { ApiDeps } from './deps.js';
 
-/** The HTTP application. One sub-app per resource. */
-export function createApp(deps: ApiDeps): Hono {
-  const app = new Hono();
-  app.route('/health', healthRoutes(deps));
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
-  app.onError((err, c) => {
-    deps.logger.error({ err: err.message, path: c.req.path }, 'request failed');
-    return c.json({ error: { code: 'internal_error', message: 'internal error' } }, 500);
+const swaggerDist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+/** The HTTP application: one sub-app per resource, one error handler, the OpenAPI document. */
+export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
+  const limits = { ...defaultLimits, ...deps.limits };
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+        const first = issues[0] ?? { path: '(body)', message: 'invalid' };
+        throw new ApiError(400, 'invalid_request', `${first.path}: ${first.message}`, { field: first.path, issues });
+      }
+    },
   });
+
+  app.use('*', requestId());
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: limits.bodyLimitBytes,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `request body exceeds ${limits.bodyLimitBytes} bytes`);
+      },
+    }),
+  );
+  app.use('*', csrfGuard());
+  const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
+  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode' }), audit);
+  app.use('/test/*', authenticate({ keyring: deps.keyring }), audit);
+
+  app.route('/health', healthRoutes(deps));
+  app.route('/admin/feature-flags', featureFlagRoutes(deps));
+  app.route('/admin/bedrock-support', supportModeRoutes(deps));
+  app.route('/test', componentTestRoutes(deps));
+  app.route(bullBoardPath, bullBoardRoutes(deps.fleet));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
+  app.doc('/openapi.json', {
+    openapi: '3.0.3',
+    info: { title: 'Bedrock Support Mode', version: '0.1.0', description: 'Control API of the Bedrock Support Mode fleet. Health is public; /admin and /test need a bearer token.' },
+  });
+  app.use('/docs/assets/swagger-ui-dist/*', serveStatic({ root: swaggerDist, rewriteRequestPath: (p) => p.replace(/^\/docs\/assets\/swagger-ui-dist/, '') }));
+  app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' }));
+
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError(errorHandler(deps.logger));
   return app;
 }

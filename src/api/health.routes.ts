@@ -1,5 +1,15 @@
-import { Hono } from 'hono';
-import type { ApiDeps } from './app.js';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { assessQueue, worst, type ComponentHealth } from '../domain/support-mode/health.js';
+import { componentNames, desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
+import { queueNames, type QueueName } from '../queues/names.js';
+import { unknownComponent } from './component-test.routes.js';
+import { defaultLimits, type ApiDeps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
+import { AnyJson, jsonResponse, notFound } from './openapi.js';
+
+/** The components of the runbook's health checks (the orchestrator and the three it activates). */
+const runbookComponents = ['bedrock-support', ...componentNames] as const;
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -7,7 +17,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
       }),
     ]);
   } finally {
@@ -15,22 +25,91 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-export function healthRoutes(deps: ApiDeps): Hono {
-  const timeoutMs = deps.healthTimeoutMs ?? 2_000;
-  return new Hono().get('/', async (c) => {
-    try {
-      const state = await withTimeout(deps.fleet.snapshot(), timeoutMs);
-      const queues = Object.values(state.queues);
-      const withoutWorkers = queues.filter((q) => q.workers.count === 0).map((q) => q.name);
-      return c.json({
-        status: withoutWorkers.length === 0 ? 'healthy' : 'degraded',
-        checkedAt: state.at,
-        redis: { status: 'up', latencyMs: state.redis.latencyMs },
-        queues: Object.fromEntries(queues.map((q) => [q.name, { workers: q.workers.count, paused: q.paused }])),
-        reasons: withoutWorkers.map((q) => `${q}: no live worker`),
-      });
-    } catch (err) {
-      return c.json({ status: 'unhealthy', redis: { status: 'down', error: (err as Error).message }, reasons: ['redis unreachable'] }, 503);
+interface FleetHealth {
+  checkedAt: string;
+  mode: ReturnType<typeof statusOf>;
+  redis: { status: 'up'; latencyMs: number };
+  components: Record<QueueName, ComponentHealth>;
+}
+
+/** Reads every signal once and derives each component's health. */
+async function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealth> {
+  const limits = { ...defaultLimits, ...deps.limits };
+  const queues = only ?? queueNames;
+  return withTimeout(
+    (async () => {
+      const [latency, state, signals] = await Promise.all([
+        deps.fleet.ping(),
+        deps.supportMode.read(),
+        Promise.all(queues.map((q) => deps.fleet.signals(q, limits.healthWindowMinutes))),
+      ]);
+      const desired = desiredQueueStates(state);
+      const now = deps.clock();
+      const redisLatencyMs = Math.round(latency * 1000) / 1000;
+      const components = Object.fromEntries(
+        signals.map((s) => [s.name, assessQueue({ ...s, expectedRunning: desired[s.name as QueueName] === 'running' }, now, redisLatencyMs)]),
+      ) as Record<QueueName, ComponentHealth>;
+      return { checkedAt: now.toISOString(), mode: statusOf(state), redis: { status: 'up' as const, latencyMs: redisLatencyMs }, components };
+    })(),
+    limits.healthTimeoutMs,
+  ).catch((err: unknown) => {
+    if (err instanceof ApiError) {
+      throw err;
     }
+    throw new ApiError(503, 'unavailable', `unhealthy: ${(err as Error).message}`, { status: 'unhealthy', redis: { status: 'down' } });
   });
+}
+
+
+const summary = (components: Partial<Record<QueueName, ComponentHealth>>) =>
+  Object.fromEntries(Object.entries(components).map(([n, h]) => [n, { status: h.status, active: h.active, reasons: h.reasons }]));
+
+const publicGet = (path: string, description: string, params?: z.ZodObject) =>
+  createRoute({
+    method: 'get',
+    path,
+    summary: description,
+    security: [],
+    ...(params ? { request: { params } } : {}),
+    responses: { 200: jsonResponse(AnyJson, description), 503: jsonResponse(AnyJson, 'Redis is unreachable'), ...notFound },
+  });
+
+/** `/health…`: public, derived from live signals; 503 quickly when Redis does not answer. */
+export function healthRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(publicGet('/', 'Overall health'), async (c) => {
+    const h = await collect(deps);
+    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), checkedAt: h.checkedAt, mode: h.mode, redis: h.redis, components: summary(h.components) }, 200);
+  });
+
+  app.openapi(publicGet('/detailed', 'Health of Redis and every queue, with the signals'), async (c) => {
+    const h = await collect(deps);
+    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h }, 200);
+  });
+
+  app.openapi(publicGet('/bedrock-support', 'Support mode health'), async (c) => {
+    const h = await collect(deps, runbookComponents);
+    return c.json({ component: 'bedrock-support', status: worst(Object.values(h.components).map((x) => x.status)), mode: h.mode, checkedAt: h.checkedAt, components: summary(h.components) }, 200);
+  });
+
+  app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail'), async (c) => {
+    const h = await collect(deps, runbookComponents);
+    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h }, 200);
+  });
+
+  const component = async (name: string) => {
+    if (!(queueNames as readonly string[]).includes(name)) {
+      throw unknownComponent(name);
+    }
+    const h = await collect(deps, [name as QueueName]);
+    const one = h.components[name as QueueName];
+    return { component: name, ...one, mode: h.mode, redis: h.redis, checkedAt: h.checkedAt };
+  };
+  const Param = z.object({ component: z.string().openapi({ example: 'meta-monitor' }) });
+  app.openapi(publicGet('/component/{component}', 'Health of one component', Param), async (c) => c.json(await component(c.req.param('component') ?? ''), 200));
+  app.openapi(publicGet('/{component}', "Health of one component (the runbook's component health endpoints)", Param), async (c) =>
+    c.json(await component(c.req.param('component') ?? ''), 200),
+  );
+  return app;
 }

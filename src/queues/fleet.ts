@@ -1,6 +1,7 @@
 import { Queue, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ZodType } from 'zod';
+import type { QueueSignals } from '../domain/support-mode/health.js';
 import type { ExecutionRecord } from '../domain/meta-monitor/job-executions.js';
 import { pingLatencyMs } from '../redis.js';
 import { defaultJobOptions, type JobInputOf, type JobNameOf, type JobOptionSettings } from './define.js';
@@ -63,6 +64,18 @@ export interface Fleet {
   /** Validates a payload without enqueueing it; throws {@link JobPayloadError}. */
   validate(queue: QueueName, name: string, data: unknown): unknown;
   snapshot(): Promise<FleetSnapshot>;
+  /** Round-trip time of one Redis PING, in ms. */
+  ping(): Promise<number>;
+  /** Polls until the job has finished (completed or failed) or `timeoutMs` passes; `null` on timeout. */
+  waitForFinish(queue: QueueName, jobId: string, timeoutMs: number): Promise<Job | null>;
+  /** Stops (or restarts) every worker of the queue from starting new jobs, in every process. */
+  setPaused(queue: QueueName, paused: boolean): Promise<void>;
+  /** Active jobs whose lock has expired: their worker is gone or stuck. */
+  stalledJobs(queue: QueueName): Promise<string[]>;
+  /** Everything health is derived from, for one queue (see `domain/support-mode/health.ts`). */
+  signals(queue: QueueName, windowMinutes: number): Promise<Omit<QueueSignals, 'expectedRunning'>>;
+  /** When the most recent completed job that BullMQ still keeps finished. */
+  lastCompletedAt(queue: QueueName): Promise<Date | null>;
   /** Completed and failed jobs kept by BullMQ that finished at or after `since`, newest first. */
   finishedJobs(queue: QueueName, since: Date, limit?: number): Promise<ExecutionRecord[]>;
   /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
@@ -120,7 +133,7 @@ export function createFleet(options: FleetOptions): Fleet {
     };
   };
 
-  return {
+  const fleet: Fleet = {
     prefix: options.prefix,
     queue: (name) => queues[name],
     validate,
@@ -139,6 +152,7 @@ export function createFleet(options: FleetOptions): Fleet {
       return queues[queue].add(name, payload, opts);
     },
     queueSnapshot,
+    ping: () => pingLatencyMs(options.connection),
     async snapshot() {
       const [latencyMs, ...snaps] = await Promise.all([pingLatencyMs(options.connection), ...queueNames.map(queueSnapshot)]);
       return {
@@ -146,6 +160,52 @@ export function createFleet(options: FleetOptions): Fleet {
         redis: { latencyMs: Math.round(latencyMs * 1000) / 1000 },
         queues: Object.fromEntries(snaps.map((s) => [s.name, s])) as Record<QueueName, QueueSnapshot>,
       };
+    },
+    async signals(queue, windowMinutes) {
+      const [snap, recent, stalled, last] = await Promise.all([
+        queueSnapshot(queue),
+        fleet.metricTotals(queue, windowMinutes),
+        fleet.stalledJobs(queue),
+        fleet.lastCompletedAt(queue),
+      ]);
+      return {
+        name: queue,
+        paused: snap.paused,
+        workers: snap.workers.count,
+        waiting: snap.counts.waiting + snap.counts.prioritized,
+        active: snap.counts.active,
+        failedKept: snap.counts.failed,
+        recent: { windowMinutes, ...recent },
+        stalled: stalled.length,
+        lastCompletedAt: last?.toISOString() ?? null,
+      };
+    },
+    async waitForFinish(queue, jobId, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let pause = 5;
+      for (;;) {
+        const job = await queues[queue].getJob(jobId);
+        if (job?.finishedOn !== undefined) {
+          return job;
+        }
+        if (Date.now() >= deadline) {
+          return null;
+        }
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(pause * 2, 100);
+      }
+    },
+    async setPaused(queue, paused) {
+      await (paused ? queues[queue].pause() : queues[queue].resume());
+    },
+    async stalledJobs(queue) {
+      const active = await queues[queue].getActive(0, 499);
+      const locks = await Promise.all(active.map((j) => options.connection.exists(`${options.prefix}:${queue}:${j.id}:lock`)));
+      return active.filter((_, i) => locks[i] === 0).map((j) => j.id as string);
+    },
+    async lastCompletedAt(queue) {
+      const [job] = await queues[queue].getJobs(['completed'], 0, 0, false);
+      return job?.finishedOn === undefined ? null : new Date(job.finishedOn);
     },
     async finishedJobs(queue, since, limit = 2_000) {
       const out: ExecutionRecord[] = [];
@@ -183,4 +243,5 @@ export function createFleet(options: FleetOptions): Fleet {
       await Promise.all(queueNames.map((n) => queues[n].close()));
     },
   };
+  return fleet;
 }

@@ -20,12 +20,12 @@ export interface TestFleet {
 }
 
 /** A fleet on its own key prefix, with configuration from `env` on top of the defaults. */
-export async function makeTestFleet(label: string, env: Record<string, string> = {}): Promise<TestFleet> {
+export async function makeTestFleet(label: string, env: Record<string, string> = {}, redisUrl = testRedisUrl): Promise<TestFleet> {
   const bsmPrefix = uniquePrefix(label);
-  const config = loadConfig({ REDIS_URL: testRedisUrl, BSM_PREFIX: bsmPrefix, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ REDIS_URL: redisUrl, BSM_PREFIX: bsmPrefix, LOG_LEVEL: 'silent', ...env });
   const prefix = keyPrefix(config);
-  const client = createRedis(testRedisUrl, 'client');
-  const blocking = createRedis(testRedisUrl, 'blocking');
+  const client = createRedis(redisUrl, 'client');
+  const blocking = createRedis(redisUrl, 'blocking');
   await waitReady(client);
   const fleet = createFleet({
     connection: client,
@@ -48,9 +48,13 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
     fleet,
     logger: createLogger('silent'),
     async cleanup() {
-      await fleet.close();
-      await deleteKeys(client, prefix);
+      if (client.status === 'ready') {
+        await fleet.close();
+        await deleteKeys(client, prefix);
+      }
       await Promise.allSettled([client.quit(), blocking.quit()]);
+      client.disconnect();
+      blocking.disconnect();
     },
   };
 }

@@ -1,0 +1,159 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { MiddlewareHandler } from 'hono';
+import { ApiError } from './errors.js';
+import type { AppEnv } from './env.js';
+
+export const roles = ['viewer', 'operator', 'approver', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+/** What a role may do. `operate`: enable, activate, trigger, shut down; `approve`: approve actions. */
+export type Permission = 'read' | 'operate' | 'approve';
+
+const grants: Record<Role, readonly Permission[]> = {
+  viewer: ['read'],
+  operator: ['read', 'operate'],
+  approver: ['read', 'approve'],
+  admin: ['read', 'operate', 'approve'],
+};
+
+export function roleCan(role: Role, permission: Permission): boolean {
+  return grants[role].includes(permission);
+}
+
+export interface Principal {
+  name: string;
+  role: Role;
+}
+
+interface KeyEntry extends Principal {
+  digest: Buffer;
+}
+
+/** The configured API keys. Tokens are kept only as SHA-256 digests and compared in constant time. */
+export interface Keyring {
+  identify(token: string): Principal | null;
+  readonly size: number;
+}
+
+const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest();
+
+export class ApiKeysError extends Error {
+  override readonly name = 'ApiKeysError';
+}
+
+/** Parses `name:role:token[,…]`. Throws {@link ApiKeysError} naming the bad entry. */
+export function parseApiKeys(spec: string): { name: string; role: Role; token: string }[] {
+  const out: { name: string; role: Role; token: string }[] = [];
+  for (const [i, raw] of spec.split(',').entries()) {
+    const entry = raw.trim();
+    if (entry === '') {
+      continue;
+    }
+    const [name, role, ...rest] = entry.split(':');
+    const token = rest.join(':');
+    if (!name || !role || !token) {
+      throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} must be name:role:token`);
+    }
+    if (!(roles as readonly string[]).includes(role)) {
+      throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} (${name}) has role "${role}": expected one of ${roles.join(', ')}`);
+    }
+    if (token.length < 16) {
+      throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} (${name}) has a token shorter than 16 characters`);
+    }
+    out.push({ name, role: role as Role, token });
+  }
+  return out;
+}
+
+export function createKeyring(keys: { name: string; role: Role; token: string }[]): Keyring {
+  const entries: KeyEntry[] = keys.map((k) => ({ name: k.name, role: k.role, digest: digest(k.token) }));
+  return {
+    size: entries.length,
+    identify(token) {
+      const d = digest(token);
+      let found: KeyEntry | null = null;
+      // Compare against every key, so the time taken does not tell which one matched.
+      for (const e of entries) {
+        if (timingSafeEqual(d, e.digest) && found === null) {
+          found = e;
+        }
+      }
+      return found ? { name: found.name, role: found.role } : null;
+    },
+  };
+}
+
+/**
+ * With no keys configured the service never runs open: an admin token is generated on
+ * first start and kept in `path` (mode 0600), so restarts keep it.
+ */
+export async function loadOrCreateAdminToken(path: string): Promise<{ token: string; created: boolean }> {
+  try {
+    const token = (await readFile(path, 'utf8')).trim();
+    if (token.length >= 16) {
+      return { token, created: false };
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw err;
+    }
+  }
+  const token = `bsm_${randomBytes(24).toString('base64url')}`;
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'w' });
+  await chmod(path, 0o600);
+  return { token, created: true };
+}
+
+/** Reads a token from `Authorization: Bearer …` or `Authorization: Basic` (any user, token as password). */
+export function tokenFrom(header: string | undefined): string | null {
+  if (!header) {
+    return null;
+  }
+  const [scheme, value] = header.split(/\s+/, 2);
+  if (!scheme || !value) {
+    return null;
+  }
+  if (scheme.toLowerCase() === 'bearer') {
+    return value;
+  }
+  if (scheme.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    return i >= 0 ? decoded.slice(i + 1) : null;
+  }
+  return null;
+}
+
+export interface AuthOptions {
+  keyring: Keyring;
+  /** Ask browsers for Basic credentials on 401 (Bull Board). */
+  basicRealm?: string;
+}
+
+/** Identifies the caller; 401 without a valid token. */
+export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
+  return async function authenticateMiddleware(c, next) {
+    const token = tokenFrom(c.req.header('authorization'));
+    const principal = token === null ? null : options.keyring.identify(token);
+    if (!principal) {
+      const headers: Record<string, string> = options.basicRealm ? { 'WWW-Authenticate': `Basic realm="${options.basicRealm}", charset="UTF-8"` } : {};
+      throw new ApiError(401, 'unauthorized', token === null ? 'missing credentials: send Authorization: Bearer <token>' : 'invalid token', undefined, headers);
+    }
+    c.set('principal', principal);
+    await next();
+  };
+}
+
+/** 403 unless the authenticated caller's role grants `permission`. */
+export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
+  return async function requirePermissionMiddleware(c, next) {
+    const principal = c.get('principal');
+    if (!roleCan(principal.role, permission)) {
+      throw new ApiError(403, 'forbidden', `role ${principal.role} may not ${permission}; needs ${roles.filter((r) => roleCan(r, permission)).join(' or ')}`);
+    }
+    await next();
+  };
+}

@@ -1,0 +1,64 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { CanaryResult } from '../workers/canary.js';
+import { queueNames, type QueueName } from '../queues/names.js';
+import type { ApiDeps } from './deps.js';
+import { defaultLimits } from './deps.js';
+import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
+import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors } from './openapi.js';
+
+export function unknownComponent(name: string): ApiError {
+  return new ApiError(404, 'not_found', `unknown component "${name}": valid components are ${queueNames.join(', ')}`, { valid: queueNames });
+}
+
+/** `/test/bedrock-support/{component}`: a canary through the component's real queue and worker. */
+export function componentTestRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+  const timeoutMs = deps.limits?.canaryTimeoutMs ?? defaultLimits.canaryTimeoutMs;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/bedrock-support/{component}',
+      summary: "Send a canary job through the component's queue and worker; answers with its result and measured latency",
+      ...guard('operate'),
+      request: { params: z.object({ component: z.string().openapi({ example: 'infrastructure-auditor' }) }), body: jsonBody(z.object({}).strict().openapi('ComponentTestBody'), false) },
+      responses: {
+        200: jsonResponse(AnyJson, 'The canary passed'),
+        504: jsonResponse(AnyJson, 'No result within the timeout'),
+        ...notFound,
+        ...protectedErrors,
+        ...bodyErrors,
+      },
+    }),
+    async (c) => {
+      const name = c.req.valid('param').component;
+      if (!(queueNames as readonly string[]).includes(name)) {
+        throw unknownComponent(name);
+      }
+      const queue = name as QueueName;
+      const snap = await deps.fleet.queueSnapshot(queue);
+      if (snap.paused) {
+        throw new ApiError(409, 'conflict', `component ${queue} is inactive (its queue is paused): activate it before testing it`, { paused: true });
+      }
+      if (snap.workers.count === 0) {
+        throw new ApiError(503, 'unavailable', `no live worker on queue ${queue}: start one with bsm worker --queues ${queue}`, { workers: 0 });
+      }
+      const started = performance.now();
+      const job = await deps.fleet.add(queue, 'canary', { requestedBy: c.get('principal').name }, { priority: 'high' });
+      const jobId = job.id as string;
+      const done = await deps.fleet.waitForFinish(queue, jobId, timeoutMs);
+      const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+      if (!done) {
+        const state = await deps.fleet.queue(queue).getJobState(jobId);
+        return c.json({ error: { code: 'timeout', message: `canary ${jobId} did not finish within ${timeoutMs} ms`, details: { jobId, state } } }, 504);
+      }
+      if (done.failedReason) {
+        return c.json({ component: queue, status: 'failed', jobId, latencyMs, error: done.failedReason }, 200);
+      }
+      const result = done.returnvalue as CanaryResult;
+      return c.json({ component: queue, status: 'passed', jobId, latencyMs, queueWaitMs: result.waitedMs, workerPid: result.workerPid }, 200);
+    },
+  );
+  return app;
+}

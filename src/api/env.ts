@@ -1,0 +1,9 @@
+import type { Principal } from './auth.js';
+
+/** Hono environment of the app: what middleware put on the context. */
+export interface AppEnv {
+  Variables: {
+    principal: Principal;
+    requestId: string;
+  };
+}

@@ -1,0 +1,71 @@
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { SupportModeConflictError } from '../domain/support-mode/state.js';
+import type { Logger } from '../observability/logger.js';
+import { JobPayloadError } from '../queues/fleet.js';
+
+/** The one error body of the API. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** An error with its HTTP status, code and a message a user can act on. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+const codeByStatus: Partial<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  503: 'unavailable',
+};
+
+function looksLikeRedisDown(err: Error): boolean {
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Command timed out|ETIMEDOUT|Reached the max retries/i.test(err.message);
+}
+
+/** `app.onError`: maps every error to `{ error: { code, message, details } }` with the right status. */
+export function errorHandler(logger: Logger) {
+  return function onError(err: Error, c: Context): Response {
+    if (err instanceof ApiError) {
+      return c.json<ErrorBody>({ error: { code: err.code, message: err.message, details: err.details } }, err.status, err.headers);
+    }
+    if (err instanceof JobPayloadError) {
+      return c.json<ErrorBody>({ error: { code: 'invalid_request', message: err.message, details: { field: err.field, issues: err.issues } } }, 400);
+    }
+    if (err instanceof SupportModeConflictError) {
+      return c.json<ErrorBody>({ error: { code: 'conflict', message: err.message, details: { status: err.status } } }, 409);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const message =
+        err.status === 400 && /JSON/i.test(err.message)
+          ? 'body is not valid JSON'
+          : err.status === 415
+            ? 'send the body as JSON, with Content-Type: application/json'
+            : err.message || 'request rejected';
+      return c.json<ErrorBody>({ error: { code: codeByStatus[status] ?? 'http_error', message } }, status);
+    }
+    if (looksLikeRedisDown(err)) {
+      logger.warn({ err: err.message, path: c.req.path }, 'redis unavailable');
+      return c.json<ErrorBody>({ error: { code: 'unavailable', message: 'Redis is unreachable; nothing was changed' } }, 503);
+    }
+    logger.error({ err: err.message, stack: err.stack, path: c.req.path }, 'request failed');
+    return c.json<ErrorBody>({ error: { code: 'internal_error', message: 'internal error' } }, 500);
+  };
+}

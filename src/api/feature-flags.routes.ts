@@ -1,0 +1,63 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { SupportModeState } from '../domain/support-mode/state.js';
+import type { ApiDeps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
+import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors, reason } from './openapi.js';
+
+const FlagBody = z.object({ reason }).strict().openapi('FeatureFlagBody');
+
+const flagView = (state: SupportModeState) => ({ name: 'bedrock-support', ...state.flag, supportModeVersion: state.version });
+
+/** `/admin/feature-flags`: the `bedrock-support` flag, the master switch of support mode. */
+export function featureFlagRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/bedrock-support',
+      summary: 'The bedrock-support feature flag',
+      ...guard('read'),
+      responses: { 200: jsonResponse(AnyJson, 'The flag'), ...protectedErrors },
+    }),
+    async (c) => c.json(flagView(await deps.supportMode.read()), 200),
+  );
+
+  for (const action of ['enable', 'disable'] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/bedrock-support/${action}`,
+        summary:
+          action === 'enable'
+            ? 'Enable the flag: support mode becomes enabled and inactive; reactivate components one by one'
+            : 'Disable the flag: every component is deactivated and its queue paused',
+        ...guard('operate'),
+        request: { body: jsonBody(FlagBody, false) },
+        responses: { 200: jsonResponse(AnyJson, 'The flag after the change'), ...protectedErrors, ...bodyErrors },
+      }),
+      async (c) => {
+        const body = FlagBody.parse(c.req.valid('json'));
+        const r = await deps.supportMode.execute({ type: action === 'enable' ? 'flag.enable' : 'flag.disable' }, { by: c.get('principal').name, reason: body.reason });
+        return c.json({ ...flagView(r.state), supportMode: { from: r.from, to: r.to } }, 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/{flag}',
+      summary: 'Any other flag: 404',
+      ...guard('read'),
+      request: { params: z.object({ flag: z.string() }) },
+      responses: { ...notFound, ...protectedErrors },
+      hide: true,
+    }),
+    (c) => {
+      throw new ApiError(404, 'not_found', `unknown feature flag "${c.req.valid('param').flag}": known flags are bedrock-support`);
+    },
+  );
+  return app;
+}

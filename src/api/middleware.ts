@@ -1,0 +1,51 @@
+import type { MiddlewareHandler } from 'hono';
+import { Redactor } from '../domain/compliance/pii.js';
+import type { AuditEventInput } from '../domain/audit-trail/chain.js';
+import type { Logger } from '../observability/logger.js';
+import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
+
+const unsafe = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Refuses state-changing requests a browser sends on behalf of another site (Basic
+ * credentials travel with them). Bearer-token clients send no Origin and pass.
+ */
+export function csrfGuard(): MiddlewareHandler<AppEnv> {
+  return async function csrfGuardMiddleware(c, next) {
+    if (unsafe.has(c.req.method)) {
+      const site = c.req.header('sec-fetch-site');
+      const origin = c.req.header('origin');
+      const own = new URL(c.req.url).origin;
+      if ((site && site !== 'same-origin' && site !== 'none') || (origin && origin !== 'null' && origin !== own) || origin === 'null') {
+        throw new ApiError(403, 'forbidden', 'cross-site request refused');
+      }
+    }
+    await next();
+  };
+}
+
+export interface AuditOptions {
+  append: (event: AuditEventInput) => Promise<unknown>;
+  logger: Logger;
+}
+
+/** Appends every successful state-changing request to the audit trail (body redacted of PII). */
+export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv> {
+  return async function auditMutationsMiddleware(c, next) {
+    await next();
+    if (!unsafe.has(c.req.method) || c.res.status >= 400) {
+      return;
+    }
+    let body: unknown;
+    if ((c.req.header('content-type') ?? '').includes('json')) {
+      body = await c.req.json<unknown>().catch(() => undefined);
+    }
+    await options.append({
+      actor: c.get('principal').name,
+      action: 'http.request',
+      target: `${c.req.method} ${c.req.path}`,
+      details: { status: c.res.status, requestId: c.get('requestId'), role: c.get('principal').role, body: body === undefined ? null : new Redactor().redactDeep(body) },
+    });
+  };
+}

@@ -1,0 +1,85 @@
+/** What health is derived from, per queue, all read from Redis/BullMQ. */
+export interface QueueSignals {
+  name: string;
+  /** Whether support mode wants this queue running. */
+  expectedRunning: boolean;
+  paused: boolean;
+  workers: number;
+  waiting: number;
+  active: number;
+  failedKept: number;
+  /** Completed and failed jobs over the recent window (BullMQ per-minute metrics). */
+  recent: { windowMinutes: number; completed: number; failed: number };
+  stalled: number;
+  lastCompletedAt: string | null;
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface ComponentHealth {
+  status: HealthStatus;
+  active: boolean;
+  reasons: string[];
+  signals: QueueSignals & { failedRatio: number | null; lastCompletedAgeSeconds: number | null };
+}
+
+export const healthThresholds = {
+  failedRatioDegraded: 0.1,
+  failedRatioUnhealthy: 0.5,
+  /** Fewer finished jobs than this in the window say too little to judge a ratio. */
+  minSamples: 4,
+  /** Work waiting but nothing completed for this long: the queue is not moving. */
+  stuckAfterSeconds: 15 * 60,
+  redisSlowMs: 100,
+};
+
+const rank: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
+
+export function worst(statuses: HealthStatus[]): HealthStatus {
+  return statuses.reduce<HealthStatus>((w, s) => (rank[s] > rank[w] ? s : w), 'healthy');
+}
+
+/** Health of one component's queue from its signals. */
+export function assessQueue(s: QueueSignals, now: Date, redisLatencyMs: number): ComponentHealth {
+  const reasons: string[] = [];
+  const verdicts: HealthStatus[] = [];
+  const flag = (status: HealthStatus, reason: string) => {
+    verdicts.push(status);
+    reasons.push(reason);
+  };
+  const finished = s.recent.completed + s.recent.failed;
+  const failedRatio = finished === 0 ? null : s.recent.failed / finished;
+  const age = s.lastCompletedAt === null ? null : Math.round((now.getTime() - Date.parse(s.lastCompletedAt)) / 1000);
+
+  if (s.workers === 0) {
+    flag(s.expectedRunning ? 'unhealthy' : 'degraded', 'no live worker');
+  }
+  if (s.expectedRunning && s.paused) {
+    flag('degraded', 'queue paused although the component is active');
+  }
+  if (!s.expectedRunning) {
+    reasons.push('inactive: queue paused, jobs wait');
+  }
+  if (failedRatio !== null && finished >= healthThresholds.minSamples) {
+    if (failedRatio >= healthThresholds.failedRatioUnhealthy) {
+      flag('unhealthy', `${s.recent.failed} of ${finished} jobs failed in the last ${s.recent.windowMinutes} min`);
+    } else if (failedRatio >= healthThresholds.failedRatioDegraded) {
+      flag('degraded', `${s.recent.failed} of ${finished} jobs failed in the last ${s.recent.windowMinutes} min`);
+    }
+  }
+  if (s.stalled > 0) {
+    flag('degraded', `${s.stalled} stalled job(s)`);
+  }
+  if (s.expectedRunning && s.waiting > 0 && s.active === 0 && (age === null || age > healthThresholds.stuckAfterSeconds)) {
+    flag('degraded', `${s.waiting} job(s) waiting and none completed ${age === null ? 'yet' : `for ${age} s`}`);
+  }
+  if (redisLatencyMs >= healthThresholds.redisSlowMs) {
+    flag('degraded', `redis ping ${redisLatencyMs} ms`);
+  }
+  return {
+    status: worst(verdicts),
+    active: s.expectedRunning,
+    reasons,
+    signals: { ...s, failedRatio: failedRatio === null ? null : Math.round(failedRatio * 1000) / 1000, lastCompletedAgeSeconds: age },
+  };
+}

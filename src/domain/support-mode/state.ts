@@ -1,0 +1,148 @@
+/**
+ * The support-mode lifecycle as pure data and transitions. Stored in Redis and shared by
+ * every process; the service applies the resulting queue states.
+ *
+ *   disabled --enable--> inactive --activate(component)--> partial --> active
+ *   any --deactivate--> inactive; any --flag disable--> disabled; any --emergency--> emergency
+ *   emergency/disabled --flag enable--> inactive (components re-activated one at a time)
+ */
+
+/** Components an operator activates one by one (their queues run only while active). */
+export const componentNames = ['infrastructure-auditor', 'meta-monitor', 'implementation-support'] as const;
+export type ComponentName = (typeof componentNames)[number];
+
+export function isComponentName(value: string): value is ComponentName {
+  return (componentNames as readonly string[]).includes(value);
+}
+
+export type SupportStatus = 'disabled' | 'inactive' | 'partial' | 'active' | 'emergency';
+
+export interface Actor {
+  /** API key name (or `system`). */
+  by: string;
+  reason?: string;
+}
+
+export interface EmergencyRecord {
+  at: string;
+  reason: string;
+  initiatedBy: string;
+  requestedBy: string;
+  immediate: boolean;
+}
+
+export interface SupportModeState {
+  /** The `bedrock-support` feature flag: the master switch. */
+  flag: { enabled: boolean; updatedAt: string | null; updatedBy: string | null; reason: string | null };
+  components: Record<ComponentName, { active: boolean; since: string | null; by: string | null }>;
+  /** Set by an emergency shutdown; kept (for the record) until the flag is enabled again. */
+  emergency: EmergencyRecord | null;
+  lastTransition: { at: string; action: string; by: string; reason: string | null } | null;
+  /** Incremented on every change; used for compare-and-set across processes. */
+  version: number;
+}
+
+export function initialState(): SupportModeState {
+  const components = Object.fromEntries(componentNames.map((c) => [c, { active: false, since: null, by: null }])) as SupportModeState['components'];
+  return { flag: { enabled: false, updatedAt: null, updatedBy: null, reason: null }, components, emergency: null, lastTransition: null, version: 0 };
+}
+
+export function statusOf(state: SupportModeState): SupportStatus {
+  if (!state.flag.enabled) {
+    return state.emergency ? 'emergency' : 'disabled';
+  }
+  const active = componentNames.filter((c) => state.components[c].active).length;
+  return active === 0 ? 'inactive' : active === componentNames.length ? 'active' : 'partial';
+}
+
+/** Which queues run in a state. Compliance keeps running unless in an emergency. */
+export function desiredQueueStates(state: SupportModeState): Record<'bedrock-support' | 'compliance' | ComponentName, 'running' | 'paused'> {
+  const run = (b: boolean) => (b ? 'running' : 'paused');
+  return {
+    'bedrock-support': run(state.flag.enabled),
+    compliance: run(statusOf(state) !== 'emergency'),
+    'infrastructure-auditor': run(state.flag.enabled && state.components['infrastructure-auditor'].active),
+    'meta-monitor': run(state.flag.enabled && state.components['meta-monitor'].active),
+    'implementation-support': run(state.flag.enabled && state.components['implementation-support'].active),
+  };
+}
+
+/** A transition that the current state does not allow. */
+export class SupportModeConflictError extends Error {
+  override readonly name = 'SupportModeConflictError';
+  constructor(
+    message: string,
+    readonly status: SupportStatus,
+  ) {
+    super(message);
+  }
+}
+
+export type Command =
+  | { type: 'flag.enable' }
+  | { type: 'flag.disable' }
+  | { type: 'enable'; activate: boolean }
+  | { type: 'activate'; components: readonly ComponentName[] }
+  | { type: 'deactivate'; components: readonly ComponentName[] }
+  | { type: 'emergency'; reason: string; initiatedBy: string; immediate: boolean };
+
+function requireFlag(state: SupportModeState, what: string): void {
+  if (!state.flag.enabled) {
+    const status = statusOf(state);
+    throw new SupportModeConflictError(
+      `cannot ${what}: support mode is ${status} (feature flag bedrock-support is disabled); enable it first with POST /admin/feature-flags/bedrock-support/enable or POST /admin/bedrock-support/enable`,
+      status,
+    );
+  }
+}
+
+/** Applies a command; returns the new state (the input is not modified). */
+export function apply(state: SupportModeState, command: Command, actor: Actor, at: Date): SupportModeState {
+  const now = at.toISOString();
+  const next: SupportModeState = structuredClone(state);
+  const setComponents = (names: readonly ComponentName[], active: boolean) => {
+    for (const c of names) {
+      if (next.components[c].active !== active) {
+        next.components[c] = { active, since: now, by: actor.by };
+      }
+    }
+  };
+  const setFlag = (enabled: boolean) => {
+    next.flag = { enabled, updatedAt: now, updatedBy: actor.by, reason: actor.reason ?? null };
+  };
+  switch (command.type) {
+    case 'flag.enable':
+    case 'enable':
+      if (!state.flag.enabled) {
+        setFlag(true);
+        next.emergency = null;
+      }
+      if (command.type === 'enable' && command.activate) {
+        setComponents(componentNames, true);
+      }
+      break;
+    case 'flag.disable':
+      setFlag(false);
+      setComponents(componentNames, false);
+      break;
+    case 'activate':
+      requireFlag(state, 'activate components');
+      setComponents(command.components, true);
+      break;
+    case 'deactivate':
+      setComponents(command.components, false);
+      break;
+    case 'emergency':
+      setFlag(false);
+      setComponents(componentNames, false);
+      next.emergency = { at: now, reason: command.reason, initiatedBy: command.initiatedBy, requestedBy: actor.by, immediate: command.immediate };
+      break;
+    default: {
+      const never: never = command;
+      throw new Error(`unknown command ${JSON.stringify(never)}`);
+    }
+  }
+  next.lastTransition = { at: now, action: command.type, by: actor.by, reason: actor.reason ?? null };
+  next.version = state.version + 1;
+  return next;
+}

@@ -1,0 +1,19 @@
+import type { Redis } from 'ioredis';
+import { createSupportModeService, type SupportModeService } from './domain/support-mode/service.js';
+import type { Fleet } from './queues/fleet.js';
+import { queueNames } from './queues/names.js';
+import type { AuditTrail } from './store/audit-trail.store.js';
+import type { ControlChannel } from './store/control-channel.js';
+import { createSupportModeStore } from './store/support-mode.store.js';
+
+/** Wires the support-mode service to Redis, the queues, the control channel and the audit trail. */
+export function supportModeFor(parts: { redis: Redis; prefix: string; fleet: Fleet; control: ControlChannel; auditTrail: AuditTrail }): SupportModeService {
+  return createSupportModeService({
+    store: createSupportModeStore(parts.redis, parts.prefix),
+    setPaused: (q, paused) => parts.fleet.setPaused(q, paused),
+    cancelRunning: (reason) => parts.control.publish({ type: 'cancel-running', reason, queues: 'all' }),
+    activeJobs: async () => (await Promise.all(queueNames.map((q) => parts.fleet.queue(q).getActiveCount()))).reduce((a, b) => a + b, 0),
+    audit: (e) => parts.auditTrail.append(e),
+    clock: () => new Date(),
+  });
+}

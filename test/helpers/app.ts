@@ -1,0 +1,108 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { createApp } from '../../src/api/app.js';
+import { createKeyring, type Role } from '../../src/api/auth.js';
+import type { AppEnv } from '../../src/api/env.js';
+import { checkResidency } from '../../src/ai/residency.js';
+import type { SupportModeService } from '../../src/domain/support-mode/service.js';
+import type { QueueName } from '../../src/queues/names.js';
+import { createRedis } from '../../src/redis.js';
+import { listSchedules } from '../../src/scheduler/reconcile.js';
+import { createFileArchiveSink } from '../../src/store/archive-sink.js';
+import { createAuditTrail, type AuditTrail } from '../../src/store/audit-trail.store.js';
+import { createControlChannel, type ControlChannel } from '../../src/store/control-channel.js';
+import { readRedisFacts } from '../../src/store/redis-facts.js';
+import { createReportStore } from '../../src/store/reports.store.js';
+import { supportModeFor } from '../../src/support-mode.js';
+import { buildHandlers } from '../../src/workers/handlers.js';
+import { startWorkers, type Runner } from '../../src/workers/runner.js';
+import { makeTestFleet, type TestFleet } from './fleet.js';
+import { testRedisUrl } from './redis.js';
+
+export const tokens: Record<Role, string> = {
+  viewer: 'viewer-token-0123456789',
+  operator: 'operator-token-0123456789',
+  approver: 'approver-token-0123456789',
+  admin: 'admin-token-0123456789abc',
+};
+
+export interface TestApp extends TestFleet {
+  app: OpenAPIHono<AppEnv>;
+  supportMode: SupportModeService;
+  auditTrail: AuditTrail;
+  control: ControlChannel;
+  runner: Runner | null;
+  /** `app.request` with a role's bearer token and a JSON body. */
+  call(method: string, path: string, options?: { role?: Role | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The API on its own key prefix; with `workers`, in-process workers for those queues. */
+export async function makeTestApp(label: string, options: { workers?: QueueName[]; env?: Record<string, string>; redisUrl?: string } = {}): Promise<TestApp> {
+  const t = await makeTestFleet(label, options.env, options.redisUrl);
+  const auditTrail = createAuditTrail(t.client, t.prefix);
+  const subscriber = options.workers ? createRedis(testRedisUrl, 'blocking') : null;
+  const control = createControlChannel(t.client, subscriber, t.prefix);
+  const supportMode = supportModeFor({ redis: t.client, prefix: t.prefix, fleet: t.fleet, control, auditTrail });
+  await supportMode.reconcileQueues();
+  let runner: Runner | null = null;
+  if (options.workers) {
+    runner = startWorkers({
+      queues: options.workers,
+      handlers: buildHandlers({
+        fleet: t.fleet,
+        reports: createReportStore(t.client, t.prefix),
+        auditTrail,
+        redisFacts: () => readRedisFacts(t.client),
+        archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
+        residency: (region) => ({ allowed: checkResidency(region, { allowNonEu: false, extraAllowed: [] }).ok }),
+        settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336 } },
+        clock: () => new Date(),
+      }),
+      connection: t.blocking,
+      fleet: t.fleet,
+      prefix: t.prefix,
+      settings: t.config.queues,
+      graceMs: 1000,
+      logger: t.logger,
+    });
+    const r = runner;
+    await control.subscribe((m) => r.cancelAll(m.reason));
+  }
+  const app = createApp({
+    fleet: t.fleet,
+    logger: t.logger,
+    supportMode,
+    auditTrail,
+    keyring: createKeyring((Object.keys(tokens) as Role[]).map((role) => ({ name: `${role}-key`, role, token: tokens[role] }))),
+    schedules: () => listSchedules(t.fleet),
+    clock: () => new Date(),
+  });
+  return {
+    ...t,
+    app,
+    supportMode,
+    auditTrail,
+    control,
+    runner,
+    call(method, path, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const role = o.role === undefined ? 'admin' : o.role;
+      if (role) {
+        headers.authorization = `Bearer ${tokens[role]}`;
+      }
+      let body: string | undefined;
+      if (o.rawBody !== undefined) {
+        body = o.rawBody;
+      } else if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      return Promise.resolve(app.request(path, { method, headers, body }));
+    },
+    async close() {
+      await runner?.close();
+      await control.close();
+      await t.cleanup();
+    },
+  };
+}

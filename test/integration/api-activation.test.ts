@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueNames } from '../../src/queues/names.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+
+interface Json {
+  [k: string]: unknown;
+}
+const json = async (r: Response) => (await r.json()) as Json & Record<string, Json>;
+
+/** The runbook's Activation Procedures, Daily Operations (status, health) and Monitoring, in order. */
+describe('runbook: activation, daily operations, monitoring', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('activation', { workers: [...queueNames] });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('Step 1: environment validation (health/detailed, feature flag)', async () => {
+    const health = await t.call('GET', '/health/detailed', { role: null });
+    expect(health.status).toBe(200);
+    const h = await json(health);
+    expect(h.mode).toBe('disabled');
+    expect(h.redis).toMatchObject({ status: 'up' });
+    expect(Object.keys(h.components ?? {}).sort()).toEqual([...queueNames].sort());
+
+    const flag = await json(await t.call('GET', '/admin/feature-flags/bedrock-support'));
+    expect(flag).toMatchObject({ name: 'bedrock-support', enabled: false });
+  });
+
+  it('Step 2: enable (initially inactive), activate the infrastructure auditor only, watch its health', async () => {
+    const enable = await t.call('POST', '/admin/bedrock-support/enable', { body: { active: false, reason: 'Initial activation' } });
+    expect(enable.status).toBe(200);
+    expect(await json(enable)).toMatchObject({ from: 'disabled', to: 'inactive' });
+    expect(await t.fleet.queue('infrastructure-auditor').isPaused()).toBe(true);
+    expect(await t.fleet.queue('bedrock-support').isPaused()).toBe(false);
+
+    const activate = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'infrastructure-auditor' } });
+    expect(await json(activate)).toMatchObject({ from: 'inactive', to: 'partial' });
+    expect(await t.fleet.queue('infrastructure-auditor').isPaused()).toBe(false);
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true);
+
+    const health = await json(await t.call('GET', '/health/component/infrastructure-auditor', { role: null }));
+    expect(health).toMatchObject({ component: 'infrastructure-auditor', status: 'healthy', active: true });
+    expect(health.signals).toMatchObject({ workers: 1, paused: false });
+  });
+
+  it('an inactive component keeps its jobs waiting; its test says it is inactive', async () => {
+    const test = await t.call('POST', '/test/bedrock-support/meta-monitor');
+    expect(test.status).toBe(409);
+    expect((await json(test)).error?.message).toContain('meta-monitor is inactive');
+  });
+
+  it('Step 3: full activation and status', async () => {
+    const r = await t.call('POST', '/admin/bedrock-support/activate', { body: { components: ['all'], reason: 'Full production activation' } });
+    expect(await json(r)).toMatchObject({ from: 'partial', to: 'active' });
+    const status = await json(await t.call('GET', '/admin/bedrock-support/status', { role: 'viewer' }));
+    expect(status.status).toBe('active');
+    expect(status.featureFlag).toMatchObject({ enabled: true, updatedBy: 'admin-key', reason: 'Initial activation' });
+    for (const c of ['infrastructure-auditor', 'meta-monitor', 'implementation-support']) {
+      expect(status.components?.[c]).toMatchObject({ active: true, queue: { paused: false, workers: 1 } });
+    }
+  });
+
+  it('post-activation validation: detailed health has every component healthy; each component test passes through its queue', async () => {
+    const detailed = await json(await t.call('GET', '/health/bedrock-support/detailed', { role: null }));
+    const unhealthy = Object.entries(detailed.components as Record<string, { status: string }>).filter(([, v]) => v.status !== 'healthy');
+    expect(unhealthy).toEqual([]);
+    expect(detailed.mode).toBe('active');
+
+    for (const component of ['infrastructure-auditor', 'meta-monitor', 'implementation-support']) {
+      const r = await t.call('POST', `/test/bedrock-support/${component}`, { role: 'operator' });
+      expect(r.status).toBe(200);
+      const body = await json(r);
+      expect(body).toMatchObject({ component, status: 'passed', workerPid: process.pid });
+      expect(body.latencyMs).toBeGreaterThan(0);
+      const job = await t.fleet.queue(component as 'meta-monitor').getJob(body.jobId as unknown as string);
+      expect(job?.name).toBe('canary');
+      expect(await job?.getState()).toBe('completed');
+    }
+    const bs = await json(await t.call('GET', '/health/bedrock-support', { role: null }));
+    expect(bs.status).toBe('healthy');
+  });
+
+  it('monitoring: every component health endpoint answers, under both paths', async () => {
+    for (const c of ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'implementation-support']) {
+      const a = await json(await t.call('GET', `/health/component/${c}`, { role: null }));
+      expect(a).toMatchObject({ component: c, status: 'healthy' });
+    }
+    for (const c of ['infrastructure-auditor', 'meta-monitor', 'implementation-support']) {
+      expect(await json(await t.call('GET', `/health/${c}`, { role: null }))).toMatchObject({ component: c });
+    }
+    const unknown = await t.call('GET', '/health/component/nope', { role: null });
+    expect(unknown.status).toBe(404);
+    expect((await json(unknown)).error?.message).toContain('valid components are bedrock-support, infrastructure-auditor');
+  });
+
+  it('deactivate pauses the components; schedules are listed with their next runs', async () => {
+    const r = await json(await t.call('POST', '/admin/bedrock-support/deactivate', { body: { components: ['meta-monitor'] } }));
+    expect(r).toMatchObject({ from: 'active', to: 'partial' });
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true);
+    const schedules = await json(await t.call('GET', '/admin/bedrock-support/schedules', { role: 'viewer' }));
+    expect(Array.isArray(schedules.schedules)).toBe(true);
+  });
+
+  it('every transition and mutating request is in the hash-chained audit trail', async () => {
+    const entries = await t.auditTrail.range();
+    const actions = entries.map((e) => e.event.action);
+    expect(actions.filter((a) => a.startsWith('support-mode.'))).toEqual(['support-mode.enable', 'support-mode.activate', 'support-mode.activate', 'support-mode.deactivate']);
+    const requests = entries.filter((e) => e.event.action === 'http.request').map((e) => e.event.target);
+    expect(requests).toEqual([
+      'POST /admin/bedrock-support/enable',
+      'POST /admin/bedrock-support/activate-component',
+      'POST /admin/bedrock-support/activate',
+      'POST /test/bedrock-support/infrastructure-auditor',
+      'POST /test/bedrock-support/meta-monitor',
+      'POST /test/bedrock-support/implementation-support',
+      'POST /admin/bedrock-support/deactivate',
+    ]);
+    const enable = entries.find((e) => e.event.target === 'POST /admin/bedrock-support/enable');
+    expect(enable?.event.actor).toBe('admin-key');
+    expect(enable?.event.details).toMatchObject({ status: 200, body: { active: false, reason: 'Initial activation' } });
+  });
+});

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../../src/api/auth.js';
+import { makeTestApp, tokens, type TestApp } from '../helpers/app.js';
+
+interface Operation {
+  method: string;
+  path: string;
+  security: unknown[] | undefined;
+  permission: string | undefined;
+  hasBody: boolean;
+}
+
+const permissionRoles: Record<string, Role[]> = { read: [], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'] };
+
+function concrete(path: string): string {
+  return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support');
+}
+
+describe('API security and input validation', () => {
+  let t: TestApp;
+  let operations: Operation[];
+
+  beforeAll(async () => {
+    t = await makeTestApp('security');
+    const doc = (await (await t.call('GET', '/openapi.json', { role: null })).json()) as {
+      paths: Record<string, Record<string, { security?: unknown[]; 'x-required-permission'?: string; requestBody?: unknown }>>;
+    };
+    operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({
+        method: method.toUpperCase(),
+        path,
+        security: op.security,
+        permission: op['x-required-permission'],
+        hasBody: op.requestBody !== undefined,
+      })),
+    );
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('the OpenAPI document lists the runbook routes and marks every /admin and /test route as protected', () => {
+    expect(operations.length).toBeGreaterThanOrEqual(17);
+    for (const op of operations) {
+      if (op.path.startsWith('/admin') || op.path.startsWith('/test')) {
+        expect(op.security, `${op.method} ${op.path}`).toEqual([{ bearerAuth: [] }]);
+        expect(['read', 'operate', 'approve']).toContain(op.permission);
+      } else {
+        expect(op.path.startsWith('/health'), op.path).toBe(true);
+        expect(op.security).toEqual([]);
+      }
+    }
+  });
+
+  it('every protected route rejects no token and a wrong token with 401, and a too-low role with 403', async () => {
+    const protectedOps = operations.filter((o) => o.security?.length);
+    for (const op of protectedOps) {
+      const path = concrete(op.path);
+      const none = await t.call(op.method, path, { role: null });
+      expect(none.status, `${op.method} ${path} without a token`).toBe(401);
+      const wrong = await t.call(op.method, path, { role: null, headers: { authorization: `Bearer ${tokens.admin}x` } });
+      expect(wrong.status, `${op.method} ${path} with a wrong token`).toBe(401);
+      expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      for (const role of permissionRoles[op.permission ?? 'read'] ?? []) {
+        const low = await t.call(op.method, path, { role, body: {} });
+        expect(low.status, `${op.method} ${path} as ${role}`).toBe(403);
+      }
+    }
+    // Nothing a rejected request did reached the audit trail or the state.
+    expect(await t.auditTrail.length()).toBe(0);
+    expect((await t.supportMode.read()).version).toBe(0);
+  });
+
+  it('health endpoints answer without a token', async () => {
+    for (const op of operations.filter((o) => !o.security?.length)) {
+      const r = await t.call(op.method, concrete(op.path), { role: null });
+      expect(r.status, op.path).toBe(200);
+    }
+  });
+
+  it('malformed bodies on every mutating route get a 4xx naming the problem, and change nothing', async () => {
+    const mutating = operations.filter((o) => o.method === 'POST');
+    expect(mutating.length).toBeGreaterThanOrEqual(8);
+    const bad: { name: string; rawBody?: string; body?: unknown; headers?: Record<string, string>; status: number[] }[] = [
+      { name: 'invalid JSON', rawBody: '{"component": ', headers: { 'content-type': 'application/json' }, status: [400] },
+      { name: 'a JSON array', body: [1, 2], status: [400] },
+      { name: 'an unknown field', body: { componnet: 'meta-monitor', reason: 'x' }, status: [400] },
+      { name: 'wrong types', body: { component: 5, components: 'all', active: 'yes', reason: 7, initiated_by: [], immediate: 'no' }, status: [400] },
+      { name: 'a form body', rawBody: 'component=meta-monitor', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: [415] },
+      { name: 'a body over the limit', rawBody: JSON.stringify({ reason: 'x'.repeat(70_000) }), headers: { 'content-type': 'application/json' }, status: [413] },
+    ];
+    const stateBefore = await t.supportMode.read();
+    const trailBefore = await t.auditTrail.length();
+    const jobsBefore = await t.fleet.queue('meta-monitor').getJobCounts();
+    for (const op of mutating) {
+      for (const b of bad) {
+        const r = await t.call(op.method, concrete(op.path), { role: 'admin', body: b.body, rawBody: b.rawBody, headers: b.headers });
+        expect(b.status, `${op.method} ${op.path} with ${b.name}: got ${r.status}`).toContain(r.status);
+        const body = (await r.json()) as { error: { code: string; message: string } };
+        expect(body.error.message.length, `${op.path} ${b.name}`).toBeGreaterThan(0);
+      }
+    }
+    const named = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'nope' } });
+    expect(((await named.json()) as { error: { message: string; details: { field: string } } }).error).toMatchObject({ details: { field: 'component' } });
+    const unknownField = await t.call('POST', '/admin/bedrock-support/enable', { body: { activ: true } });
+    expect(((await unknownField.json()) as { error: { message: string } }).error.message).toContain('activ');
+    const missing = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'x' } });
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/^initiated_by: /);
+
+    expect(await t.supportMode.read()).toEqual(stateBefore);
+    expect(await t.auditTrail.length()).toBe(trailBefore);
+    expect(await t.fleet.queue('meta-monitor').getJobCounts()).toEqual(jobsBefore);
+  });
+
+  it('refuses a cross-site request that carries browser credentials', async () => {
+    const basic = `Basic ${Buffer.from(`x:${tokens.admin}`).toString('base64')}`;
+    const r = await t.call('POST', '/admin/feature-flags/bedrock-support/enable', { role: null, headers: { authorization: basic, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    expect(r.status).toBe(403);
+    expect((await t.supportMode.read()).flag.enabled).toBe(false);
+  });
+
+  it('serves Swagger UI and its assets without the internet', async () => {
+    const page = await t.call('GET', '/docs', { role: null });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');
+    const asset = await t.call('GET', '/docs/assets/swagger-ui-dist/swagger-ui-bundle.js', { role: null });
+    expect(asset.status).toBe(200);
+  });
+});
+
+describe('Bull Board', () => {
+  let t: TestApp;
+  const basic = (role: Role) => `Basic ${Buffer.from(`${role}:${tokens[role]}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    t = await makeTestApp('bullboard');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('asks a browser for credentials, then serves its page', async () => {
+    const anonymous = await t.call('GET', '/admin/queues', { role: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toContain('Basic');
+    const page = await t.call('GET', '/admin/queues', { role: null, headers: { authorization: basic('viewer') } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<div id="root"');
+  });
+
+  it('lists the five queues', async () => {
+    const r = await t.call('GET', '/admin/queues/api/queues', { role: null, headers: { authorization: basic('viewer') } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(['bedrock-support', 'compliance', 'implementation-support', 'infrastructure-auditor', 'meta-monitor']);
+    expect(body.queues.every((q) => q.readOnlyMode)).toBe(true);
+  });
+
+  it('is read-only for viewers and writable for operators, with the change audited', async () => {
+    await t.fleet.add('meta-monitor', 'canary', {});
+    const asViewer = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/pause', { role: null, headers: { authorization: basic('viewer') } });
+    expect(asViewer.status).toBeGreaterThanOrEqual(400);
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true); // paused by the disabled support mode
+
+    const clean = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/clean/completed', { role: null, headers: { authorization: basic('viewer') } });
+    expect(clean.status).toBeGreaterThanOrEqual(400);
+
+    const list = await t.call('GET', '/admin/queues/api/queues', { role: null, headers: { authorization: basic('operator') } });
+    const body = (await list.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+    expect(body.queues.every((q) => !q.readOnlyMode)).toBe(true);
+    const resume = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/resume', { role: null, headers: { authorization: basic('operator') } });
+    expect(resume.status).toBe(200);
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
+    const trail = await t.auditTrail.range();
+    expect(trail.map((e) => e.event.target)).toContain('PUT /admin/queues/api/queues/meta-monitor/resume');
+  });
+});

@@ -1,0 +1,99 @@
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueueName } from '../../src/queues/names.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
+
+const components: QueueName[] = ['infrastructure-auditor', 'meta-monitor', 'implementation-support'];
+
+describe('emergency shutdown under load, across worker processes', () => {
+  let t: TestApp;
+  const workers: ReturnType<typeof spawnBsm>[] = [];
+  const jobs: Job[] = [];
+
+  beforeAll(async () => {
+    t = await makeTestApp('emergency');
+    const env = {
+      BSM_PREFIX: t.bsmPrefix,
+      BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '3',
+      BSM_META_MONITOR_CONCURRENCY: '3',
+      BSM_IMPLEMENTATION_SUPPORT_CONCURRENCY: '3',
+      BSM_SHUTDOWN_GRACE_MS: '500',
+    };
+    workers.push(spawnBsm(['worker'], env), spawnBsm(['worker'], env));
+    await eventually(async () => (await t.fleet.queueSnapshot('meta-monitor')).workers.count === 2, 20_000);
+  });
+
+  afterAll(async () => {
+    for (const w of workers) {
+      w.kill('SIGKILL');
+    }
+    await t.close();
+  });
+
+  it('after the call returns no job starts anywhere; running jobs go back to waiting; recovery completes them all', async () => {
+    expect((await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true, reason: 'load test' } })).status).toBe(200);
+    for (let i = 0; i < 60; i++) {
+      jobs.push(await t.fleet.add(components[i % 3] as 'meta-monitor', 'canary', { holdMs: 400 + (i % 5) * 100 }));
+    }
+    // Wait until both processes are busy.
+    await eventually(async () => {
+      const active = await Promise.all(components.map((q) => t.fleet.queue(q).getActive()));
+      const pids = new Set(active.flat().map((j) => j.processedBy));
+      return active.flat().length >= 6 && pids.size === 2;
+    });
+
+    const r = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', {
+      role: 'operator',
+      body: { reason: 'Emergency shutdown - load test', initiated_by: 'ops-engineer', immediate: true },
+    });
+    const returnedAt = Date.now();
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ to: 'emergency', processesNotified: 2, activeJobsAfter: 0 });
+    expect(body.activeJobsBefore).toBeGreaterThanOrEqual(6);
+    expect(body.emergency).toMatchObject({ reason: 'Emergency shutdown - load test', initiatedBy: 'ops-engineer', requestedBy: 'operator-key', immediate: true });
+
+    // Watch for a while: nothing may start.
+    await new Promise((res) => setTimeout(res, 2_000));
+    const snapshot = await Promise.all(jobs.map((j) => t.fleet.queue(j.queueName as QueueName).getJob(j.id as string)));
+    const startedAfter = snapshot.filter((j) => (j?.processedOn ?? 0) > returnedAt);
+    expect(startedAfter.map((j) => j?.id)).toEqual([]);
+    const states = await Promise.all(snapshot.map((j) => (j ? j.getState() : Promise.resolve('missing'))));
+    expect(states.filter((s) => s === 'active' || s === 'failed')).toEqual([]);
+    const waiting = states.filter((s) => s === 'waiting' || s === 'prioritized').length;
+    expect(waiting).toBeGreaterThan(0);
+    expect(waiting + states.filter((s) => s === 'completed').length).toBe(jobs.length);
+    for (const q of ['bedrock-support', 'compliance', ...components] as QueueName[]) {
+      expect(await t.fleet.queue(q).isPaused()).toBe(true);
+    }
+    const status = (await (await t.call('GET', '/admin/bedrock-support/status')).json()) as { status: string; featureFlag: { enabled: boolean } };
+    expect(status).toMatchObject({ status: 'emergency', featureFlag: { enabled: false } });
+    // A component cannot be activated while the flag is off.
+    const refused = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'meta-monitor' } });
+    expect(refused.status).toBe(409);
+
+    // Recovery: enable the flag, reactivate components one at a time.
+    expect((await t.call('POST', '/admin/feature-flags/bedrock-support/enable')).status).toBe(200);
+    for (const component of components) {
+      const res = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component } });
+      expect(res.status).toBe(200);
+    }
+    const finished = await eventually(
+      async () => {
+        const all = await Promise.all(jobs.map((j) => t.fleet.queue(j.queueName as QueueName).getJob(j.id as string)));
+        return all.every((j) => j?.finishedOn !== undefined) ? all : null;
+      },
+      30_000,
+      200,
+    );
+    expect(finished.filter((j) => j?.failedReason)).toEqual([]);
+    // Cancelled jobs did not spend an attempt.
+    expect(finished.every((j) => j?.attemptsMade === 1 || j?.attemptsMade === 0)).toBe(true);
+
+    for (const w of workers) {
+      w.kill('SIGTERM');
+      expect(await waitForExit(w)).toBe(0);
+    }
+  });
+});

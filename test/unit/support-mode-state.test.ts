@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { apply, desiredQueueStates, initialState, statusOf, SupportModeConflictError, type Command } from '../../src/domain/support-mode/state.js';
+
+const at = new Date('2026-11-26T08:15:00Z');
+const run = (...commands: Command[]) => commands.reduce((s, c) => apply(s, c, { by: 'ops' }, at), initialState());
+
+describe('support mode lifecycle', () => {
+  it('starts disabled with only compliance running', () => {
+    const s = initialState();
+    expect(statusOf(s)).toBe('disabled');
+    expect(desiredQueueStates(s)).toEqual({
+      'bedrock-support': 'paused',
+      compliance: 'running',
+      'infrastructure-auditor': 'paused',
+      'meta-monitor': 'paused',
+      'implementation-support': 'paused',
+    });
+  });
+
+  it('enable → inactive → gradual activation → active', () => {
+    const enabled = run({ type: 'enable', activate: false });
+    expect(statusOf(enabled)).toBe('inactive');
+    expect(desiredQueueStates(enabled)['bedrock-support']).toBe('running');
+    const one = apply(enabled, { type: 'activate', components: ['infrastructure-auditor'] }, { by: 'ops' }, at);
+    expect(statusOf(one)).toBe('partial');
+    expect(desiredQueueStates(one)['infrastructure-auditor']).toBe('running');
+    expect(desiredQueueStates(one)['meta-monitor']).toBe('paused');
+    const all = apply(one, { type: 'activate', components: ['meta-monitor', 'implementation-support'] }, { by: 'ops' }, at);
+    expect(statusOf(all)).toBe('active');
+    expect(all.version).toBe(3);
+    expect(enabled.version).toBe(1);
+  });
+
+  it('enable with active: true activates everything at once', () => {
+    expect(statusOf(run({ type: 'enable', activate: true }))).toBe('active');
+  });
+
+  it('refuses to activate while the flag is off, naming how to fix it', () => {
+    expect(() => run({ type: 'activate', components: ['meta-monitor'] })).toThrow(SupportModeConflictError);
+    expect(() => run({ type: 'activate', components: ['meta-monitor'] })).toThrow(/enable it first with POST \/admin\/feature-flags\/bedrock-support\/enable/);
+  });
+
+  it('emergency pauses everything, records who and why; recovery re-enables inactive', () => {
+    const e = run({ type: 'enable', activate: true }, { type: 'emergency', reason: 'breach', initiatedBy: 'alice', immediate: true });
+    expect(statusOf(e)).toBe('emergency');
+    expect(Object.values(desiredQueueStates(e))).toEqual(['paused', 'paused', 'paused', 'paused', 'paused']);
+    expect(e.emergency).toMatchObject({ reason: 'breach', initiatedBy: 'alice', requestedBy: 'ops', immediate: true });
+    const recovered = apply(e, { type: 'flag.enable' }, { by: 'ops' }, at);
+    expect(statusOf(recovered)).toBe('inactive');
+    expect(recovered.emergency).toBeNull();
+    expect(desiredQueueStates(recovered).compliance).toBe('running');
+  });
+
+  it('disabling the flag deactivates every component', () => {
+    const s = run({ type: 'enable', activate: true }, { type: 'flag.disable' });
+    expect(statusOf(s)).toBe('disabled');
+    expect(Object.values(s.components).every((c) => !c.active)).toBe(true);
+  });
+});
