@@ -4,6 +4,7 @@
  * variable and what it expected.
  */
 import { z } from 'zod';
+import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './ai/routing-matrix.js';
 import { queueNames, type QueueName } from './queues/names.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -122,6 +123,53 @@ const settings = {
   BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '0 6 * * *' }),
   BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '30 2 * * *' }),
   BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '* * * * *' }),
+  MCP_TOOL_NAME: setting({ description: 'the MCP tool the MCP path calls', expected: 'a tool name', schema: z.string().trim().min(1).max(200), default: 'ask' }),
+  MCP_TOOL_ARGUMENTS: setting({
+    description: 'how a request maps onto the tool\'s arguments: prompt=<arg>[,system=<arg>][,operation=<arg>][,maxTokens=<arg>]',
+    expected: 'comma-separated role=argument pairs with a prompt entry, roles prompt, system, operation, maxTokens',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(prompt|system|operation|maxTokens)=[A-Za-z0-9_.-]+(,(prompt|system|operation|maxTokens)=[A-Za-z0-9_.-]+)*$/)
+      .refine((v) => v.split(',').some((e) => e.startsWith('prompt='))),
+    default: 'prompt=prompt,system=system',
+  }),
+  MCP_MODEL: setting({ description: 'model name the MCP path reports, for pricing (default mcp:<tool>)', expected: 'a model id', schema: z.string().trim().min(1) }),
+  BSM_ROUTING_MATRIX: setting({
+    description: 'overrides of the routing matrix: operation=primary/fallback/budgetMs, e.g. standard=direct/mcp/20000',
+    expected: 'comma-separated operation=primary/fallback/budgetMs entries',
+    schema: z.string().trim(),
+  }),
+  BSM_LLM_DAILY_BUDGET_USD: setting({ description: 'daily LLM budget in USD (0: unlimited); at 100% direct calls are refused', expected: 'a number >= 0', schema: z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number), default: 0 }),
+  BSM_LLM_MONTHLY_BUDGET_USD: setting({ description: 'monthly LLM budget in USD (0: unlimited)', expected: 'a number >= 0', schema: z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number), default: 0 }),
+  BSM_LLM_PRICES: setting({
+    description: 'extra model prices, USD per 1000 input/output tokens: model=in/out[,model=in/out]',
+    expected: 'comma-separated model=input/output pairs, e.g. my-model=0.003/0.015',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[^=,\s]+=\d+(\.\d+)?\/\d+(\.\d+)?(,[^=,\s]+=\d+(\.\d+)?\/\d+(\.\d+)?)*$/)
+      .transform((v) =>
+        Object.fromEntries(
+          v.split(',').map((e) => {
+            const [model, price] = e.split('=') as [string, string];
+            const [i, o] = price.split('/').map(Number) as [number, number];
+            return [model, { inputPer1k: i, outputPer1k: o }];
+          }),
+        ),
+      ),
+  }),
+  BSM_ALLOW_NON_EU_REGION: setting({ description: 'allow LLM calls to a region outside the EU allow-list (leaves EU data residency)', expected: 'true or false', schema: bool, default: false }),
+  BSM_EXTRA_ALLOWED_REGIONS: setting({
+    description: 'regions allowed besides the EU list, comma-separated',
+    expected: 'comma-separated AWS regions',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d(,[a-z]{2}(-gov)?-[a-z]+-\d)*$/)
+      .transform((v) => v.split(',')),
+  }),
+  BSM_LLM_THROTTLE_BACKOFF_MS: setting({ description: 'how long a queue backs off when the LLM throttles without saying for how long', expected: 'an integer 100-600000', schema: integer(100, 600_000), default: 5_000 }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
 };
 
@@ -155,6 +203,8 @@ export type Config = { [K in DefaultedKeys]: SettingValue<K> } & {
   [K in Exclude<keyof Settings, DefaultedKeys>]: SettingValue<K> | undefined;
 } & {
   queues: Record<QueueName, QueueSettings>;
+  /** The routing matrix: defaults with `BSM_ROUTING_MATRIX` applied. */
+  routingMatrix: RoutingMatrix;
 };
 
 function parseOne<T>(name: string, s: Setting<T>, raw: string | undefined): T | undefined {
@@ -190,6 +240,15 @@ export function loadConfig(env: Env = process.env): Config {
     };
   }
   out.queues = queues;
+  if (typeof out.BSM_ROUTING_MATRIX === 'string') {
+    try {
+      out.routingMatrix = parseRoutingOverrides(out.BSM_ROUTING_MATRIX);
+    } catch (err) {
+      throw new ConfigError(`BSM_ROUTING_MATRIX: ${(err as Error).message}`);
+    }
+  } else {
+    out.routingMatrix = defaultRoutingMatrix;
+  }
   return out as Config;
 }
 

@@ -12,6 +12,7 @@ import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } fro
 import { statusOf } from './domain/support-mode/state.js';
 import { createControlChannel } from './store/control-channel.js';
 import { supportModeFor } from './support-mode.js';
+import { createLlm } from './llm.js';
 import { ConfigError, keyPrefix, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createFleet } from './queues/fleet.js';
@@ -108,6 +109,8 @@ async function run(invocation: Invocation): Promise<void> {
   const reports = createReportStore(client, prefix);
   const auditTrail = createAuditTrail(client, prefix);
   const control = createControlChannel(client, has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null, prefix);
+  const llm = createLlm(config, client, prefix, logger);
+  logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
   const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail });
 
   const stops: (() => Promise<void>)[] = [];
@@ -132,9 +135,10 @@ async function run(invocation: Invocation): Promise<void> {
       redisFacts: () => readRedisFacts(client),
       archiveSink: () => archiveSinkFor(config.BSM_ARCHIVE_URL),
       residency: (region) => {
-        const r = checkResidency(region, { allowNonEu: false, extraAllowed: [] });
+        const r = checkResidency(region, { allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] });
         return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
       },
+      llm: llm.router,
       settings: {
         region: config.AWS_REGION,
         archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
@@ -151,6 +155,7 @@ async function run(invocation: Invocation): Promise<void> {
       prefix,
       settings: config.queues,
       graceMs: config.BSM_SHUTDOWN_GRACE_MS,
+      throttleBackoffMs: config.BSM_LLM_THROTTLE_BACKOFF_MS,
       logger,
     });
     const r = runner;
@@ -188,6 +193,7 @@ async function run(invocation: Invocation): Promise<void> {
       supportMode,
       auditTrail,
       keyring,
+      llm,
       schedules: () => listSchedules(fleet),
       clock: () => new Date(),
     });
@@ -216,6 +222,7 @@ async function run(invocation: Invocation): Promise<void> {
       await stop();
     }
     await control.close();
+    await llm.close();
     await fleet.close();
     await Promise.allSettled([client.quit(), blocking.quit()]);
     if (own) {

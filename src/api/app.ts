@@ -14,6 +14,7 @@ import { ApiError, errorHandler } from './errors.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard } from './middleware.js';
+import { llmRoutes } from './llm.routes.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 
 export type { ApiDeps } from './deps.js';
@@ -51,6 +52,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/health', healthRoutes(deps));
   app.route('/admin/feature-flags', featureFlagRoutes(deps));
   app.route('/admin/bedrock-support', supportModeRoutes(deps));
+  app.route('/admin/bedrock-support', llmRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet));
 

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { LlmThrottledError, type OperationType } from '../ai/types.js';
 import type { CanaryResult } from '../workers/canary.js';
 import { queueNames, type QueueName } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
@@ -6,6 +7,34 @@ import { defaultLimits } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors } from './openapi.js';
+
+const operationOf: Record<QueueName, OperationType> = {
+  'bedrock-support': 'standard',
+  'infrastructure-auditor': 'infrastructure',
+  'meta-monitor': 'meta_monitor',
+  'implementation-support': 'implementation',
+  compliance: 'background',
+};
+
+/** One LLM call through the router with the component's operation type: which path answered, how fast. */
+async function llmCheck(deps: ApiDeps, queue: QueueName, canary: CanaryResult) {
+  const operation = operationOf[queue];
+  const started = performance.now();
+  try {
+    const a = await deps.llm.router.ask({
+      component: queue,
+      operation,
+      task: 'component-test',
+      system: 'You are Bedrock Support Mode. Confirm in one sentence that you received this component test.',
+      prompt: `Component test of ${queue}.`,
+      facts: { component: queue, canary: { waitedMs: canary.waitedMs, heldMs: canary.heldMs } },
+      maxTokens: 64,
+    });
+    return { operation, outcome: 'success', path: a.path, primary: a.primary, reason: a.reason, model: a.model, latencyMs: Math.round(a.latencyMs * 10) / 10, withinBudget: a.withinBudget };
+  } catch (err) {
+    return { operation, outcome: err instanceof LlmThrottledError ? 'throttled' : 'error', error: (err as Error).message, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
+  }
+}
 
 export function unknownComponent(name: string): ApiError {
   return new ApiError(404, 'not_found', `unknown component "${name}": valid components are ${queueNames.join(', ')}`, { valid: queueNames });
@@ -57,7 +86,8 @@ export function componentTestRoutes(deps: ApiDeps) {
         return c.json({ component: queue, status: 'failed', jobId, latencyMs, error: done.failedReason }, 200);
       }
       const result = done.returnvalue as CanaryResult;
-      return c.json({ component: queue, status: 'passed', jobId, latencyMs, queueWaitMs: result.waitedMs, workerPid: result.workerPid }, 200);
+      const llm = await llmCheck(deps, queue, result);
+      return c.json({ component: queue, status: 'passed', jobId, latencyMs, queueWaitMs: result.waitedMs, workerPid: result.workerPid, llm }, 200);
     },
   );
   return app;

@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { ScheduleState } from '../scheduler/reconcile.js';
 import type { AuditTrail } from '../store/audit-trail.store.js';
+import type { Llm } from '../llm.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -11,6 +12,8 @@ export interface ApiDeps {
   supportMode: SupportModeService;
   auditTrail: AuditTrail;
   keyring: Keyring;
+  /** The LLM router, budget and PII counts. */
+  llm: Pick<Llm, 'router' | 'budget' | 'pii' | 'configured'>;
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   clock: () => Date;

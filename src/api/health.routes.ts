@@ -94,8 +94,8 @@ export function healthRoutes(deps: ApiDeps) {
   });
 
   app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail'), async (c) => {
-    const h = await collect(deps, runbookComponents);
-    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h }, 200);
+    const [h, llm] = await Promise.all([collect(deps, runbookComponents), withTimeout(deps.llm.router.pathStatus(), defaultLimits.healthTimeoutMs)]);
+    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h, llm: { paths: llm } }, 200);
   });
 
   const component = async (name: string) => {

@@ -3,6 +3,8 @@ import { buildWeeklyReview } from '../domain/support-mode/weekly-review.js';
 import { evaluateFleetRules } from '../domain/alerts/fleet-rules.js';
 import type { bedrockSupportQueue } from '../queues/bedrock-support.queue.js';
 import { queueNames } from '../queues/names.js';
+import { dailyCheckNarrativeRequest, weeklyReviewNarrativeRequest } from '../domain/narratives.js';
+import { narrate } from './narrative.js';
 import { canaryHandler } from './canary.js';
 import type { WorkerDeps } from './deps.js';
 import type { HandlerTable } from './types.js';
@@ -11,13 +13,14 @@ const week = 7 * 24 * 3600 * 1000;
 
 export function bedrockSupportHandlers(deps: WorkerDeps): HandlerTable<typeof bedrockSupportQueue> {
   return {
-    'daily-check': async (job) => {
+    'daily-check': async (job, ctx) => {
       const [state, head, entries] = await Promise.all([deps.fleet.snapshot(), deps.auditTrail.head(), deps.auditTrail.length()]);
       const result = buildDailyCheck(state, { entries, headSeq: head.seq });
-      await deps.reports.save('daily-check', job.id ?? state.at, result);
-      return result;
+      const narrative = await narrate(deps.llm, 'bedrock-support', dailyCheckNarrativeRequest(result), ctx);
+      await deps.reports.save('daily-check', job.id ?? state.at, { ...result, narrative });
+      return { ...result, narrative };
     },
-    'weekly-review': async (job) => {
+    'weekly-review': async (job, ctx) => {
       const to = deps.clock();
       const from = new Date(to.getTime() - week);
       await job.updateProgress(10);
@@ -32,9 +35,11 @@ export function bedrockSupportHandlers(deps: WorkerDeps): HandlerTable<typeof be
         checks.map((c) => c.body),
         totals,
       );
-      await deps.reports.save('weekly-review', job.id ?? to.toISOString(), result);
+      await job.updateProgress(70);
+      const narrative = await narrate(deps.llm, 'bedrock-support', weeklyReviewNarrativeRequest(result), ctx);
+      await deps.reports.save('weekly-review', job.id ?? to.toISOString(), { ...result, narrative });
       await job.updateProgress(100);
-      return result;
+      return { ...result, narrative };
     },
     'alert-evaluation': async (job) => {
       const state = await deps.fleet.snapshot();

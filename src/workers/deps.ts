@@ -1,3 +1,4 @@
+import type { LlmRouter } from '../ai/router.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import type { RedisFacts } from '../domain/audit/fleet-audit.js';
 import type { Fleet } from '../queues/fleet.js';
@@ -19,5 +20,7 @@ export interface WorkerDeps {
     archiveAfterDays: number;
     retention: { completedJobHours: number; failedJobHours: number };
   };
+  /** The one LLM router (narratives). */
+  llm: Pick<LlmRouter, 'ask'>;
   clock: () => Date;
 }

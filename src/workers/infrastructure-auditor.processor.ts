@@ -1,5 +1,7 @@
 import { auditFleet, type FleetAuditResult } from '../domain/audit/fleet-audit.js';
 import type { infrastructureAuditorQueue } from '../queues/infrastructure-auditor.queue.js';
+import { auditNarrativeRequest } from '../domain/narratives.js';
+import { narrate } from './narrative.js';
 import { canaryHandler } from './canary.js';
 import type { WorkerDeps } from './deps.js';
 import type { HandlerTable } from './types.js';
@@ -19,9 +21,11 @@ export function infrastructureAuditorHandlers(deps: WorkerDeps): HandlerTable<ty
         targets: job.data.targets,
         previous: previous ? { id: previous.id, checks: previous.body.checks } : null,
       });
-      await deps.reports.save('audit', job.id ?? state.at, result);
+      await job.updateProgress(70);
+      const narrative = await narrate(deps.llm, 'infrastructure-auditor', auditNarrativeRequest(result), ctx);
+      await deps.reports.save('audit', job.id ?? state.at, { ...result, narrative });
       await job.updateProgress(100);
-      return { auditId: job.id, score: result.score, summary: result.summary };
+      return { auditId: job.id, score: result.score, summary: result.summary, narrativePath: narrative.path };
     },
     canary: canaryHandler('infrastructure-auditor'),
   };

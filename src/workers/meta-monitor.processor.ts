@@ -1,6 +1,8 @@
 import { analyzeExecutions } from '../domain/meta-monitor/job-executions.js';
 import { timeframes, type metaMonitorQueue } from '../queues/meta-monitor.queue.js';
 import { queueNames } from '../queues/names.js';
+import { executionNarrativeRequest } from '../domain/narratives.js';
+import { narrate } from './narrative.js';
 import { canaryHandler } from './canary.js';
 import type { WorkerDeps } from './deps.js';
 import type { HandlerTable } from './types.js';
@@ -17,9 +19,10 @@ export function metaMonitorHandlers(deps: WorkerDeps): HandlerTable<typeof metaM
         await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
       }
       const result = analyzeExecutions(records, from, to, job.data.focus);
-      await deps.reports.save('execution-analysis', job.id ?? to.toISOString(), result);
+      const narrative = await narrate(deps.llm, 'meta-monitor', executionNarrativeRequest(result), ctx);
+      await deps.reports.save('execution-analysis', job.id ?? to.toISOString(), { ...result, narrative });
       await job.updateProgress(100);
-      return { analysisId: job.id, executions: result.executions, failureGroups: result.failures.length };
+      return { analysisId: job.id, executions: result.executions, failureGroups: result.failures.length, narrativePath: narrative.path };
     },
     canary: canaryHandler('meta-monitor'),
   };

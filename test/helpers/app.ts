@@ -13,6 +13,7 @@ import { createControlChannel, type ControlChannel } from '../../src/store/contr
 import { readRedisFacts } from '../../src/store/redis-facts.js';
 import { createReportStore } from '../../src/store/reports.store.js';
 import { supportModeFor } from '../../src/support-mode.js';
+import { createLlm, type Llm } from '../../src/llm.js';
 import { buildHandlers } from '../../src/workers/handlers.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { makeTestFleet, type TestFleet } from './fleet.js';
@@ -30,6 +31,7 @@ export interface TestApp extends TestFleet {
   supportMode: SupportModeService;
   auditTrail: AuditTrail;
   control: ControlChannel;
+  llm: Llm;
   runner: Runner | null;
   /** `app.request` with a role's bearer token and a JSON body. */
   call(method: string, path: string, options?: { role?: Role | null; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<Response>;
@@ -44,6 +46,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
   const control = createControlChannel(t.client, subscriber, t.prefix);
   const supportMode = supportModeFor({ redis: t.client, prefix: t.prefix, fleet: t.fleet, control, auditTrail });
   await supportMode.reconcileQueues();
+  const llm = createLlm(t.config, t.client, t.prefix, t.logger);
   let runner: Runner | null = null;
   if (options.workers) {
     runner = startWorkers({
@@ -56,6 +59,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
         archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
         residency: (region) => ({ allowed: checkResidency(region, { allowNonEu: false, extraAllowed: [] }).ok }),
         settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336 } },
+        llm: llm.router,
         clock: () => new Date(),
       }),
       connection: t.blocking,
@@ -63,6 +67,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
       prefix: t.prefix,
       settings: t.config.queues,
       graceMs: 1000,
+      throttleBackoffMs: t.config.BSM_LLM_THROTTLE_BACKOFF_MS,
       logger: t.logger,
     });
     const r = runner;
@@ -73,6 +78,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     logger: t.logger,
     supportMode,
     auditTrail,
+    llm,
     keyring: createKeyring((Object.keys(tokens) as Role[]).map((role) => ({ name: `${role}-key`, role, token: tokens[role] }))),
     schedules: () => listSchedules(t.fleet),
     clock: () => new Date(),
@@ -99,8 +105,10 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
       }
       return Promise.resolve(app.request(path, { method, headers, body }));
     },
+    llm,
     async close() {
       await runner?.close();
+      await llm.close();
       await control.close();
       await t.cleanup();
     },

@@ -77,6 +77,8 @@ describe('runbook: activation, daily operations, monitoring', () => {
       const body = await json(r);
       expect(body).toMatchObject({ component, status: 'passed', workerPid: process.pid });
       expect(body.latencyMs).toBeGreaterThan(0);
+      // The component's LLM call went through the router; nothing is configured, so the local provider answered.
+      expect(body.llm).toMatchObject({ outcome: 'success', path: 'local', reason: 'no_remote_path' });
       const job = await t.fleet.queue(component as 'meta-monitor').getJob(body.jobId as unknown as string);
       expect(job?.name).toBe('canary');
       expect(await job?.getState()).toBe('completed');

@@ -10,6 +10,7 @@ import type { ExecutionAnalysis } from '../../src/domain/meta-monitor/job-execut
 import type { DailyCheckResult } from '../../src/domain/support-mode/daily-check.js';
 import type { WeeklyReviewResult } from '../../src/domain/support-mode/weekly-review.js';
 import type { QueueName } from '../../src/queues/names.js';
+import { createLlm } from '../../src/llm.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { readRedisFacts } from '../../src/store/redis-facts.js';
@@ -39,6 +40,7 @@ describe('scheduled jobs do real work', () => {
         return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
       },
       settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336 } },
+      llm: createLlm(t.config, t.client, t.prefix, t.logger).router,
       clock: () => new Date(),
     };
     // Workers on every queue but implementation-support, so the checks see one queue without a worker.

@@ -1,0 +1,122 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { operationTypes } from '../ai/types.js';
+import { prepareUntrusted, untrustedDataInstruction } from '../domain/compliance/prompt-injection.js';
+import type { ApiDeps } from './deps.js';
+import type { AppEnv } from './env.js';
+import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, protectedErrors } from './openapi.js';
+
+const AssistBody = z
+  .object({
+    question: z.string().trim().min(1).max(8_000).openapi({ example: 'Why did the meta-monitor queue back up overnight?' }),
+    context: z.record(z.string(), z.unknown()).optional().openapi({ example: { queue: 'meta-monitor', waiting: 120 } }),
+    operation: z.enum(operationTypes).default('standard'),
+  })
+  .strict()
+  .openapi('AssistBody');
+
+const units = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const Window = z
+  .object({
+    window: z
+      .string()
+      .regex(/^\d{1,4}[mhd]$/, 'window must look like 15m, 24h or 7d')
+      .default('24h')
+      .openapi({ example: '24h' }),
+  })
+  .strict();
+
+function windowMs(w: string): number {
+  return Number(w.slice(0, -1)) * units[w.slice(-1) as keyof typeof units];
+}
+
+const assistSystem =
+  'You are Bedrock Support Mode, a secondary operator beside a primary AI agent, answering an operations engineer. ' +
+  'Be concrete and brief. Say when the facts given are not enough to answer. ' +
+  untrustedDataInstruction;
+
+/** `/admin/bedrock-support`: asking the operator, routing figures and LLM costs. */
+export function llmRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/assist',
+      summary: 'Ask the support operator a question; answered through the router (redacted first)',
+      ...guard('operate'),
+      request: { body: jsonBody(AssistBody) },
+      responses: { 200: jsonResponse(AnyJson, 'The answer with the path used, latency, tokens and cost'), ...protectedErrors, ...bodyErrors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const context = body.context === undefined ? null : prepareUntrusted('context', JSON.stringify(body.context, null, 2));
+      const answer = await deps.llm.router.ask(
+        {
+          component: 'bedrock-support',
+          operation: body.operation,
+          task: 'assist',
+          system: assistSystem,
+          prompt: context ? `${body.question}\n\nContext supplied with the question:\n${context.text}` : body.question,
+          facts: body.context === undefined ? undefined : { context: body.context },
+        },
+        { signal: c.req.raw.signal },
+      );
+      return c.json(
+        {
+          answer: answer.text,
+          path: answer.path,
+          primary: answer.primary,
+          fallbackUsed: answer.fallbackUsed,
+          reason: answer.reason,
+          explanation: answer.explanation,
+          model: answer.model,
+          latencyMs: Math.round(answer.latencyMs * 10) / 10,
+          withinBudget: answer.withinBudget,
+          tokens: answer.usage,
+          costUsd: answer.costUsd,
+          decisionId: answer.decisionId,
+          injection: context?.injection ?? { flagged: false, markers: [] },
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/routing/efficiency',
+      summary: 'Share of LLM requests served by their primary path, successfully, within budget',
+      ...guard('read'),
+      request: { query: Window },
+      responses: { 200: jsonResponse(AnyJson, 'Routing efficiency over the window'), ...protectedErrors, 400: bodyErrors[400] },
+    }),
+    async (c) => c.json({ ...(await deps.llm.router.routingEfficiency(windowMs(c.req.valid('query').window))), window: c.req.valid('query').window }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/metrics/routing',
+      summary: 'Routing totals, per path and per operation, p50/p95 latency, fallback rate',
+      ...guard('read'),
+      request: { query: Window },
+      responses: { 200: jsonResponse(AnyJson, 'Routing metrics over the window'), ...protectedErrors, 400: bodyErrors[400] },
+    }),
+    async (c) => c.json({ ...(await deps.llm.router.routingMetrics(windowMs(c.req.valid('query').window))), window: c.req.valid('query').window }, 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/costs',
+      summary: 'LLM spend per day, component and model; budgets and their alerts',
+      ...guard('read'),
+      request: { query: z.object({ days: z.coerce.number().int().min(1).max(90).default(7) }).strict() },
+      responses: { 200: jsonResponse(AnyJson, 'Costs'), ...protectedErrors, 400: bodyErrors[400] },
+    }),
+    async (c) => c.json(await deps.llm.budget.report({ days: c.req.valid('query').days }), 200),
+  );
+
+  return app;
+}

@@ -1,0 +1,70 @@
+import type { LlmRequest } from '../ai/types.js';
+import type { FleetAuditResult } from './audit/fleet-audit.js';
+import type { ExecutionAnalysis } from './meta-monitor/job-executions.js';
+import type { DailyCheckResult } from './support-mode/daily-check.js';
+import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
+
+/** What a stored result keeps of the narrative it was given. */
+export interface Narrative {
+  text: string;
+  path: string;
+  model: string;
+  reason: string;
+  latencyMs: number;
+  costUsd: number;
+}
+
+const base =
+  'You are Bedrock Support Mode, a secondary operator beside a primary AI agent. Write for an on-call engineer: ' +
+  'plain sentences, at most 150 words, no headings. Use only the facts given; never invent numbers, hosts or causes. ' +
+  'If the facts show nothing wrong, say so in one sentence.';
+
+type NarrativeRequest = Omit<LlmRequest, 'operation'> & { operation: LlmRequest['operation'] };
+
+export function auditNarrativeRequest(result: FleetAuditResult): NarrativeRequest {
+  const findings = result.checks
+    .filter((c) => c.status !== 'pass')
+    .map((c) => ({ severity: c.status === 'fail' ? c.severity : 'low', title: c.title, observed: c.observed, expected: c.expected }));
+  return {
+    operation: 'infrastructure',
+    task: 'audit-narrative',
+    system: `${base} Summarise this infrastructure audit: what fails, why it matters, what to do first.`,
+    prompt: `Audit (${result.type}) scored ${result.score}/100.`,
+    facts: { status: result.summary.fail > 0 ? 'failing' : result.summary.warn > 0 ? 'warnings' : 'passing', score: result.score, summary: result.summary, findings, changes: result.changes },
+  };
+}
+
+export function executionNarrativeRequest(a: ExecutionAnalysis): NarrativeRequest {
+  return {
+    operation: 'meta_monitor',
+    task: 'execution-analysis-narrative',
+    system: `${base} Summarise these execution statistics: failure clusters, slow job kinds, what to look at.`,
+    prompt: `Executions between ${a.window.from} and ${a.window.to}.`,
+    facts: {
+      executions: a.executions,
+      failureClusters: a.failures.slice(0, 10).map((f) => ({ signature: f.signature, count: f.count, queues: f.queues })),
+      slowest: a.slowest,
+      groups: a.groups.map((g) => ({ queue: g.queue, job: g.name, executions: g.executions, failureRate: g.failureRate, p95Ms: g.durationMs.p95 })),
+    },
+  };
+}
+
+export function dailyCheckNarrativeRequest(r: DailyCheckResult): NarrativeRequest {
+  return {
+    operation: 'standard',
+    task: 'daily-check-narrative',
+    system: `${base} This is the Morning Support Mode Check.`,
+    prompt: `Daily check at ${r.checkedAt}: ${r.status}.`,
+    facts: { status: r.status, problems: r.problems, queues: r.queues, redisLatencyMs: r.redisLatencyMs },
+  };
+}
+
+export function weeklyReviewNarrativeRequest(r: WeeklyReviewResult): NarrativeRequest {
+  return {
+    operation: 'background',
+    task: 'weekly-review-narrative',
+    system: `${base} This is the Weekly Support Mode Review: trends and recurring problems.`,
+    prompt: `Week from ${r.from} to ${r.to}.`,
+    facts: { dailyChecks: r.dailyChecks, queues: r.queues },
+  };
+}

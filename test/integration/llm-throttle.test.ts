@@ -1,0 +1,67 @@
+import type { Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FleetAuditResult } from '../../src/domain/audit/fleet-audit.js';
+import type { Narrative } from '../../src/domain/narratives.js';
+import { createReportStore } from '../../src/store/reports.store.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/fleet.js';
+import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
+
+describe('a queue of LLM jobs against a throttling Bedrock', () => {
+  let bedrock: BedrockFake;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    bedrock = await startBedrockFake();
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDFAKEFORTESTS');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fake-secret');
+    vi.stubEnv('AWS_BEARER_TOKEN_BEDROCK', undefined);
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+    vi.stubEnv('AWS_ENDPOINT_URL_BEDROCK_RUNTIME', bedrock.url);
+    t = await makeTestApp('throttle', {
+      workers: ['infrastructure-auditor'],
+      env: {
+        BEDROCK_ENABLED: 'true',
+        // One attempt: a throttled job that spent an attempt would fail.
+        BSM_ATTEMPTS: '1',
+        BSM_LLM_THROTTLE_BACKOFF_MS: '150',
+        BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '4',
+        BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
+        BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
+      },
+    });
+    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await bedrock.close();
+    vi.unstubAllEnvs();
+  });
+
+  it('every one of 50 jobs completes through the direct path; none fails; the queue backed off instead', async () => {
+    bedrock.setDefault({ kind: 'ok', text: 'narrative', usage: { inputTokens: 10, outputTokens: 5 } });
+    bedrock.throttleFirst(40);
+    const jobs: Job[] = [];
+    for (let i = 0; i < 50; i++) {
+      jobs.push(await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['redis'] }));
+    }
+    const queue = t.fleet.queue('infrastructure-auditor');
+    const done = await eventually(
+      async () => {
+        const all = await Promise.all(jobs.map((j) => queue.getJob(j.id as string)));
+        return all.every((j) => j?.finishedOn !== undefined) ? all : null;
+      },
+      60_000,
+      100,
+    );
+    expect(done.filter((j) => j?.failedReason).map((j) => j?.failedReason)).toEqual([]);
+    expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
+
+    const throttled = bedrock.requests.length - 50;
+    expect(throttled).toBe(40);
+    const reports = createReportStore(t.client, t.prefix);
+    const narratives = await Promise.all(jobs.map(async (j) => (await reports.get<FleetAuditResult & { narrative: Narrative }>('audit', j.id as string))?.body.narrative));
+    expect(narratives.every((n) => n?.path === 'direct' && n.text === 'narrative')).toBe(true);
+  });
+});
