@@ -26,11 +26,11 @@ describe('queues and workers', () => {
   it('runs high priority jobs before low ones waiting in the same queue', async () => {
     const low: Job[] = [];
     for (let i = 0; i < 3; i++) {
-      low.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `low-${i}` }, { priority: 'low' }));
+      low.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `low-${i}`, holdMs: 20 }, { priority: 'low' }));
     }
     const high: Job[] = [];
     for (let i = 0; i < 3; i++) {
-      high.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `high-${i}` }, { priority: 'high' }));
+      high.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `high-${i}`, holdMs: 20 }, { priority: 'high' }));
     }
     const runner = startWorkers({
       queues: ['implementation-support'],
