@@ -13,12 +13,12 @@ import { statusOf } from './domain/support-mode/state.js';
 import { createControlChannel } from './store/control-channel.js';
 import { supportModeFor } from './support-mode.js';
 import { createLlm } from './llm.js';
-import { ConfigError, keyPrefix, loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { ConfigError, keyPrefix, loadConfig } from './config.js';
+import { createLogger } from './observability/logger.js';
 import { createFleet } from './queues/fleet.js';
 import { isQueueName, queueNames, type QueueName } from './queues/names.js';
 import { createRedis, waitReady } from './redis.js';
-import { NoRedisError, redisAnswers, startRedisServer, type OwnRedis } from './redis-server.js';
+import { NoRedisError, resolveRedis } from './redis-server.js';
 import { reconcileSchedules, listSchedules } from './scheduler/reconcile.js';
 import { declaredSchedules } from './scheduler/schedules.js';
 import { archiveSinkFor } from './store/archive-sink.js';
@@ -66,26 +66,15 @@ function parseInvocation(argv: string[]): Invocation {
   return { role, queues };
 }
 
-/** REDIS_URL, or the local default if something answers there, or a redis-server of our own. */
-async function resolveRedis(config: Config, logger: Logger): Promise<{ url: string; own?: OwnRedis }> {
-  if (config.REDIS_URL) {
-    return { url: config.REDIS_URL };
-  }
-  if (await redisAnswers('127.0.0.1', 6379)) {
-    return { url: 'redis://127.0.0.1:6379' };
-  }
-  const dataDir = `${config.BSM_DATA_DIR}/redis`;
-  const own = await startRedisServer({ port: 6379, dataDir });
-  logger.info({ url: own.url, dataDir, pid: own.process.pid }, 'REDIS_URL is not set and nothing answered on 127.0.0.1:6379: started redis-server (AOF on)');
-  return { url: own.url, own };
-}
-
 async function run(invocation: Invocation): Promise<void> {
   const config = loadConfig();
   const has = (r: Role) => invocation.role === r || invocation.role === 'all';
   const apiKeys = parseApiKeys(config.BSM_API_KEYS ?? '');
   const logger = createLogger(config.LOG_LEVEL, { role: invocation.role });
-  const { url, own } = await resolveRedis(config, logger);
+  const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis` });
+  if (own) {
+    logger.info({ url: own.url, dataDir: own.dataDir, pid: own.process.pid }, 'REDIS_URL is not set and nothing answered on 127.0.0.1:6379: started redis-server (AOF on)');
+  }
   const prefix = keyPrefix(config);
 
   const client = createRedis(url, 'client', `bsm:${invocation.role}:client`);

@@ -41,6 +41,8 @@ export async function freePort(): Promise<number> {
 export interface OwnRedis {
   url: string;
   port: number;
+  /** Where it keeps its data (AOF), when it keeps any. */
+  dataDir?: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -79,6 +81,7 @@ export async function startRedisServer(options: { port: number; dataDir?: string
   return {
     url: `redis://127.0.0.1:${options.port}`,
     port: options.port,
+    dataDir: options.dataDir ? resolve(options.dataDir) : undefined,
     process: child,
     stop: () =>
       new Promise<void>((done) => {
@@ -90,4 +93,20 @@ export async function startRedisServer(options: { port: number; dataDir?: string
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * `redisUrl` when set; else the Redis on 127.0.0.1:`port` if it answers; else a
+ * redis-server of our own on that port with its data (AOF on) in `dataDir`.
+ */
+export async function resolveRedis(options: { redisUrl?: string; dataDir: string; port?: number }): Promise<{ url: string; own?: OwnRedis }> {
+  const port = options.port ?? 6379;
+  if (options.redisUrl) {
+    return { url: options.redisUrl };
+  }
+  if (await redisAnswers('127.0.0.1', port)) {
+    return { url: `redis://127.0.0.1:${port}` };
+  }
+  const own = await startRedisServer({ port, dataDir: options.dataDir });
+  return { url: own.url, own };
 }

@@ -1,0 +1,53 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { freePort, NoRedisError, resolveRedis, type OwnRedis } from '../../src/redis-server.js';
+
+describe('Redis for a newcomer', () => {
+  const started: OwnRedis[] = [];
+  const dirs: string[] = [];
+
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.stop()));
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+
+  it('uses REDIS_URL when set, without probing', async () => {
+    expect(await resolveRedis({ redisUrl: 'redis://example.invalid:1', dataDir: '/nonexistent' })).toEqual({ url: 'redis://example.invalid:1' });
+  });
+
+  it('starts its own redis-server with AOF on when nothing answers, and reuses it once it answers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bsm-own-redis-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const first = await resolveRedis({ dataDir: join(dir, 'redis'), port });
+    expect(first.own).toBeDefined();
+    if (first.own) {
+      started.push(first.own);
+    }
+    const client = new Redis(first.url);
+    try {
+      expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+      await client.set('k', 'v');
+    } finally {
+      client.disconnect();
+    }
+    expect((await readdir(join(dir, 'redis'))).length).toBeGreaterThan(0);
+    const second = await resolveRedis({ dataDir: join(dir, 'redis'), port });
+    expect(second).toEqual({ url: `redis://127.0.0.1:${port}` });
+  });
+
+  it('with nothing answering and no redis-server on the PATH, it refuses with how to get one', async () => {
+    vi.stubEnv('PATH', '/nonexistent');
+    try {
+      const failure = resolveRedis({ dataDir: join(tmpdir(), 'bsm-no-redis'), port: await freePort() });
+      await expect(failure).rejects.toThrow(NoRedisError);
+      await expect(failure).rejects.toThrow(/not on the PATH: install one \(Debian\/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis\)/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
