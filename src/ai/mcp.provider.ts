@@ -6,6 +6,7 @@
  * again; a session the server no longer knows (HTTP 404) is re-initialised at once, as the MCP
  * specification asks, since the server did not run the tool.
  */
+import { untilAborted } from './abort.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -127,7 +128,7 @@ export function createMcpProvider(options: McpProviderOptions): LlmProvider {
     for (let attempt = 1; ; attempt += 1) {
       const conn = connection();
       try {
-        const { client } = await whenNotAborted(conn, signal);
+        const { client } = await untilAborted(conn, signal);
         const result = await client.callTool({ name: options.toolName, arguments: args }, undefined, { signal });
         return readResult(result, args, model);
       } catch (error) {
@@ -240,27 +241,6 @@ function reportedUsage(holder: unknown): TokenUsage | undefined {
   return { inputTokens: input, outputTokens: output };
 }
 
-/** Waits for `promise`, but rejects as soon as `signal` aborts (the promise itself goes on for other callers). */
-function whenNotAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;

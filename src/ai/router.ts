@@ -10,6 +10,7 @@
  * throttling is not, and when every path tried was throttled the router rethrows
  * `LlmThrottledError` so the worker can back its queue off. Every request is recorded as a decision.
  */
+import { untilAborted } from './abort.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type {
@@ -229,32 +230,6 @@ function abortError(signal: AbortSignal): Error {
   return new DOMException(`The LLM request was aborted by its caller: ${String(reason)}`, 'AbortError');
 }
 
-/** Settles with `work`, or rejects as soon as `signal` aborts (even if the provider ignores it). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) {
-    return work;
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      reject(new Error('signal aborted'));
-    };
-    if (signal.aborted) {
-      onAbort();
-    } else {
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
 
 /** Nearest-rank percentile of `values`; null when empty. */
 function percentile(values: readonly number[], pct: number): number | null {

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { createBedrockProvider } from '../../src/ai/bedrock.provider.js';
 import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/ai/types.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
+import { stubAwsEnv } from '../helpers/aws.js';
 
 const modelId = 'anthropic.claude-3-sonnet-20240229-v1:0';
 
@@ -19,15 +20,7 @@ describe('Bedrock provider against the Converse fake', () => {
   const extraProviders: LlmProvider[] = [];
 
   beforeAll(async () => {
-    // The SDK's default credential chain reads these first; nothing reaches a real AWS account.
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDFAKEFORTESTS');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fake-secret');
-    vi.stubEnv('AWS_SESSION_TOKEN', undefined);
-    // Either would switch the SDK to bearer-token auth; the test checks the SigV4 signature.
-    vi.stubEnv('AWS_BEARER_TOKEN_BEDROCK', undefined);
-    vi.stubEnv('AWS_AUTH_SCHEME_PREFERENCE', undefined);
-    vi.stubEnv('AWS_ENDPOINT_URL_BEDROCK_RUNTIME', undefined);
-    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+    stubAwsEnv();
     fake = await startBedrockFake();
     provider = createBedrockProvider({
       region: 'eu-central-1',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { loadConfig } from '../../src/config.js';
 import { createLlm, type Llm } from '../../src/llm.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { stubAwsEnv } from '../helpers/aws.js';
 import { deleteKeys, testRedis, testRedisUrl, uniquePrefix } from '../helpers/redis.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
 import { startMcpFake, type McpFake } from '../fakes/mcp-fake.js';
@@ -29,16 +30,6 @@ const piiPrompt =
   `Host 192.168.10.42 / 2001:db8::8a2e:370:7334 used aws_access_key_id=AKIAIOSFODNN7EXAMPLE ` +
   `aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY. Escalate to ops+alerts@firma.de.`;
 
-function stubAws(endpoint: string) {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDFAKEFORTESTS');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fake-secret');
-  vi.stubEnv('AWS_SESSION_TOKEN', undefined);
-  vi.stubEnv('AWS_BEARER_TOKEN_BEDROCK', undefined);
-  vi.stubEnv('AWS_AUTH_SCHEME_PREFERENCE', undefined);
-  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
-  vi.stubEnv('AWS_ENDPOINT_URL_BEDROCK_RUNTIME', endpoint);
-}
-
 describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () => {
   let bedrock: BedrockFake;
   let mcp: McpFake;
@@ -60,7 +51,7 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
   beforeAll(async () => {
     bedrock = await startBedrockFake();
     mcp = await startMcpFake();
-    stubAws(bedrock.url);
+    stubAwsEnv(bedrock.url);
   });
 
   beforeEach(() => {
@@ -193,7 +184,7 @@ describe('the assist endpoint and routing figures, end to end', () => {
   beforeAll(async () => {
     bedrock = await startBedrockFake();
     mcp = await startMcpFake();
-    stubAws(bedrock.url);
+    stubAwsEnv(bedrock.url);
     t = await makeTestApp('assist', { env: { BEDROCK_ENABLED: 'true', MCP_URL: mcp.url, REDIS_URL: testRedisUrl } });
   });
 

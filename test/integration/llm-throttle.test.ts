@@ -4,6 +4,7 @@ import type { FleetAuditResult } from '../../src/domain/audit/fleet-audit.js';
 import type { Narrative } from '../../src/domain/narratives.js';
 import { createReportStore } from '../../src/store/reports.store.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { stubAwsEnv } from '../helpers/aws.js';
 import { eventually } from '../helpers/fleet.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
 
@@ -13,11 +14,7 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
 
   beforeAll(async () => {
     bedrock = await startBedrockFake();
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDFAKEFORTESTS');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'fake-secret');
-    vi.stubEnv('AWS_BEARER_TOKEN_BEDROCK', undefined);
-    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
-    vi.stubEnv('AWS_ENDPOINT_URL_BEDROCK_RUNTIME', bedrock.url);
+    stubAwsEnv(bedrock.url);
     t = await makeTestApp('throttle', {
       workers: ['infrastructure-auditor'],
       env: {
