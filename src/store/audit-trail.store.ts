@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { chainEvent, genesisHash, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
 
@@ -35,6 +36,8 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 return 1
 `;
 
+const appendSha = createHash('sha1').update(appendScript).digest('hex');
+
 /**
  * KEYS: anchor, stream. ARGV: anchor seq, anchor hash, ids to delete...
  */
@@ -56,14 +59,24 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
     return { seq: Number(h.seq ?? 0), hash: h.hash ?? genesisHash };
   };
 
+  // The head this process last wrote: with one writer the append needs a single round trip;
+  // when another process wrote in between, the compare-and-set fails and we read the head.
+  let knownHead: { seq: number; hash: string } | null = null;
   const appendOnce = async (input: AuditEventInput) => {
     for (let attempt = 0; attempt < 100; attempt++) {
-      const head = await readHead(headKey);
+      const head = knownHead ?? (await readHead(headKey));
       const chained = chainEvent(input, head, clock());
-      const ok = await redis.eval(appendScript, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json);
+      const ok = await redis.evalsha(appendSha, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json).catch(async (err: Error) => {
+        if (!err.message.includes('NOSCRIPT')) {
+          throw err;
+        }
+        return redis.eval(appendScript, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json);
+      });
       if (ok === 1) {
+        knownHead = { seq: chained.event.seq, hash: chained.hash };
         return { ...chained.event, hash: chained.hash };
       }
+      knownHead = null;
     }
     throw new Error('audit trail: could not append after 100 attempts (heavy contention)');
   };

@@ -1,0 +1,128 @@
+/**
+ * Benchmarks, each reported as a ratio against a bare baseline measured in the same run
+ * on the same Redis (absolute times drift between machines; ratios less so).
+ *
+ * 1. Job throughput: N canary jobs through the fleet (payload validation, handler table,
+ *    cancellation wrapper, metrics) against a bare BullMQ Worker with a no-op processor.
+ * 2. Audit-trail appends: hash-chained, compare-and-set appends against plain XADDs.
+ *
+ * Run with `npm run bench` (a throwaway redis-server is started for it).
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import { keyPrefix, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createFleet } from '../src/queues/fleet.js';
+import { createRedis, waitReady } from '../src/redis.js';
+import { createAuditTrail } from '../src/store/audit-trail.store.js';
+import { implementationSupportHandlers } from '../src/workers/implementation-support.processor.js';
+import { startWorkers } from '../src/workers/runner.js';
+
+const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const jobs = Number(process.env.BENCH_JOBS ?? 3000);
+const appends = Number(process.env.BENCH_APPENDS ?? 3000);
+const concurrency = 8;
+
+async function drain(queue: Queue, total: number): Promise<void> {
+  for (;;) {
+    const c = await queue.getJobCounts('completed', 'failed');
+    if ((c.completed ?? 0) + (c.failed ?? 0) >= total) {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function bareThroughput(): Promise<number> {
+  const connection = createRedis(url, 'blocking');
+  const prefix = `{bench-bare-${randomBytes(3).toString('hex')}}`;
+  const queue = new Queue('bare', { connection, prefix });
+  await queue.addBulk(Array.from({ length: jobs }, () => ({ name: 'canary', data: { holdMs: 0 } })));
+  const started = performance.now();
+  const worker = new Worker('bare', () => Promise.resolve({ ok: true }), { connection, prefix, concurrency });
+  await drain(queue, jobs);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  connection.disconnect();
+  return jobs / seconds;
+}
+
+async function fleetThroughput(): Promise<number> {
+  const bsmPrefix = `bench-fleet-${randomBytes(3).toString('hex')}`;
+  const config = loadConfig({ REDIS_URL: url, BSM_PREFIX: bsmPrefix, BSM_IMPLEMENTATION_SUPPORT_CONCURRENCY: String(concurrency), BSM_IMPLEMENTATION_SUPPORT_RATE_MAX: '100000', BSM_IMPLEMENTATION_SUPPORT_RATE_DURATION_MS: '1000' });
+  const client = createRedis(url, 'client');
+  const blocking = createRedis(url, 'blocking');
+  await waitReady(client);
+  const prefix = keyPrefix(config);
+  const fleet = createFleet({ connection: client, prefix, jobOptions: { attempts: 3, backoffMs: 1000, keepCompletedHours: 1, keepCompletedCount: jobs * 2, keepFailedHours: 1, keepFailedCount: jobs } });
+  const queue = fleet.queue('implementation-support');
+  await queue.addBulk(Array.from({ length: jobs }, () => ({ name: 'canary', data: { holdMs: 0 } })));
+  const started = performance.now();
+  const runner = startWorkers({
+    queues: ['implementation-support'],
+    handlers: { 'implementation-support': implementationSupportHandlers() },
+    connection: blocking,
+    fleet,
+    prefix,
+    settings: config.queues,
+    graceMs: 1000,
+    logger: createLogger('silent'),
+  });
+  await drain(queue, jobs);
+  const seconds = (performance.now() - started) / 1000;
+  await runner.close();
+  await queue.obliterate({ force: true });
+  await fleet.close();
+  client.disconnect();
+  blocking.disconnect();
+  return jobs / seconds;
+}
+
+async function appendRates(): Promise<{ chained: number; bare: number }> {
+  const redis = createRedis(url, 'blocking');
+  const prefix = `{bench-trail-${randomBytes(3).toString('hex')}}`;
+  const trail = createAuditTrail(redis, prefix);
+  const event = { actor: 'bench', action: 'bench.append', details: { nested: { a: 1, list: [1, 2, 3] } } };
+  const chainedBlock = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await trail.append(event);
+    }
+  };
+  const bareBlock = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      await redis.xadd(`${prefix}:bare`, '*', 'json', JSON.stringify(event));
+    }
+  };
+  // Warm both up, then alternate blocks so drift affects both sides alike.
+  await chainedBlock(200);
+  await bareBlock(200);
+  const rounds = 6;
+  const block = Math.ceil(appends / rounds);
+  let chainedMs = 0;
+  let bareMs = 0;
+  for (let r = 0; r < rounds; r++) {
+    let t0 = performance.now();
+    await chainedBlock(block);
+    chainedMs += performance.now() - t0;
+    t0 = performance.now();
+    await bareBlock(block);
+    bareMs += performance.now() - t0;
+  }
+  const chained = (block * rounds) / (chainedMs / 1000);
+  const bare = (block * rounds) / (bareMs / 1000);
+  await redis.del(`${prefix}:audit-trail`, `${prefix}:audit-trail:head`, `${prefix}:bare`);
+  redis.disconnect();
+  return { chained, bare };
+}
+
+const bare = await bareThroughput();
+const fleet = await fleetThroughput();
+const trail = await appendRates();
+const rows = [
+  { benchmark: `job throughput, ${jobs} jobs, concurrency ${concurrency}`, service: `${fleet.toFixed(0)} jobs/s`, baseline: `${bare.toFixed(0)} jobs/s (bare BullMQ)`, ratio: (fleet / bare).toFixed(2) },
+  { benchmark: `audit-trail append, ${appends} sequential`, service: `${trail.chained.toFixed(0)} appends/s`, baseline: `${trail.bare.toFixed(0)} XADD/s`, ratio: (trail.chained / trail.bare).toFixed(2) },
+];
+console.table(rows);
+process.exit(0);
