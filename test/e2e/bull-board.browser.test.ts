@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/redis-server.js';
+import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
+import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const viewer = 'viewer-token-e2e-0123456789';
+const operator = 'operator-token-e2e-0123456789';
+
+describe('Bull Board in a real browser, against a running bsm', () => {
+  const bsmPrefix = uniquePrefix('e2e');
+  const redis = testRedis();
+  let browser: Browser;
+  let base: string;
+  let dataDir: string;
+  let service: ReturnType<typeof spawnBsm>;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'bsm-e2e-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    service = spawnBsm(['all'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator}` });
+    await eventually(async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 30_000, 200);
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser.close();
+    service.kill('SIGTERM');
+    await waitForExit(service);
+    await deleteKeys(redis, `{${bsmPrefix}}`);
+    await redis.quit();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('without credentials the browser is asked for them', async () => {
+    const context = await browser.newContext();
+    const response = await context.request.get(`${base}/admin/queues`);
+    expect(response.status()).toBe(401);
+    expect(response.headers()['www-authenticate']).toContain('Basic');
+    // A page load gets the challenge; with no credentials to give, the browser gives up.
+    const page = await context.newPage();
+    await expect(page.goto(`${base}/admin/queues`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+    await context.close();
+  });
+
+  it('with Basic credentials it renders the board with the five queues', async () => {
+    const context = await browser.newContext({ httpCredentials: { username: 'viewer', password: viewer } });
+    const page = await context.newPage();
+    const response = await page.goto(`${base}/admin/queues`);
+    expect(response?.status()).toBe(200);
+    for (const name of ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'implementation-support', 'compliance']) {
+      await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+    }
+    await page.screenshot({ path: process.env.BSM_E2E_SCREENSHOT ?? join(dataDir, 'bull-board.png'), fullPage: true });
+    await context.close();
+  });
+});
