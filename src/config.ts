@@ -170,6 +170,12 @@ const settings = {
       .transform((v) => v.split(',')),
   }),
   BSM_LLM_THROTTLE_BACKOFF_MS: setting({ description: 'how long a queue backs off when the LLM throttles without saying for how long', expected: 'an integer 100-600000', schema: integer(100, 600_000), default: 5_000 }),
+  BSM_RETENTION_LIMIT_HOURS: setting({
+    description: 'the longest the daily compliance check accepts for keeping job data (completed or failed jobs)',
+    expected: 'an integer 1-87600',
+    schema: integer(1, 87_600),
+    default: 24 * 90,
+  }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
 };
 

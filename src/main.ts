@@ -86,6 +86,7 @@ async function run(invocation: Invocation): Promise<void> {
   const fleet = createFleet({
     connection: client,
     prefix,
+    onError: (queue, err) => logger.warn({ queue, err: err.message }, 'queue connection error'),
     jobOptions: {
       attempts: config.BSM_ATTEMPTS,
       backoffMs: config.BSM_BACKOFF_MS,
@@ -97,7 +98,9 @@ async function run(invocation: Invocation): Promise<void> {
   });
   const reports = createReportStore(client, prefix);
   const auditTrail = createAuditTrail(client, prefix);
-  const control = createControlChannel(client, has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null, prefix);
+  const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
+  subscriber?.on('error', (err) => logger.warn({ err: err.message }, 'redis control subscriber error'));
+  const control = createControlChannel(client, subscriber, prefix);
   const llm = createLlm(config, client, prefix, logger);
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
   const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail });
@@ -128,10 +131,11 @@ async function run(invocation: Invocation): Promise<void> {
         return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
       },
       llm: llm.router,
+      supportMode: () => supportMode.read(),
       settings: {
         region: config.AWS_REGION,
         archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
-        retention: { completedJobHours: config.BSM_KEEP_COMPLETED_HOURS, failedJobHours: config.BSM_KEEP_FAILED_HOURS },
+        retention: { completedJobHours: config.BSM_KEEP_COMPLETED_HOURS, failedJobHours: config.BSM_KEEP_FAILED_HOURS, limitHours: config.BSM_RETENTION_LIMIT_HOURS },
       },
       clock: () => new Date(),
     };
@@ -153,6 +157,19 @@ async function run(invocation: Invocation): Promise<void> {
         logger.warn({ reason: message.reason }, 'cancelling running jobs');
         r.cancelAll(message.reason);
       }
+    });
+    // A cancellation published while the subscriber was reconnecting is missed: on every
+    // reconnect, check whether an emergency shutdown happened meanwhile.
+    subscriber?.on('ready', () => {
+      supportMode
+        .read()
+        .then((state) => {
+          if (statusOf(state) === 'emergency') {
+            logger.warn({ reason: state.emergency?.reason }, 'reconnected during an emergency shutdown: cancelling running jobs');
+            r.cancelAll('emergency shutdown');
+          }
+        })
+        .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not read support mode after reconnecting'));
     });
     stops.push(() => r.close());
     logger.info({ queues: invocation.queues, concurrency: Object.fromEntries(invocation.queues.map((q) => [q, config.queues[q].concurrency])) }, 'workers started');

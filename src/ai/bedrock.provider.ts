@@ -7,7 +7,7 @@
  * retries, budgets and fallbacks belong to the router.
  */
 import { BedrockRuntimeClient, ConverseCommand, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
-import { parseRetryAfter, renderUserTurn } from './prompt.js';
+import { parseRetryAfter, renderSystem, renderUserTurn } from './prompt.js';
 import {
   LlmProviderError,
   LlmThrottledError,
@@ -73,10 +73,11 @@ export function createBedrockProvider(options: BedrockProviderOptions): LlmProvi
         throw new LlmProviderError('direct', 'Bedrock call aborted before it started', { cause: signal.reason });
       }
       const userTurn = renderUserTurn(request);
+      const system = renderSystem(request);
       const command = new ConverseCommand({
         modelId: options.modelId,
         // Bedrock rejects empty text blocks, so an empty system prompt is left out.
-        ...(request.system === '' ? {} : { system: [{ text: request.system }] }),
+        ...(system === '' ? {} : { system: [{ text: system }] }),
         messages: [{ role: 'user', content: [{ text: userTurn }] }],
         inferenceConfig: {
           maxTokens: request.maxTokens ?? options.maxTokensByOperation?.[request.operation] ?? maxTokensDefault,
@@ -102,7 +103,7 @@ export function createBedrockProvider(options: BedrockProviderOptions): LlmProvi
         text,
         model: options.modelId,
         usage: {
-          inputTokens: output.usage?.inputTokens ?? Math.ceil((request.system.length + userTurn.length) / 4),
+          inputTokens: output.usage?.inputTokens ?? Math.ceil((system.length + userTurn.length) / 4),
           outputTokens: output.usage?.outputTokens ?? Math.ceil(text.length / 4),
         },
       };

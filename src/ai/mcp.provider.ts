@@ -11,7 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { parseRetryAfter, renderUserTurn } from './prompt.js';
+import { parseRetryAfter, renderSystem, renderUserTurn } from './prompt.js';
 import {
   LlmProviderError,
   LlmThrottledError,
@@ -189,11 +189,12 @@ export function createMcpProvider(options: McpProviderOptions): LlmProvider {
 function buildArguments(mapping: McpArgumentMapping, request: LlmRequest): Record<string, unknown> {
   const userTurn = renderUserTurn(request);
   const args: Record<string, unknown> = {};
+  const system = renderSystem(request);
   if (mapping.system === undefined) {
-    args[mapping.prompt] = request.system === '' ? userTurn : `${request.system}\n\n${userTurn}`;
+    args[mapping.prompt] = system === '' ? userTurn : `${system}\n\n${userTurn}`;
   } else {
     args[mapping.prompt] = userTurn;
-    args[mapping.system] = request.system;
+    args[mapping.system] = system;
   }
   if (mapping.operation !== undefined) {
     args[mapping.operation] = request.operation;

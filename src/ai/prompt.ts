@@ -3,14 +3,16 @@
  * (Bedrock and MCP send the same user turn, so a narrative does not depend on the path that wrote it),
  * and how an HTTP `Retry-After` is read.
  */
+import { fenceUntrusted, untrustedDataInstruction } from '../domain/compliance/prompt-injection.js';
 import type { LlmRequest } from './types.js';
 
 /** A JSON value: what facts become before they are serialised. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /**
- * The user turn for remote providers: the prompt, then the facts as indented JSON in a fenced block.
- * Without facts (or with an empty object) the prompt is sent unchanged.
+ * The user turn for remote providers: the prompt, then the facts as indented JSON inside an
+ * untrusted-data fence (facts can carry text from outside: logs, tickets, questions), so
+ * nothing in them can pass for an instruction. Without facts the prompt is sent unchanged.
  */
 export function renderUserTurn(request: Pick<LlmRequest, 'prompt' | 'facts'>): string {
   const facts = request.facts;
@@ -18,7 +20,15 @@ export function renderUserTurn(request: Pick<LlmRequest, 'prompt' | 'facts'>): s
     return request.prompt;
   }
   const json = JSON.stringify(toJsonValue(facts), null, 2);
-  return `${request.prompt}\n\nFacts (JSON):\n\`\`\`json\n${json}\n\`\`\``;
+  return `${request.prompt}\n\nFacts (JSON):\n${fenceUntrusted('facts', json)}`;
+}
+
+/** The system prompt for remote providers: with facts, it says how to treat the fenced data. */
+export function renderSystem(request: Pick<LlmRequest, 'system' | 'facts'>): string {
+  if (request.facts === undefined || Object.keys(request.facts).length === 0 || request.system.includes(untrustedDataInstruction)) {
+    return request.system;
+  }
+  return request.system === '' ? untrustedDataInstruction : `${request.system}\n\n${untrustedDataInstruction}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Fleet } from '../queues/fleet.js';
 import { queueNames } from '../queues/names.js';
 import { roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
 
 export const bullBoardPath = '/admin/queues';
 
@@ -22,6 +23,20 @@ function board(fleet: Fleet, readOnlyMode: boolean): Hono {
 }
 
 /**
+ * Board actions that would go around the service: pausing and resuming belong to the
+ * support-mode lifecycle, concurrency, rate limits and schedulers to configuration, and
+ * jobs enter through the API, where their payloads are validated.
+ */
+const ownedElsewhere: { pattern: RegExp; use: string }[] = [
+  { pattern: /^\/api\/queues\/(pause|resume)$/, use: 'POST /admin/bedrock-support/activate or /deactivate (support mode owns queue pausing)' },
+  { pattern: /^\/api\/queues\/[^/]+\/(pause|resume)$/, use: 'POST /admin/bedrock-support/activate-component or /deactivate (support mode owns queue pausing)' },
+  { pattern: /^\/api\/queues\/[^/]+\/obliterate$/, use: 'nothing: obliterating a queue would destroy its history' },
+  { pattern: /^\/api\/queues\/[^/]+\/(concurrency|rate-limit)$/, use: 'the BSM_<QUEUE>_CONCURRENCY and BSM_<QUEUE>_RATE_* settings' },
+  { pattern: /^\/api\/queues\/[^/]+\/job-schedulers\/[^/]+(\/remove)?$/, use: 'the BSM_SCHEDULE_* settings (schedulers are declared, and re-applied at start-up)' },
+  { pattern: /^\/api\/queues\/[^/]+\/add$/, use: 'the API endpoint that triggers that work (it validates the payload)' },
+];
+
+/**
  * Bull Board for the five queues. Operators and admins get the full board; viewers and
  * approvers a read-only one. Authentication and CSRF checks run before this.
  */
@@ -29,6 +44,15 @@ export function bullBoardRoutes(fleet: Fleet): Hono<AppEnv> {
   const full = board(fleet, false);
   const readOnly = board(fleet, true);
   const app = new Hono<AppEnv>();
-  app.all('*', (c) => (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(c.req.raw, c.env));
+  app.all('*', (c) => {
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const sub = c.req.path.slice(bullBoardPath.length);
+      const owned = ownedElsewhere.find((o) => o.pattern.test(sub));
+      if (owned) {
+        throw new ApiError(409, 'conflict', `not from Bull Board: use ${owned.use}`);
+      }
+    }
+    return (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(c.req.raw, c.env);
+  });
   return app;
 }

@@ -1,7 +1,9 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { LlmThrottledError } from '../ai/types.js';
 import { SupportModeConflictError } from '../domain/support-mode/state.js';
+import { SupportModeBusyError } from '../store/support-mode.store.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
 
@@ -19,6 +21,8 @@ export class ApiError extends Error {
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
+    /** Fields placed beside `error` (health answers keep `status` at the top, for `jq .status`). */
+    readonly top?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -43,10 +47,17 @@ function looksLikeRedisDown(err: Error): boolean {
 export function errorHandler(logger: Logger) {
   return function onError(err: Error, c: Context): Response {
     if (err instanceof ApiError) {
-      return c.json<ErrorBody>({ error: { code: err.code, message: err.message, details: err.details } }, err.status, err.headers);
+      return c.json({ ...err.top, error: { code: err.code, message: err.message, details: err.details } }, err.status, err.headers);
     }
     if (err instanceof JobPayloadError) {
       return c.json<ErrorBody>({ error: { code: 'invalid_request', message: err.message, details: { field: err.field, issues: err.issues } } }, 400);
+    }
+    if (err instanceof SupportModeBusyError) {
+      return c.json<ErrorBody>({ error: { code: 'busy', message: err.message } }, 409);
+    }
+    if (err instanceof LlmThrottledError) {
+      const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 5_000) / 1000));
+      return c.json<ErrorBody>({ error: { code: 'throttled', message: `the LLM provider is throttling (${err.message}); retry in ${seconds} s` } }, 429, { 'Retry-After': String(seconds) });
     }
     if (err instanceof SupportModeConflictError) {
       return c.json<ErrorBody>({ error: { code: 'conflict', message: err.message, details: { status: err.status } } }, 409);
@@ -63,7 +74,16 @@ export function errorHandler(logger: Logger) {
     }
     if (looksLikeRedisDown(err)) {
       logger.warn({ err: err.message, path: c.req.path }, 'redis unavailable');
-      return c.json<ErrorBody>({ error: { code: 'unavailable', message: 'Redis is unreachable; nothing was changed' } }, 503);
+      const mutating = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+      return c.json<ErrorBody>(
+        {
+          error: {
+            code: 'unavailable',
+            message: mutating ? 'Redis is unreachable: the request may not have completed; check /admin/bedrock-support/status once Redis is back' : 'Redis is unreachable',
+          },
+        },
+        503,
+      );
     }
     logger.error({ err: err.message, stack: err.stack, path: c.req.path }, 'request failed');
     return c.json<ErrorBody>({ error: { code: 'internal_error', message: 'internal error' } }, 500);

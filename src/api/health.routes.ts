@@ -56,7 +56,7 @@ async function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<Flee
     if (err instanceof ApiError) {
       throw err;
     }
-    throw new ApiError(503, 'unavailable', `unhealthy: ${(err as Error).message}`, { status: 'unhealthy', redis: { status: 'down' } });
+    throw new ApiError(503, 'unavailable', `unhealthy: ${(err as Error).message}`, undefined, undefined, { status: 'unhealthy', redis: { status: 'down' } });
   });
 }
 

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { operationTypes } from '../ai/types.js';
-import { prepareUntrusted, untrustedDataInstruction } from '../domain/compliance/prompt-injection.js';
+import { detectInjection } from '../domain/compliance/prompt-injection.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, protectedErrors } from './openapi.js';
@@ -19,7 +19,7 @@ const Window = z
   .object({
     window: z
       .string()
-      .regex(/^\d{1,4}[mhd]$/, 'window must look like 15m, 24h or 7d')
+      .regex(/^[1-9]\d{0,3}[mhd]$/, 'window must look like 15m, 24h or 7d')
       .default('24h')
       .openapi({ example: '24h' }),
   })
@@ -31,8 +31,7 @@ function windowMs(w: string): number {
 
 const assistSystem =
   'You are Bedrock Support Mode, a secondary operator beside a primary AI agent, answering an operations engineer. ' +
-  'Be concrete and brief. Say when the facts given are not enough to answer. ' +
-  untrustedDataInstruction;
+  'Be concrete and brief. Say when the facts given are not enough to answer.';
 
 /** `/admin/bedrock-support`: asking the operator, routing figures and LLM costs. */
 export function llmRoutes(deps: ApiDeps) {
@@ -49,14 +48,15 @@ export function llmRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const context = body.context === undefined ? null : prepareUntrusted('context', JSON.stringify(body.context, null, 2));
+      // The context travels as facts, which the providers fence as untrusted data.
+      const injection = body.context === undefined ? { flagged: false, markers: [] } : detectInjection(JSON.stringify(body.context));
       const answer = await deps.llm.router.ask(
         {
           component: 'bedrock-support',
           operation: body.operation,
           task: 'assist',
           system: assistSystem,
-          prompt: context ? `${body.question}\n\nContext supplied with the question:\n${context.text}` : body.question,
+          prompt: body.question,
           facts: body.context === undefined ? undefined : { context: body.context },
         },
         { signal: c.req.raw.signal },
@@ -75,7 +75,7 @@ export function llmRoutes(deps: ApiDeps) {
           tokens: answer.usage,
           costUsd: answer.costUsd,
           decisionId: answer.decisionId,
-          injection: context?.injection ?? { flagged: false, markers: [] },
+          injection,
         },
         200,
       );

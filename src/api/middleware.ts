@@ -30,22 +30,31 @@ export interface AuditOptions {
   logger: Logger;
 }
 
-/** Appends every successful state-changing request to the audit trail (body redacted of PII). */
+/**
+ * Appends every authenticated state-changing request that was not refused (4xx) to the
+ * audit trail, body redacted of PII. Refused requests change nothing and are not written;
+ * a 5xx may have changed something (a canary enqueued before a timeout), so it is recorded.
+ */
 export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv> {
   return async function auditMutationsMiddleware(c, next) {
     await next();
-    if (!unsafe.has(c.req.method) || c.res.status >= 400) {
+    if (!unsafe.has(c.req.method) || (c.res.status >= 400 && c.res.status < 500)) {
       return;
     }
     let body: unknown;
     if ((c.req.header('content-type') ?? '').includes('json')) {
       body = await c.req.json<unknown>().catch(() => undefined);
     }
-    await options.append({
-      actor: c.get('principal').name,
-      action: 'http.request',
-      target: `${c.req.method} ${c.req.path}`,
-      details: { status: c.res.status, requestId: c.get('requestId'), role: c.get('principal').role, body: body === undefined ? null : new Redactor().redactDeep(body) },
-    });
+    await options
+      .append({
+        actor: c.get('principal').name,
+        action: 'http.request',
+        target: `${c.req.method} ${c.req.path}`,
+        details: { status: c.res.status, requestId: c.get('requestId'), role: c.get('principal').role, body: body === undefined ? null : new Redactor().redactDeep(body) },
+      })
+      .catch((err: unknown) => {
+        // The request already happened: say so in the log rather than turn its answer into an error.
+        options.logger.error({ err: (err as Error).message, path: c.req.path }, 'could not append the request to the audit trail');
+      });
   };
 }

@@ -76,8 +76,11 @@ export interface Fleet {
   signals(queue: QueueName, windowMinutes: number): Promise<Omit<QueueSignals, 'expectedRunning'>>;
   /** When the most recent completed job that BullMQ still keeps finished. */
   lastCompletedAt(queue: QueueName): Promise<Date | null>;
-  /** Completed and failed jobs kept by BullMQ that finished at or after `since`, newest first. */
-  finishedJobs(queue: QueueName, since: Date, limit?: number): Promise<ExecutionRecord[]>;
+  /**
+   * Completed and failed jobs kept by BullMQ that finished at or after `since`, newest first,
+   * reading at most `limit` of each state; `truncated` says the limit was reached.
+   */
+  finishedJobs(queue: QueueName, since: Date, limit?: number): Promise<{ records: ExecutionRecord[]; truncated: boolean }>;
   /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
   metricTotals(queue: QueueName, minutes: number): Promise<{ completed: number; failed: number }>;
   queueSnapshot(name: QueueName): Promise<QueueSnapshot>;
@@ -88,6 +91,8 @@ export interface FleetOptions {
   connection: Redis;
   prefix: string;
   jobOptions: JobOptionSettings;
+  /** Connection errors of the queues (logged once, at the top). */
+  onError?: (queue: QueueName, err: Error) => void;
 }
 
 export function createFleet(options: FleetOptions): Fleet {
@@ -95,6 +100,10 @@ export function createFleet(options: FleetOptions): Fleet {
   const queues = Object.fromEntries(
     queueNames.map((name) => [name, new Queue(name, { connection: options.connection, prefix: options.prefix, defaultJobOptions: jobDefaults })]),
   ) as Record<QueueName, Queue>;
+
+  for (const name of queueNames) {
+    queues[name].on('error', (err) => options.onError?.(name, err));
+  }
 
   const validate = (queue: QueueName, name: string, data: unknown): unknown => {
     const schema = (queueDefinitions[queue].jobs as Record<string, ZodType>)[name];
@@ -182,7 +191,7 @@ export function createFleet(options: FleetOptions): Fleet {
     },
     async waitForFinish(queue, jobId, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
-      let pause = 5;
+      let pause = 2;
       for (;;) {
         const job = await queues[queue].getJob(jobId);
         if (job?.finishedOn !== undefined) {
@@ -192,7 +201,7 @@ export function createFleet(options: FleetOptions): Fleet {
           return null;
         }
         await new Promise((r) => setTimeout(r, pause));
-        pause = Math.min(pause * 2, 100);
+        pause = Math.min(pause * 2, 20);
       }
     },
     async setPaused(queue, paused) {
@@ -207,10 +216,13 @@ export function createFleet(options: FleetOptions): Fleet {
       const [job] = await queues[queue].getJobs(['completed'], 0, 0, false);
       return job?.finishedOn === undefined ? null : new Date(job.finishedOn);
     },
-    async finishedJobs(queue, since, limit = 2_000) {
+    async finishedJobs(queue, since, limit = 5_000) {
       const out: ExecutionRecord[] = [];
+      let truncated = false;
       for (const state of ['completed', 'failed'] as const) {
         const jobs = await queues[queue].getJobs([state], 0, limit - 1, false);
+        const oldest = jobs.at(-1);
+        truncated ||= jobs.length >= limit && oldest?.finishedOn !== undefined && oldest.finishedOn >= since.getTime();
         for (const job of jobs) {
           if (job.finishedOn === undefined || job.finishedOn < since.getTime()) {
             continue;
@@ -227,7 +239,7 @@ export function createFleet(options: FleetOptions): Fleet {
           });
         }
       }
-      return out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+      return { records: out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)), truncated };
     },
     async metricTotals(queue, minutes) {
       const sum = async (type: 'completed' | 'failed') => {

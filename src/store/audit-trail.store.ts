@@ -40,9 +40,11 @@ const appendSha = createHash('sha1').update(appendScript).digest('hex');
 
 /**
  * KEYS: anchor, stream. ARGV: anchor seq, anchor hash, ids to delete...
+ * The anchor only moves forward, so overlapping archive runs cannot set it back.
  */
 const dropScript = `
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2]) end
 for i = 3, #ARGV do redis.call('XDEL', KEYS[2], ARGV[i]) end
 return #ARGV - 2
 `;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { initialState, type SupportModeState } from '../domain/support-mode/state.js';
 
@@ -13,18 +14,52 @@ return 1
 
 export interface SupportModeStore {
   read(): Promise<SupportModeState>;
+  /**
+   * Runs `work` holding the fleet-wide support-mode lock, so a transition and the queue
+   * changes it makes are not interleaved with another process's.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
   /** Reads, applies `change`, and writes only if nobody else wrote in between (retrying). */
   update(change: (state: SupportModeState) => SupportModeState): Promise<{ before: SupportModeState; after: SupportModeState }>;
 }
 
-export function createSupportModeStore(redis: Redis, keyPrefix: string): SupportModeStore {
+/** KEYS: lock. ARGV: token. Deletes the lock only if we still hold it. */
+const releaseScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** The lock could not be taken in time: another transition is running. */
+export class SupportModeBusyError extends Error {
+  override readonly name = 'SupportModeBusyError';
+}
+
+export function createSupportModeStore(redis: Redis, keyPrefix: string, options: { lockTtlMs?: number; waitMs?: number } = {}): SupportModeStore {
   const key = `${keyPrefix}:support-mode`;
+  const lockKey = `${keyPrefix}:support-mode:lock`;
+  const lockTtlMs = options.lockTtlMs ?? 30_000;
+  const waitMs = options.waitMs ?? 10_000;
   const read = async () => {
     const raw = await redis.get(key);
     return raw === null ? initialState() : (JSON.parse(raw) as SupportModeState);
   };
   return {
     read,
+    async exclusive(work) {
+      const token = randomBytes(12).toString('hex');
+      const deadline = Date.now() + waitMs;
+      while ((await redis.set(lockKey, token, 'PX', lockTtlMs, 'NX')) !== 'OK') {
+        if (Date.now() > deadline) {
+          throw new SupportModeBusyError(`another support-mode transition has held the lock for over ${waitMs} ms; try again`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      try {
+        return await work();
+      } finally {
+        await redis.eval(releaseScript, 1, lockKey, token);
+      }
+    },
     async update(change) {
       for (let attempt = 0; attempt < 50; attempt++) {
         const before = await read();

@@ -14,8 +14,8 @@ const week = 7 * 24 * 3600 * 1000;
 export function bedrockSupportHandlers(deps: WorkerDeps): HandlerTable<typeof bedrockSupportQueue> {
   return {
     'daily-check': async (job, ctx) => {
-      const [state, head, entries] = await Promise.all([deps.fleet.snapshot(), deps.auditTrail.head(), deps.auditTrail.length()]);
-      const result = buildDailyCheck(state, { entries, headSeq: head.seq });
+      const [state, head, entries, mode] = await Promise.all([deps.fleet.snapshot(), deps.auditTrail.head(), deps.auditTrail.length(), deps.supportMode()]);
+      const result = buildDailyCheck(state, { entries, headSeq: head.seq }, mode);
       const narrative = await narrate(deps.llm, 'bedrock-support', dailyCheckNarrativeRequest(result), ctx);
       await deps.reports.save('daily-check', job.id ?? state.at, { ...result, narrative });
       return { ...result, narrative };

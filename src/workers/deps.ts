@@ -1,4 +1,5 @@
 import type { LlmRouter } from '../ai/router.js';
+import type { SupportModeState } from '../domain/support-mode/state.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import type { RedisFacts } from '../domain/audit/fleet-audit.js';
 import type { Fleet } from '../queues/fleet.js';
@@ -18,8 +19,10 @@ export interface WorkerDeps {
   settings: {
     region: string;
     archiveAfterDays: number;
-    retention: { completedJobHours: number; failedJobHours: number };
+    retention: { completedJobHours: number; failedJobHours: number; limitHours: number };
   };
+  /** Support mode as stored in Redis. */
+  supportMode: () => Promise<SupportModeState>;
   /** The one LLM router (narratives). */
   llm: Pick<LlmRouter, 'ask'>;
   clock: () => Date;

@@ -13,12 +13,18 @@ export function metaMonitorHandlers(deps: WorkerDeps): HandlerTable<typeof metaM
       const to = deps.clock();
       const from = new Date(to.getTime() - timeframes[job.data.timeframe]);
       const records = [];
+      const truncatedQueues: string[] = [];
       for (const [i, q] of queueNames.entries()) {
         ctx.signal.throwIfAborted();
-        records.push(...(await deps.fleet.finishedJobs(q, from)));
+        const read = await deps.fleet.finishedJobs(q, from);
+        records.push(...read.records);
+        if (read.truncated) {
+          truncatedQueues.push(q);
+        }
         await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
       }
-      const result = analyzeExecutions(records, from, to, job.data.focus);
+      // Only the newest jobs of each state are read; say so when the window holds more.
+      const result = { ...analyzeExecutions(records, from, to, job.data.focus), truncatedQueues };
       const narrative = await narrate(deps.llm, 'meta-monitor', executionNarrativeRequest(result), ctx);
       await deps.reports.save('execution-analysis', job.id ?? to.toISOString(), { ...result, narrative });
       await job.updateProgress(100);

@@ -51,8 +51,9 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
       if (client.status === 'ready') {
         await fleet.close();
         await deleteKeys(client, prefix);
+        await Promise.allSettled([client.quit(), blocking.quit()]);
       }
-      await Promise.allSettled([client.quit(), blocking.quit()]);
+      // With Redis gone, QUIT would wait for a reconnect that never comes.
       client.disconnect();
       blocking.disconnect();
     },

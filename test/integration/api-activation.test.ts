@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../src/domain/audit-trail/chain.js';
 import { queueNames } from '../../src/queues/names.js';
+import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
+import { declaredSchedules } from '../../src/scheduler/schedules.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 interface Json {
@@ -49,6 +52,11 @@ describe('runbook: activation, daily operations, monitoring', () => {
   });
 
   it('an inactive component keeps its jobs waiting; its test says it is inactive', async () => {
+    const job = await t.fleet.add('meta-monitor', 'analyze-executions', { timeframe: 'last-1h' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await job.getState()).toBe('waiting');
+    expect(await t.fleet.queue('meta-monitor').getWorkersCount()).toBe(1);
+    await job.remove();
     const test = await t.call('POST', '/test/bedrock-support/meta-monitor');
     expect(test.status).toBe(409);
     expect((await json(test)).error?.message).toContain('meta-monitor is inactive');
@@ -104,14 +112,19 @@ describe('runbook: activation, daily operations, monitoring', () => {
     const r = await json(await t.call('POST', '/admin/bedrock-support/deactivate', { body: { components: ['meta-monitor'] } }));
     expect(r).toMatchObject({ from: 'active', to: 'partial' });
     expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true);
-    const schedules = await json(await t.call('GET', '/admin/bedrock-support/schedules', { role: 'viewer' }));
-    expect(Array.isArray(schedules.schedules)).toBe(true);
+    await reconcileSchedules(t.fleet, declaredSchedules(t.config));
+    const listed = (await (await t.call('GET', '/admin/bedrock-support/schedules', { role: 'viewer' })).json()) as { schedules: { id: string; queue: string; pattern: string; nextRunAt: string }[] };
+    expect(listed.schedules).toHaveLength(7);
+    const daily = listed.schedules.find((x) => x.id === 'daily-support-check');
+    expect(daily).toMatchObject({ queue: 'bedrock-support', pattern: '15 8 * * *' });
+    expect(new Date(daily?.nextRunAt ?? 0).toISOString()).toMatch(/T08:15:00\.000Z$/);
   });
 
   it('every transition and mutating request is in the hash-chained audit trail', async () => {
     const entries = await t.auditTrail.range();
     const actions = entries.map((e) => e.event.action);
     expect(actions.filter((a) => a.startsWith('support-mode.'))).toEqual(['support-mode.enable', 'support-mode.activate', 'support-mode.activate', 'support-mode.deactivate']);
+    expect(verifyChain(entries, await t.auditTrail.anchor())).toMatchObject({ ok: true });
     const requests = entries.filter((e) => e.event.action === 'http.request').map((e) => e.event.target);
     expect(requests).toEqual([
       'POST /admin/bedrock-support/enable',

@@ -135,7 +135,7 @@ describe('Bull Board', () => {
   const basic = (role: Role) => `Basic ${Buffer.from(`${role}:${tokens[role]}`).toString('base64')}`;
 
   beforeAll(async () => {
-    t = await makeTestApp('bullboard');
+    t = await makeTestApp('bullboard', { workers: ['meta-monitor'] });
   });
 
   afterAll(async () => {
@@ -160,21 +160,41 @@ describe('Bull Board', () => {
   });
 
   it('is read-only for viewers and writable for operators, with the change audited', async () => {
-    await t.fleet.add('meta-monitor', 'canary', {});
-    const asViewer = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/pause', { role: null, headers: { authorization: basic('viewer') } });
-    expect(asViewer.status).toBeGreaterThanOrEqual(400);
-    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true); // paused by the disabled support mode
+    // A completed job to clean away.
+    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+    const runnerQueue = t.fleet.queue('meta-monitor');
+    const job = await t.fleet.add('meta-monitor', 'canary', {});
+    expect((await t.fleet.waitForFinish('meta-monitor', job.id as string, 10_000))?.finishedOn).toBeDefined();
+    const completedBefore = await runnerQueue.getCompletedCount();
+    expect(completedBefore).toBe(1);
 
-    const clean = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/clean/completed', { role: null, headers: { authorization: basic('viewer') } });
-    expect(clean.status).toBeGreaterThanOrEqual(400);
+    const jobPath = `/admin/queues/api/queues/meta-monitor/${job.id}/clean`;
+    const asViewer = await t.call('PUT', jobPath, { role: null, headers: { authorization: basic('viewer') } });
+    expect(asViewer.status).toBeGreaterThanOrEqual(400);
+    expect(await runnerQueue.getCompletedCount()).toBe(completedBefore);
 
     const list = await t.call('GET', '/admin/queues/api/queues', { role: null, headers: { authorization: basic('operator') } });
     const body = (await list.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
     expect(body.queues.every((q) => !q.readOnlyMode)).toBe(true);
-    const resume = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/resume', { role: null, headers: { authorization: basic('operator') } });
-    expect(resume.status).toBe(200);
-    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
+    const clean = await t.call('PUT', jobPath, { role: null, headers: { authorization: basic('operator') } });
+    expect(clean.status).toBe(204);
+    expect(await runnerQueue.getCompletedCount()).toBe(0);
     const trail = await t.auditTrail.range();
-    expect(trail.map((e) => e.event.target)).toContain('PUT /admin/queues/api/queues/meta-monitor/resume');
+    expect(trail.map((e) => e.event.target)).toContain(`PUT ${jobPath}`);
+  });
+
+  it('leaves pausing to support mode, and schedulers, rate limits and new jobs to the API and settings', async () => {
+    for (const path of ['meta-monitor/pause', 'meta-monitor/resume', 'pause', 'resume', 'meta-monitor/obliterate', 'meta-monitor/concurrency', 'meta-monitor/rate-limit', 'meta-monitor/add', 'compliance/job-schedulers/daily-compliance-check']) {
+      for (const method of ['PUT', 'POST', 'DELETE']) {
+        const r = await t.call(method, `/admin/queues/api/queues/${path}`, { role: null, headers: { authorization: basic('admin') } });
+        expect(r.status, `${method} ${path}`).toBe(409);
+      }
+    }
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
+    const before = (await t.supportMode.read()).version;
+    const pause = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/pause', { role: null, headers: { authorization: basic('operator') } });
+    expect(((await pause.json()) as { error: { message: string } }).error.message).toContain('/admin/bedrock-support/');
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
+    expect((await t.supportMode.read()).version).toBe(before);
   });
 });

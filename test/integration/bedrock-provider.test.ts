@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { untrustedDataInstruction } from '../../src/domain/compliance/prompt-injection.js';
 import { createBedrockProvider } from '../../src/ai/bedrock.provider.js';
 import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/ai/types.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
@@ -59,13 +60,13 @@ describe('Bedrock provider against the Converse fake', () => {
     expect(sent?.modelId).toBe(modelId);
     expect(sent?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDFAKEFORTESTS\/\d{8}\/eu-central-1\/bedrock\//);
     expect(sent?.body).toMatchObject({
-      system: [{ text: 'You describe infrastructure audits for operators.' }],
+      system: [{ text: `You describe infrastructure audits for operators.\n\n${untrustedDataInstruction}` }],
       inferenceConfig: { maxTokens: 512, temperature: 0.2 },
     });
     const userText = (sent?.body as { messages: { role: string; content: { text: string }[] }[] }).messages[0];
     expect(userText?.role).toBe('user');
     expect(userText?.content[0]?.text).toContain('Summarise the audit.');
-    expect(userText?.content[0]?.text).toContain('"title": "Public bucket"');
+    expect(userText?.content[0]?.text).toMatch(/<untrusted-data label="facts" nonce="[0-9a-f]+">\n[^]*"title": "Public bucket"[^]*<\/untrusted-data nonce=/);
   });
 
   it('uses temperature 0 for emergencies and lets the request override temperature and maxTokens', async () => {

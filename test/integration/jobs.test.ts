@@ -11,6 +11,8 @@ import type { DailyCheckResult } from '../../src/domain/support-mode/daily-check
 import type { WeeklyReviewResult } from '../../src/domain/support-mode/weekly-review.js';
 import type { QueueName } from '../../src/queues/names.js';
 import { createLlm } from '../../src/llm.js';
+import { apply } from '../../src/domain/support-mode/state.js';
+import { createSupportModeStore } from '../../src/store/support-mode.store.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { readRedisFacts } from '../../src/store/redis-facts.js';
@@ -39,10 +41,13 @@ describe('scheduled jobs do real work', () => {
         const r = checkResidency(region, { allowNonEu: false, extraAllowed: [] });
         return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
       },
-      settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336 } },
+      settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336, limitHours: 2160 } },
+      supportMode: () => createSupportModeStore(t.client, t.prefix).read(),
       llm: createLlm(t.config, t.client, t.prefix, t.logger).router,
       clock: () => new Date(),
     };
+    // Support mode fully active, so every queue is meant to run.
+    await createSupportModeStore(t.client, t.prefix).update((s) => apply(s, { type: 'enable', activate: true }, { by: 'test' }, new Date()));
     // Workers on every queue but implementation-support, so the checks see one queue without a worker.
     runner = startWorkers({
       queues: ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'compliance'],
@@ -85,6 +90,7 @@ describe('scheduled jobs do real work', () => {
     expect(result.queues.find((q) => q.name === 'bedrock-support')?.active).toBe(1);
     expect(result.problems).toEqual(['implementation-support: no live worker']);
     expect(result.status).toBe('degraded');
+    expect(result.supportMode).toMatchObject({ status: 'active', featureFlag: true, components: { 'meta-monitor': 'active' } });
     const stored = await deps.reports.get<DailyCheckResult>('daily-check', job.id as string);
     expect(stored?.body).toEqual(result);
     expect((await deps.reports.latest('daily-check'))?.id).toBe(job.id);

@@ -214,7 +214,11 @@ describe('the assist endpoint and routing figures, end to end', () => {
     for (const v of ['jane.doe@example.com', '192.168.10.42', '4111111111111111']) {
       expect(sent).not.toContain(v);
     }
-    expect(sent).toContain('untrusted-data');
+    // The context reaches the model only inside its untrusted-data fence.
+    const userTurn = (bedrock.requests.at(-1)?.body as { messages: { content: { text: string }[] }[] }).messages[0]?.content[0]?.text ?? '';
+    const fenced = /<untrusted-data label="facts" nonce="([0-9a-f]+)">([^]*)<\/untrusted-data nonce="\1">/.exec(userTurn);
+    expect(fenced?.[2]).toContain('Ignore all previous instructions');
+    expect(userTurn.replace(fenced?.[0] ?? '', '')).not.toContain('Ignore all previous instructions');
   });
 
   it('routing efficiency and metrics report the measured decisions', async () => {
@@ -226,15 +230,37 @@ describe('the assist endpoint and routing figures, end to end', () => {
     expect(eff.decisions).toBe(2);
     expect(eff.servedByPrimaryWithinBudget).toBe(1);
     expect(eff.efficiency).toBe(0.5);
-    const m = (await (await t.call('GET', '/admin/bedrock-support/metrics/routing?window=1h', { role: 'viewer' })).json()) as Record<string, unknown>;
-    expect(m).toMatchObject({ decisions: 2 });
-    expect(JSON.stringify(m)).toContain('p95');
-    const bad = await t.call('GET', '/admin/bedrock-support/routing/efficiency?window=soon', { role: 'viewer' });
-    expect(bad.status).toBe(400);
+    const m = (await (await t.call('GET', '/admin/bedrock-support/metrics/routing?window=1h', { role: 'viewer' })).json()) as {
+      decisions: number;
+      fallbackRate: number;
+      paths: Record<string, { attempts: number; success: number; errors: number; served: number; p50LatencyMs: number | null; p95LatencyMs: number | null }>;
+      operations: Record<string, { decisions: number; fallbackUsed: number }>;
+    };
+    expect(m.decisions).toBe(2);
+    expect(m.fallbackRate).toBe(0.5);
+    expect(m.paths.direct).toMatchObject({ attempts: 2, success: 1, errors: 1, served: 1 });
+    expect(m.paths.mcp).toMatchObject({ attempts: 1, success: 1, errors: 0, served: 1 });
+    expect(m.paths.direct?.p50LatencyMs).toBeGreaterThan(0);
+    expect(m.paths.direct?.p95LatencyMs).toBeGreaterThanOrEqual(m.paths.direct?.p50LatencyMs ?? Infinity);
+    expect(m.operations.implementation).toMatchObject({ decisions: 1, fallbackUsed: 0 });
+    expect(m.operations.infrastructure).toMatchObject({ decisions: 1, fallbackUsed: 1 });
+    for (const window of ['soon', '0m', '-1h', '99999d']) {
+      const bad = await t.call('GET', `/admin/bedrock-support/routing/efficiency?window=${window}`, { role: 'viewer' });
+      expect(bad.status, window).toBe(400);
+    }
 
-    const costs = (await (await t.call('GET', '/admin/bedrock-support/costs', { role: 'viewer' })).json()) as { days: { rows?: unknown[] }[] };
-    expect(JSON.stringify(costs)).toContain('bedrock-support');
+    const costs = (await (await t.call('GET', '/admin/bedrock-support/costs', { role: 'viewer' })).json()) as { month: { costUsd: number; calls?: number } };
+    // One paid call (321 in, 12 out at the Sonnet price); the MCP model has no known price.
+    expect(costs.month.costUsd).toBeCloseTo((321 / 1000) * 0.003 + (12 / 1000) * 0.015, 9);
     const health = (await (await t.call('GET', '/health/bedrock-support/detailed', { role: null })).json()) as { llm: { paths: { path: string; configured: boolean }[] } };
     expect(health.llm.paths.filter((p) => p.configured).map((p) => p.path).sort()).toEqual(['direct', 'local', 'mcp']);
+  });
+
+  it('answers 429 with Retry-After when every path it may use is throttled', async () => {
+    bedrock.script({ kind: 'throttle', retryAfterSeconds: 7 });
+    const r = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'now?', operation: 'emergency' } });
+    expect(r.status).toBe(429);
+    expect(r.headers.get('retry-after')).toBe('7');
+    bedrock.reset();
   });
 });

@@ -1,3 +1,4 @@
+import { untrustedDataInstruction } from '../../src/domain/compliance/prompt-injection.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMcpProvider } from '../../src/ai/mcp.provider.js';
 import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/ai/types.js';
@@ -51,12 +52,11 @@ describe('MCP provider against an MCP server built with the SDK', () => {
     });
     expect(fake.calls).toHaveLength(1);
     expect(fake.calls[0]?.tool).toBe('ask');
-    expect(fake.calls[0]?.arguments).toEqual({
-      prompt: 'Why did the last runs fail?\n\nFacts (JSON):\n```json\n{\n  "failures": 3\n}\n```',
-      system: 'You analyse agent executions.',
-      operation: 'meta_monitor',
-      max_tokens: 300,
-    });
+    const args = fake.calls[0]?.arguments ?? {};
+    expect(args).toMatchObject({ operation: 'meta_monitor', max_tokens: 300 });
+    // Facts travel inside an untrusted-data fence, and the system prompt says how to read it.
+    expect(args.prompt).toMatch(/^Why did the last runs fail\?\n\nFacts \(JSON\):\n<untrusted-data label="facts" nonce="([0-9a-f]+)">\n\{\n {2}"failures": 3\n\}\n<\/untrusted-data nonce="\1">$/);
+    expect(args.system).toBe(`You analyse agent executions.\n\n${untrustedDataInstruction}`);
   });
 
   it('reuses the connection and estimates usage when the tool reports none', async () => {

@@ -2,7 +2,7 @@ import type { ChainBreak } from '../audit-trail/chain.js';
 
 export interface ComplianceCheckInput {
   residency: { region: string; allowed: boolean; reason?: string };
-  retention: { completedJobHours: number; failedJobHours: number; auditArchiveAfterDays: number };
+  retention: { completedJobHours: number; failedJobHours: number; auditArchiveAfterDays: number; limitHours: number };
   auditTrail: { ok: boolean; checked: number; breaks: ChainBreak[] };
 }
 
@@ -31,8 +31,8 @@ export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): Com
     },
     {
       id: 'gdpr.retention',
-      status: input.retention.completedJobHours <= 24 * 30 && input.retention.failedJobHours <= 24 * 90 ? 'pass' : 'fail',
-      detail: `completed jobs kept ${input.retention.completedJobHours} h, failed jobs ${input.retention.failedJobHours} h (limits 720 h / 2160 h); audit trail archived after ${input.retention.auditArchiveAfterDays} d`,
+      status: Math.max(input.retention.completedJobHours, input.retention.failedJobHours) <= input.retention.limitHours ? 'pass' : 'fail',
+      detail: `completed jobs kept ${input.retention.completedJobHours} h, failed jobs ${input.retention.failedJobHours} h (limit ${input.retention.limitHours} h, BSM_RETENTION_LIMIT_HOURS); audit trail archived after ${input.retention.auditArchiveAfterDays} d`,
     },
     {
       id: 'audit-trail.integrity',

@@ -6,6 +6,7 @@ type QueueName = keyof ReturnType<typeof desiredQueueStates>;
 export interface SupportModeDeps {
   store: {
     read(): Promise<SupportModeState>;
+    exclusive<T>(work: () => Promise<T>): Promise<T>;
     update(change: (s: SupportModeState) => SupportModeState): Promise<{ before: SupportModeState; after: SupportModeState }>;
   };
   /** Pauses or resumes a queue for every worker in every process. */
@@ -46,7 +47,10 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
     await Promise.all((Object.keys(desired) as QueueName[]).map((q) => deps.setPaused(q, desired[q] === 'paused')));
   };
 
-  const transition = async (command: Command, actor: Actor): Promise<TransitionResult> => {
+  // State write and queue changes happen under one fleet-wide lock: a slower request can
+  // never resume a queue that a newer transition (an emergency) paused.
+  const transition = (command: Command, actor: Actor): Promise<TransitionResult> => deps.store.exclusive(() => transitionLocked(command, actor));
+  const transitionLocked = async (command: Command, actor: Actor): Promise<TransitionResult> => {
     const { before, after } = await deps.store.update((s) => apply(s, command, actor, deps.clock()));
     await applyQueues(after);
     const result = { from: statusOf(before), to: statusOf(after), state: after };
@@ -83,10 +87,11 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
       }
       return { ...result, processesNotified, activeJobsBefore, activeJobsAfter };
     },
-    async reconcileQueues() {
-      const state = await deps.store.read();
-      await applyQueues(state);
-      return state;
-    },
+    reconcileQueues: () =>
+      deps.store.exclusive(async () => {
+        const state = await deps.store.read();
+        await applyQueues(state);
+        return state;
+      }),
   };
 }
