@@ -5,7 +5,6 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { parseArgs } from 'node:util';
-import { checkResidency } from './ai/residency.js';
 import { join } from 'node:path';
 import { createApp } from './api/app.js';
 import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } from './api/auth.js';
@@ -21,11 +20,8 @@ import { createRedis, waitReady } from './redis.js';
 import { NoRedisError, resolveRedis } from './redis-server.js';
 import { reconcileSchedules, listSchedules } from './scheduler/reconcile.js';
 import { declaredSchedules } from './scheduler/schedules.js';
-import { archiveSinkFor } from './store/archive-sink.js';
 import { createAuditTrail } from './store/audit-trail.store.js';
-import { readRedisFacts } from './store/redis-facts.js';
-import { createReportStore } from './store/reports.store.js';
-import type { WorkerDeps } from './workers/deps.js';
+import { createWorkerDeps } from './workers/deps.js';
 import { buildHandlers } from './workers/handlers.js';
 import { startWorkers, type Runner } from './workers/runner.js';
 
@@ -96,7 +92,6 @@ async function run(invocation: Invocation): Promise<void> {
       keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
     },
   });
-  const reports = createReportStore(client, prefix);
   const auditTrail = createAuditTrail(client, prefix);
   const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
   subscriber?.on('error', (err) => logger.warn({ err: err.message }, 'redis control subscriber error'));
@@ -120,25 +115,7 @@ async function run(invocation: Invocation): Promise<void> {
 
   let runner: Runner | undefined;
   if (has('worker')) {
-    const deps: WorkerDeps = {
-      fleet,
-      reports,
-      auditTrail,
-      redisFacts: () => readRedisFacts(client),
-      archiveSink: () => archiveSinkFor(config.BSM_ARCHIVE_URL),
-      residency: (region) => {
-        const r = checkResidency(region, { allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] });
-        return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
-      },
-      llm: llm.router,
-      supportMode: () => supportMode.read(),
-      settings: {
-        region: config.AWS_REGION,
-        archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
-        retention: { completedJobHours: config.BSM_KEEP_COMPLETED_HOURS, failedJobHours: config.BSM_KEEP_FAILED_HOURS, limitHours: config.BSM_RETENTION_LIMIT_HOURS },
-      },
-      clock: () => new Date(),
-    };
+    const deps = createWorkerDeps({ config, redis: client, prefix, fleet, auditTrail, llm: llm.router, supportMode: () => supportMode.read() });
     const handlers = buildHandlers(deps);
     runner = startWorkers({
       queues: invocation.queues,

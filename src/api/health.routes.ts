@@ -32,16 +32,30 @@ interface FleetHealth {
   components: Record<QueueName, ComponentHealth>;
 }
 
+/**
+ * Bounds a health read by the health timeout; a Redis that does not answer (or fails) makes
+ * it a 503 with `status: "unhealthy"` at the top, so `jq .status` still reads it.
+ */
+function guarded<T>(deps: ApiDeps, work: Promise<T>): Promise<T> {
+  return withTimeout(work, { ...defaultLimits, ...deps.limits }.healthTimeoutMs).catch((err: unknown) => {
+    if (err instanceof ApiError) {
+      throw err;
+    }
+    throw new ApiError(503, 'unavailable', `unhealthy: ${(err as Error).message}`, undefined, undefined, { status: 'unhealthy', redis: { status: 'down' } });
+  });
+}
+
 /** Reads every signal once and derives each component's health. */
-async function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealth> {
-  const limits = { ...defaultLimits, ...deps.limits };
+function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealth> {
+  const windowMinutes = { ...defaultLimits, ...deps.limits }.healthWindowMinutes;
   const queues = only ?? queueNames;
-  return withTimeout(
+  return guarded(
+    deps,
     (async () => {
       const [latency, state, signals] = await Promise.all([
         deps.fleet.ping(),
         deps.supportMode.read(),
-        Promise.all(queues.map((q) => deps.fleet.signals(q, limits.healthWindowMinutes))),
+        Promise.all(queues.map((q) => deps.fleet.signals(q, windowMinutes))),
       ]);
       const desired = desiredQueueStates(state);
       const now = deps.clock();
@@ -51,15 +65,8 @@ async function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<Flee
       ) as Record<QueueName, ComponentHealth>;
       return { checkedAt: now.toISOString(), mode: statusOf(state), redis: { status: 'up' as const, latencyMs: redisLatencyMs }, components };
     })(),
-    limits.healthTimeoutMs,
-  ).catch((err: unknown) => {
-    if (err instanceof ApiError) {
-      throw err;
-    }
-    throw new ApiError(503, 'unavailable', `unhealthy: ${(err as Error).message}`, undefined, undefined, { status: 'unhealthy', redis: { status: 'down' } });
-  });
+  );
 }
-
 
 const summary = (components: Partial<Record<QueueName, ComponentHealth>>) =>
   Object.fromEntries(Object.entries(components).map(([n, h]) => [n, { status: h.status, active: h.active, reasons: h.reasons }]));
@@ -94,7 +101,7 @@ export function healthRoutes(deps: ApiDeps) {
   });
 
   app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail'), async (c) => {
-    const [h, llm] = await Promise.all([collect(deps, runbookComponents), withTimeout(deps.llm.router.pathStatus(), defaultLimits.healthTimeoutMs)]);
+    const [h, llm] = await Promise.all([collect(deps, runbookComponents), guarded(deps, deps.llm.router.pathStatus())]);
     return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h, llm: { paths: llm } }, 200);
   });
 

@@ -82,29 +82,23 @@ export function llmRoutes(deps: ApiDeps) {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/routing/efficiency',
-      summary: 'Share of LLM requests served by their primary path, successfully, within budget',
-      ...guard('read'),
-      request: { query: Window },
-      responses: { 200: jsonResponse(AnyJson, 'Routing efficiency over the window'), ...protectedErrors, 400: bodyErrors[400] },
-    }),
-    async (c) => c.json({ ...(await deps.llm.router.routingEfficiency(windowMs(c.req.valid('query').window))), window: c.req.valid('query').window }, 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/metrics/routing',
-      summary: 'Routing totals, per path and per operation, p50/p95 latency, fallback rate',
-      ...guard('read'),
-      request: { query: Window },
-      responses: { 200: jsonResponse(AnyJson, 'Routing metrics over the window'), ...protectedErrors, 400: bodyErrors[400] },
-    }),
-    async (c) => c.json({ ...(await deps.llm.router.routingMetrics(windowMs(c.req.valid('query').window))), window: c.req.valid('query').window }, 200),
-  );
+  const windowed = (path: string, summary: string, read: (windowMs: number) => Promise<object>) =>
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path,
+        summary,
+        ...guard('read'),
+        request: { query: Window },
+        responses: { 200: jsonResponse(AnyJson, summary), ...protectedErrors, 400: bodyErrors[400] },
+      }),
+      async (c) => {
+        const { window } = c.req.valid('query');
+        return c.json({ ...(await read(windowMs(window))), window }, 200);
+      },
+    );
+  windowed('/routing/efficiency', 'Share of LLM requests served by their primary path, successfully, within budget', (ms) => deps.llm.router.routingEfficiency(ms));
+  windowed('/metrics/routing', 'Routing totals, per path and per operation, p50/p95 latency, fallback rate', (ms) => deps.llm.router.routingMetrics(ms));
 
   app.openapi(
     createRoute({

@@ -2,7 +2,6 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../src/api/app.js';
 import { createKeyring, type Role } from '../../src/api/auth.js';
 import type { AppEnv } from '../../src/api/env.js';
-import { checkResidency } from '../../src/ai/residency.js';
 import type { SupportModeService } from '../../src/domain/support-mode/service.js';
 import type { QueueName } from '../../src/queues/names.js';
 import { createRedis } from '../../src/redis.js';
@@ -10,10 +9,9 @@ import { listSchedules } from '../../src/scheduler/reconcile.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail, type AuditTrail } from '../../src/store/audit-trail.store.js';
 import { createControlChannel, type ControlChannel } from '../../src/store/control-channel.js';
-import { readRedisFacts } from '../../src/store/redis-facts.js';
-import { createReportStore } from '../../src/store/reports.store.js';
 import { supportModeFor } from '../../src/support-mode.js';
 import { createLlm, type Llm } from '../../src/llm.js';
+import { createWorkerDeps } from '../../src/workers/deps.js';
 import { buildHandlers } from '../../src/workers/handlers.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { makeTestFleet, type TestFleet } from './fleet.js';
@@ -42,7 +40,7 @@ export interface TestApp extends TestFleet {
 export async function makeTestApp(label: string, options: { workers?: QueueName[]; env?: Record<string, string>; redisUrl?: string } = {}): Promise<TestApp> {
   const t = await makeTestFleet(label, options.env, options.redisUrl);
   const auditTrail = createAuditTrail(t.client, t.prefix);
-  const subscriber = options.workers ? createRedis(testRedisUrl, 'blocking') : null;
+  const subscriber = options.workers ? createRedis(options.redisUrl ?? testRedisUrl, 'blocking') : null;
   const control = createControlChannel(t.client, subscriber, t.prefix);
   const supportMode = supportModeFor({ redis: t.client, prefix: t.prefix, fleet: t.fleet, control, auditTrail });
   await supportMode.reconcileQueues();
@@ -51,18 +49,18 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
   if (options.workers) {
     runner = startWorkers({
       queues: options.workers,
-      handlers: buildHandlers({
-        fleet: t.fleet,
-        reports: createReportStore(t.client, t.prefix),
-        auditTrail,
-        redisFacts: () => readRedisFacts(t.client),
-        archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
-        residency: (region) => ({ allowed: checkResidency(region, { allowNonEu: false, extraAllowed: [] }).ok }),
-        settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336, limitHours: 2160 } },
-        llm: llm.router,
-        supportMode: () => supportMode.read(),
-        clock: () => new Date(),
-      }),
+      handlers: buildHandlers(
+        createWorkerDeps({
+          config: t.config,
+          redis: t.client,
+          prefix: t.prefix,
+          fleet: t.fleet,
+          auditTrail,
+          llm: llm.router,
+          supportMode: () => supportMode.read(),
+          archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
+        }),
+      ),
       connection: t.blocking,
       fleet: t.fleet,
       prefix: t.prefix,

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import { checkResidency } from '../../src/ai/residency.js';
 import type { FleetAuditResult } from '../../src/domain/audit/fleet-audit.js';
 import type { ComplianceCheckResult } from '../../src/domain/compliance/daily-check.js';
 import type { ExecutionAnalysis } from '../../src/domain/meta-monitor/job-executions.js';
@@ -15,9 +14,7 @@ import { apply } from '../../src/domain/support-mode/state.js';
 import { createSupportModeStore } from '../../src/store/support-mode.store.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
-import { readRedisFacts } from '../../src/store/redis-facts.js';
-import { createReportStore } from '../../src/store/reports.store.js';
-import type { WorkerDeps } from '../../src/workers/deps.js';
+import { createWorkerDeps, type WorkerDeps } from '../../src/workers/deps.js';
 import { buildHandlers } from '../../src/workers/handlers.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
@@ -31,21 +28,16 @@ describe('scheduled jobs do real work', () => {
   beforeAll(async () => {
     t = await makeTestFleet('jobs');
     archiveDir = await mkdtemp(join(tmpdir(), 'bsm-jobs-archive-'));
-    deps = {
+    deps = createWorkerDeps({
+      config: t.config,
+      redis: t.client,
+      prefix: t.prefix,
       fleet: t.fleet,
-      reports: createReportStore(t.client, t.prefix),
       auditTrail: createAuditTrail(t.client, t.prefix),
-      redisFacts: () => readRedisFacts(t.client),
-      archiveSink: () => createFileArchiveSink(archiveDir),
-      residency: (region) => {
-        const r = checkResidency(region, { allowNonEu: false, extraAllowed: [] });
-        return r.ok ? { allowed: true } : { allowed: false, reason: r.reason };
-      },
-      settings: { region: 'eu-central-1', archiveAfterDays: 90, retention: { completedJobHours: 72, failedJobHours: 336, limitHours: 2160 } },
-      supportMode: () => createSupportModeStore(t.client, t.prefix).read(),
       llm: createLlm(t.config, t.client, t.prefix, t.logger).router,
-      clock: () => new Date(),
-    };
+      supportMode: () => createSupportModeStore(t.client, t.prefix).read(),
+      archiveSink: () => createFileArchiveSink(archiveDir),
+    });
     // Support mode fully active, so every queue is meant to run.
     await createSupportModeStore(t.client, t.prefix).update((s) => apply(s, { type: 'enable', activate: true }, { by: 'test' }, new Date()));
     // Workers on every queue but implementation-support, so the checks see one queue without a worker.
