@@ -48,7 +48,10 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
     fleet,
     logger: createLogger('silent'),
     async cleanup() {
-      if (client.status === 'ready') {
+      // Ask the server itself: the client's status can still read `ready` for a moment
+      // after the server died (the socket has ended, its close event is not in yet).
+      const alive = client.status === 'ready' && (await client.ping().then(() => true, () => false));
+      if (alive) {
         await fleet.close();
         await deleteKeys(client, prefix);
         await Promise.allSettled([client.quit(), blocking.quit()]);
