@@ -29,6 +29,26 @@ export interface PricingSettings {
 // Bedrock cross-region inference profiles prefix the model id (`eu.anthropic...`): same price.
 const inferenceProfilePrefix = /^(?:eu|us|us-gov|apac|global)\./;
 
+/** The table's price of `model` (an inference-profile prefix such as `eu.` is ignored); undefined when unknown. */
+export function priceOf(model: string, prices: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+  return prices[model] ?? prices[model.replace(inferenceProfilePrefix, '')];
+}
+
+/**
+ * Whether calls on `path` to `model` are spend this budget pays for, and so stop when it is used
+ * up: `direct` always (we pay Bedrock); `mcp` when its model has a price in the table.
+ */
+export function isPaidPath(path: LlmPath, model: string, pricing: PricingSettings): boolean {
+  switch (path) {
+    case 'local':
+      return false;
+    case 'direct':
+      return true;
+    case 'mcp':
+      return priceOf(model, pricing.prices) !== undefined;
+  }
+}
+
 /**
  * Prices one call from its token usage.
  * - `local` is free.
@@ -41,7 +61,7 @@ export function priceCall(path: LlmPath, model: string, usage: TokenUsage, prici
   if (path === 'local') {
     return { costUsd: 0, priceKnown: true };
   }
-  const price = pricing.prices[model] ?? pricing.prices[model.replace(inferenceProfilePrefix, '')];
+  const price = priceOf(model, pricing.prices);
   if (price) {
     return { costUsd: costOf(usage, price), priceKnown: true };
   }
@@ -97,7 +117,7 @@ export interface BudgetStatus {
   at: number;
   day: PeriodStatus;
   month: PeriodStatus;
-  /** True when a budget is used up: the paid `direct` path is refused. */
+  /** True when a budget is used up: the paid paths are refused (see {@link isPaidPath}). */
   exhausted: boolean;
   /** Why the paid path is refused, as a sentence; null when it is not. */
   reason: string | null;

@@ -4,7 +4,7 @@
  * For each request: redact first (only the redacted request reaches any provider, and only
  * redacted text is stored), then try the operation's primary and fallback paths from the routing
  * matrix, then the local provider. A remote path is skipped when it is not configured, its region
- * is outside the residency policy, it is `direct` and a budget is exhausted, or its breaker is open.
+ * is outside the residency policy, it is paid (`isPaidPath`) and a budget is exhausted, or its breaker is open.
  * Each call is aborted at the operation's latency budget (covering all tries; the primary leaves
  * `fallbackReserve` of it for a usable fallback). Failures and timeouts are breaker failures;
  * throttling is not, and when every path tried was throttled the router rethrows
@@ -21,6 +21,7 @@ import type {
   SkipCause,
 } from '../store/llm.store.js';
 import { decisionOutcomes } from '../store/llm.store.js';
+import { isPaidPath } from './budget.js';
 import type { Budget, BudgetStatus } from './budget.js';
 import type { BreakerSnapshot, CircuitBreaker } from './circuit-breaker.js';
 import { checkResidency } from './residency.js';
@@ -332,6 +333,11 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     }
   }
 
+  function isPaid(path: RemotePath): boolean {
+    const provider = providers[path];
+    return provider !== undefined && isPaidPath(path, provider.model, budget.pricing);
+  }
+
   /** Why `path` may not be called at all (configuration, residency, money); null when it may. */
   function refusal(path: RemotePath, budgetStatus: BudgetStatus | null): { cause: SkipCause; detail: string } | null {
     if (!providers[path]) {
@@ -341,8 +347,8 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     if (verdict && !verdict.ok) {
       return { cause: 'region_not_allowed', detail: verdict.reason };
     }
-    // Only `direct` is paid by us; MCP spend is counted but never refused (see budget.ts).
-    if (path === 'direct' && budgetStatus?.exhausted === true) {
+    // Paid paths stop when the money is gone: `direct`, and `mcp` when its model has a price.
+    if (budgetStatus?.exhausted === true && isPaidPath(path, providers[path].model, budget.pricing)) {
       return { cause: 'budget_exhausted', detail: budgetStatus.reason ?? 'the LLM budget is exhausted' };
     }
     return null;
@@ -363,7 +369,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     const attempts: DecisionAttempt[] = [];
     const throttles: LlmThrottledError[] = [];
     const candidates: RemotePath[] = route.fallback === null ? [route.primary] : [route.primary, route.fallback];
-    const budgetStatus = candidates.some((p) => p === 'direct' && providers.direct) ? await budget.status() : null;
+    const budgetStatus = candidates.some((p) => isPaid(p)) ? await budget.status() : null;
     const refusals = new Map(candidates.map((p) => [p, refusal(p, budgetStatus)] as const));
     // Keep time back for the fallback only when it could actually be tried.
     let fallbackUsable = route.fallback !== null && refusals.get(route.fallback) === null;
@@ -396,6 +402,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
         withinBudget: latencyMs <= route.budgetMs,
         inputTokens: result?.usage.inputTokens ?? 0,
         outputTokens: result?.usage.outputTokens ?? 0,
+        tokensEstimated: result?.usage.estimated === true,
         costUsd: result?.costUsd ?? 0,
         priceKnown: result?.priceKnown ?? true,
         model: result?.model ?? null,
@@ -675,7 +682,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     },
 
     async pathStatus() {
-      const budgetStatus = providers.direct ? await budget.status() : null;
+      const budgetStatus = remotePaths.some((p) => isPaid(p)) ? await budget.status() : null;
       const remote = await Promise.all(
         remotePaths.map(async (path): Promise<PathStatus> => {
           const snapshot = await breaker.snapshot(path);

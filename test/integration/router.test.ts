@@ -211,6 +211,7 @@ describe('router: paths', () => {
       outcome: 'success',
       inputTokens: 1000,
       outputTokens: 500,
+      tokensEstimated: false,
       latencyMs: 120,
       withinBudget: true,
     });
@@ -222,7 +223,7 @@ describe('router: paths', () => {
   it('uses the fallback when the primary fails, and records why', async () => {
     const r = rig();
     r.direct.script({ kind: 'fail', message: 'HTTP 503 service unavailable' });
-    r.mcp.script({ kind: 'ok', text: 'from mcp' });
+    r.mcp.script({ kind: 'ok', text: 'from mcp', usage: { inputTokens: 9, outputTokens: 2, estimated: true } });
     const answer = await r.router.ask(ask('meta_monitor'));
 
     expect(answer).toMatchObject({ text: 'from mcp', path: 'mcp', primary: 'direct', fallbackUsed: true, reason: 'primary_failed' });
@@ -230,7 +231,7 @@ describe('router: paths', () => {
     expect(r.direct.calls).toHaveLength(1);
     const [stored] = await r.store.decisions.recent(1);
     expect(stored?.attempts.map((a) => `${a.path}:${a.result}`)).toEqual(['direct:failed', 'mcp:success']);
-    expect(stored).toMatchObject({ path: 'mcp', reason: 'primary_failed', fallbackUsed: true, outcome: 'success' });
+    expect(stored).toMatchObject({ path: 'mcp', reason: 'primary_failed', fallbackUsed: true, outcome: 'success', tokensEstimated: true });
     expect(await r.router.pathStatus()).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ path: 'direct', configured: true, lastError: expect.stringContaining('HTTP 503') as unknown }),
@@ -325,7 +326,7 @@ describe('router: budget', () => {
     expect(refused.attempts[0]).toMatchObject({ path: 'direct', result: 'skipped', skipped: 'budget_exhausted' });
     expect(r.direct.calls).toHaveLength(4);
 
-    // MCP is not refused by the budget: an operation with an MCP fallback still gets a model.
+    // This MCP model has no price here (its server bills elsewhere), so the budget does not stop it.
     const viaMcp = await r.router.ask(ask('infrastructure'));
     expect(viaMcp).toMatchObject({ path: 'mcp', reason: 'budget_exhausted' });
 
@@ -335,6 +336,28 @@ describe('router: budget', () => {
     const direct = (await r.router.pathStatus()).find((s) => s.path === 'direct');
     expect(direct?.refusedBecause).toContain('budget is exhausted');
     expect(direct?.available).toBe(false);
+  });
+
+  it('refuses an MCP model with a price too: every paid path stops and the local provider answers', async () => {
+    const r = rig({
+      budget: { dailyUsd: 0.05, prices: { [sonnet]: { inputPer1k: 0.003, outputPer1k: 0.015 }, 'mcp-model': { inputPer1k: 0.003, outputPer1k: 0 } } },
+    });
+    r.mcp.always({ kind: 'ok', usage: { inputTokens: 10_000, outputTokens: 0 } });
+    r.direct.always({ kind: 'fail' });
+    // $0.03 each through MCP (direct fails, MCP is the fallback): the second call crosses $0.05.
+    for (let i = 0; i < 2; i += 1) {
+      expect((await r.router.ask(ask('infrastructure'))).path).toBe('mcp');
+    }
+    const refused = await r.router.ask(ask('infrastructure'));
+    expect(refused).toMatchObject({ path: 'local', reason: 'budget_exhausted' });
+    expect(refused.attempts.slice(0, 2)).toMatchObject([
+      { path: 'direct', result: 'skipped', skipped: 'budget_exhausted' },
+      { path: 'mcp', result: 'skipped', skipped: 'budget_exhausted' },
+    ]);
+    expect(refused.explanation).toContain('daily LLM budget is exhausted');
+    expect(r.mcp.calls).toHaveLength(2);
+    const status = await r.router.pathStatus();
+    expect(status.filter((s) => s.refusedBecause?.includes('budget is exhausted')).map((s) => s.path)).toEqual(['direct', 'mcp']);
   });
 });
 
