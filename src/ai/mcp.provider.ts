@@ -224,6 +224,7 @@ function readResult(
   const usage = reportedUsage(result._meta) ?? reportedUsage(result.structuredContent) ?? {
     inputTokens: Math.ceil(Object.values(args).reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : 0), 0) / 4),
     outputTokens: Math.ceil(text.length / 4),
+    estimated: true,
   };
   return { text, model, usage };
 }

@@ -40,6 +40,8 @@ export interface LlmRequest {
 export interface TokenUsage {
   inputTokens: number;
   outputTokens: number;
+  /** True when the provider reported no counts and these are estimated from text length. */
+  estimated?: boolean;
 }
 
 /** What one provider call returns. */

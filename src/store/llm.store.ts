@@ -174,6 +174,8 @@ const decisionSchema = z.object({
   withinBudget: z.boolean(),
   inputTokens: z.number(),
   outputTokens: z.number(),
+  /** The token counts are estimates (the provider reported none); records older than this field read false. */
+  tokensEstimated: z.boolean().default(false),
   costUsd: z.number(),
   priceKnown: z.boolean(),
   model: z.string().nullable(),

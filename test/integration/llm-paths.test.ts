@@ -207,7 +207,7 @@ describe('the assist endpoint and routing figures, end to end', () => {
     });
     expect(r.status).toBe(200);
     const body = (await r.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ answer: 'Check the worker of jane.doe@example.com.', path: 'direct', primary: 'direct', fallbackUsed: false, tokens: { inputTokens: 321, outputTokens: 12 } });
+    expect(body).toMatchObject({ answer: 'Check the worker of jane.doe@example.com.', path: 'direct', primary: 'direct', fallbackUsed: false, tokens: { inputTokens: 321, outputTokens: 12, estimated: false }, priceKnown: true });
     expect(body.costUsd).toBeGreaterThan(0);
     expect(body.injection).toMatchObject({ flagged: true });
     const sent = JSON.stringify(bedrock.requests.at(-1)?.body);

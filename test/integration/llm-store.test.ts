@@ -52,6 +52,7 @@ function decision(id: string, at: number, overrides: Partial<RoutingDecision> = 
     withinBudget: true,
     inputTokens: 10,
     outputTokens: 20,
+    tokensEstimated: false,
     costUsd: 0.001,
     priceKnown: true,
     model: 'anthropic.claude-3-sonnet-20240229-v1:0',

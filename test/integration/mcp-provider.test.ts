@@ -67,7 +67,7 @@ describe('MCP provider against an MCP server built with the SDK', () => {
 
     expect(fake.initializeCount).toBe(before); // no new handshake
     const sentChars = 'Why did the last runs fail?'.length + 'You analyse agent executions.'.length + 'meta_monitor'.length;
-    expect(result.usage).toEqual({ inputTokens: Math.ceil(sentChars / 4), outputTokens: 2 });
+    expect(result.usage).toEqual({ inputTokens: Math.ceil(sentChars / 4), outputTokens: 2, estimated: true });
   });
 
   it('puts the system prompt before the user turn when the mapping has no system argument', async () => {
