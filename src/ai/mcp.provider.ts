@@ -146,8 +146,10 @@ export function createMcpProvider(options: McpProviderOptions): LlmProvider {
           throw new LlmProviderError('mcp', `MCP tool call failed: ${error.message}`, { cause: error });
         }
         drop(conn);
-        if (error instanceof StreamableHTTPError && error.code === 404 && attempt === 1) {
-          continue; // session expired on the server, which did not run the tool
+        if (attempt === 1 && ((error instanceof StreamableHTTPError && error.code === 404) || isStaleSocket(error))) {
+          // The session expired on the server, or a pooled keep-alive socket died with a restarted
+          // server: reconnect once. Asking the model again is safe; it changes nothing.
+          continue;
         }
         const message = error instanceof Error ? error.message : String(error);
         throw new LlmProviderError('mcp', `MCP connection failed: ${message}`, { cause: error });
@@ -227,6 +229,16 @@ function readResult(
     estimated: true,
   };
   return { text, model, usage };
+}
+
+/** A socket closed under a request (`fetch failed` caused by a reset or an unexpected close). */
+function isStaleSocket(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; isRecord(e) && depth < 5; e = e.cause, depth += 1) {
+    if (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** `usage` of a `_meta` or `structuredContent` object, when it holds two token counts. */

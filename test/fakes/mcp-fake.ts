@@ -19,6 +19,8 @@ export type McpBehaviour =
   | { kind: 'tool-error'; text: string }
   /** HTTP 429 before any MCP handling, with `Retry-After` when given. */
   | { kind: 'throttle'; retryAfterSeconds?: number }
+  /** Destroys the socket under the request before answering (a server that died mid-request). */
+  | { kind: 'reset' }
   /** Waits `delayMs` (or until the client cancels the request), then behaves as `then`. */
   | { kind: 'slow'; delayMs: number; then: McpBehaviour };
 
@@ -117,8 +119,9 @@ export async function startMcpFake(options: McpFakeOptions = {}): Promise<McpFak
           case 'tool-error':
             return { content: [{ type: 'text', text: behaviour.text }], isError: true };
           case 'throttle':
-            // Throttles are answered at the HTTP level; one reaching here came after a `slow`.
-            return { content: [{ type: 'text', text: 'throttle must not follow slow' }], isError: true };
+          case 'reset':
+            // Both are acted on at the HTTP level; one reaching here came after a `slow`.
+            return { content: [{ type: 'text', text: `${behaviour.kind} must not follow slow` }], isError: true };
         }
       },
     );
@@ -195,6 +198,10 @@ export async function startMcpFake(options: McpFakeOptions = {}): Promise<McpFak
             headers['retry-after'] = String(behaviour.retryAfterSeconds);
           }
           res.writeHead(429, headers).end(JSON.stringify({ error: 'Too many requests' }));
+          return;
+        }
+        if (behaviour.kind === 'reset') {
+          req.socket.destroy();
           return;
         }
         assigned.set(`${sessionId ?? ''}:${String(message.id)}`, { behaviour, call });

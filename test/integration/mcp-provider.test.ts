@@ -130,6 +130,21 @@ describe('MCP provider against an MCP server built with the SDK', () => {
     expect(fake.initializeCount).toBe(before + 1);
   });
 
+  it('reconnects once when the socket dies under a call, and fails when it dies again', async () => {
+    await provider.complete(request, AbortSignal.timeout(5_000));
+    const before = fake.initializeCount;
+
+    fake.script({ kind: 'reset' }, { kind: 'ok', text: 'on a new connection' });
+    const result = await provider.complete(request, AbortSignal.timeout(5_000));
+    expect(result.text).toBe('on a new connection');
+    expect(fake.initializeCount).toBe(before + 1);
+
+    fake.script({ kind: 'reset' }, { kind: 'reset' });
+    const error = await provider.complete(request, AbortSignal.timeout(5_000)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LlmProviderError);
+    expect((error as LlmProviderError).message).toContain('MCP connection failed');
+  });
+
   it('fails while the server is down, then reconnects once it is back', async () => {
     await provider.complete(request, AbortSignal.timeout(5_000));
     const before = fake.initializeCount;
