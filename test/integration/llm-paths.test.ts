@@ -23,7 +23,21 @@ const pii = [
   '2001:db8::8a2e:370:7334',
   'AKIAIOSFODNN7EXAMPLE',
   'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  '030 1234567',
+  '015112345678',
+  'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.c2lnbmF0dXJl',
+  'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC',
+  'max.mustermann@example.org',
+  '4012888888881881',
 ];
+const privateKey = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+/** Facts with PII in keys, values and numbers, as a component or an /assist caller might send them. */
+const piiFacts = {
+  'max.mustermann@example.org': { role: 'on call', mobile: '015112345678' },
+  payment: { card: 4012888888881881, office: '030 1234567' },
+  headers: ['Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcHMifQ.c2lnbmF0dXJl'],
+  key: privateKey,
+};
 const piiPrompt =
   `Customer jane.doe@example.com (tel +49 30 1234567, US office +1 415 555 2671) paid from DE89370400440532013000 ` +
   `and GB82WEST12345698765432 with cards 4111111111111111 and 5500 0000 0000 0004; SSN 123-45-6789. ` +
@@ -155,9 +169,17 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
   it('PII in prompts reaches neither fake; the answer gets the values back', async () => {
     const llm = llmWith({});
     bedrock.setDefault({ kind: 'ok', text: 'Contact [EMAIL_1] about [IBAN_1].' });
-    const viaDirect = await ask(llm, 'infrastructure', piiPrompt);
+    const viaDirect = await llm.router.ask({
+      component: 'infrastructure-auditor',
+      operation: 'infrastructure',
+      task: 'test',
+      system: 'You summarise.',
+      prompt: piiPrompt,
+      facts: piiFacts,
+    });
     expect(viaDirect.text).toBe('Contact jane.doe@example.com about DE89370400440532013000.');
-    await ask(llm, 'standard', piiPrompt); // standard: MCP first
+    // standard: MCP first
+    await llm.router.ask({ component: 'meta-monitor', operation: 'standard', task: 'test', system: 'You summarise.', prompt: piiPrompt, facts: piiFacts });
     const sent = JSON.stringify(bedrock.requests.map((r) => r.body)) + JSON.stringify(mcp.calls.map((c) => c.arguments));
     expect(bedrock.requests.length).toBeGreaterThan(0);
     expect(mcp.calls.length).toBeGreaterThan(0);

@@ -30,6 +30,8 @@ const corpus: Sample[] = [
   { type: 'PHONE', value: '0049 (0)89 123456-78', line: 'Tel.: 0049 (0)89 123456-78, Fax folgt' },
   { type: 'PHONE', value: '030/1234567', line: 'Hotline 030/1234567 (Mo-Fr)' },
   { type: 'PHONE', value: '0171 1234567', line: 'mobil: 0171 1234567' },
+  { type: 'PHONE', value: '0301234567', line: 'Festnetz 0301234567, bitte zurückrufen' },
+  { type: 'PHONE', value: '015112345678', line: 'mobile=015112345678' },
   { type: 'PHONE', value: '+1 415 555 2671', line: 'US support line +1 415 555 2671 is down' },
   { type: 'PHONE', value: '+44 20 7946 0958', line: 'London office: +44 20 7946 0958.' },
   { type: 'PHONE', value: '+1 (415) 555-2671', line: 'caller_id="+1 (415) 555-2671"' },
@@ -79,6 +81,7 @@ const corpus: Sample[] = [
   { type: 'BEARER_TOKEN', value: jwt, line: `Authorization: Bearer ${jwt}` },
   { type: 'BEARER_TOKEN', value: 'sk_live_51HxYz9Q2kA7bC', line: 'curl -H "authorization: bearer sk_live_51HxYz9Q2kA7bC" https://api' },
   { type: 'BEARER_TOKEN', value: 'dXNlcjpwYXNzd29yZA==', line: 'Authorization: Basic dXNlcjpwYXNzd29yZA==' },
+  { type: 'BEARER_TOKEN', value: 'abcdefghijklmnopqr', line: 'sent Bearer abcdefghijklmnopqr upstream' },
   { type: 'PRIVATE_KEY', value: pem, line: `loaded key:\n${pem}\nfrom /etc/ssl/app.key` },
   {
     type: 'PRIVATE_KEY',
@@ -220,7 +223,7 @@ describe('Redactor', () => {
     expect(redactor.counts).toEqual(expected);
     expect(redactor.counts).toEqual({
       EMAIL: 4,
-      PHONE: 9,
+      PHONE: 11,
       IBAN: 6,
       CARD: 7,
       SSN: 2,
@@ -228,7 +231,7 @@ describe('Redactor', () => {
       IPV6: 5,
       AWS_ACCESS_KEY: 2,
       AWS_SECRET_KEY: 2,
-      BEARER_TOKEN: 3,
+      BEARER_TOKEN: 4,
       PRIVATE_KEY: 2,
     });
   });
@@ -309,13 +312,13 @@ describe('Redactor', () => {
   });
 
   describe('redactDeep', () => {
-    it('redacts string values at any depth and keeps keys and other values', () => {
+    it('redacts strings at any depth, keys and PII-shaped integers included, and keeps other values', () => {
       const redactor = new Redactor();
       const input = {
         job: { id: '42', attempts: 3, paused: false, parent: null, missing: undefined },
         customer: { email: 'jane@example.com', phones: ['+49 30 1234567', 'n/a'] },
-        'a@example.com': 'the key is not scanned',
-        payments: [{ iban: 'DE89370400440532013000', amount: 4111111111111111 }],
+        'a@example.com': 'the key is scanned too',
+        payments: [{ iban: 'DE89370400440532013000', amount: 4111111111111111, cents: 1999 }],
         logs: ['ECONNREFUSED 10.0.0.12:6379', ['nested jane@example.com']],
         at: new Date('2026-11-26T08:15:00Z'),
       };
@@ -323,12 +326,12 @@ describe('Redactor', () => {
       expect(output).toEqual({
         job: { id: '42', attempts: 3, paused: false, parent: null, missing: undefined },
         customer: { email: '[EMAIL_1]', phones: ['[PHONE_1]', 'n/a'] },
-        'a@example.com': 'the key is not scanned',
-        payments: [{ iban: '[IBAN_1]', amount: 4111111111111111 }],
+        '[EMAIL_2]': 'the key is scanned too',
+        payments: [{ iban: '[IBAN_1]', amount: '[CARD_1]', cents: 1999 }],
         logs: ['ECONNREFUSED [IPV4_1]:6379', ['nested [EMAIL_1]']],
         at: new Date('2026-11-26T08:15:00Z'),
       });
-      expect(redactor.counts).toEqual({ EMAIL: 2, PHONE: 1, IBAN: 1, IPV4: 1 });
+      expect(redactor.counts).toEqual({ EMAIL: 3, PHONE: 1, IBAN: 1, CARD: 1, IPV4: 1 });
     });
 
     it('returns a copy and leaves the input untouched', () => {

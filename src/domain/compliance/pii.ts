@@ -90,6 +90,8 @@ const phoneInternationalPattern =
 /** German national numbers: trunk `0`, area code, then a separator: `030/1234567`, `0171 1234567`, `(089) 123456`. */
 const phoneNationalPattern =
   /(?<![\w+.\-/:])(?:\(0[1-9]\d{1,4}\) ?|0[1-9]\d{1,4}(?: ?\/ ?|[ -]))\d{1,10}(?:[ -]\d{1,10}){0,4}/g;
+/** German national numbers written without any separator: `0301234567`, `015112345678` (10 to 12 digits). */
+const phoneNationalUnseparatedPattern = /(?<![\w+.\-/:,])0[1-9]\d{8,10}(?![\w]|[.,:\-/]\d)/g;
 
 /**
  * Finds PII and secrets in `text`: e-mail addresses, phone numbers (German national and
@@ -102,8 +104,9 @@ const phoneNationalPattern =
  * (`[EMAIL_1]`) match no detector, so redacting twice changes nothing. Returned in text order.
  *
  * Known limitations: version strings of four numeric parts such as `1.2.3.4` are valid IPv4
- * addresses and are reported as such; German national numbers are only recognised with a separator
- * after the area code (`030 1234567`, not `0301234567`); IBANs must be upper case; an unlabelled
+ * addresses and are reported as such; a German national number without separators is recognised
+ * only with 10 to 12 digits (`0301234567`), so shorter ones need a separator (`089 12345`); IBANs must
+ * be upper case; an unlabelled
  * 40-character AWS secret key, passwords and generic API keys are not recognised.
  */
 export function detectPii(text: string): PiiMatch[] {
@@ -203,8 +206,9 @@ function detectAwsKeys(text: string, emit: Emit): void {
 function detectBearerTokens(text: string, emit: Emit): void {
   for (const m of text.matchAll(bearerPattern)) {
     const token = m[1] ?? '';
-    // "Bearer authentication" in prose is not a token: real tokens are long and contain digits.
-    if (token.length >= 12 && /\d/.test(token)) {
+    // "Bearer authentication" in prose is not a token: real tokens are long, and contain digits
+    // unless they are longer still.
+    if ((token.length >= 12 && /\d/.test(token)) || token.length >= 16) {
       emitTrailingGroup('BEARER_TOKEN', m, token, emit);
     }
   }
@@ -413,6 +417,9 @@ function detectIpv6(text: string, emit: Emit): void {
 function detectPhones(text: string, emit: Emit): void {
   scanPhones(text, phoneInternationalPattern, true, emit);
   scanPhones(text, phoneNationalPattern, false, emit);
+  for (const m of text.matchAll(phoneNationalUnseparatedPattern)) {
+    emit('PHONE', m.index, m.index + m[0].length);
+  }
 }
 
 function scanPhones(text: string, source: RegExp, international: boolean, emit: Emit): void {
@@ -520,13 +527,16 @@ export class Redactor {
   }
 
   /**
-   * A copy of a JSON-like value with every string value redacted, at any depth. Object keys,
-   * numbers, booleans, `null` and `undefined` are kept as they are (a number is never scanned);
-   * dates are copied. Other objects are copied as plain objects of their own enumerable properties.
+   * A copy of a JSON-like value with every string redacted, object keys included, at any depth.
+   * An integer whose digits are PII (a card number stored as a number) becomes its placeholder
+   * string; other numbers, booleans, `null` and `undefined` are kept; dates are copied. Other
+   * objects are copied as plain objects of their own enumerable properties.
    * @throws TypeError on a circular structure.
    */
-  redactDeep<T>(value: T): T {
-    return this.#redactValue(value, new Set()) as T;
+  redactDeep(value: Readonly<Record<string, unknown>>): Record<string, unknown>;
+  redactDeep(value: unknown): unknown;
+  redactDeep(value: unknown): unknown {
+    return this.#redactValue(value, new Set());
   }
 
   /** `text` with the placeholders this instance created replaced by their originals; unknown placeholders are left alone. */
@@ -557,6 +567,12 @@ export class Redactor {
     if (typeof value === 'string') {
       return this.redact(value);
     }
+    if ((typeof value === 'number' && Number.isSafeInteger(value)) || typeof value === 'bigint') {
+      // A card or phone number stored as a number is still one: it becomes its placeholder.
+      const digits = String(value);
+      const redacted = this.redact(digits);
+      return redacted === digits ? value : redacted;
+    }
     if (typeof value !== 'object' || value === null) {
       return value;
     }
@@ -572,8 +588,9 @@ export class Redactor {
         const items: readonly unknown[] = value;
         return items.map((item) => this.#redactValue(item, ancestors));
       }
-      // fromEntries defines properties, so an own `__proto__` key stays a key.
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.#redactValue(v, ancestors)]));
+      // Keys are text that leaves the process too. fromEntries defines properties, so an own
+      // `__proto__` key stays a key.
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.redact(k), this.#redactValue(v, ancestors)]));
     } finally {
       ancestors.delete(value);
     }
