@@ -10,6 +10,8 @@
  * throttling is not, and when every path tried was throttled the router rethrows
  * `LlmThrottledError` so the worker can back its queue off. Every request is recorded as a decision.
  */
+import { detectInjection } from '../domain/compliance/prompt-injection.js';
+import type { InjectionReport } from '../domain/compliance/prompt-injection.js';
 import { untilAborted } from './abort.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -97,6 +99,8 @@ export interface LlmAnswer {
   decisionId: string;
   /** Every path considered, in order. */
   attempts: DecisionAttempt[];
+  /** Prompt-injection markers found in the request's facts (untrusted data, sent fenced). */
+  injection: InjectionReport;
 }
 
 /** The subset of a pino logger the router uses. */
@@ -366,6 +370,12 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     const elapsed = (): number => monotonic() - t0;
     const redaction = redact(request);
     const safe = redaction.request;
+    // Facts carry outside text (logs, tickets, tool output): they travel fenced as data, and
+    // markers of an injection attempt are flagged on the decision.
+    const injection: InjectionReport = safe.facts === undefined ? { flagged: false, markers: [] } : detectInjection(JSON.stringify(safe.facts));
+    if (injection.flagged) {
+      logger?.warn({ component, operation: request.operation, task: request.task, markers: injection.markers }, 'prompt-injection markers in LLM request facts');
+    }
     const attempts: DecisionAttempt[] = [];
     const throttles: LlmThrottledError[] = [];
     const candidates: RemotePath[] = route.fallback === null ? [route.primary] : [route.primary, route.fallback];
@@ -411,6 +421,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
         promptChars: safe.prompt.length,
         promptExcerpt: safe.prompt.slice(0, excerptChars),
         redactions: redaction.counts,
+        injectionMarkers: injection.markers,
       };
       await store.decisions.append(decision);
       return decision;
@@ -461,6 +472,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
         withinBudget: decision.withinBudget,
         decisionId,
         attempts,
+        injection,
       };
     }
 

@@ -48,8 +48,9 @@ export function llmRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
-      // The context travels as facts, which the providers fence as untrusted data.
-      const injection = body.context === undefined ? { flagged: false, markers: [] } : detectInjection(JSON.stringify(body.context));
+      // The context travels as facts: the router scans them and the providers fence them as
+      // untrusted data. The question is the caller's own instruction; it is scanned, not fenced.
+      const inQuestion = detectInjection(body.question);
       const answer = await deps.llm.router.ask(
         {
           component: 'bedrock-support',
@@ -76,7 +77,11 @@ export function llmRoutes(deps: ApiDeps) {
           costUsd: answer.costUsd,
           priceKnown: answer.priceKnown,
           decisionId: answer.decisionId,
-          injection,
+          injection: {
+            flagged: inQuestion.flagged || answer.injection.flagged,
+            question: inQuestion.markers,
+            context: answer.injection.markers,
+          },
         },
         200,
       );

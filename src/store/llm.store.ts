@@ -187,6 +187,8 @@ const decisionSchema = z.object({
   promptExcerpt: z.string(),
   /** Redactions made, by kind. */
   redactions: z.record(z.string(), z.number()),
+  /** Prompt-injection markers found in the facts; records older than this field read []. */
+  injectionMarkers: z.array(z.string()).default([]),
 });
 /** One routing decision as stored. Contains only redacted text. */
 export type RoutingDecision = z.infer<typeof decisionSchema>;

@@ -231,7 +231,9 @@ describe('the assist endpoint and routing figures, end to end', () => {
     const body = (await r.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ answer: 'Check the worker of jane.doe@example.com.', path: 'direct', primary: 'direct', fallbackUsed: false, tokens: { inputTokens: 321, outputTokens: 12, estimated: false }, priceKnown: true });
     expect(body.costUsd).toBeGreaterThan(0);
-    expect(body.injection).toMatchObject({ flagged: true });
+    expect(body.injection).toEqual({ flagged: true, question: [], context: ['ignore-previous', 'system-prompt', 'reveal-system-prompt'] });
+    const [decision] = await t.llm.router.recentDecisions(1);
+    expect(decision?.injectionMarkers).toEqual(['ignore-previous', 'system-prompt', 'reveal-system-prompt']);
     const sent = JSON.stringify(bedrock.requests.at(-1)?.body);
     for (const v of ['jane.doe@example.com', '192.168.10.42', '4111111111111111']) {
       expect(sent).not.toContain(v);

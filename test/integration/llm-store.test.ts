@@ -61,6 +61,7 @@ function decision(id: string, at: number, overrides: Partial<RoutingDecision> = 
     promptChars: 42,
     promptExcerpt: 'Summarise [EMAIL_1]',
     redactions: { email: 1 },
+    injectionMarkers: [],
     ...overrides,
   };
 }
