@@ -44,6 +44,16 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
       jobs.push(await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['redis'] }));
     }
     const queue = t.fleet.queue('infrastructure-auditor');
+    // The whole queue backs off, not just the throttled job: queue.rateLimit() fills the queue's
+    // limiter (MAX_SAFE_INTEGER) for the back-off time; the ordinary limiter never counts that high.
+    let sampling = true;
+    let longestTtlMs = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        longestTtlMs = Math.max(longestTtlMs, await queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
     const done = await eventually(
       async () => {
         const all = await Promise.all(jobs.map((j) => queue.getJob(j.id as string)));
@@ -52,6 +62,10 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
       60_000,
       100,
     );
+    sampling = false;
+    await sampler;
+    expect(longestTtlMs).toBeGreaterThan(0);
+    expect(longestTtlMs).toBeLessThanOrEqual(150);
     expect(done.filter((j) => j?.failedReason).map((j) => j?.failedReason)).toEqual([]);
     expect(await queue.getJobCounts('failed')).toEqual({ failed: 0 });
 
