@@ -80,7 +80,7 @@ const settings = {
     default: 'bsm',
   }),
   BSM_API_KEYS: setting({
-    description: 'comma-separated name:role:token; roles viewer, operator, approver, admin',
+    description: 'comma-separated name:role:token; roles viewer, operator, approver, admin; tokens of 16 characters or more',
     expected: 'name:role:token[,name:role:token...]',
     schema: z.string().trim(),
   }),

@@ -10,7 +10,7 @@ import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
 import { componentTestRoutes } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
-import { ApiError, errorHandler } from './errors.js';
+import { ApiError, errorBody, errorHandler } from './errors.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard } from './middleware.js';
@@ -27,7 +27,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+        const issues = result.error.issues.map((i) => {
+          // An unknown key is reported on its parent object: name the key itself.
+          const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0] ?? ''] : i.path;
+          return { path: path.map(String).join('.') || '(body)', message: i.message };
+        });
         const first = issues[0] ?? { path: '(body)', message: 'invalid' };
         throw new ApiError(400, 'invalid_request', `${first.path}: ${first.message}`, { field: first.path, issues });
       }
@@ -64,7 +68,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/docs/assets/swagger-ui-dist/*', serveStatic({ root: swaggerDist, rewriteRequestPath: (p) => p.replace(/^\/docs\/assets\/swagger-ui-dist/, '') }));
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' }));
 
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError(errorHandler(deps.logger));
   return app;
 }

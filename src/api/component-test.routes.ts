@@ -5,7 +5,7 @@ import { queueNames, type QueueName } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
 import { defaultLimits } from './deps.js';
 import type { AppEnv } from './env.js';
-import { ApiError } from './errors.js';
+import { ApiError, errorBody } from './errors.js';
 import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors } from './openapi.js';
 
 const operationOf: Record<QueueName, OperationType> = {
@@ -82,7 +82,7 @@ export function componentTestRoutes(deps: ApiDeps) {
       const latencyMs = done?.finishedOn === undefined ? roundTripMs : done.finishedOn - done.timestamp;
       if (!done) {
         const state = await deps.fleet.queue(queue).getJobState(jobId);
-        return c.json({ error: { code: 'timeout', message: `canary ${jobId} did not finish within ${timeoutMs} ms`, details: { jobId, state } } }, 504);
+        return c.json(errorBody('timeout', `canary ${jobId} did not finish within ${timeoutMs} ms`, { jobId, state }), 504);
       }
       if (done.failedReason) {
         return c.json({ component: queue, status: 'failed', jobId, latencyMs, roundTripMs, error: done.failedReason }, 200);

@@ -9,7 +9,8 @@ import { JobPayloadError } from '../queues/fleet.js';
 
 /** The one error body of the API. */
 export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
+  /** Always present; null when there is nothing more to say. */
+  error: { code: string; message: string; details: unknown };
 }
 
 /** An error with its HTTP status, code and a message a user can act on. */
@@ -43,24 +44,31 @@ function looksLikeRedisDown(err: Error): boolean {
   return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Command timed out|ETIMEDOUT|Reached the max retries/i.test(err.message);
 }
 
+/** The one error shape: `{ error: { code, message, details } }`, `details` null when empty. */
+export function errorBody(code: string, message: string, details: unknown = null): ErrorBody {
+  return { error: { code, message, details: details ?? null } };
+}
+
 /** `app.onError`: maps every error to `{ error: { code, message, details } }` with the right status. */
 export function errorHandler(logger: Logger) {
   return function onError(err: Error, c: Context): Response {
     if (err instanceof ApiError) {
-      return c.json({ ...err.top, error: { code: err.code, message: err.message, details: err.details } }, err.status, err.headers);
+      return c.json({ ...err.top, ...errorBody(err.code, err.message, err.details) }, err.status, err.headers);
     }
     if (err instanceof JobPayloadError) {
-      return c.json<ErrorBody>({ error: { code: 'invalid_request', message: err.message, details: { field: err.field, issues: err.issues } } }, 400);
+      return c.json(errorBody('invalid_request', err.message, { field: err.field, issues: err.issues }), 400);
     }
     if (err instanceof SupportModeBusyError) {
-      return c.json<ErrorBody>({ error: { code: 'busy', message: err.message } }, 409);
+      return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {
       const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 5_000) / 1000));
-      return c.json<ErrorBody>({ error: { code: 'throttled', message: `the LLM provider is throttling (${err.message}); retry in ${seconds} s` } }, 429, { 'Retry-After': String(seconds) });
+      return c.json(errorBody('throttled', `the LLM provider is throttling (${err.message}); retry in ${seconds} s`, { retryAfterSeconds: seconds }), 429, {
+        'Retry-After': String(seconds),
+      });
     }
     if (err instanceof SupportModeConflictError) {
-      return c.json<ErrorBody>({ error: { code: 'conflict', message: err.message, details: { status: err.status } } }, 409);
+      return c.json(errorBody('conflict', err.message, { status: err.status }), 409);
     }
     if (err instanceof HTTPException) {
       const status = err.status;
@@ -70,22 +78,20 @@ export function errorHandler(logger: Logger) {
           : err.status === 415
             ? 'send the body as JSON, with Content-Type: application/json'
             : err.message || 'request rejected';
-      return c.json<ErrorBody>({ error: { code: codeByStatus[status] ?? 'http_error', message } }, status);
+      return c.json(errorBody(codeByStatus[status] ?? 'http_error', message), status);
     }
     if (looksLikeRedisDown(err)) {
       logger.warn({ err: err.message, path: c.req.path }, 'redis unavailable');
       const mutating = c.req.method !== 'GET' && c.req.method !== 'HEAD';
-      return c.json<ErrorBody>(
-        {
-          error: {
-            code: 'unavailable',
-            message: mutating ? 'Redis is unreachable: the request may not have completed; check /admin/bedrock-support/status once Redis is back' : 'Redis is unreachable',
-          },
-        },
+      return c.json(
+        errorBody(
+          'unavailable',
+          mutating ? 'Redis is unreachable: the request may not have completed; check /admin/bedrock-support/status once Redis is back' : 'Redis is unreachable',
+        ),
         503,
       );
     }
     logger.error({ err: err.message, stack: err.stack, path: c.req.path }, 'request failed');
-    return c.json<ErrorBody>({ error: { code: 'internal_error', message: 'internal error' } }, 500);
+    return c.json(errorBody('internal_error', 'internal error'), 500);
   };
 }

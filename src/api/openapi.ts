@@ -6,7 +6,7 @@ export const ErrorSchema = z
     error: z.object({
       code: z.string().openapi({ example: 'invalid_request' }),
       message: z.string().openapi({ example: 'component: Invalid option: expected one of "infrastructure-auditor"|"meta-monitor"|"implementation-support"' }),
-      details: z.unknown().optional(),
+      details: z.unknown().openapi({ description: 'More about the error (e.g. the field and every issue); null when there is nothing more' }),
     }),
   })
   .openapi('Error');

@@ -61,10 +61,11 @@ describe('API security and input validation', () => {
       expect(none.status, `${op.method} ${path} without a token`).toBe(401);
       const wrong = await t.call(op.method, path, { role: null, headers: { authorization: `Bearer ${tokens.admin}x` } });
       expect(wrong.status, `${op.method} ${path} with a wrong token`).toBe(401);
-      expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      expect(((await wrong.json()) as { error: { code: string } }).error).toEqual({ code: 'unauthorized', message: expect.any(String) as unknown, details: null });
       for (const role of permissionRoles[op.permission ?? 'read'] ?? []) {
         const low = await t.call(op.method, path, { role, body: {} });
         expect(low.status, `${op.method} ${path} as ${role}`).toBe(403);
+        expect(Object.keys(((await low.json()) as { error: object }).error)).toEqual(['code', 'message', 'details']);
       }
     }
     // Nothing a rejected request did reached the audit trail or the state.
@@ -97,14 +98,18 @@ describe('API security and input validation', () => {
       for (const b of bad) {
         const r = await t.call(op.method, concrete(op.path), { role: 'admin', body: b.body, rawBody: b.rawBody, headers: b.headers });
         expect(b.status, `${op.method} ${op.path} with ${b.name}: got ${r.status}`).toContain(r.status);
-        const body = (await r.json()) as { error: { code: string; message: string } };
+        const body = (await r.json()) as { error: { code: string; message: string; details?: unknown } };
         expect(body.error.message.length, `${op.path} ${b.name}`).toBeGreaterThan(0);
+        expect(Object.keys(body.error), `${op.path} ${b.name}`).toEqual(['code', 'message', 'details']);
       }
     }
     const named = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'nope' } });
     expect(((await named.json()) as { error: { message: string; details: { field: string } } }).error).toMatchObject({ details: { field: 'component' } });
     const unknownField = await t.call('POST', '/admin/bedrock-support/enable', { body: { activ: true } });
-    expect(((await unknownField.json()) as { error: { message: string } }).error.message).toContain('activ');
+    expect(((await unknownField.json()) as { error: { message: string; details: { field: string } } }).error).toMatchObject({
+      message: expect.stringContaining('activ') as unknown,
+      details: { field: 'activ' },
+    });
     const missing = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'x' } });
     expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/^initiated_by: /);
 
