@@ -62,6 +62,9 @@ function parseInvocation(argv: string[]): Invocation {
   return { role, queues };
 }
 
+/** A repeat of the stop signal within this window is the same request, not "exit now". */
+const repeatSignalWindowMs = 2_000;
+
 async function run(invocation: Invocation): Promise<void> {
   const config = loadConfig();
   const has = (r: Role) => invocation.role === r || invocation.role === 'all';
@@ -193,14 +196,19 @@ async function run(invocation: Invocation): Promise<void> {
     logger.info({ url: `http://${config.HOST}:${config.PORT}`, health: `http://${config.HOST}:${config.PORT}/health` }, 'api listening');
   }
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
+    if (stoppingSince !== undefined) {
+      // One Ctrl-C can arrive twice: from the terminal and relayed by `npm start`. Only a
+      // signal well after the first means "stop waiting".
+      if (Date.now() - stoppingSince < repeatSignalWindowMs) {
+        return;
+      }
+      logger.warn({ signal }, 'second signal: exiting now; jobs still running are left to the stalled-job check');
       process.exit(1);
     }
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
+    stoppingSince = Date.now();
+    logger.info({ signal, graceMs: config.BSM_SHUTDOWN_GRACE_MS }, 'shutting down: running jobs get the grace period, then are cancelled back to waiting (signal again to exit at once)');
     for (const stop of stops) {
       await stop();
     }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -50,22 +50,28 @@ export interface OwnRedis {
 /**
  * Starts `redis-server` from the PATH on 127.0.0.1:`port`.
  * With `dataDir`, data persists there with AOF on; without, nothing is written to disk.
+ * With `ownProcessGroup`, a Ctrl-C in the terminal reaches only us, not the server: it must outlive
+ * our graceful shutdown (running jobs are handed back to waiting through it), and we stop it last.
  */
-export async function startRedisServer(options: { port: number; dataDir?: string; timeoutMs?: number }): Promise<OwnRedis> {
+export async function startRedisServer(options: { port: number; dataDir?: string; timeoutMs?: number; ownProcessGroup?: boolean }): Promise<OwnRedis> {
   const args = ['--port', String(options.port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'];
+  let madeDir: string | undefined;
   if (options.dataDir) {
     const dir = resolve(options.dataDir);
-    await mkdir(dir, { recursive: true });
+    madeDir = await mkdir(dir, { recursive: true });
     args.push('--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '');
   } else {
     args.push('--save', '', '--appendonly', 'no');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: options.ownProcessGroup === true });
   const spawned = await new Promise<Error | null>((done) => {
     child.once('spawn', () => done(null));
     child.once('error', (err) => done(err));
   });
   if (spawned) {
+    if (madeDir !== undefined) {
+      await rm(madeDir, { recursive: true, force: true }); // leave nothing behind for a server that never ran
+    }
     throw new NoRedisError(
       (spawned as NodeJS.ErrnoException).code === 'ENOENT' ? `no Redis answers and redis-server is not on the PATH: ${howToGetRedis}` : `could not start redis-server: ${spawned.message}`,
     );
@@ -107,6 +113,11 @@ export async function resolveRedis(options: { redisUrl?: string; dataDir: string
   if (await redisAnswers('127.0.0.1', port)) {
     return { url: `redis://127.0.0.1:${port}` };
   }
-  const own = await startRedisServer({ port, dataDir: options.dataDir });
+  const own = await startRedisServer({ port, dataDir: options.dataDir, ownProcessGroup: true });
+  // Outside the terminal's process group it would outlive an abrupt exit: stop it then too
+  // (SIGTERM lets it write its AOF).
+  const stopOnExit = () => own.process.kill('SIGTERM');
+  process.once('exit', stopOnExit);
+  own.process.once('exit', () => process.removeListener('exit', stopOnExit));
   return { url: own.url, own };
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LlmThrottledError } from '../ai/types.js';
@@ -23,6 +24,12 @@ export interface RunnerOptions {
   settings: Record<QueueName, QueueSettings>;
   /** How long running jobs may take to finish on shutdown before they are cancelled. */
   graceMs: number;
+  /**
+   * How long cancelled jobs may take to be handed back to waiting (which needs Redis) before the
+   * workers are closed by force. Default 10 s. A job not handed back is returned by BullMQ's
+   * stalled-job check of any other worker.
+   */
+  cancelWaitMs?: number;
   logger: Logger;
   /** Back-off applied to the whole queue when a provider throttles without saying how long. */
   throttleBackoffMs?: number;
@@ -122,15 +129,26 @@ export function startWorkers(options: RunnerOptions): Runner {
     workers,
     cancelAll,
     async close() {
-      const closing = Promise.all([...workers.values()].map((w) => w.close()));
-      const timer = setTimeout(() => {
+      const closing = Promise.all([...workers.values()].map((w) => w.close())).then(() => true);
+      const stop = new AbortController();
+      const after = (ms: number) => delay(ms, false, { signal: stop.signal }).catch(() => false);
+      try {
+        if (await Promise.race([closing, after(options.graceMs)])) {
+          return;
+        }
         options.logger.warn({ graceMs: options.graceMs }, 'jobs still running after the grace period: cancelling them');
         cancelAll('shutdown');
-      }, options.graceMs);
-      try {
-        await closing;
+        const cancelWaitMs = options.cancelWaitMs ?? 10_000;
+        if (await Promise.race([closing, after(cancelWaitMs)])) {
+          return;
+        }
+        options.logger.error(
+          { cancelWaitMs },
+          'cancelled jobs could not be handed back to waiting (is Redis reachable?): closing by force; the stalled-job check of the next worker returns them',
+        );
+        await Promise.race([Promise.all([...workers.values()].map((w) => w.close(true))), after(cancelWaitMs)]);
       } finally {
-        clearTimeout(timer);
+        stop.abort();
       }
     },
   };

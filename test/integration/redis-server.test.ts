@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,16 +37,23 @@ describe('Redis for a newcomer', () => {
       client.disconnect();
     }
     expect((await readdir(join(dir, 'redis'))).length).toBeGreaterThan(0);
+    // In a process group of its own: a Ctrl-C for bsm does not kill the Redis it still needs.
+    const pgid = (pid: number) => Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)]).toString().trim());
+    expect(pgid(first.own?.process.pid ?? 0)).toBe(first.own?.process.pid);
+    expect(pgid(first.own?.process.pid ?? 0)).not.toBe(pgid(process.pid));
     const second = await resolveRedis({ dataDir: join(dir, 'redis'), port });
     expect(second).toEqual({ url: `redis://127.0.0.1:${port}` });
   });
 
   it('with nothing answering and no redis-server on the PATH, it refuses with how to get one', async () => {
     vi.stubEnv('PATH', '/nonexistent');
+    const dataDir = join(tmpdir(), `bsm-no-redis-${process.pid}`, 'redis');
     try {
-      const failure = resolveRedis({ dataDir: join(tmpdir(), 'bsm-no-redis'), port: await freePort() });
+      const failure = resolveRedis({ dataDir, port: await freePort() });
       await expect(failure).rejects.toThrow(NoRedisError);
       await expect(failure).rejects.toThrow(/not on the PATH: install one \(Debian\/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis\)/);
+      // Nothing was left behind for a server that never ran.
+      await expect(readdir(join(dataDir, '..'))).rejects.toThrow(/ENOENT/);
     } finally {
       vi.unstubAllEnvs();
     }
