@@ -3,6 +3,8 @@
  * parsed once at start-up. A bad value stops the program with one line that names the
  * variable and what it expected.
  */
+import { isIP } from 'node:net';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './ai/routing-matrix.js';
 import { queueNames, type QueueName } from './queues/names.js';
@@ -52,11 +54,22 @@ const url = (protocols: string[]) =>
       }
     });
 
-/** Five-field cron pattern (minute hour day-of-month month day-of-week), interpreted in UTC. */
+/**
+ * Five-field cron pattern (minute hour day-of-month month day-of-week), interpreted in UTC, parsed
+ * by the cron-parser BullMQ's schedulers use, so a pattern it would refuse never gets past start-up.
+ */
 const cron = z
   .string()
   .trim()
-  .regex(/^(\S+\s+){4}\S+$/);
+  .regex(/^(\S+\s+){4}\S+$/)
+  .refine((v) => {
+    try {
+      CronExpressionParser.parse(v, { tz: 'UTC' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
 
 function setting<T>(s: Setting<T> & { default: T }): Setting<T> & { default: T };
 function setting<T>(s: Omit<Setting<T>, 'default'>): Setting<T>;
@@ -67,7 +80,15 @@ function setting<T>(s: Setting<T>): Setting<T> {
 /** The settings that do not depend on a queue. Keys are environment variable names. */
 const settings = {
   PORT: setting({ description: 'HTTP port of the api role', expected: 'an integer 1-65535', schema: integer(1, 65535), default: 3000 }),
-  HOST: setting({ description: 'address the api role listens on', expected: 'a host name or IP address', schema: z.string().trim().min(1), default: '127.0.0.1' }),
+  HOST: setting({
+    description: 'address the api role listens on',
+    expected: 'a host name or IP address',
+    schema: z
+      .string()
+      .trim()
+      .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)),
+    default: '127.0.0.1',
+  }),
   REDIS_URL: setting({
     description: 'Redis; when unset and nothing answers on 127.0.0.1:6379, `npm start` starts a redis-server of its own',
     expected: 'a redis:// or rediss:// URL',
@@ -116,13 +137,13 @@ const settings = {
   BSM_KEEP_COMPLETED_COUNT: setting({ description: 'at most this many completed jobs kept per queue', expected: 'an integer 1-1000000', schema: integer(1, 1_000_000), default: 5_000 }),
   BSM_KEEP_FAILED_HOURS: setting({ description: 'how long failed jobs are kept', expected: 'an integer 1-8760', schema: integer(1, 8760), default: 24 * 14 }),
   BSM_KEEP_FAILED_COUNT: setting({ description: 'at most this many failed jobs kept per queue', expected: 'an integer 1-1000000', schema: integer(1, 1_000_000), default: 10_000 }),
-  BSM_SCHEDULE_DAILY_CHECK: setting({ description: 'morning support mode check (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '15 8 * * *' }),
-  BSM_SCHEDULE_WEEKLY_REVIEW: setting({ description: 'weekly support mode review (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '30 10 * * 0' }),
-  BSM_SCHEDULE_INFRA_AUDIT: setting({ description: 'incremental infrastructure audit (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '*/30 * * * *' }),
-  BSM_SCHEDULE_META_MONITOR: setting({ description: 'meta-monitor execution analysis (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '*/5 * * * *' }),
-  BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '0 6 * * *' }),
-  BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '30 2 * * *' }),
-  BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a 5-field cron pattern', schema: cron, default: '* * * * *' }),
+  BSM_SCHEDULE_DAILY_CHECK: setting({ description: 'morning support mode check (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '15 8 * * *' }),
+  BSM_SCHEDULE_WEEKLY_REVIEW: setting({ description: 'weekly support mode review (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '30 10 * * 0' }),
+  BSM_SCHEDULE_INFRA_AUDIT: setting({ description: 'incremental infrastructure audit (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/30 * * * *' }),
+  BSM_SCHEDULE_META_MONITOR: setting({ description: 'meta-monitor execution analysis (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/5 * * * *' }),
+  BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 6 * * *' }),
+  BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '30 2 * * *' }),
+  BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '* * * * *' }),
   MCP_TOOL_NAME: setting({ description: 'the MCP tool the MCP path calls', expected: 'a tool name', schema: z.string().trim().min(1).max(200), default: 'ask' }),
   MCP_TOOL_ARGUMENTS: setting({
     description: 'how a request maps onto the tool\'s arguments: prompt=<arg>[,system=<arg>][,operation=<arg>][,maxTokens=<arg>]',

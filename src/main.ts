@@ -62,6 +62,36 @@ function parseInvocation(argv: string[]): Invocation {
   return { role, queues };
 }
 
+/** Why the API could not listen, as the one line to print. */
+function listenProblem(err: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (err.code ?? '') {
+    case 'EADDRINUSE':
+      return `PORT ${port} is already in use on ${host}: stop what listens there or set PORT`;
+    case 'EACCES':
+      return `PORT ${port} on ${host} needs privileges: use a port above 1023`;
+    case 'EADDRNOTAVAIL':
+      return `HOST ${host} is not an address of this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `HOST ${host} does not resolve`;
+    default:
+      return `cannot listen on ${host}:${port}: ${err.message}`;
+  }
+}
+
+/** `url` with any password replaced, for messages. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = '***';
+    }
+    return u.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
 /** A repeat of the stop signal within this window is the same request, not "exit now". */
 const repeatSignalWindowMs = 2_000;
 
@@ -80,7 +110,14 @@ async function run(invocation: Invocation): Promise<void> {
   const blocking = createRedis(url, 'blocking', `bsm:${invocation.role}:worker`);
   client.on('error', (err) => logger.warn({ err: err.message }, 'redis client error'));
   blocking.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
-  await waitReady(client, 10_000);
+  try {
+    await waitReady(client, 10_000);
+  } catch {
+    client.disconnect();
+    blocking.disconnect();
+    await own?.stop();
+    throw new UsageError(`Redis at ${withoutPassword(url)} did not answer within 10 s: check REDIS_URL (unset, a local Redis is used or started)`);
+  }
 
   const fleet = createFleet({
     connection: client,
@@ -183,9 +220,18 @@ async function run(invocation: Invocation): Promise<void> {
       schedules: () => listSchedules(fleet),
       clock: () => new Date(),
     });
-    server = await new Promise<ServerType>((done) => {
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => done(s));
-    });
+    try {
+      server = await new Promise<ServerType>((done, fail) => {
+        const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => done(s));
+        s.once('error', fail);
+      });
+    } catch (err) {
+      // Whatever started before the API stops again, then the one line says why.
+      for (const stop of stops) {
+        await stop();
+      }
+      throw new UsageError(listenProblem(err as NodeJS.ErrnoException, config.HOST, config.PORT));
+    }
     const srv = server;
     stops.unshift(
       () =>

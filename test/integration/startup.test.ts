@@ -1,11 +1,46 @@
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/redis-server.js';
 import { spawnBsm, waitForExit } from '../helpers/fleet.js';
+import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 describe('start-up', () => {
   it('a bad setting stops start-up with one line naming it', async () => {
     const child = spawnBsm(['all'], { PORT: 'abc' });
     expect(await waitForExit(child)).toBe(2);
     expect(child.output()).toBe('bsm: PORT must be an integer 1-65535, got "abc"\n');
+  });
+
+  it('a cron pattern out of range stops start-up before any scheduler is touched', async () => {
+    const child = spawnBsm(['scheduler'], { BSM_SCHEDULE_ALERTS: '99 99 * * *' });
+    expect(await waitForExit(child)).toBe(2);
+    expect(child.output()).toBe(
+      'bsm: BSM_SCHEDULE_ALERTS must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "99 99 * * *"\n',
+    );
+  });
+
+  it('a port in use is one line, and exits 2', async () => {
+    const port = await freePort();
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(port, '127.0.0.1', done));
+    const bsmPrefix = uniquePrefix('port');
+    const redis = testRedis();
+    try {
+      const child = spawnBsm(['api'], { PORT: String(port), BSM_PREFIX: bsmPrefix, BSM_API_KEYS: 'a:admin:0123456789abcdef0123', LOG_LEVEL: 'silent' });
+      expect(await waitForExit(child)).toBe(2);
+      expect(child.output()).toBe(`bsm: PORT ${port} is already in use on 127.0.0.1: stop what listens there or set PORT\n`);
+    } finally {
+      taken.close();
+      await deleteKeys(redis, `{${bsmPrefix}}`);
+      await redis.quit();
+    }
+  });
+
+  it('a Redis that does not answer is one line naming REDIS_URL, without its password', async () => {
+    const port = await freePort();
+    const child = spawnBsm(['worker'], { REDIS_URL: `redis://:hunter2@127.0.0.1:${port}`, LOG_LEVEL: 'silent' });
+    expect(await waitForExit(child, 30_000)).toBe(2);
+    expect(child.output()).toBe(`bsm: Redis at redis://:***@127.0.0.1:${port} did not answer within 10 s: check REDIS_URL (unset, a local Redis is used or started)\n`);
   });
 
   it('an unknown queue name is refused', async () => {

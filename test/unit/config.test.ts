@@ -29,7 +29,9 @@ describe('configuration', () => {
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL, got "http://x"'],
     [{ BEDROCK_ENABLED: 'maybe' }, 'BEDROCK_ENABLED must be true or false, got "maybe"'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be fatal, error, warn, info, debug, trace, silent, got "loud"'],
-    [{ BSM_SCHEDULE_DAILY_CHECK: '15 8 *' }, 'BSM_SCHEDULE_DAILY_CHECK must be a 5-field cron pattern, got "15 8 *"'],
+    [{ BSM_SCHEDULE_DAILY_CHECK: '15 8 *' }, 'BSM_SCHEDULE_DAILY_CHECK must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "15 8 *"'],
+    [{ BSM_SCHEDULE_ALERTS: '99 99 * * *' }, 'BSM_SCHEDULE_ALERTS must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "99 99 * * *"'],
+    [{ HOST: 'bad host!' }, 'HOST must be a host name or IP address, got "bad host!"'],
     [{ BSM_META_MONITOR_CONCURRENCY: '0' }, 'BSM_META_MONITOR_CONCURRENCY must be an integer 1-100, got "0"'],
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
   ])('rejects %o with a line naming the variable', (env, message) => {
