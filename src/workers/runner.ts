@@ -12,8 +12,11 @@ import type { HandlerTable, JobContext } from './types.js';
 
 type AnyHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
 
+/** The handler table of every queue: the compiler checks that none is missing. */
+export type AllHandlerTables = { [Q in QueueName]: HandlerTable<QueueDefinitions[Q]> };
+
 /** The handler tables of the queues this process works on. */
-export type HandlerTables = { [Q in QueueName]?: HandlerTable<QueueDefinitions[Q]> };
+export type HandlerTables = Partial<AllHandlerTables>;
 
 export interface RunnerOptions {
   queues: readonly QueueName[];
