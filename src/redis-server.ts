@@ -8,8 +8,7 @@ export class NoRedisError extends Error {
   override readonly name = 'NoRedisError';
 }
 
-export const howToGetRedis =
-  'install one (Debian/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis) or set REDIS_URL';
+export const howToGetRedis = 'install one (Debian/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis)';
 
 /** Whether something answers PING on host:port within `timeoutMs`. */
 export function redisAnswers(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -63,7 +62,14 @@ export async function startRedisServer(options: { port: number; dataDir?: string
   } else {
     args.push('--save', '', '--appendonly', 'no');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: options.ownProcessGroup === true });
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownProcessGroup === true });
+  // Redis logs to stdout; keep the tail so a server that will not come up can say why.
+  let log = '';
+  const keepTail = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4096);
+  };
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
   const spawned = await new Promise<Error | null>((done) => {
     child.once('spawn', () => done(null));
     child.once('error', (err) => done(err));
@@ -73,17 +79,35 @@ export async function startRedisServer(options: { port: number; dataDir?: string
       await rm(madeDir, { recursive: true, force: true }); // leave nothing behind for a server that never ran
     }
     throw new NoRedisError(
-      (spawned as NodeJS.ErrnoException).code === 'ENOENT' ? `no Redis answers and redis-server is not on the PATH: ${howToGetRedis}` : `could not start redis-server: ${spawned.message}`,
+      (spawned as NodeJS.ErrnoException).code === 'ENOENT' ? `redis-server is not on the PATH: ${howToGetRedis}` : `could not start redis-server: ${spawned.message}`,
     );
   }
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  while (!(await redisAnswers('127.0.0.1', options.port, 200))) {
+  // Ready means it logged so and answers: a PING alone could come from another server that
+  // already holds the port while ours fails to bind it.
+  const ready = async () => log.includes('Ready to accept connections') && child.exitCode === null && (await redisAnswers('127.0.0.1', options.port, 200));
+  while (!(await ready())) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new NoRedisError(`redis-server did not come up on port ${options.port}`);
+      if (madeDir !== undefined) {
+        await rm(madeDir, { recursive: true, force: true });
+      }
+      if (child.exitCode === null) {
+        throw new NoRedisError(`redis-server started but did not answer PING on 127.0.0.1:${options.port} within ${(options.timeoutMs ?? 10_000) / 1000} s`);
+      }
+      // Its last line says why it gave up, e.g. "Failed listening on port 6379 (tcp), aborting."
+      const why = log
+        .split('\n')
+        .map((line) => line.replace(/^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [*#.-] /, '').trim())
+        .filter(Boolean)
+        .at(-1);
+      throw new NoRedisError(`redis-server exited without serving port ${options.port}${why ? `: ${why}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // Once it is up, stop listening: nothing more is kept, and a full pipe must never block it.
+  child.stdout?.off('data', keepTail).resume();
+  child.stderr?.off('data', keepTail).resume();
   return {
     url: `redis://127.0.0.1:${options.port}`,
     port: options.port,
@@ -113,7 +137,15 @@ export async function resolveRedis(options: { redisUrl?: string; dataDir: string
   if (await redisAnswers('127.0.0.1', port)) {
     return { url: `redis://127.0.0.1:${port}` };
   }
-  const own = await startRedisServer({ port, dataDir: options.dataDir, ownProcessGroup: true });
+  let own: OwnRedis;
+  try {
+    own = await startRedisServer({ port, dataDir: options.dataDir, ownProcessGroup: true });
+  } catch (err) {
+    if (err instanceof NoRedisError) {
+      throw new NoRedisError(`no Redis answers on 127.0.0.1:${port} and ${err.message}, or set REDIS_URL`);
+    }
+    throw err;
+  }
   // Outside the terminal's process group it would outlive an abrupt exit: stop it then too
   // (SIGTERM lets it write its AOF).
   const stopOnExit = () => own.process.kill('SIGTERM');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { freePort, NoRedisError, resolveRedis, type OwnRedis } from '../../src/redis-server.js';
+import { freePort, NoRedisError, resolveRedis, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 
 describe('Redis for a newcomer', () => {
   const started: OwnRedis[] = [];
@@ -51,11 +51,21 @@ describe('Redis for a newcomer', () => {
     try {
       const failure = resolveRedis({ dataDir, port: await freePort() });
       await expect(failure).rejects.toThrow(NoRedisError);
-      await expect(failure).rejects.toThrow(/not on the PATH: install one \(Debian\/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis\)/);
+      await expect(failure).rejects.toThrow(/^no Redis answers on 127\.0\.0\.1:\d+ and redis-server is not on the PATH: install one \(Debian\/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis\)/);
       // Nothing was left behind for a server that never ran.
       await expect(readdir(join(dataDir, '..'))).rejects.toThrow(/ENOENT/);
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+
+  it('a redis-server that cannot take the port says why, and is not mistaken for the server that holds it', async () => {
+    const holder = await startRedisServer({ port: await freePort() });
+    started.push(holder);
+    const dataDir = join(tmpdir(), `bsm-taken-port-${process.pid}`, 'redis');
+    const failure = startRedisServer({ port: holder.port, dataDir });
+    await expect(failure).rejects.toThrow(NoRedisError);
+    await expect(failure).rejects.toThrow(`redis-server exited without serving port ${holder.port}: Failed listening on port ${holder.port} (TCP), aborting.`);
+    await expect(readdir(join(dataDir, '..'))).rejects.toThrow(/ENOENT/);
   });
 });
