@@ -25,6 +25,11 @@ interface Setting<T> {
   expected: string;
   schema: z.ZodType<T>;
   default?: T;
+  /**
+   * Set when nothing in this version reads the setting yet: it is validated now so a deployment
+   * can carry it, and start-up warns that it has no effect until the named capability lands.
+   */
+  notUsedYet?: string;
 }
 
 const integer = (min: number, max: number) =>
@@ -115,13 +120,19 @@ const settings = {
     default: 'eu-central-1',
   }),
   MCP_URL: setting({ description: 'turns on the MCP path', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']) }),
-  BSM_INVENTORY: setting({ description: 'inventory file for the auditor; without it the auditor audits the fleet itself', expected: 'a file path', schema: z.string().trim().min(1) }),
-  CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false }),
-  ALERT_WEBHOOK_URL: setting({ description: 'where alerts are posted', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']) }),
+  BSM_INVENTORY: setting({
+    description: 'inventory file for the auditor; without it the auditor audits the fleet itself',
+    expected: 'a file path',
+    schema: z.string().trim().min(1),
+    notUsedYet: 'the infrastructure auditor',
+  }),
+  CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false, notUsedYet: 'observability' }),
+  ALERT_WEBHOOK_URL: setting({ description: 'where alerts are posted', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']), notUsedYet: 'observability' }),
   BSM_ARCHIVE_URL: setting({
-    description: 'audit-trail archive, file:// or s3://bucket/prefix',
-    expected: 'a file:// or s3:// URL',
-    schema: z.string().trim().regex(/^(file:\/\/|s3:\/\/[a-z0-9.-]+)/),
+    description: 'audit-trail archive directory, file://<path> (relative paths from the working directory)',
+    // s3:// comes with the compliance capability; until then it is refused here rather than at the first archive run.
+    expected: 'a file:// URL (s3:// is not supported yet)',
+    schema: z.string().trim().regex(/^file:\/\/./),
     default: 'file://./data/archive',
   }),
   LOG_LEVEL: setting({ description: 'pino level', expected: logLevels.join(', '), schema: z.enum(logLevels), default: 'info' }),
@@ -277,6 +288,16 @@ export function loadConfig(env: Env = process.env): Config {
     out.routingMatrix = defaultRoutingMatrix;
   }
   return out as Config;
+}
+
+/**
+ * The settings given in `env` that nothing reads yet, each with the capability that will,
+ * so start-up can say so instead of silently ignoring them.
+ */
+export function settingsNotUsedYet(env: Env = process.env): { name: string; usedBy: string }[] {
+  return Object.entries(settings as Record<string, Setting<unknown>>)
+    .filter(([name, s]) => s.notUsedYet !== undefined && (env[name] ?? '').trim() !== '')
+    .map(([name, s]) => ({ name, usedBy: s.notUsedYet ?? '' }));
 }
 
 /** Name, default and description of every setting, for docs and `bsm config`. */

@@ -12,7 +12,7 @@ import { statusOf } from './domain/support-mode/state.js';
 import { createControlChannel } from './store/control-channel.js';
 import { supportModeFor } from './support-mode.js';
 import { createLlm } from './llm.js';
-import { ConfigError, keyPrefix, loadConfig } from './config.js';
+import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet } from './config.js';
 import { createLogger } from './observability/logger.js';
 import { createFleet } from './queues/fleet.js';
 import { isQueueName, queueNames, type QueueName } from './queues/names.js';
@@ -100,6 +100,9 @@ async function run(invocation: Invocation): Promise<void> {
   const has = (r: Role) => invocation.role === r || invocation.role === 'all';
   const apiKeys = parseApiKeys(config.BSM_API_KEYS ?? '');
   const logger = createLogger(config.LOG_LEVEL, { role: invocation.role });
+  for (const { name, usedBy } of settingsNotUsedYet()) {
+    logger.warn({ setting: name }, `${name} is set but this version does not use it yet (it is read once ${usedBy} lands)`);
+  }
   const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis` });
   if (own) {
     logger.info({ url: own.url, dataDir: own.dataDir, pid: own.process.pid }, 'REDIS_URL is not set and nothing answered on 127.0.0.1:6379: started redis-server (AOF on)');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, keyPrefix, loadConfig } from '../../src/config.js';
+import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet } from '../../src/config.js';
 
 describe('configuration', () => {
   it('applies the documented defaults', () => {
@@ -33,9 +33,19 @@ describe('configuration', () => {
     [{ BSM_SCHEDULE_ALERTS: '99 99 * * *' }, 'BSM_SCHEDULE_ALERTS must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "99 99 * * *"'],
     [{ HOST: 'bad host!' }, 'HOST must be a host name or IP address, got "bad host!"'],
     [{ BSM_META_MONITOR_CONCURRENCY: '0' }, 'BSM_META_MONITOR_CONCURRENCY must be an integer 1-100, got "0"'],
+    [{ BSM_ARCHIVE_URL: 's3://bucket/audit' }, 'BSM_ARCHIVE_URL must be a file:// URL (s3:// is not supported yet), got "s3://bucket/audit"'],
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
   ])('rejects %o with a line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('names the settings that are set but not read by anything yet, and only those', () => {
+    expect(settingsNotUsedYet({})).toEqual([]);
+    expect(settingsNotUsedYet({ CLOUDWATCH_ENABLED: 'true', ALERT_WEBHOOK_URL: 'https://hooks.example/x', BSM_INVENTORY: ' ', PORT: '3000' })).toEqual([
+      { name: 'CLOUDWATCH_ENABLED', usedBy: 'observability' },
+      { name: 'ALERT_WEBHOOK_URL', usedBy: 'observability' },
+    ]);
+    expect(settingsNotUsedYet({ BSM_INVENTORY: './inventory.yaml' })).toEqual([{ name: 'BSM_INVENTORY', usedBy: 'the infrastructure auditor' }]);
   });
 });
