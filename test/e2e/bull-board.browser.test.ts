@@ -14,10 +14,17 @@ const operator = 'operator-token-e2e-0123456789';
 describe('Bull Board in a real browser, against a running bsm', () => {
   const bsmPrefix = uniquePrefix('e2e');
   const redis = testRedis();
-  let browser: Browser;
+  let browser: Browser | undefined;
   let base: string;
   let dataDir: string;
   let service: ReturnType<typeof spawnBsm>;
+
+  const launched = (): Browser => {
+    if (!browser) {
+      throw new Error('the browser did not launch');
+    }
+    return browser;
+  };
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'bsm-e2e-'));
@@ -32,7 +39,8 @@ describe('Bull Board in a real browser, against a running bsm', () => {
   });
 
   afterAll(async () => {
-    await browser.close();
+    // Whatever beforeAll got to, it is undone: a browser that never launched leaves no service behind.
+    await browser?.close();
     service.kill('SIGTERM');
     await waitForExit(service);
     await deleteKeys(redis, `{${bsmPrefix}}`);
@@ -41,7 +49,7 @@ describe('Bull Board in a real browser, against a running bsm', () => {
   });
 
   it('without credentials the browser is asked for them', async () => {
-    const context = await browser.newContext();
+    const context = await launched().newContext();
     const response = await context.request.get(`${base}/admin/queues`);
     expect(response.status()).toBe(401);
     expect(response.headers()['www-authenticate']).toContain('Basic');
@@ -52,7 +60,7 @@ describe('Bull Board in a real browser, against a running bsm', () => {
   });
 
   it('with Basic credentials it renders the board with the five queues', async () => {
-    const context = await browser.newContext({ httpCredentials: { username: 'viewer', password: viewer } });
+    const context = await launched().newContext({ httpCredentials: { username: 'viewer', password: viewer } });
     const page = await context.newPage();
     const response = await page.goto(`${base}/admin/queues`);
     expect(response?.status()).toBe(200);
