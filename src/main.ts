@@ -4,6 +4,7 @@
  * This file is the composition root: it builds every object once and passes it down.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import type { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { createApp } from './api/app.js';
@@ -122,24 +123,28 @@ async function run(invocation: Invocation): Promise<void> {
     throw new UsageError(`Redis at ${withoutPassword(url)} did not answer within 10 s: check REDIS_URL (unset, a local Redis is used or started)`);
   }
 
-  const fleet = createFleet({
-    connection: client,
-    prefix,
-    onError: (queue, err) => logger.warn({ queue, err: err.message }, 'queue connection error'),
-    jobOptions: {
-      attempts: config.BSM_ATTEMPTS,
-      backoffMs: config.BSM_BACKOFF_MS,
-      keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
-      keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
-      keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
-      keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
-    },
+  /** The queues, audit trail and LLM layer on one connection: the API's fail fast, the workers' wait through a Redis restart. */
+  const sharedOn = (redis: Redis) => ({
+    fleet: createFleet({
+      connection: redis,
+      prefix,
+      onError: (queue, err) => logger.warn({ queue, err: err.message }, 'queue connection error'),
+      jobOptions: {
+        attempts: config.BSM_ATTEMPTS,
+        backoffMs: config.BSM_BACKOFF_MS,
+        keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
+        keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
+        keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
+        keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
+      },
+    }),
+    auditTrail: createAuditTrail(redis, prefix),
+    llm: createLlm(config, redis, prefix, logger),
   });
-  const auditTrail = createAuditTrail(client, prefix);
+  const { fleet, auditTrail, llm } = sharedOn(client);
   const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
   subscriber?.on('error', (err) => logger.warn({ err: err.message }, 'redis control subscriber error'));
   const control = createControlChannel(client, subscriber, prefix);
-  const llm = createLlm(config, client, prefix, logger);
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
   const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail });
 
@@ -158,13 +163,17 @@ async function run(invocation: Invocation): Promise<void> {
 
   let runner: Runner | undefined;
   if (has('worker')) {
-    const deps = createWorkerDeps({ config, redis: client, prefix, fleet, auditTrail, llm: llm.router, supportMode: () => supportMode.read() });
+    const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
+    jobs.on('error', (err) => logger.warn({ err: err.message }, 'redis jobs connection error'));
+    const forJobs = sharedOn(jobs);
+    const jobsSupportMode = supportModeFor({ redis: jobs, prefix, fleet: forJobs.fleet, control, auditTrail: forJobs.auditTrail });
+    const deps = createWorkerDeps({ config, redis: jobs, prefix, fleet: forJobs.fleet, auditTrail: forJobs.auditTrail, llm: forJobs.llm.router, supportMode: () => jobsSupportMode.read() });
     const handlers = buildHandlers(deps);
     runner = startWorkers({
       queues: invocation.queues,
       handlers,
       connection: blocking,
-      fleet,
+      fleet: forJobs.fleet,
       prefix,
       settings: config.queues,
       graceMs: config.BSM_SHUTDOWN_GRACE_MS,
@@ -181,7 +190,7 @@ async function run(invocation: Invocation): Promise<void> {
     // A cancellation published while the subscriber was reconnecting is missed: on every
     // reconnect, check whether an emergency shutdown happened meanwhile.
     subscriber?.on('ready', () => {
-      supportMode
+      jobsSupportMode
         .read()
         .then((state) => {
           if (statusOf(state) === 'emergency') {
@@ -191,7 +200,12 @@ async function run(invocation: Invocation): Promise<void> {
         })
         .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not read support mode after reconnecting'));
     });
-    stops.push(() => r.close());
+    stops.push(async () => {
+      await r.close();
+      await forJobs.llm.close();
+      await forJobs.fleet.close();
+      await jobs.quit().catch(() => undefined);
+    });
     logger.info({ queues: invocation.queues, concurrency: Object.fromEntries(invocation.queues.map((q) => [q, config.queues[q].concurrency])) }, 'workers started');
   }
 

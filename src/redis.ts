@@ -5,8 +5,13 @@ import { Redis, type RedisOptions } from 'ioredis';
  * - `blocking`: BullMQ workers and schedulers; commands wait through outages (`maxRetriesPerRequest: null`).
  * - `client`: the API and queues used from request handlers; while Redis is down a command
  *   fails at once instead of hanging the request.
+ * - `job`: what job handlers read and write; a command waits through a Redis restart (about
+ *   90 s of reconnecting) instead of failing the job's attempt at the first dropped socket.
  */
-export type ConnectionRole = 'blocking' | 'client';
+export type ConnectionRole = 'blocking' | 'client' | 'job';
+
+/** Reconnects a `job` command waits through before it fails: with the back-off below, about 90 s. */
+const jobCommandRetries = 20;
 
 export function createRedis(url: string, role: ConnectionRole, name?: string): Redis {
   const common: RedisOptions = {
@@ -15,10 +20,11 @@ export function createRedis(url: string, role: ConnectionRole, name?: string): R
     // Keep trying to reconnect, backing off up to 5 s, for as long as the process lives.
     retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 5), 5_000),
   };
-  const options: RedisOptions =
-    role === 'blocking'
-      ? { ...common, maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 };
+  const options: RedisOptions = {
+    blocking: { ...common, maxRetriesPerRequest: null, enableReadyCheck: true },
+    job: { ...common, maxRetriesPerRequest: jobCommandRetries, enableOfflineQueue: true, enableReadyCheck: true },
+    client: { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 },
+  }[role];
   return new Redis(url, options);
 }
 
