@@ -457,7 +457,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
         logger?.warn(fields, 'llm request not served by its primary path');
       }
       return {
-        text: redaction.restore(result.text),
+        text: path === 'local' ? withWhy(redaction.restore(result.text), explanation) : redaction.restore(result.text),
         path,
         primary: route.primary,
         fallbackUsed: decision.fallbackUsed,
@@ -733,4 +733,14 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
       return store.decisions.recent(limit);
     },
   };
+}
+
+/**
+ * A local answer says why it is local right under its banner line: a reader of a stored narrative
+ * sees "budget exhausted" or "direct is down" without looking up the routing decision.
+ */
+function withWhy(localText: string, explanation: string): string {
+  const newline = localText.indexOf('\n');
+  const why = `Why no language model: ${explanation}`;
+  return newline === -1 ? `${localText}\n${why}` : `${localText.slice(0, newline)}\n${why}${localText.slice(newline)}`;
 }

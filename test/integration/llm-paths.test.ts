@@ -122,7 +122,8 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     const a = await ask(llm, 'emergency');
     expect(a.path).toBe('local');
     expect(a.reason).toBe('primary_failed');
-    expect(a.text.startsWith('[local provider: template summary, no language model]')).toBe(true);
+    expect(a.text.split('\n').slice(0, 2)).toEqual(['[local provider: template summary, no language model]', `Why no language model: ${a.explanation}`]);
+    expect(a.explanation).toMatch(/^Answered by local instead of direct: direct failed/);
     expect(mcp.calls).toHaveLength(0);
   });
 

@@ -281,8 +281,9 @@ describe('router: paths', () => {
     const r = rig();
     r.direct.script({ kind: 'fail', message: 'connection reset' });
     const answer = await r.router.ask(ask('emergency'));
-    expect(answer).toMatchObject({ path: 'local', text: 'local summary', reason: 'primary_failed', fallbackUsed: true, costUsd: 0 });
+    expect(answer).toMatchObject({ path: 'local', reason: 'primary_failed', fallbackUsed: true, costUsd: 0 });
     expect(answer.explanation).toContain('connection reset');
+    expect(answer.text).toBe(`local summary\nWhy no language model: ${answer.explanation}`);
     expect(r.mcp.calls).toHaveLength(0);
     expect((await r.store.decisions.recent(1))[0]?.outcome).toBe('fallback_local');
   });
@@ -323,6 +324,8 @@ describe('router: budget', () => {
     const refused = await r.router.ask(ask('emergency'));
     expect(refused).toMatchObject({ path: 'local', reason: 'budget_exhausted', costUsd: 0 });
     expect(refused.explanation).toContain('daily LLM budget is exhausted');
+    // The text itself says so, for whoever reads it stored in a report.
+    expect(refused.text).toBe(`local summary\nWhy no language model: ${refused.explanation}`);
     expect(refused.attempts[0]).toMatchObject({ path: 'direct', result: 'skipped', skipped: 'budget_exhausted' });
     expect(r.direct.calls).toHaveLength(4);
 
