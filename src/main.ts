@@ -15,6 +15,7 @@ import { supportModeFor } from './support-mode.js';
 import { createLlm } from './llm.js';
 import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet } from './config.js';
 import { createLogger } from './observability/logger.js';
+import { jobOptionSettings } from './queues/define.js';
 import { createFleet } from './queues/fleet.js';
 import { isQueueName, queueNames, type QueueName } from './queues/names.js';
 import { createRedis, waitReady } from './redis.js';
@@ -129,14 +130,7 @@ async function run(invocation: Invocation): Promise<void> {
       connection: redis,
       prefix,
       onError: (queue, err) => logger.warn({ queue, err: err.message }, 'queue connection error'),
-      jobOptions: {
-        attempts: config.BSM_ATTEMPTS,
-        backoffMs: config.BSM_BACKOFF_MS,
-        keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
-        keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
-        keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
-        keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
-      },
+      jobOptions: jobOptionSettings(config),
     }),
     auditTrail: createAuditTrail(redis, prefix),
     llm: createLlm(config, redis, prefix, logger),

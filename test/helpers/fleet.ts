@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { keyPrefix, loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { jobOptionSettings } from '../../src/queues/define.js';
 import { createFleet, type Fleet } from '../../src/queues/fleet.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
@@ -30,14 +31,7 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
   const fleet = createFleet({
     connection: client,
     prefix,
-    jobOptions: {
-      attempts: config.BSM_ATTEMPTS,
-      backoffMs: config.BSM_BACKOFF_MS,
-      keepCompletedHours: config.BSM_KEEP_COMPLETED_HOURS,
-      keepCompletedCount: config.BSM_KEEP_COMPLETED_COUNT,
-      keepFailedHours: config.BSM_KEEP_FAILED_HOURS,
-      keepFailedCount: config.BSM_KEEP_FAILED_COUNT,
-    },
+    jobOptions: jobOptionSettings(config),
   });
   return {
     config,
