@@ -120,6 +120,11 @@ const settings = {
     default: 'eu-central-1',
   }),
   MCP_URL: setting({ description: 'turns on the MCP path', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']) }),
+  MCP_REGION: setting({
+    description: 'the AWS region where the MCP server has prompts processed; when set, the EU residency check covers the MCP path too',
+    expected: 'an AWS region such as eu-central-1',
+    schema: z.string().trim().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/),
+  }),
   BSM_INVENTORY: setting({
     description: 'inventory file for the auditor; without it the auditor audits the fleet itself',
     expected: 'a file path',

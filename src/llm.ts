@@ -28,6 +28,7 @@ type LlmSettings = Pick<
   | 'BEDROCK_MODEL_ID'
   | 'AWS_REGION'
   | 'MCP_URL'
+  | 'MCP_REGION'
   | 'MCP_TOOL_NAME'
   | 'MCP_TOOL_ARGUMENTS'
   | 'MCP_MODEL'
@@ -85,7 +86,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     matrix: config.routingMatrix,
     breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
     budget,
-    residency: { region: config.AWS_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },
+    residency: { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },
     store,
     redact: redactorFor(pii, logger),
     clock,

@@ -49,3 +49,43 @@ export function checkResidency(region: string, policy: ResidencyPolicy): Residen
       'prompts are not sent there unless non-EU regions are allowed or the region is added to the extra allow-list',
   };
 }
+
+/**
+ * Geography prefixes of Bedrock's cross-region inference profiles (`eu.anthropic…`): a call made in
+ * one region may be served in any region of that geography, so the region alone does not settle
+ * where the prompt goes. `global.` may be served anywhere.
+ */
+const profileGeographies: Record<string, 'eu' | 'non_eu'> = {
+  eu: 'eu',
+  us: 'non_eu',
+  'us-gov': 'non_eu',
+  apac: 'non_eu',
+  jp: 'non_eu',
+  au: 'non_eu',
+  ca: 'non_eu',
+  global: 'non_eu',
+};
+
+/**
+ * Decides whether prompts may go to `modelId` called in `region`: the region must pass
+ * {@link checkResidency}, and a cross-region inference profile must stay in the EU too. Only
+ * `allowNonEu` lets a non-EU profile through; an extra allowed region does not, since the
+ * profile spreads calls over regions that were not named.
+ */
+export function checkModelResidency(modelId: string, region: string, policy: ResidencyPolicy): ResidencyVerdict {
+  const byRegion = checkResidency(region, policy);
+  if (!byRegion.ok || policy.allowNonEu) {
+    return byRegion;
+  }
+  const geography = /^([a-z-]+)\.[a-z0-9-]+\./.exec(modelId.trim().toLowerCase())?.[1];
+  if (geography !== undefined && profileGeographies[geography] === 'non_eu') {
+    return {
+      ok: false,
+      region: byRegion.region,
+      reason:
+        `model ${modelId} is a ${geography === 'global' ? 'global' : `"${geography}"`} cross-region inference profile, served outside the EU even when called in ${byRegion.region}; ` +
+        'use an "eu." profile or a plain model id, or allow non-EU regions',
+    };
+  }
+  return byRegion;
+}

@@ -26,7 +26,7 @@ import { decisionOutcomes } from '../store/llm.store.js';
 import { isPaidPath } from './budget.js';
 import type { Budget, BudgetStatus } from './budget.js';
 import type { BreakerSnapshot, CircuitBreaker } from './circuit-breaker.js';
-import { checkResidency } from './residency.js';
+import { checkModelResidency, checkResidency } from './residency.js';
 import type { ResidencyPolicy, ResidencyVerdict } from './residency.js';
 import { remotePaths } from './routing-matrix.js';
 import type { RemotePath, RouteSpec, RoutingMatrix } from './routing-matrix.js';
@@ -331,7 +331,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
   function residencyOf(path: RemotePath): ResidencyVerdict | null {
     switch (path) {
       case 'direct':
-        return checkResidency(residency.region, residency);
+        return providers.direct === undefined ? checkResidency(residency.region, residency) : checkModelResidency(providers.direct.model, residency.region, residency);
       case 'mcp':
         return residency.mcpRegion === undefined ? null : checkResidency(residency.mcpRegion, residency);
     }

@@ -159,6 +159,22 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     expect((await ask(allowed, 'emergency')).path).toBe('direct');
   });
 
+  it('a global inference profile is refused in an EU region; a declared non-EU MCP region is refused too', async () => {
+    const global = llmWith({ BEDROCK_MODEL_ID: 'global.anthropic.claude-sonnet-4-20250514-v1:0' });
+    const a = await ask(global, 'emergency');
+    expect(a).toMatchObject({ path: 'local', reason: 'region_not_allowed' });
+    expect(a.explanation).toContain('global cross-region inference profile');
+    expect(bedrock.requests).toHaveLength(0);
+    const direct = (await global.router.pathStatus()).find((p) => p.path === 'direct');
+    expect(direct?.refusedBecause).toContain('served outside the EU');
+
+    const mcpAbroad = llmWith({ MCP_REGION: 'us-east-1', AWS_REGION: 'us-east-1' });
+    const b = await ask(mcpAbroad, 'standard');
+    expect(b).toMatchObject({ path: 'local', reason: 'region_not_allowed' });
+    expect(mcp.calls).toHaveLength(0);
+    expect(bedrock.requests).toHaveLength(0);
+  });
+
   it('nothing configured: the local provider answers', async () => {
     const config = loadConfig({ LOG_LEVEL: 'silent' });
     const llm = createLlm(config, redis, `${prefix}:none`, logger);

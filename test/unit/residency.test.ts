@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkResidency, euRegions } from '../../src/ai/residency.js';
+import { checkModelResidency, checkResidency, euRegions } from '../../src/ai/residency.js';
 
 const strict = { allowNonEu: false, extraAllowed: [] };
 
@@ -51,5 +51,31 @@ describe('checkResidency', () => {
       region: 'ap-southeast-2',
       basis: 'non_eu_allowed',
     });
+  });
+});
+
+describe('checkModelResidency', () => {
+  it('accepts plain model ids and EU inference profiles in an EU region', () => {
+    expect(checkModelResidency('anthropic.claude-3-sonnet-20240229-v1:0', 'eu-central-1', strict)).toEqual({ ok: true, region: 'eu-central-1', basis: 'eu' });
+    expect(checkModelResidency('eu.anthropic.claude-3-7-sonnet-20250219-v1:0', 'eu-west-1', strict)).toEqual({ ok: true, region: 'eu-west-1', basis: 'eu' });
+  });
+
+  it.each(['us.anthropic.claude-3-5-sonnet-20241022-v2:0', 'global.anthropic.claude-sonnet-4-20250514-v1:0', 'apac.amazon.nova-pro-v1:0', 'us-gov.anthropic.claude-3-haiku-20240307-v1:0'])(
+    'refuses the non-EU inference profile %s even when called in an EU region',
+    (modelId) => {
+      const verdict = checkModelResidency(modelId, 'eu-central-1', strict);
+      expect(verdict.ok).toBe(false);
+      if (!verdict.ok) {
+        expect(verdict.reason).toContain(modelId);
+        expect(verdict.reason).toContain('served outside the EU');
+      }
+      // Naming the calling region as an extra allowed one changes nothing: the profile spreads further.
+      expect(checkModelResidency(modelId, 'eu-central-1', { allowNonEu: false, extraAllowed: ['eu-central-1', 'us-east-1'] }).ok).toBe(false);
+      expect(checkModelResidency(modelId, 'eu-central-1', { allowNonEu: true, extraAllowed: [] }).ok).toBe(true);
+    },
+  );
+
+  it('still refuses a non-EU region whatever the model', () => {
+    expect(checkModelResidency('eu.anthropic.claude-3-7-sonnet-20250219-v1:0', 'us-east-1', strict).ok).toBe(false);
   });
 });
