@@ -140,7 +140,7 @@ async function run(invocation: Invocation): Promise<void> {
   subscriber?.on('error', (err) => logger.warn({ err: err.message }, 'redis control subscriber error'));
   const control = createControlChannel(client, subscriber, prefix);
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
-  const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail });
+  const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail, logger });
 
   const stops: (() => Promise<void>)[] = [];
 

@@ -41,7 +41,8 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
   const waitMs = options.waitMs ?? 10_000;
   const read = async () => {
     const raw = await redis.get(key);
-    return raw === null ? initialState() : (JSON.parse(raw) as SupportModeState);
+    // Fields added since a state was written take their initial values.
+    return raw === null ? initialState() : { ...initialState(), ...(JSON.parse(raw) as SupportModeState) };
   };
   return {
     read,
@@ -64,6 +65,9 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
       for (let attempt = 0; attempt < 50; attempt++) {
         const before = await read();
         const after = change(before);
+        if (after === before) {
+          return { before, after }; // nothing to write
+        }
         if ((await redis.eval(casScript, 1, key, before.version, JSON.stringify(after))) === 1) {
           return { before, after };
         }

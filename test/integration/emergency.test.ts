@@ -83,6 +83,19 @@ describe('emergency shutdown under load, across worker processes', () => {
     // A component cannot be activated while the flag is off.
     const refused = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'meta-monitor' } });
     expect(refused.status).toBe(409);
+    // Nor all of them at once through enable: recovery goes one component at a time, and nothing moves.
+    const version = ((await (await t.call('GET', '/admin/bedrock-support/status')).json()) as { version: number }).version;
+    const allAtOnce = await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true, reason: 'skip the gradual step' } });
+    expect(allAtOnce.status).toBe(409);
+    expect(((await allAtOnce.json()) as { error: { message: string } }).error.message).toContain('one at a time');
+    // The runbook's follow-up flag disable finds it off already: the emergency's reason is kept.
+    expect((await t.call('POST', '/admin/feature-flags/bedrock-support/disable')).status).toBe(200);
+    const unchanged = (await (await t.call('GET', '/admin/bedrock-support/status')).json()) as { status: string; version: number; featureFlag: { reason: string | null } };
+    expect(unchanged).toMatchObject({ status: 'emergency', version });
+    expect(unchanged.featureFlag.reason).not.toBeNull();
+    for (const q of ['bedrock-support', 'compliance', ...components] as QueueName[]) {
+      expect(await t.fleet.queue(q).isPaused()).toBe(true);
+    }
 
     // Recovery: enable the flag, reactivate components one at a time.
     expect((await t.call('POST', '/admin/feature-flags/bedrock-support/enable')).status).toBe(200);

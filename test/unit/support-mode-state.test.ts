@@ -48,7 +48,27 @@ describe('support mode lifecycle', () => {
     const recovered = apply(e, { type: 'flag.enable' }, { by: 'ops' }, at);
     expect(statusOf(recovered)).toBe('inactive');
     expect(recovered.emergency).toBeNull();
+    expect(recovered.lastEmergency).toMatchObject({ reason: 'breach', initiatedBy: 'alice', recoveredAt: at.toISOString(), recoveredBy: 'ops' });
     expect(desiredQueueStates(recovered).compliance).toBe('running');
+  });
+
+  it('after an emergency, enable with active: true is refused: recovery is one component at a time', () => {
+    const e = run({ type: 'enable', activate: true }, { type: 'emergency', reason: 'breach', initiatedBy: 'alice', immediate: true });
+    expect(() => apply(e, { type: 'enable', activate: true }, { by: 'ops' }, at)).toThrow(SupportModeConflictError);
+    expect(() => apply(e, { type: 'enable', activate: true }, { by: 'ops' }, at)).toThrow(/one at a time with POST \/admin\/bedrock-support\/activate-component/);
+    expect(statusOf(apply(e, { type: 'enable', activate: false }, { by: 'ops' }, at))).toBe('inactive');
+  });
+
+  it('a command that changes nothing leaves the state as it was, version and records included', () => {
+    const active = run({ type: 'enable', activate: true });
+    expect(apply(active, { type: 'activate', components: ['meta-monitor'] }, { by: 'ops' }, at)).toBe(active);
+    expect(apply(active, { type: 'enable', activate: true }, { by: 'ops' }, at)).toBe(active);
+    const e = apply(active, { type: 'emergency', reason: 'breach', initiatedBy: 'alice', immediate: true }, { by: 'ops', reason: 'breach' }, at);
+    // The runbook's follow-up flag disable finds the flag already off: the emergency's reason stays.
+    const after = apply(e, { type: 'flag.disable' }, { by: 'ops' }, new Date(at.getTime() + 60_000));
+    expect(after).toBe(e);
+    expect(after.flag.reason).toBe('breach');
+    expect(after.emergency?.reason).toBe('breach');
   });
 
   it('disabling the flag deactivates every component', () => {

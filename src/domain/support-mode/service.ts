@@ -17,11 +17,15 @@ export interface SupportModeDeps {
   activeJobs(): Promise<number>;
   audit(event: AuditEventInput): Promise<unknown>;
   clock: () => Date;
+  /** Told of every transition that changed something, after its queues were applied. */
+  onTransition?: (event: { command: Command; actor: Actor; from: SupportStatus; to: SupportStatus; version: number }) => void;
 }
 
 export interface TransitionResult {
   from: SupportStatus;
   to: SupportStatus;
+  /** False when the command found the state as it asked (the version did not move). */
+  changed: boolean;
   state: SupportModeState;
 }
 
@@ -53,13 +57,17 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
   const transitionLocked = async (command: Command, actor: Actor): Promise<TransitionResult> => {
     const { before, after } = await deps.store.update((s) => apply(s, command, actor, deps.clock()));
     await applyQueues(after);
-    const result = { from: statusOf(before), to: statusOf(after), state: after };
+    const result = { from: statusOf(before), to: statusOf(after), changed: after.version !== before.version, state: after };
+    // The request is recorded even when it changed nothing: the trail shows who asked for what.
     await deps.audit({
       actor: actor.by,
       action: `support-mode.${command.type}`,
       target: 'bedrock-support',
-      details: { from: result.from, to: result.to, command, reason: actor.reason ?? null, version: after.version },
+      details: { from: result.from, to: result.to, changed: result.changed, command, reason: actor.reason ?? null, version: after.version },
     });
+    if (result.changed) {
+      deps.onTransition?.({ command, actor, from: result.from, to: result.to, version: after.version });
+    }
     return result;
   };
 

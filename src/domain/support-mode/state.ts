@@ -5,6 +5,10 @@
  *   disabled --enable--> inactive --activate(component)--> partial --> active
  *   any --deactivate--> inactive; any --flag disable--> disabled; any --emergency--> emergency
  *   emergency/disabled --flag enable--> inactive (components re-activated one at a time)
+ *
+ * A command that changes nothing (activating what is active, disabling what is disabled) leaves
+ * the state as it is, version included. After an emergency, `enable` with `activate` is refused:
+ * recovery re-activates components one at a time.
  */
 
 /** Components an operator activates one by one (their queues run only while active). */
@@ -35,8 +39,10 @@ export interface SupportModeState {
   /** The `bedrock-support` feature flag: the master switch. */
   flag: { enabled: boolean; updatedAt: string | null; updatedBy: string | null; reason: string | null };
   components: Record<ComponentName, { active: boolean; since: string | null; by: string | null }>;
-  /** Set by an emergency shutdown; kept (for the record) until the flag is enabled again. */
+  /** Set by an emergency shutdown; kept until the flag is enabled again. */
   emergency: EmergencyRecord | null;
+  /** The last emergency that was recovered from, and who enabled the flag again. */
+  lastEmergency: (EmergencyRecord & { recoveredAt: string; recoveredBy: string }) | null;
   lastTransition: { at: string; action: string; by: string; reason: string | null } | null;
   /** Incremented on every change; used for compare-and-set across processes. */
   version: number;
@@ -44,7 +50,7 @@ export interface SupportModeState {
 
 export function initialState(): SupportModeState {
   const components = Object.fromEntries(componentNames.map((c) => [c, { active: false, since: null, by: null }])) as SupportModeState['components'];
-  return { flag: { enabled: false, updatedAt: null, updatedBy: null, reason: null }, components, emergency: null, lastTransition: null, version: 0 };
+  return { flag: { enabled: false, updatedAt: null, updatedBy: null, reason: null }, components, emergency: null, lastEmergency: null, lastTransition: null, version: 0 };
 }
 
 export function statusOf(state: SupportModeState): SupportStatus {
@@ -113,8 +119,17 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
   switch (command.type) {
     case 'flag.enable':
     case 'enable':
+      if (command.type === 'enable' && command.activate && state.emergency) {
+        throw new SupportModeConflictError(
+          'cannot activate every component at once after an emergency shutdown: enable without "active": true, then activate the components one at a time with POST /admin/bedrock-support/activate-component',
+          'emergency',
+        );
+      }
       if (!state.flag.enabled) {
         setFlag(true);
+        if (state.emergency) {
+          next.lastEmergency = { ...state.emergency, recoveredAt: now, recoveredBy: actor.by };
+        }
         next.emergency = null;
       }
       if (command.type === 'enable' && command.activate) {
@@ -122,7 +137,9 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
       }
       break;
     case 'flag.disable':
-      setFlag(false);
+      if (state.flag.enabled) {
+        setFlag(false);
+      }
       setComponents(componentNames, false);
       break;
     case 'activate':
@@ -142,7 +159,16 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
       throw new Error(`unknown command ${JSON.stringify(never)}`);
     }
   }
+  if (!changes(state, next)) {
+    return state;
+  }
   next.lastTransition = { at: now, action: command.type, by: actor.by, reason: actor.reason ?? null };
   next.version = state.version + 1;
   return next;
+}
+
+/** Whether `after` differs from `before` in anything but its bookkeeping (version, last transition). */
+export function changes(before: SupportModeState, after: SupportModeState): boolean {
+  const meaning = (s: SupportModeState) => JSON.stringify([s.flag, s.components, s.emergency, s.lastEmergency ?? null]);
+  return meaning(before) !== meaning(after);
 }
