@@ -16,6 +16,7 @@ import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
 import { supportModeRoutes } from './support-mode.routes.js';
+import { describeIssue } from './validation.js';
 
 export type { ApiDeps } from './deps.js';
 
@@ -27,13 +28,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        const issues = result.error.issues.map((i) => {
-          // An unknown key is reported on its parent object: name the key itself.
-          const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys[0] ?? ''] : i.path;
-          return { path: path.map(String).join('.') || '(body)', message: i.message };
-        });
-        const first = issues[0] ?? { path: '(body)', message: 'invalid' };
-        throw new ApiError(400, 'invalid_request', `${first.path}: ${first.message}`, { field: first.path, issues });
+        // The validator hands the raw input along (typed only in @hono/zod-validator): it lets a message say what was given.
+        const input = (result as { data?: unknown }).data;
+        const issues = result.error.issues.map((i) => describeIssue(i, input));
+        const first = issues[0] ?? { path: '(body)', message: 'the request is invalid' };
+        throw new ApiError(400, 'invalid_request', first.message, { field: first.path, issues });
       }
     },
   });

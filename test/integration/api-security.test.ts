@@ -103,15 +103,20 @@ describe('API security and input validation', () => {
         expect(Object.keys(body.error), `${op.path} ${b.name}`).toEqual(['code', 'message', 'details']);
       }
     }
-    const named = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'nope' } });
-    expect(((await named.json()) as { error: { message: string; details: { field: string } } }).error).toMatchObject({ details: { field: 'component' } });
-    const unknownField = await t.call('POST', '/admin/bedrock-support/enable', { body: { activ: true } });
-    expect(((await unknownField.json()) as { error: { message: string; details: { field: string } } }).error).toMatchObject({
-      message: expect.stringContaining('activ') as unknown,
-      details: { field: 'activ' },
+    const errorOf = async (r: Response) => ((await r.json()) as { error: { message: string; details: { field: string } } }).error;
+    const components = '"infrastructure-auditor", "meta-monitor", "implementation-support"';
+    // The message names the field, what it must be and what was given.
+    expect(await errorOf(await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'nope' } }))).toMatchObject({
+      message: `component must be one of ${components}, got "nope"`,
+      details: { field: 'component', issues: [{ path: 'component', message: `component must be one of ${components}, got "nope"` }] },
     });
-    const missing = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'x' } });
-    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/^initiated_by: /);
+    expect((await errorOf(await t.call('POST', '/admin/bedrock-support/activate-component', { body: {} }))).message).toBe('component is required');
+    expect((await errorOf(await t.call('POST', '/admin/bedrock-support/activate', { body: { components: ['all', 'bogus'] } }))).message).toBe(
+      `components.1 must be one of ${components}, "all", got "bogus"`,
+    );
+    expect(await errorOf(await t.call('POST', '/admin/bedrock-support/enable', { body: { activ: true } }))).toMatchObject({ message: 'activ is not a known field', details: { field: 'activ' } });
+    expect((await errorOf(await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'x' } }))).message).toBe('initiated_by is required');
+    expect((await errorOf(await t.call('POST', '/admin/bedrock-support/enable', { body: { active: 'yes' } }))).message).toMatch(/^active: Invalid input: expected boolean/);
 
     expect(await t.supportMode.read()).toEqual(stateBefore);
     expect(await t.auditTrail.length()).toBe(trailBefore);
