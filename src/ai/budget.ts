@@ -114,7 +114,8 @@ export interface PeriodStatus {
 }
 
 export interface BudgetStatus {
-  at: number;
+  /** ISO 8601, UTC. */
+  at: string;
   day: PeriodStatus;
   month: PeriodStatus;
   /** True when a budget is used up: the paid paths are refused (see {@link isPaidPath}). */
@@ -135,14 +136,16 @@ export interface SpendInput {
 
 /** What `/admin/bedrock-support/costs` shows. */
 export interface CostReport {
-  generatedAt: number;
+  /** ISO 8601, UTC. */
+  generatedAt: string;
   status: BudgetStatus;
   /** The current month's totals. */
   month: SpendTotals & { month: string };
   /** The last `days` UTC days, newest first, each with its component x model rows. */
   days: DaySpend[];
   /** Alerts recorded for the current day and month. */
-  alerts: BudgetAlert[];
+  /** Thresholds crossed this day and month; `at` in ISO 8601. */
+  alerts: (Omit<BudgetAlert, 'at'> & { at: string })[];
   prices: Readonly<Record<string, ModelPrice>>;
   unknownModelPrice: ModelPrice;
 }
@@ -211,7 +214,7 @@ export function createBudget(options: BudgetOptions): Budget {
         );
       }
     }
-    return { at, day, month, exhausted: reasons.length > 0, reason: reasons.length > 0 ? reasons.join('; ') : null };
+    return { at: new Date(at).toISOString(), day, month, exhausted: reasons.length > 0, reason: reasons.length > 0 ? reasons.join('; ') : null };
   }
 
   async function status(): Promise<BudgetStatus> {
@@ -282,11 +285,11 @@ export function createBudget(options: BudgetOptions): Budget {
         store.listAlerts('month', month),
       ]);
       return {
-        generatedAt: at,
+        generatedAt: new Date(at).toISOString(),
         status: current,
         month: { month, ...monthTotals },
         days: dayList,
-        alerts: [...dayAlerts, ...monthAlerts],
+        alerts: [...dayAlerts, ...monthAlerts].map((a) => ({ ...a, at: new Date(a.at).toISOString() })),
         prices: pricing.prices,
         unknownModelPrice: pricing.unknownModelPrice,
       };

@@ -133,10 +133,16 @@ export interface LlmRouterDeps {
 
 /** Share of decisions served by their primary path, successfully and within the latency budget. */
 export interface RoutingEfficiency {
-  windowStart: number;
-  windowEnd: number;
-  /** Decisions counted: all in the window except those the caller aborted. */
+  /** ISO 8601, UTC. */
+  windowStart: string;
+  windowEnd: string;
+  /**
+   * Decisions counted: all in the window except those the caller aborted and those answered
+   * locally because no remote path is configured (there was no routing to judge).
+   */
   decisions: number;
+  /** Decisions in the window left out of the efficiency, by why. */
+  notCounted: { aborted: number; noRemotePath: number };
   servedByPrimaryWithinBudget: number;
   /** 0..1; null when there were no decisions. */
   efficiency: number | null;
@@ -248,6 +254,11 @@ function percentile(values: readonly number[], pct: number): number | null {
 
 function ratio(part: number, whole: number): number | null {
   return whole === 0 ? null : part / whole;
+}
+
+/** Whether a decision says anything about routing: not aborted by its caller, and a remote path existed. */
+function countsForEfficiency(d: RoutingDecision): boolean {
+  return d.outcome !== 'aborted' && d.reason !== 'no_remote_path';
 }
 
 function servedByPrimaryWithinBudget(d: RoutingDecision): boolean {
@@ -588,12 +599,13 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
   }
 
   function efficiencyOf(from: number, to: number, decisions: readonly RoutingDecision[]): RoutingEfficiency {
-    const counted = decisions.filter((d) => d.outcome !== 'aborted');
+    const counted = decisions.filter(countsForEfficiency);
     const served = counted.filter(servedByPrimaryWithinBudget).length;
     return {
-      windowStart: from,
-      windowEnd: to,
+      windowStart: new Date(from).toISOString(),
+      windowEnd: new Date(to).toISOString(),
       decisions: counted.length,
+      notCounted: { aborted: decisions.filter((d) => d.outcome === 'aborted').length, noRemotePath: decisions.filter((d) => d.outcome !== 'aborted' && d.reason === 'no_remote_path').length },
       servedByPrimaryWithinBudget: served,
       efficiency: ratio(served, counted.length),
     };
@@ -659,7 +671,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
       const operations = Object.fromEntries(
         operationTypes.map((op) => {
           const mine = decisions.filter((d) => d.operation === op);
-          const counted = mine.filter((d) => d.outcome !== 'aborted');
+          const counted = mine.filter(countsForEfficiency);
           const served = counted.filter(servedByPrimaryWithinBudget).length;
           const latencies = mine.map((d) => d.latencyMs);
           const metrics: OperationMetrics = {

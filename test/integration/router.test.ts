@@ -506,12 +506,23 @@ describe('router: redaction', () => {
 });
 
 describe('router: metrics', () => {
+  it('an install without remote paths has no efficiency to report, not 0 %', async () => {
+    const r = rig({ without: ['direct', 'mcp'] });
+    await r.router.ask(ask('standard'));
+    await r.router.ask(ask('infrastructure'));
+    expect(await r.router.routingEfficiency(3_600_000)).toMatchObject({ decisions: 0, notCounted: { aborted: 0, noRemotePath: 2 }, efficiency: null });
+    const metrics = await r.router.routingMetrics(3_600_000);
+    expect(metrics).toMatchObject({ totalDecisions: 2, efficiency: null });
+    expect(metrics.operations.standard).toMatchObject({ decisions: 0, efficiency: null });
+  });
+
   it('reports no efficiency (not 100 %) when there are no decisions', async () => {
     const r = rig();
     expect(await r.router.routingEfficiency(3_600_000)).toEqual({
-      windowStart: r.wall.now - 3_600_000,
-      windowEnd: r.wall.now,
+      windowStart: new Date(r.wall.now - 3_600_000).toISOString(),
+      windowEnd: new Date(r.wall.now).toISOString(),
       decisions: 0,
+      notCounted: { aborted: 0, noRemotePath: 0 },
       servedByPrimaryWithinBudget: 0,
       efficiency: null,
     });
