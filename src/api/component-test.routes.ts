@@ -30,7 +30,8 @@ async function llmCheck(deps: ApiDeps, queue: QueueName, canary: CanaryResult) {
       facts: { component: queue, canary: { waitedMs: canary.waitedMs, heldMs: canary.heldMs } },
       maxTokens: 64,
     });
-    return { operation, outcome: 'success', path: a.path, primary: a.primary, reason: a.reason, model: a.model, latencyMs: Math.round(a.latencyMs * 10) / 10, withinBudget: a.withinBudget };
+    // The outcome word of the routing decision, as /metrics/routing counts it.
+    return { operation, outcome: a.path === 'local' ? 'fallback_local' : 'success', explanation: a.explanation, path: a.path, primary: a.primary, reason: a.reason, model: a.model, latencyMs: Math.round(a.latencyMs * 10) / 10, withinBudget: a.withinBudget };
   } catch (err) {
     return { operation, outcome: err instanceof LlmThrottledError ? 'throttled' : 'error', error: (err as Error).message, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   }

@@ -1,15 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { assessQueue, worst, type ComponentHealth } from '../domain/support-mode/health.js';
-import { componentNames, desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
+import { assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
+import { desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
 import { queueNames, type QueueName } from '../queues/names.js';
 import { unknownComponent } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { AnyJson, jsonResponse, notFound } from './openapi.js';
-
-/** The components of the runbook's health checks (the orchestrator and the three it activates). */
-const runbookComponents = ['bedrock-support', ...componentNames] as const;
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -61,7 +58,10 @@ function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealt
       const now = deps.clock();
       const redisLatencyMs = Math.round(latency * 1000) / 1000;
       const components = Object.fromEntries(
-        signals.map((s) => [s.name, assessQueue({ ...s, expectedRunning: desired[s.name as QueueName] === 'running' }, now, redisLatencyMs)]),
+        signals.map((s) => [
+          s.name,
+          assessQueue({ ...s, expectedRunning: desired[s.name as QueueName] === 'running', inactive: inactivityOf(s.name, state) ?? undefined }, now, redisLatencyMs),
+        ]),
       ) as Record<QueueName, ComponentHealth>;
       return { checkedAt: now.toISOString(), mode: statusOf(state), redis: { status: 'up' as const, latencyMs: redisLatencyMs }, components };
     })(),
@@ -90,20 +90,19 @@ export function healthRoutes(deps: ApiDeps) {
     return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), checkedAt: h.checkedAt, mode: h.mode, redis: h.redis, components: summary(h.components) }, 200);
   });
 
-  app.openapi(publicGet('/detailed', 'Health of Redis and every queue, with the signals'), async (c) => {
-    const h = await collect(deps);
-    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h }, 200);
-  });
+  // Both detailed views show the same: every queue with its signals, and the LLM paths.
+  const detailed = async () => {
+    const [h, llm] = await Promise.all([collect(deps), guarded(deps, deps.llm.router.pathStatus())]);
+    return { status: worst(Object.values(h.components).map((x) => x.status)), ...h, llm: { paths: llm } };
+  };
+  app.openapi(publicGet('/detailed', 'Health of Redis, every queue with its signals, and the LLM paths'), async (c) => c.json(await detailed(), 200));
 
   app.openapi(publicGet('/bedrock-support', 'Support mode health'), async (c) => {
-    const h = await collect(deps, runbookComponents);
+    const h = await collect(deps);
     return c.json({ component: 'bedrock-support', status: worst(Object.values(h.components).map((x) => x.status)), mode: h.mode, checkedAt: h.checkedAt, components: summary(h.components) }, 200);
   });
 
-  app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail'), async (c) => {
-    const [h, llm] = await Promise.all([collect(deps, runbookComponents), guarded(deps, deps.llm.router.pathStatus())]);
-    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), ...h, llm: { paths: llm } }, 200);
-  });
+  app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail, and the LLM paths'), async (c) => c.json(await detailed(), 200));
 
   const component = async (name: string) => {
     if (!(queueNames as readonly string[]).includes(name)) {

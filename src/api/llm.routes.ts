@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { operationTypes } from '../ai/types.js';
 import { detectInjection } from '../domain/compliance/prompt-injection.js';
+import { statusOf } from '../domain/support-mode/state.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
+import { ApiError } from './errors.js';
 import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, protectedErrors } from './openapi.js';
 
 const AssistBody = z
@@ -19,7 +21,7 @@ const Window = z
   .object({
     window: z
       .string()
-      .regex(/^[1-9]\d{0,3}[mhd]$/, 'window must look like 15m, 24h or 7d')
+      .regex(/^[1-9]\d{0,3}[mhd]$/, 'must be 1 to 4 digits and a unit m, h or d, such as 15m, 24h or 7d')
       .default('24h')
       .openapi({ example: '24h' }),
   })
@@ -48,6 +50,20 @@ export function llmRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
+      // With the feature flag off the operator is off: no question reaches a model (an emergency
+      // shutdown means no paid call either).
+      const state = await deps.supportMode.read();
+      if (!state.flag.enabled) {
+        const status = statusOf(state);
+        throw new ApiError(
+          409,
+          'conflict',
+          state.emergency
+            ? `support mode is in an emergency shutdown since ${state.emergency.at} (${state.emergency.reason}): the operator answers again once the feature flag is enabled`
+            : 'support mode is disabled: enable it with POST /admin/bedrock-support/enable before asking the operator',
+          { status },
+        );
+      }
       // The context travels as facts: the router scans them and the providers fence them as
       // untrusted data. The question is the caller's own instruction; it is scanned, not fenced.
       const inQuestion = detectInjection(body.question);

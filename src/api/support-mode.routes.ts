@@ -57,13 +57,14 @@ export function statusView(state: SupportModeState, fleet: FleetSnapshot) {
       }),
     ),
     emergency: state.emergency,
+    lastEmergency: state.lastEmergency,
     lastTransition: state.lastTransition,
     version: state.version,
     checkedAt: fleet.at,
   };
 }
 
-const transitionView = (r: TransitionResult) => ({ from: r.from, to: r.to, status: r.to, components: r.state.components, featureFlag: r.state.flag, version: r.state.version });
+const transitionView = (r: TransitionResult) => ({ from: r.from, to: r.to, status: r.to, changed: r.changed, components: r.state.components, featureFlag: r.state.flag, version: r.state.version });
 
 const post = <T extends z.ZodType>(path: string, body: T, required: boolean, summary: string) =>
   createRoute({

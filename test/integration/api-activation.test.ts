@@ -29,6 +29,11 @@ describe('runbook: activation, daily operations, monitoring', () => {
     expect(h.mode).toBe('disabled');
     expect(h.redis).toMatchObject({ status: 'up' });
     expect(Object.keys(h.components ?? {}).sort()).toEqual([...queueNames].sort());
+    // Disabled, the support queues do no work: the morning check's filter lists them, and says why.
+    expect(h.components?.['meta-monitor']).toMatchObject({ status: 'degraded', active: false, reasons: expect.arrayContaining([expect.stringContaining('support mode is disabled')]) as unknown });
+    // Compliance runs whatever the mode (its workers may still be registering: only its activity is checked here).
+    expect(h.components?.compliance).toMatchObject({ active: true });
+    expect(JSON.stringify(h.components?.compliance)).not.toContain('inactive');
 
     const flag = await json(await t.call('GET', '/admin/feature-flags/bedrock-support'));
     expect(flag).toMatchObject({ name: 'bedrock-support', enabled: false });
@@ -60,6 +65,8 @@ describe('runbook: activation, daily operations, monitoring', () => {
     const test = await t.call('POST', '/test/bedrock-support/meta-monitor');
     expect(test.status).toBe(409);
     expect((await json(test)).error?.message).toContain('meta-monitor is inactive');
+    const health = await json(await t.call('GET', '/health/meta-monitor', { role: null }));
+    expect(health).toMatchObject({ status: 'degraded', active: false, reasons: expect.arrayContaining([expect.stringContaining('activate it with POST /admin/bedrock-support/activate-component')]) as unknown });
   });
 
   it('Step 3: full activation and status', async () => {
@@ -86,7 +93,7 @@ describe('runbook: activation, daily operations, monitoring', () => {
       expect(body).toMatchObject({ component, status: 'passed', workerPid: process.pid });
       expect(body.latencyMs).toBeGreaterThan(0);
       // The component's LLM call went through the router; nothing is configured, so the local provider answered.
-      expect(body.llm).toMatchObject({ outcome: 'success', path: 'local', reason: 'no_remote_path' });
+      expect(body.llm).toMatchObject({ outcome: 'fallback_local', path: 'local', reason: 'no_remote_path' });
       const job = await t.fleet.queue(component as 'meta-monitor').getJob(body.jobId as unknown as string);
       expect(job?.name).toBe('canary');
       expect(await job?.getState()).toBe('completed');

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QueueName } from '../../src/queues/names.js';
+import { queueNames, type QueueName } from '../../src/queues/names.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
 
@@ -80,6 +80,13 @@ describe('emergency shutdown under load, across worker processes', () => {
     }
     const status = (await (await t.call('GET', '/admin/bedrock-support/status')).json()) as { status: string; featureFlag: { enabled: boolean } };
     expect(status).toMatchObject({ status: 'emergency', featureFlag: { enabled: false } });
+    // Health says so: every queue is stopped by the shutdown, with who and why.
+    const health = (await (await t.call('GET', '/health/bedrock-support', { role: null })).json()) as { status: string; components: Record<string, { status: string; reasons: string[] }> };
+    expect(health.status).toBe('unhealthy');
+    for (const q of queueNames) {
+      expect(health.components[q]?.status, q).toBe('unhealthy');
+      expect(health.components[q]?.reasons.join(' '), q).toContain('stopped by the emergency shutdown');
+    }
     // A component cannot be activated while the flag is off.
     const refused = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'meta-monitor' } });
     expect(refused.status).toBe(409);

@@ -225,6 +225,12 @@ describe('the assist endpoint and routing figures, end to end', () => {
     mcp = await startMcpFake();
     stubAwsEnv(bedrock.url);
     t = await makeTestApp('assist', { env: { BEDROCK_ENABLED: 'true', MCP_URL: mcp.url, REDIS_URL: testRedisUrl } });
+    // With support mode disabled the operator answers nothing, and no model is called.
+    const refused = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'anyone there?' } });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('support mode is disabled');
+    expect(bedrock.requests).toHaveLength(0);
+    expect((await t.call('POST', '/admin/bedrock-support/enable', { body: {} })).status).toBe(200);
   });
 
   afterAll(async () => {
@@ -303,5 +309,17 @@ describe('the assist endpoint and routing figures, end to end', () => {
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toBe('7');
     bedrock.reset();
+  });
+
+  it('after an emergency shutdown the operator answers nothing: no model is called', async () => {
+    const shutdown = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'runaway costs', initiated_by: 'oncall', immediate: true } });
+    expect(shutdown.status).toBe(200);
+    const calls = bedrock.requests.length;
+    const mcpCalls = mcp.calls.length;
+    const r = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'still there?', operation: 'emergency' } });
+    expect(r.status).toBe(409);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/^support mode is in an emergency shutdown since .* \(runaway costs\)/);
+    expect(bedrock.requests).toHaveLength(calls);
+    expect(mcp.calls).toHaveLength(mcpCalls);
   });
 });

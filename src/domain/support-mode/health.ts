@@ -1,8 +1,12 @@
+import { desiredQueueStates, statusOf, type SupportModeState } from './state.js';
+
 /** What health is derived from, per queue, all read from Redis/BullMQ. */
 export interface QueueSignals {
   name: string;
   /** Whether support mode wants this queue running. */
   expectedRunning: boolean;
+  /** When it does not: how much that matters and why it is so ({@link inactivityOf}). */
+  inactive?: { status: HealthStatus; reason: string };
   paused: boolean;
   workers: number;
   waiting: number;
@@ -39,6 +43,27 @@ export function worst(statuses: HealthStatus[]): HealthStatus {
   return statuses.reduce<HealthStatus>((w, s) => (rank[s] > rank[w] ? s : w), 'healthy');
 }
 
+/**
+ * Why a queue that support mode keeps paused is not running, and what that does to its health:
+ * not doing its work is never `healthy` (the runbook's morning check lists everything that is not),
+ * an emergency shutdown is `unhealthy`, a component left inactive or support mode disabled `degraded`.
+ * Null when the queue is meant to run.
+ */
+export function inactivityOf(queue: string, state: SupportModeState): { status: HealthStatus; reason: string } | null {
+  if (desiredQueueStates(state)[queue as keyof ReturnType<typeof desiredQueueStates>] !== 'paused') {
+    return null;
+  }
+  const status = statusOf(state);
+  if (status === 'emergency' && state.emergency) {
+    const e = state.emergency;
+    return { status: 'unhealthy', reason: `stopped by the emergency shutdown at ${e.at} (${e.initiatedBy}: ${e.reason}); recover with POST /admin/feature-flags/bedrock-support/enable, then activate components one at a time` };
+  }
+  if (status === 'disabled') {
+    return { status: 'degraded', reason: 'inactive: support mode is disabled, its jobs wait; enable it with POST /admin/bedrock-support/enable' };
+  }
+  return { status: 'degraded', reason: 'inactive: queue paused, its jobs wait; activate it with POST /admin/bedrock-support/activate-component' };
+}
+
 /** Health of one component's queue from its signals. */
 export function assessQueue(s: QueueSignals, now: Date, redisLatencyMs: number): ComponentHealth {
   const reasons: string[] = [];
@@ -58,7 +83,7 @@ export function assessQueue(s: QueueSignals, now: Date, redisLatencyMs: number):
     flag('degraded', 'queue paused although the component is active');
   }
   if (!s.expectedRunning) {
-    reasons.push('inactive: queue paused, jobs wait');
+    flag(s.inactive?.status ?? 'degraded', s.inactive?.reason ?? 'inactive: queue paused, jobs wait');
   }
   if (failedRatio !== null && finished >= healthThresholds.minSamples) {
     if (failedRatio >= healthThresholds.failedRatioUnhealthy) {
