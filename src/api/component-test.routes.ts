@@ -1,12 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { LlmThrottledError, type OperationType } from '../ai/types.js';
+import { LlmThrottledError, operationTypes, type OperationType } from '../ai/types.js';
 import type { CanaryResult } from '../workers/canary.js';
 import { queueNames, type QueueName } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
 import { defaultLimits } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError, errorBody } from './errors.js';
-import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors } from './openapi.js';
+import { bodyErrors, ErrorSchema, guard, jsonBody, jsonResponse, LlmPathSchema, notFound, protectedErrors, QueueNameSchema, RemotePathSchema, RouteReasonSchema } from './openapi.js';
 
 const operationOf: Record<QueueName, OperationType> = {
   'bedrock-support': 'standard',
@@ -16,8 +16,40 @@ const operationOf: Record<QueueName, OperationType> = {
   compliance: 'background',
 };
 
+/** The LLM call of a passed test: the answer's routing, or (throttled, error) why there was none. */
+const LlmCheck = z
+  .discriminatedUnion('outcome', [
+    z.object({
+      operation: z.enum(operationTypes),
+      outcome: z.enum(['success', 'fallback_local']),
+      explanation: z.string(),
+      path: LlmPathSchema,
+      primary: RemotePathSchema,
+      reason: RouteReasonSchema,
+      model: z.string(),
+      latencyMs: z.number(),
+      withinBudget: z.boolean(),
+    }),
+    z.object({ operation: z.enum(operationTypes), outcome: z.enum(['throttled', 'error']), error: z.string(), latencyMs: z.number() }),
+  ])
+  .openapi('ComponentTestLlm');
+
+const canaryFields = {
+  component: QueueNameSchema,
+  jobId: z.string(),
+  latencyMs: z.number().openapi({ description: 'Enqueue to finish, as BullMQ timed it' }),
+  roundTripMs: z.number().openapi({ description: "Enqueue to finish, plus this request's polling" }),
+};
+/** A canary that finished: `failed` is still a 200 (the test ran; the job failed). */
+export const ComponentTestSchema = z
+  .discriminatedUnion('status', [
+    z.object({ ...canaryFields, status: z.literal('passed'), queueWaitMs: z.number().nullable(), workerPid: z.number().int(), llm: LlmCheck }),
+    z.object({ ...canaryFields, status: z.literal('failed'), error: z.string() }),
+  ])
+  .openapi('ComponentTest');
+
 /** One LLM call through the router with the component's operation type: which path answered, how fast. */
-async function llmCheck(deps: ApiDeps, queue: QueueName, canary: CanaryResult) {
+async function llmCheck(deps: ApiDeps, queue: QueueName, canary: CanaryResult): Promise<z.infer<typeof LlmCheck>> {
   const operation = operationOf[queue];
   const started = performance.now();
   try {
@@ -54,8 +86,8 @@ export function componentTestRoutes(deps: ApiDeps) {
       ...guard('operate'),
       request: { params: z.object({ component: z.string().openapi({ example: 'infrastructure-auditor' }) }), body: jsonBody(z.object({}).strict().openapi('ComponentTestBody'), false) },
       responses: {
-        200: jsonResponse(AnyJson, 'The canary passed'),
-        504: jsonResponse(AnyJson, 'No result within the timeout'),
+        200: jsonResponse(ComponentTestSchema, 'The canary finished (passed, or failed with its error)'),
+        504: jsonResponse(ErrorSchema, 'No result within the timeout (code timeout; details: jobId and the job state)'),
         ...notFound,
         ...protectedErrors,
         ...bodyErrors,
@@ -86,11 +118,11 @@ export function componentTestRoutes(deps: ApiDeps) {
         return c.json(errorBody('timeout', `canary ${jobId} did not finish within ${timeoutMs} ms`, { jobId, state }), 504);
       }
       if (done.failedReason) {
-        return c.json({ component: queue, status: 'failed', jobId, latencyMs, roundTripMs, error: done.failedReason }, 200);
+        return c.json({ component: queue, status: 'failed' as const, jobId, latencyMs, roundTripMs, error: done.failedReason }, 200);
       }
       const result = done.returnvalue as CanaryResult;
       const llm = await llmCheck(deps, queue, result);
-      return c.json({ component: queue, status: 'passed', jobId, latencyMs, roundTripMs, queueWaitMs: result.waitedMs, workerPid: result.workerPid, llm }, 200);
+      return c.json({ component: queue, status: 'passed' as const, jobId, latencyMs, roundTripMs, queueWaitMs: result.waitedMs, workerPid: result.workerPid, llm }, 200);
     },
   );
   return app;

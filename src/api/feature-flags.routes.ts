@@ -3,11 +3,15 @@ import type { SupportModeState } from '../domain/support-mode/state.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
-import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, notFound, protectedErrors, reason } from './openapi.js';
+import { bodyErrors, count, guard, jsonBody, jsonResponse, notFound, protectedErrors, reason, SupportStatusSchema } from './openapi.js';
+import { FlagStateSchema } from './support-mode.routes.js';
 
 const FlagBody = z.object({ reason }).strict().openapi('FeatureFlagBody');
 
-const flagView = (state: SupportModeState) => ({ name: 'bedrock-support', ...state.flag, supportModeVersion: state.version });
+export const FeatureFlagSchema = FlagStateSchema.extend({ name: z.literal('bedrock-support'), supportModeVersion: count }).openapi('FeatureFlag');
+export const FeatureFlagChangeSchema = FeatureFlagSchema.extend({ supportMode: z.object({ from: SupportStatusSchema, to: SupportStatusSchema }) }).openapi('FeatureFlagChange');
+
+const flagView = (state: SupportModeState): z.infer<typeof FeatureFlagSchema> => ({ name: 'bedrock-support', ...state.flag, supportModeVersion: state.version });
 
 /** `/admin/feature-flags`: the `bedrock-support` flag, the master switch of support mode. */
 export function featureFlagRoutes(deps: ApiDeps) {
@@ -19,7 +23,7 @@ export function featureFlagRoutes(deps: ApiDeps) {
       path: '/bedrock-support',
       summary: 'The bedrock-support feature flag',
       ...guard('read'),
-      responses: { 200: jsonResponse(AnyJson, 'The flag'), ...protectedErrors },
+      responses: { 200: jsonResponse(FeatureFlagSchema, 'The flag'), ...protectedErrors },
     }),
     async (c) => c.json(flagView(await deps.supportMode.read()), 200),
   );
@@ -35,7 +39,7 @@ export function featureFlagRoutes(deps: ApiDeps) {
             : 'Disable the flag: every component is deactivated and its queue paused',
         ...guard('operate'),
         request: { body: jsonBody(FlagBody, false) },
-        responses: { 200: jsonResponse(AnyJson, 'The flag after the change'), ...protectedErrors, ...bodyErrors },
+        responses: { 200: jsonResponse(FeatureFlagChangeSchema, 'The flag after the change'), ...protectedErrors, ...bodyErrors },
       }),
       async (c) => {
         const body = FlagBody.parse(c.req.valid('json'));

@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { operationTypes } from '../ai/types.js';
-import { detectInjection } from '../domain/compliance/prompt-injection.js';
+import { llmPaths, operationTypes } from '../ai/types.js';
+import { detectInjection, injectionMarkers } from '../domain/compliance/prompt-injection.js';
 import { statusOf } from '../domain/support-mode/state.js';
+import { decisionOutcomes } from '../store/llm.store.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
-import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, protectedErrors } from './openapi.js';
+import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, LlmPathSchema, protectedErrors, RemotePathSchema, RouteReasonSchema } from './openapi.js';
 
 const AssistBody = z
   .object({
@@ -15,6 +16,113 @@ const AssistBody = z
   })
   .strict()
   .openapi('AssistBody');
+
+const share = z.number().min(0).max(1).nullable();
+const latency = z.number().nullable();
+/** Token counts as the provider reported them (or estimated: `estimated`). */
+const tokens = z.number();
+const markers = z.array(z.enum(injectionMarkers));
+
+export const AssistAnswerSchema = z
+  .object({
+    answer: z.string(),
+    path: LlmPathSchema,
+    primary: RemotePathSchema,
+    fallbackUsed: z.boolean(),
+    reason: RouteReasonSchema,
+    explanation: z.string(),
+    model: z.string(),
+    latencyMs: z.number(),
+    withinBudget: z.boolean(),
+    tokens: z.object({ inputTokens: tokens, outputTokens: tokens, estimated: z.boolean() }),
+    costUsd: z.number(),
+    priceKnown: z.boolean(),
+    decisionId: z.string(),
+    injection: z.object({ flagged: z.boolean(), question: markers, context: markers }),
+  })
+  .openapi('AssistAnswer');
+
+/** Share of decisions served by their primary path, successfully, within budget (`ai/router.ts`). */
+export const RoutingEfficiencySchema = z
+  .object({
+    windowStart: isoTime,
+    windowEnd: isoTime,
+    decisions: count,
+    notCounted: z.object({ aborted: count, noRemotePath: count }),
+    servedByPrimaryWithinBudget: count,
+    efficiency: share,
+    window: z.string().openapi({ example: '24h' }),
+  })
+  .openapi('RoutingEfficiency');
+
+const PathMetrics = z
+  .object({
+    attempts: count,
+    success: count,
+    errors: count,
+    timeouts: count,
+    throttled: count,
+    aborted: count,
+    skipped: count,
+    served: count,
+    p50LatencyMs: latency,
+    p95LatencyMs: latency,
+  })
+  .openapi('LlmPathMetrics');
+const OperationMetrics = z
+  .object({ decisions: count, servedByPrimaryWithinBudget: count, fallbackUsed: count, efficiency: share, p50LatencyMs: latency, p95LatencyMs: latency })
+  .openapi('OperationMetrics');
+
+export const RoutingMetricsSchema = RoutingEfficiencySchema.extend({
+  windowMs: count,
+  totalDecisions: count,
+  outcomes: keyed(decisionOutcomes, count),
+  fallbackRate: share,
+  withinBudgetRate: share,
+  p50LatencyMs: latency,
+  p95LatencyMs: latency,
+  // Keyed by the reason stored on each decision (a RouteReason); only reasons that occurred.
+  reasons: z.record(z.string(), count),
+  paths: keyed(llmPaths, PathMetrics),
+  operations: keyed(operationTypes, OperationMetrics),
+  costUsd: z.number(),
+  inputTokens: tokens,
+  outputTokens: tokens,
+}).openapi('RoutingMetrics');
+
+const ModelPrice = z.object({ inputPer1k: z.number(), outputPer1k: z.number() }).openapi('ModelPrice');
+const SpendTotals = z.object({ costUsd: z.number(), calls: count, inputTokens: count, outputTokens: count, unpricedCalls: count }).openapi('SpendTotals');
+const PeriodStatus = z
+  .object({
+    period: z.enum(['day', 'month']),
+    id: z.string().openapi({ example: '2026-11-26' }),
+    spentUsd: z.number(),
+    budgetUsd: z.number().nullable(),
+    usedPct: z.number().nullable(),
+    exhausted: z.boolean(),
+  })
+  .openapi('BudgetPeriod');
+
+export const CostReportSchema = z
+  .object({
+    generatedAt: isoTime,
+    status: z.object({ at: isoTime, day: PeriodStatus, month: PeriodStatus, exhausted: z.boolean(), reason: z.string().nullable() }).openapi('BudgetStatus'),
+    month: SpendTotals.extend({ month: z.string().openapi({ example: '2026-11' }) }),
+    days: z.array(
+      z
+        .object({ day: z.string().openapi({ example: '2026-11-26' }), totals: SpendTotals, rows: z.array(SpendTotals.extend({ component: z.string(), model: z.string() })) })
+        .openapi('DaySpend'),
+    ),
+    alerts: z.array(
+      z
+        .object({ period: z.enum(['day', 'month']), periodId: z.string(), thresholdPct: z.number(), spentUsd: z.number(), budgetUsd: z.number(), at: isoTime })
+        .openapi('BudgetAlert'),
+    ),
+    // Keyed by model id.
+    prices: z.record(z.string(), ModelPrice),
+    unknownModelPrice: ModelPrice,
+  })
+  .openapi('CostReport');
 
 const units = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const Window = z
@@ -46,7 +154,7 @@ export function llmRoutes(deps: ApiDeps) {
       summary: 'Ask the support operator a question; answered through the router (redacted first)',
       ...guard('operate'),
       request: { body: jsonBody(AssistBody) },
-      responses: { 200: jsonResponse(AnyJson, 'The answer with the path used, latency, tokens and cost'), ...protectedErrors, ...bodyErrors },
+      responses: { 200: jsonResponse(AssistAnswerSchema, 'The answer with the path used, latency, tokens and cost'), ...protectedErrors, ...bodyErrors },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -104,23 +212,24 @@ export function llmRoutes(deps: ApiDeps) {
     },
   );
 
-  const windowed = (path: string, summary: string, read: (windowMs: number) => Promise<object>) =>
-    app.openapi(
-      createRoute({
-        method: 'get',
-        path,
-        summary,
-        ...guard('read'),
-        request: { query: Window },
-        responses: { 200: jsonResponse(AnyJson, summary), ...protectedErrors, 400: bodyErrors[400] },
-      }),
-      async (c) => {
-        const { window } = c.req.valid('query');
-        return c.json({ ...(await read(windowMs(window))), window }, 200);
-      },
-    );
-  windowed('/routing/efficiency', 'Share of LLM requests served by their primary path, successfully, within budget', (ms) => deps.llm.router.routingEfficiency(ms));
-  windowed('/metrics/routing', 'Routing totals, per path and per operation, p50/p95 latency, fallback rate', (ms) => deps.llm.router.routingMetrics(ms));
+  // One route per read (not one generic handler) so each answer is type-checked against its schema.
+  const windowed = <T extends z.ZodType>(path: string, summary: string, schema: T) =>
+    createRoute({
+      method: 'get',
+      path,
+      summary,
+      ...guard('read'),
+      request: { query: Window },
+      responses: { 200: jsonResponse(schema, summary), ...protectedErrors, 400: bodyErrors[400] },
+    });
+  app.openapi(windowed('/routing/efficiency', 'Share of LLM requests served by their primary path, successfully, within budget', RoutingEfficiencySchema), async (c) => {
+    const { window } = c.req.valid('query');
+    return c.json({ ...(await deps.llm.router.routingEfficiency(windowMs(window))), window }, 200);
+  });
+  app.openapi(windowed('/metrics/routing', 'Routing totals, per path and per operation, p50/p95 latency, fallback rate', RoutingMetricsSchema), async (c) => {
+    const { window } = c.req.valid('query');
+    return c.json({ ...(await deps.llm.router.routingMetrics(windowMs(window))), window }, 200);
+  });
 
   app.openapi(
     createRoute({
@@ -129,7 +238,7 @@ export function llmRoutes(deps: ApiDeps) {
       summary: 'LLM spend per day, component and model; budgets and their alerts',
       ...guard('read'),
       request: { query: z.object({ days: z.coerce.number().int().min(1).max(90).default(7) }).strict() },
-      responses: { 200: jsonResponse(AnyJson, 'Costs'), ...protectedErrors, 400: bodyErrors[400] },
+      responses: { 200: jsonResponse(CostReportSchema, 'Costs'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => c.json(await deps.llm.budget.report({ days: c.req.valid('query').days }), 200),
   );

@@ -1,4 +1,9 @@
 import { z, type RouteConfig } from '@hono/zod-openapi';
+import type { RouteReason } from '../ai/router.js';
+import { remotePaths } from '../ai/routing-matrix.js';
+import { llmPaths } from '../ai/types.js';
+import type { SupportStatus } from '../domain/support-mode/state.js';
+import { queueNames } from '../queues/names.js';
 import { requirePermission, type Permission } from './auth.js';
 
 export const ErrorSchema = z
@@ -46,7 +51,42 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { 'application/json': { schema } } };
 }
 
-/** A free-form JSON answer (documented by example, not by schema). */
-export const AnyJson = z.record(z.string(), z.unknown()).openapi('Object');
+/**
+ * An object with one required property per key: a `Record<K, …>` that the document lists key by
+ * key (a `z.record` over an enum would leave `required` out).
+ */
+export function keyed<const K extends string, T extends z.ZodType>(keys: readonly K[], value: T) {
+  return z.object(Object.fromEntries(keys.map((k) => [k, value])) as Record<K, T>);
+}
+
+// The domain declares these as types only; `satisfies` keeps each list from naming a value the type lacks,
+// and the typed handlers keep the type from producing one the list lacks.
+const supportStatuses = ['disabled', 'inactive', 'partial', 'active', 'emergency'] as const satisfies readonly SupportStatus[];
+const routeReasons = [
+  'primary',
+  'primary_unavailable',
+  'primary_breaker_open',
+  'region_not_allowed',
+  'budget_exhausted',
+  'primary_failed',
+  'primary_timeout',
+  'primary_throttled',
+  'no_remote_path',
+  'all_throttled',
+  'aborted',
+  'local_failed',
+] as const satisfies readonly RouteReason[];
+
+/** A number of things (jobs, workers, calls, tokens stored as integers). */
+export const count = z.number().int().min(0);
+
+/** An instant as `Date#toISOString` writes it (UTC). */
+export const isoTime = z.iso.datetime().openapi({ example: '2026-11-26T12:00:00.000Z' });
+
+export const SupportStatusSchema = z.enum(supportStatuses).openapi('SupportStatus');
+export const QueueNameSchema = z.enum(queueNames).openapi('QueueName');
+export const LlmPathSchema = z.enum(llmPaths).openapi('LlmPath');
+export const RemotePathSchema = z.enum(remotePaths).openapi('RemotePath');
+export const RouteReasonSchema = z.enum(routeReasons).openapi('RouteReason', { description: 'Why the answer came from the path it came from' });
 
 export const reason = z.string().trim().max(500).optional().openapi({ example: 'Initial activation' });

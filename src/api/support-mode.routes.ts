@@ -5,7 +5,7 @@ import type { FleetSnapshot } from '../queues/fleet.js';
 import { queueNames } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
-import { AnyJson, bodyErrors, guard, jsonBody, jsonResponse, protectedErrors, reason } from './openapi.js';
+import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, protectedErrors, QueueNameSchema, reason, SupportStatusSchema } from './openapi.js';
 
 const Component = z.enum(componentNames).openapi({ example: 'infrastructure-auditor' });
 
@@ -35,12 +35,69 @@ const ShutdownBody = z
   .strict()
   .openapi('EmergencyShutdownBody');
 
+/** The `bedrock-support` feature flag as the support-mode state keeps it. */
+export const FlagStateSchema = z
+  .object({ enabled: z.boolean(), updatedAt: isoTime.nullable(), updatedBy: z.string().nullable(), reason: z.string().nullable() })
+  .openapi('FeatureFlagState');
+const ComponentState = z.object({ active: z.boolean(), since: isoTime.nullable(), by: z.string().nullable() }).openapi('ComponentState');
+// Not registered: zod-to-openapi would then mark the shared component itself nullable, as it is used nullable here.
+const EmergencyRecord = z.object({ at: isoTime, reason: z.string(), initiatedBy: z.string(), requestedBy: z.string(), immediate: z.boolean() });
+/** A queue's live numbers; `waiting` includes prioritized jobs. */
+const QueueLoad = z.object({ paused: z.boolean(), workers: count, waiting: count, active: count }).openapi('QueueLoad');
+
+export const SupportModeStatusSchema = z
+  .object({
+    status: SupportStatusSchema,
+    featureFlag: FlagStateSchema.extend({ name: z.literal('bedrock-support') }),
+    components: keyed(componentNames, ComponentState.extend({ queue: QueueLoad })),
+    queues: keyed(queueNames, QueueLoad.extend({ delayed: count, failed: count })),
+    emergency: EmergencyRecord.nullable(),
+    lastEmergency: EmergencyRecord.extend({ recoveredAt: isoTime, recoveredBy: z.string() }).nullable(),
+    lastTransition: z.object({ at: isoTime, action: z.string().openapi({ example: 'activate' }), by: z.string(), reason: z.string().nullable() }).nullable(),
+    version: count,
+    checkedAt: isoTime,
+  })
+  .openapi('SupportModeStatus');
+
+export const TransitionSchema = z
+  .object({
+    from: SupportStatusSchema,
+    to: SupportStatusSchema,
+    // Same as `to`.
+    status: SupportStatusSchema,
+    changed: z.boolean().openapi({ description: 'False when the state already was as asked (the version did not move)' }),
+    components: keyed(componentNames, ComponentState),
+    featureFlag: FlagStateSchema,
+    version: count,
+  })
+  .openapi('Transition');
+
+export const EmergencyShutdownSchema = TransitionSchema.extend({
+  // Always set after a shutdown; typed nullable because the state type is.
+  emergency: EmergencyRecord.nullable(),
+  processesNotified: count,
+  activeJobsBefore: count,
+  activeJobsAfter: count.openapi({ description: 'Jobs still running when the call returned' }),
+}).openapi('EmergencyShutdown');
+
+export const SchedulesSchema = z
+  .object({
+    schedules: z.array(
+      z
+        .object({ id: z.string(), queue: QueueNameSchema, job: z.string(), pattern: z.string().nullable(), tz: z.string().nullable(), nextRunAt: isoTime.nullable() })
+        .openapi('Schedule'),
+    ),
+  })
+  .openapi('Schedules');
+
+type SupportModeStatus = z.infer<typeof SupportModeStatusSchema>;
+
 function expand(components: readonly (ComponentName | 'all')[]): ComponentName[] {
   return components.includes('all') ? [...componentNames] : [...new Set(components as ComponentName[])];
 }
 
 /** The support mode as an operator reads it: state plus each queue's live numbers. */
-export function statusView(state: SupportModeState, fleet: FleetSnapshot) {
+export function statusView(state: SupportModeState, fleet: FleetSnapshot): SupportModeStatus {
   return {
     status: statusOf(state),
     featureFlag: { name: 'bedrock-support', ...state.flag },
@@ -49,13 +106,13 @@ export function statusView(state: SupportModeState, fleet: FleetSnapshot) {
         const q = fleet.queues[c];
         return [c, { ...state.components[c], queue: { paused: q.paused, workers: q.workers.count, waiting: q.counts.waiting + q.counts.prioritized, active: q.counts.active } }];
       }),
-    ),
+    ) as SupportModeStatus['components'],
     queues: Object.fromEntries(
       queueNames.map((n) => {
         const q = fleet.queues[n];
         return [n, { paused: q.paused, workers: q.workers.count, waiting: q.counts.waiting + q.counts.prioritized, active: q.counts.active, delayed: q.counts.delayed, failed: q.counts.failed }];
       }),
-    ),
+    ) as SupportModeStatus['queues'],
     emergency: state.emergency,
     lastEmergency: state.lastEmergency,
     lastTransition: state.lastTransition,
@@ -73,7 +130,7 @@ const post = <T extends z.ZodType>(path: string, body: T, required: boolean, sum
     summary,
     ...guard('operate'),
     request: { body: jsonBody(body, required) },
-    responses: { 200: jsonResponse(AnyJson, 'The transition: from, to, components'), ...protectedErrors, ...bodyErrors },
+    responses: { 200: jsonResponse(TransitionSchema, 'The transition: from, to, components'), ...protectedErrors, ...bodyErrors },
   });
 
 export function supportModeRoutes(deps: ApiDeps) {
@@ -111,7 +168,7 @@ export function supportModeRoutes(deps: ApiDeps) {
       summary: 'Emergency shutdown: pause every queue, cancel running jobs back to waiting, disable the feature flag',
       ...guard('operate'),
       request: { body: jsonBody(ShutdownBody) },
-      responses: { 200: jsonResponse(AnyJson, 'What was shut down'), ...protectedErrors, ...bodyErrors },
+      responses: { 200: jsonResponse(EmergencyShutdownSchema, 'What was shut down'), ...protectedErrors, ...bodyErrors },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -138,7 +195,7 @@ export function supportModeRoutes(deps: ApiDeps) {
       path: '/status',
       summary: 'Support mode status: feature flag, components, queues',
       ...guard('read'),
-      responses: { 200: jsonResponse(AnyJson, 'Status'), ...protectedErrors },
+      responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors },
     }),
     async (c) => {
       const [state, snapshot] = await Promise.all([deps.supportMode.read(), deps.fleet.snapshot()]);
@@ -152,7 +209,7 @@ export function supportModeRoutes(deps: ApiDeps) {
       path: '/schedules',
       summary: 'Every job scheduler with its next run (UTC)',
       ...guard('read'),
-      responses: { 200: jsonResponse(AnyJson, 'Schedulers'), ...protectedErrors },
+      responses: { 200: jsonResponse(SchedulesSchema, 'Schedulers'), ...protectedErrors },
     }),
     async (c) => c.json({ schedules: await deps.schedules() }, 200),
   );
