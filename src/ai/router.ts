@@ -193,22 +193,44 @@ export interface RoutingMetrics extends RoutingEfficiency {
   outputTokens: number;
 }
 
-/** One path, for the health endpoint. */
+/** A breaker's state as the health endpoint shows it: its times as ISO 8601 (UTC). */
+export type BreakerView = Omit<BreakerSnapshot, 'openedAt' | 'retryAt' | 'lastSuccessAt' | 'lastErrorAt' | 'changedAt'> & {
+  openedAt: string | null;
+  retryAt: string | null;
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  changedAt: string | null;
+};
+
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function breakerView(s: BreakerSnapshot): BreakerView {
+  return {
+    ...s,
+    openedAt: isoOrNull(s.openedAt),
+    retryAt: isoOrNull(s.retryAt),
+    lastSuccessAt: isoOrNull(s.lastSuccessAt),
+    lastErrorAt: isoOrNull(s.lastErrorAt),
+    changedAt: isoOrNull(s.changedAt),
+  };
+}
+
+/** One path, for the health endpoint. Times are ISO 8601 (UTC). */
 export interface PathStatus {
   path: LlmPath;
   configured: boolean;
   model: string | null;
   /** null for `local` (it has no breaker). */
-  breaker: BreakerSnapshot | null;
+  breaker: BreakerView | null;
   /** Residency verdict; null when not checked (`local`, or `mcp` without `mcpRegion`). */
   residency: ResidencyVerdict | null;
   /** Why the router would skip this path right now, breaker aside; null when it would not. */
   refusedBecause: string | null;
   /** Configured, not refused and breaker not open. */
   available: boolean;
-  lastSuccessAt: number | null;
+  lastSuccessAt: string | null;
   lastError: string | null;
-  lastErrorAt: number | null;
+  lastErrorAt: string | null;
 }
 
 export interface LlmRouter {
@@ -716,13 +738,13 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
             path,
             configured: provider !== undefined,
             model: provider?.model ?? null,
-            breaker: snapshot,
+            breaker: breakerView(snapshot),
             residency: residencyOf(path),
             refusedBecause: refused?.detail ?? null,
             available: refused === null && snapshot.state !== 'open',
-            lastSuccessAt: snapshot.lastSuccessAt,
+            lastSuccessAt: isoOrNull(snapshot.lastSuccessAt),
             lastError: snapshot.lastError,
-            lastErrorAt: snapshot.lastErrorAt,
+            lastErrorAt: isoOrNull(snapshot.lastErrorAt),
           };
         }),
       );

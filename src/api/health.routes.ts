@@ -33,8 +33,7 @@ const QueueSignals = z
 const HealthSummary = z.object({ status: HealthStatus, active: z.boolean(), reasons: z.array(z.string()) }).openapi('ComponentHealthSummary');
 const ComponentHealthSchema = HealthSummary.extend({ signals: QueueSignals }).openapi('ComponentHealth');
 
-const epochMs = z.number().int();
-/** One LLM path as `/health/detailed` shows it; times are epoch milliseconds. */
+/** One LLM path as `/health/detailed` shows it. */
 const PathStatus = z
   .object({
     path: LlmPathSchema,
@@ -45,12 +44,12 @@ const PathStatus = z
         path: RemotePathSchema,
         state: z.enum(['closed', 'open', 'half_open']),
         consecutiveFailures: count,
-        openedAt: epochMs.nullable(),
-        retryAt: epochMs.nullable(),
-        lastSuccessAt: epochMs.nullable(),
+        openedAt: isoTime.nullable(),
+        retryAt: isoTime.nullable(),
+        lastSuccessAt: isoTime.nullable(),
         lastError: z.string().nullable(),
-        lastErrorAt: epochMs.nullable(),
-        changedAt: epochMs.nullable(),
+        lastErrorAt: isoTime.nullable(),
+        changedAt: isoTime.nullable(),
       })
       .nullable()
       .openapi({ description: 'null for local (it has no breaker)' }),
@@ -61,9 +60,9 @@ const PathStatus = z
       .openapi({ description: 'The residency verdict: `basis` when ok, `reason` when not; null when not checked (local, or mcp without MCP_REGION)' }),
     refusedBecause: z.string().nullable(),
     available: z.boolean(),
-    lastSuccessAt: epochMs.nullable(),
+    lastSuccessAt: isoTime.nullable(),
     lastError: z.string().nullable(),
-    lastErrorAt: epochMs.nullable(),
+    lastErrorAt: isoTime.nullable(),
   })
   .openapi('LlmPathStatus');
 

@@ -255,6 +255,13 @@ describe('router: paths', () => {
     const skipped = await r.router.ask(ask('infrastructure'));
     expect(skipped).toMatchObject({ path: 'mcp', reason: 'primary_breaker_open' });
     expect(r.direct.calls).toHaveLength(3);
+    // The health view gives the breaker's times as ISO 8601.
+    expect((await r.router.pathStatus()).find((s) => s.path === 'direct')?.breaker).toMatchObject({
+      state: 'open',
+      openedAt: new Date(r.wall.now).toISOString(),
+      retryAt: new Date(r.wall.now + 30_000).toISOString(),
+      lastErrorAt: new Date(r.wall.now).toISOString(),
+    });
 
     r.wall.now += 29_000;
     await r.router.ask(ask('infrastructure'));
