@@ -1,4 +1,4 @@
-import type { BudgetAlert, CostStore, DaySpend, SpendTotals } from '../store/llm.store.js';
+import { costDayRetentionDays, type BudgetAlert, type CostStore, type DaySpend, type SpendTotals } from '../store/llm.store.js';
 import type { LlmPath, TokenUsage } from './types.js';
 
 export type { BudgetAlert } from '../store/llm.store.js';
@@ -274,7 +274,7 @@ export function createBudget(options: BudgetOptions): Budget {
       return fresh;
     },
     async report(reportOptions = {}) {
-      const days = Math.max(1, Math.min(reportOptions.days ?? 7, 40));
+      const days = Math.max(1, Math.min(reportOptions.days ?? 7, costDayRetentionDays));
       const at = clock();
       const month = utcMonth(at);
       const [current, monthTotals, dayList, dayAlerts, monthAlerts] = await Promise.all([

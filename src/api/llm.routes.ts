@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { llmPaths, operationTypes } from '../ai/types.js';
 import { detectInjection, injectionMarkers } from '../domain/compliance/prompt-injection.js';
 import { statusOf } from '../domain/support-mode/state.js';
-import { decisionOutcomes } from '../store/llm.store.js';
+import { costDayRetentionDays as maxReportDays, decisionOutcomes } from '../store/llm.store.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
@@ -237,7 +237,7 @@ export function llmRoutes(deps: ApiDeps) {
       path: '/costs',
       summary: 'LLM spend per day, component and model; budgets and their alerts',
       ...guard('read'),
-      request: { query: z.object({ days: z.coerce.number().int().min(1).max(90).default(7) }).strict() },
+      request: { query: z.object({ days: z.coerce.number().int().min(1).max(maxReportDays).default(7).openapi({ description: `UTC days back from today, 1-${maxReportDays} (per-day spend is kept ${maxReportDays} days)` }) }).strict() },
       responses: { 200: jsonResponse(CostReportSchema, 'Costs'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => c.json(await deps.llm.budget.report({ days: c.req.valid('query').days }), 200),

@@ -66,6 +66,9 @@ export interface BreakerStore {
   reset(path: RemotePath): Promise<void>;
 }
 
+/** How many days per-day spend and alerts are kept (the TTL of their keys), and so how far a cost report reaches back. */
+export const costDayRetentionDays = 40;
+
 /** One priced call, as added to the day, month and day x component x model totals. */
 export interface SpendEntry {
   day: string;
@@ -405,7 +408,7 @@ async function execAll(multi: ReturnType<Redis['multi']>): Promise<unknown[]> {
 export function createLlmStore(redis: Redis, keyPrefix: string, options: LlmStoreOptions = {}): LlmStore {
   const maxDecisions = options.maxDecisions ?? 50_000;
   const decisionMaxAgeMs = options.decisionMaxAgeMs ?? 30 * DAY_MS;
-  const dayTtl = options.dayTtlSeconds ?? 40 * 86_400;
+  const dayTtl = options.dayTtlSeconds ?? costDayRetentionDays * 86_400;
   const monthTtl = options.monthTtlSeconds ?? 400 * 86_400;
   const base = `${keyPrefix}:llm`;
   const keys = {

@@ -267,6 +267,9 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/admin/bedrock-support/routing/efficiency', 200, { role: 'viewer' });
     const metrics = await call('GET', '/admin/bedrock-support/metrics/routing?window=1h', 200, { role: 'viewer' });
     expect(metrics.totalDecisions).toBe(4);
+    // Per-day spend is kept 40 days: a longer report is refused, naming the field.
+    const tooLong = await call('GET', '/admin/bedrock-support/costs?days=41', 400, { role: 'viewer' });
+    expect(tooLong).toMatchObject({ error: { message: expect.stringContaining('days') as unknown } });
     const costs = await call('GET', '/admin/bedrock-support/costs?days=3', 200, { role: 'viewer' });
     expect(costs).toMatchObject({ status: { exhausted: true } });
     expect((costs.alerts as unknown[]).length).toBeGreaterThan(0);
