@@ -241,6 +241,8 @@ function isStaleSocket(error: unknown): boolean {
   return false;
 }
 
+const isTokenCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
 /** `usage` of a `_meta` or `structuredContent` object, when it holds two token counts. */
 function reportedUsage(holder: unknown): TokenUsage | undefined {
   if (!isRecord(holder) || !isRecord(holder.usage)) {
@@ -249,7 +251,8 @@ function reportedUsage(holder: unknown): TokenUsage | undefined {
   const usage = holder.usage;
   const input = usage.inputTokens ?? usage.input_tokens;
   const output = usage.outputTokens ?? usage.output_tokens;
-  if (typeof input !== 'number' || typeof output !== 'number') {
+  // Counts are added to Redis with HINCRBY: anything but a whole, non-negative number is not a count.
+  if (!isTokenCount(input) || !isTokenCount(output)) {
     return undefined;
   }
   return { inputTokens: input, outputTokens: output };

@@ -70,6 +70,17 @@ describe('MCP provider against an MCP server built with the SDK', () => {
     expect(result.usage).toEqual({ inputTokens: Math.ceil(sentChars / 4), outputTokens: 2, estimated: true });
   });
 
+  it('estimates usage when the reported counts are not whole, non-negative numbers', async () => {
+    for (const usage of [
+      { inputTokens: 12.5, outputTokens: 3 },
+      { inputTokens: 10, outputTokens: -1 },
+    ]) {
+      fake.script({ kind: 'ok', text: '12345678', usage });
+      const result = await provider.complete({ ...request, facts: undefined }, AbortSignal.timeout(5_000));
+      expect(result.usage, JSON.stringify(usage)).toMatchObject({ outputTokens: 2, estimated: true });
+    }
+  });
+
   it('puts the system prompt before the user turn when the mapping has no system argument', async () => {
     const promptOnly = createMcpProvider({ url: fake.url, toolName: 'ask', argumentMapping: { prompt: 'prompt' } });
     extraProviders.push(promptOnly);
