@@ -4,14 +4,14 @@ import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, jsonBody, jsonResponse, notFound, protectedErrors, reason, SupportStatusSchema } from './openapi.js';
-import { FlagStateSchema } from './support-mode.routes.js';
+import { NamedFlagSchema, namedFlag } from './support-mode.routes.js';
 
 const FlagBody = z.object({ reason }).strict().openapi('FeatureFlagBody');
 
-export const FeatureFlagSchema = FlagStateSchema.extend({ name: z.literal('bedrock-support'), supportModeVersion: count }).openapi('FeatureFlag');
+export const FeatureFlagSchema = NamedFlagSchema.extend({ supportModeVersion: count }).openapi('FeatureFlag');
 export const FeatureFlagChangeSchema = FeatureFlagSchema.extend({ supportMode: z.object({ from: SupportStatusSchema, to: SupportStatusSchema }) }).openapi('FeatureFlagChange');
 
-const flagView = (state: SupportModeState): z.infer<typeof FeatureFlagSchema> => ({ name: 'bedrock-support', ...state.flag, supportModeVersion: state.version });
+const flagView = (state: SupportModeState): z.infer<typeof FeatureFlagSchema> => ({ ...namedFlag(state.flag), supportModeVersion: state.version });
 
 /** `/admin/feature-flags`: the `bedrock-support` flag, the master switch of support mode. */
 export function featureFlagRoutes(deps: ApiDeps) {

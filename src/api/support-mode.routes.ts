@@ -39,6 +39,9 @@ const ShutdownBody = z
 export const FlagStateSchema = z
   .object({ enabled: z.boolean(), updatedAt: isoTime.nullable(), updatedBy: z.string().nullable(), reason: z.string().nullable() })
   .openapi('FeatureFlagState');
+/** The flag with its name, as status and transitions show it. */
+export const NamedFlagSchema = FlagStateSchema.extend({ name: z.literal('bedrock-support') }).openapi('NamedFeatureFlag');
+export const namedFlag = (flag: SupportModeState['flag']): z.infer<typeof NamedFlagSchema> => ({ name: 'bedrock-support', ...flag });
 const ComponentState = z.object({ active: z.boolean(), since: isoTime.nullable(), by: z.string().nullable() }).openapi('ComponentState');
 // Not registered: zod-to-openapi would then mark the shared component itself nullable, as it is used nullable here.
 const EmergencyRecord = z.object({ at: isoTime, reason: z.string(), initiatedBy: z.string(), requestedBy: z.string(), immediate: z.boolean() });
@@ -48,7 +51,7 @@ const QueueLoad = z.object({ paused: z.boolean(), workers: count, waiting: count
 export const SupportModeStatusSchema = z
   .object({
     status: SupportStatusSchema,
-    featureFlag: FlagStateSchema.extend({ name: z.literal('bedrock-support') }),
+    featureFlag: NamedFlagSchema,
     components: keyed(componentNames, ComponentState.extend({ queue: QueueLoad })),
     queues: keyed(queueNames, QueueLoad.extend({ delayed: count, failed: count })),
     emergency: EmergencyRecord.nullable(),
@@ -67,7 +70,7 @@ export const TransitionSchema = z
     status: SupportStatusSchema,
     changed: z.boolean().openapi({ description: 'False when the state already was as asked (the version did not move)' }),
     components: keyed(componentNames, ComponentState),
-    featureFlag: FlagStateSchema,
+    featureFlag: NamedFlagSchema,
     version: count,
   })
   .openapi('Transition');
@@ -100,7 +103,7 @@ function expand(components: readonly (ComponentName | 'all')[]): ComponentName[]
 export function statusView(state: SupportModeState, fleet: FleetSnapshot): SupportModeStatus {
   return {
     status: statusOf(state),
-    featureFlag: { name: 'bedrock-support', ...state.flag },
+    featureFlag: namedFlag(state.flag),
     components: Object.fromEntries(
       componentNames.map((c) => {
         const q = fleet.queues[c];
@@ -121,7 +124,7 @@ export function statusView(state: SupportModeState, fleet: FleetSnapshot): Suppo
   };
 }
 
-const transitionView = (r: TransitionResult) => ({ from: r.from, to: r.to, status: r.to, changed: r.changed, components: r.state.components, featureFlag: r.state.flag, version: r.state.version });
+const transitionView = (r: TransitionResult) => ({ from: r.from, to: r.to, status: r.to, changed: r.changed, components: r.state.components, featureFlag: namedFlag(r.state.flag), version: r.state.version });
 
 const post = <T extends z.ZodType>(path: string, body: T, required: boolean, summary: string) =>
   createRoute({
