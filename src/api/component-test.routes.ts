@@ -40,12 +40,9 @@ const canaryFields = {
   latencyMs: z.number().openapi({ description: 'Enqueue to finish, as BullMQ timed it' }),
   roundTripMs: z.number().openapi({ description: "Enqueue to finish, plus this request's polling" }),
 };
-/** A canary that finished: `failed` is still a 200 (the test ran; the job failed). */
+/** A canary that passed. One that failed is a 502 (`canary_failed`), so `curl -f` in a script fails too. */
 export const ComponentTestSchema = z
-  .discriminatedUnion('status', [
-    z.object({ ...canaryFields, status: z.literal('passed'), queueWaitMs: z.number().nullable(), workerPid: z.number().int(), llm: LlmCheck }),
-    z.object({ ...canaryFields, status: z.literal('failed'), error: z.string() }),
-  ])
+  .object({ ...canaryFields, status: z.literal('passed'), queueWaitMs: z.number().nullable(), workerPid: z.number().int(), llm: LlmCheck })
   .openapi('ComponentTest');
 
 /** One LLM call through the router with the component's operation type: which path answered, how fast. */
@@ -86,7 +83,8 @@ export function componentTestRoutes(deps: ApiDeps) {
       ...guard('operate'),
       request: { params: z.object({ component: z.string().openapi({ example: 'infrastructure-auditor' }) }), body: jsonBody(z.object({}).strict().openapi('ComponentTestBody'), false) },
       responses: {
-        200: jsonResponse(ComponentTestSchema, 'The canary finished (passed, or failed with its error)'),
+        200: jsonResponse(ComponentTestSchema, 'The canary passed'),
+        502: jsonResponse(ErrorSchema, "The canary failed in the component's worker (code canary_failed; details: jobId, attempts, the job's error, latencies)"),
         504: jsonResponse(ErrorSchema, 'No result within the timeout (code timeout; details: jobId and the job state)'),
         ...notFound,
         ...protectedErrors,
@@ -118,7 +116,17 @@ export function componentTestRoutes(deps: ApiDeps) {
         return c.json(errorBody('timeout', `canary ${jobId} did not finish within ${timeoutMs} ms`, { jobId, state }), 504);
       }
       if (done.failedReason) {
-        return c.json({ component: queue, status: 'failed' as const, jobId, latencyMs, roundTripMs, error: done.failedReason }, 200);
+        return c.json(
+          errorBody('canary_failed', `canary ${jobId} failed in the ${queue} worker: ${done.failedReason}`, {
+            component: queue,
+            jobId,
+            attemptsMade: done.attemptsMade,
+            error: done.failedReason,
+            latencyMs,
+            roundTripMs,
+          }),
+          502,
+        );
       }
       const result = done.returnvalue as CanaryResult;
       const llm = await llmCheck(deps, queue, result);

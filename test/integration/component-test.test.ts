@@ -1,0 +1,48 @@
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../../src/redis.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { testRedisUrl } from '../helpers/redis.js';
+
+/** What `POST /test/bedrock-support/{component}` answers when the canary does not pass. */
+describe('component test: a canary that fails', () => {
+  let t: TestApp;
+  let connection: Redis;
+  let worker: Worker | undefined;
+
+  beforeAll(async () => {
+    t = await makeTestApp('component-test', { env: { BSM_ATTEMPTS: '1' } });
+    connection = createRedis(testRedisUrl, 'blocking');
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    connection.disconnect();
+    await t.close();
+  });
+
+  it('answers 502 canary_failed with the job and its error when the worker fails it', async () => {
+    await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true } });
+    // A worker of another build that cannot run this canary (say, a payload it does not know).
+    worker = new Worker(
+      'meta-monitor',
+      () => {
+        throw new Error('unknown payload version');
+      },
+      { connection, prefix: t.prefix },
+    );
+    await worker.waitUntilReady();
+
+    const r = await t.call('POST', '/test/bedrock-support/meta-monitor');
+    const body = (await r.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
+    expect(r.status, JSON.stringify(body)).toBe(502);
+    expect(body.error).toMatchObject({
+      code: 'canary_failed',
+      message: expect.stringContaining('unknown payload version') as unknown,
+      details: { component: 'meta-monitor', attemptsMade: 1, error: 'unknown payload version' },
+    });
+    const job = await t.fleet.queue('meta-monitor').getJob(body.error.details.jobId as string);
+    expect(await job?.getState()).toBe('failed');
+  });
+});
