@@ -55,7 +55,11 @@ export const SupportModeStatusSchema = z
     components: keyed(componentNames, ComponentState.extend({ queue: QueueLoad })),
     queues: keyed(queueNames, QueueLoad.extend({ delayed: count, failed: count })),
     emergency: EmergencyRecord.nullable(),
-    lastEmergency: EmergencyRecord.extend({ recoveredAt: isoTime, recoveredBy: z.string() }).nullable(),
+    lastEmergency: EmergencyRecord.extend({
+      recoveredAt: isoTime,
+      recoveredBy: z.string(),
+      reactivatedAt: isoTime.nullable().openapi({ description: 'When every component was active again; null while the one-at-a-time reactivation is under way' }),
+    }).nullable(),
     lastTransition: z.object({ at: isoTime, action: z.string().openapi({ example: 'activate' }), by: z.string(), reason: z.string().nullable() }).nullable(),
     version: count,
     checkedAt: isoTime,

@@ -106,6 +106,10 @@ describe('emergency shutdown under load, across worker processes', () => {
 
     // Recovery: enable the flag, reactivate components one at a time.
     expect((await t.call('POST', '/admin/feature-flags/bedrock-support/enable')).status).toBe(200);
+    // With the flag back, "all" at once is still refused until every component has been reactivated.
+    const allAgain = await t.call('POST', '/admin/bedrock-support/activate', { body: { components: ['all'] } });
+    expect(allAgain.status).toBe(409);
+    expect(((await allAgain.json()) as { error: { message: string } }).error.message).toContain('activate one component at a time');
     for (const component of components) {
       const res = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component } });
       expect(res.status).toBe(200);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, desiredQueueStates, initialState, statusOf, SupportModeConflictError, type Command } from '../../src/domain/support-mode/state.js';
+import { apply, desiredQueueStates, initialState, isRecovering, statusOf, SupportModeConflictError, type Command } from '../../src/domain/support-mode/state.js';
 
 const at = new Date('2026-11-26T08:15:00Z');
 const run = (...commands: Command[]) => commands.reduce((s, c) => apply(s, c, { by: 'ops' }, at), initialState());
@@ -57,6 +57,33 @@ describe('support mode lifecycle', () => {
     expect(() => apply(e, { type: 'enable', activate: true }, { by: 'ops' }, at)).toThrow(SupportModeConflictError);
     expect(() => apply(e, { type: 'enable', activate: true }, { by: 'ops' }, at)).toThrow(/one at a time with POST \/admin\/bedrock-support\/activate-component/);
     expect(statusOf(apply(e, { type: 'enable', activate: false }, { by: 'ops' }, at))).toBe('inactive');
+  });
+
+  it('after recovery, components come back one at a time until all are active again', () => {
+    const later = (m: number) => new Date(at.getTime() + m * 60_000);
+    const e = run({ type: 'enable', activate: true }, { type: 'emergency', reason: 'breach', initiatedBy: 'alice', immediate: true });
+    const recovered = apply(e, { type: 'flag.enable' }, { by: 'ops' }, later(1));
+    expect(isRecovering(recovered)).toBe(true);
+    expect(recovered.lastEmergency?.reactivatedAt).toBeNull();
+    // Neither "all" nor enable with active: true skips the gradual step once the flag is back.
+    expect(() => apply(recovered, { type: 'activate', components: ['infrastructure-auditor', 'meta-monitor', 'implementation-support'] }, { by: 'ops' }, later(2))).toThrow(
+      /recovering from the emergency shutdown of 2026-11-26T08:15:00.000Z: activate one component at a time .*active again: none; not yet: infrastructure-auditor, meta-monitor, implementation-support/,
+    );
+    expect(() => apply(recovered, { type: 'enable', activate: true }, { by: 'ops' }, later(2))).toThrow(SupportModeConflictError);
+
+    const one = apply(recovered, { type: 'activate', components: ['infrastructure-auditor'] }, { by: 'ops' }, later(2));
+    expect(() => apply(one, { type: 'activate', components: ['meta-monitor', 'implementation-support'] }, { by: 'ops' }, later(3))).toThrow(/active again: infrastructure-auditor; not yet: meta-monitor, implementation-support/);
+    // Naming an already active component with one new one is still one at a time.
+    const two = apply(one, { type: 'activate', components: ['infrastructure-auditor', 'meta-monitor'] }, { by: 'ops' }, later(3));
+    expect(isRecovering(two)).toBe(true);
+    const three = apply(two, { type: 'activate', components: ['implementation-support'] }, { by: 'ops' }, later(4));
+    expect(statusOf(three)).toBe('active');
+    expect(isRecovering(three)).toBe(false);
+    expect(three.lastEmergency).toMatchObject({ reason: 'breach', recoveredAt: later(1).toISOString(), reactivatedAt: later(4).toISOString() });
+
+    // Recovered: deactivating and activating everything at once is allowed again.
+    const off = apply(three, { type: 'deactivate', components: ['meta-monitor', 'implementation-support'] }, { by: 'ops' }, later(5));
+    expect(statusOf(apply(off, { type: 'activate', components: ['meta-monitor', 'implementation-support'] }, { by: 'ops' }, later(6)))).toBe('active');
   });
 
   it('a command that changes nothing leaves the state as it was, version and records included', () => {

@@ -7,8 +7,9 @@
  *   emergency/disabled --flag enable--> inactive (components re-activated one at a time)
  *
  * A command that changes nothing (activating what is active, disabling what is disabled) leaves
- * the state as it is, version included. After an emergency, `enable` with `activate` is refused:
- * recovery re-activates components one at a time.
+ * the state as it is, version included. After an emergency, recovery re-activates components one
+ * at a time: until every component has been active again (`lastEmergency.reactivatedAt`), a
+ * command that would switch on more than one component at once is refused.
  */
 
 /** Components an operator activates one by one (their queues run only while active). */
@@ -41,8 +42,11 @@ export interface SupportModeState {
   components: Record<ComponentName, { active: boolean; since: string | null; by: string | null }>;
   /** Set by an emergency shutdown; kept until the flag is enabled again. */
   emergency: EmergencyRecord | null;
-  /** The last emergency that was recovered from, and who enabled the flag again. */
-  lastEmergency: (EmergencyRecord & { recoveredAt: string; recoveredBy: string }) | null;
+  /**
+   * The last emergency that was recovered from: who enabled the flag again, and when every
+   * component was active again (null while the gradual reactivation is under way).
+   */
+  lastEmergency: (EmergencyRecord & { recoveredAt: string; recoveredBy: string; reactivatedAt: string | null }) | null;
   lastTransition: { at: string; action: string; by: string; reason: string | null } | null;
   /** Incremented on every change; used for compare-and-set across processes. */
   version: number;
@@ -92,6 +96,24 @@ export type Command =
   | { type: 'deactivate'; components: readonly ComponentName[] }
   | { type: 'emergency'; reason: string; initiatedBy: string; immediate: boolean };
 
+/** Whether the gradual reactivation after an emergency is under way (flag enabled again, not every component back). */
+export function isRecovering(state: SupportModeState): boolean {
+  return state.emergency === null && state.lastEmergency !== null && (state.lastEmergency.reactivatedAt ?? null) === null;
+}
+
+/** During recovery, refuses a command that would switch on more than one component at once. */
+function requireGradual(state: SupportModeState, names: readonly ComponentName[]): void {
+  const switchedOn = names.filter((c) => !state.components[c].active);
+  if (!isRecovering(state) || switchedOn.length <= 1) {
+    return;
+  }
+  const active = componentNames.filter((c) => state.components[c].active);
+  throw new SupportModeConflictError(
+    `recovering from the emergency shutdown of ${state.lastEmergency?.at ?? 'unknown time'}: activate one component at a time with POST /admin/bedrock-support/activate-component (active again: ${active.length === 0 ? 'none' : active.join(', ')}; not yet: ${switchedOn.join(', ')})`,
+    statusOf(state),
+  );
+}
+
 function requireFlag(state: SupportModeState, what: string): void {
   if (!state.flag.enabled) {
     const status = statusOf(state);
@@ -128,11 +150,12 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
       if (!state.flag.enabled) {
         setFlag(true);
         if (state.emergency) {
-          next.lastEmergency = { ...state.emergency, recoveredAt: now, recoveredBy: actor.by };
+          next.lastEmergency = { ...state.emergency, recoveredAt: now, recoveredBy: actor.by, reactivatedAt: null };
         }
         next.emergency = null;
       }
       if (command.type === 'enable' && command.activate) {
+        requireGradual(next, componentNames);
         setComponents(componentNames, true);
       }
       break;
@@ -144,6 +167,7 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
       break;
     case 'activate':
       requireFlag(state, 'activate components');
+      requireGradual(state, command.components);
       setComponents(command.components, true);
       break;
     case 'deactivate':
@@ -158,6 +182,9 @@ export function apply(state: SupportModeState, command: Command, actor: Actor, a
       const never: never = command;
       throw new Error(`unknown command ${JSON.stringify(never)}`);
     }
+  }
+  if (next.lastEmergency !== null && isRecovering(next) && componentNames.every((c) => next.components[c].active)) {
+    next.lastEmergency = { ...next.lastEmergency, reactivatedAt: now };
   }
   if (!changes(state, next)) {
     return state;
