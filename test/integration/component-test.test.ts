@@ -1,6 +1,7 @@
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueNames } from '../../src/queues/names.js';
 import { createRedis } from '../../src/redis.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { testRedisUrl } from '../helpers/redis.js';
@@ -22,6 +23,17 @@ describe('component test: a canary that fails', () => {
     await t.close();
   });
 
+  it('an unknown component is a 404 naming the valid ones, and enqueues nothing', async () => {
+    const r = await t.call('POST', '/test/bedrock-support/nope');
+    expect(r.status).toBe(404);
+    const body = (await r.json()) as { error: { message: string } };
+    for (const name of queueNames) {
+      expect(body.error.message).toContain(name);
+    }
+    const counts = await Promise.all(queueNames.map((q) => t.fleet.queue(q).getJobCountByTypes('waiting', 'prioritized', 'active')));
+    expect(counts).toEqual(queueNames.map(() => 0));
+  });
+
   it('answers 502 canary_failed with the job and its error when the worker fails it', async () => {
     await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true } });
     // A worker of another build that cannot run this canary (say, a payload it does not know).
@@ -30,7 +42,7 @@ describe('component test: a canary that fails', () => {
       () => {
         throw new Error('unknown payload version');
       },
-      { connection, prefix: t.prefix },
+      { connection, prefix: t.prefix, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } },
     );
     await worker.waitUntilReady();
 
@@ -44,5 +56,15 @@ describe('component test: a canary that fails', () => {
     });
     const job = await t.fleet.queue('meta-monitor').getJob(body.error.details.jobId as string);
     expect(await job?.getState()).toBe('failed');
+  });
+
+  it('failures counted by BullMQ make the component unhealthy, with the count in its reasons', async () => {
+    for (let i = 0; i < 3; i += 1) {
+      expect((await t.call('POST', '/test/bedrock-support/meta-monitor')).status).toBe(502);
+    }
+    const health = (await (await t.call('GET', '/health/meta-monitor', { role: null })).json()) as { status: string; reasons: string[]; signals: { recent: { failed: number } } };
+    expect(health.status).toBe('unhealthy');
+    expect(health.signals.recent.failed).toBe(4);
+    expect(health.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^4 of 4 jobs failed in the last \d+ min$/)]));
   });
 });
