@@ -35,6 +35,7 @@ describe('job schedulers', () => {
     await t.fleet.queue('compliance').upsertJobScheduler('retired-job', { every: 3_600_000 }, { name: 'compliance-check', data: {} });
 
     const env = { BSM_PREFIX: t.bsmPrefix };
+    const started = Date.now();
     const a = spawnBsm(['scheduler'], env);
     const b = spawnBsm(['scheduler'], env);
     children.push(a, b);
@@ -57,9 +58,29 @@ describe('job schedulers', () => {
     expect(byId['daily-support-check']?.tz).toBe('UTC');
     expect(byId['daily-support-check']?.nextRunAt).toBe(nextAt(now, 8, 15).toISOString());
     expect(byId['weekly-support-review']?.nextRunAt).toBe(nextAt(now, 10, 30, 0).toISOString());
-    const audit = new Date(byId['infrastructure-audit']?.nextRunAt ?? 0);
-    expect(audit.getUTCMinutes() % 30).toBe(0);
-    expect(audit.getTime() - now.getTime()).toBeLessThanOrEqual(30 * minute);
+    expect(byId['daily-compliance-check']?.nextRunAt).toBe(nextAt(now, 6, 0).toISOString());
+    expect(byId['audit-trail-archive']?.nextRunAt).toBe(nextAt(now, 2, 30).toISOString());
+    expect(Object.fromEntries(schedules.map((s) => [s.id, s.pattern]))).toEqual({
+      'daily-support-check': '15 8 * * *',
+      'weekly-support-review': '30 10 * * 0',
+      'infrastructure-audit': '*/30 * * * *',
+      'meta-monitor-analysis': '*/5 * * * *',
+      'daily-compliance-check': '0 6 * * *',
+      'audit-trail-archive': '30 2 * * *',
+      'alert-evaluation': '* * * * *',
+    });
+    // Every 30, 5 and 1 minutes: the next run is on that grid, after the schedulers started, and at
+    // most one period ahead.
+    for (const [id, every] of [
+      ['infrastructure-audit', 30],
+      ['meta-monitor-analysis', 5],
+      ['alert-evaluation', 1],
+    ] as const) {
+      const next = Date.parse(byId[id]?.nextRunAt ?? '');
+      expect(next % (every * minute), id).toBe(0);
+      expect(next, id).toBeGreaterThan(started);
+      expect(next - now.getTime(), id).toBeLessThanOrEqual(every * minute);
+    }
 
     // One pending job per scheduler, not one per process.
     for (const queue of ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'compliance'] as const) {
