@@ -21,6 +21,7 @@ export class JobPayloadError extends Error {
 }
 
 export interface AddOptions {
+  /** Default `medium`. */
   priority?: PriorityName;
   jobId?: string;
   delayMs?: number;
@@ -148,10 +149,8 @@ export function createFleet(options: FleetOptions): Fleet {
     validate,
     async add(queue, name, data, addOptions = {}) {
       const payload = validate(queue, name, data);
-      const opts: JobsOptions = {};
-      if (addOptions.priority) {
-        opts.priority = priorities[addOptions.priority];
-      }
+      // Always a priority: BullMQ runs a job without one before every prioritized job, `high` included.
+      const opts: JobsOptions = { priority: priorities[addOptions.priority ?? 'medium'] };
       if (addOptions.jobId) {
         opts.jobId = addOptions.jobId;
       }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { implementationSupportHandlers } from '../../src/workers/implementation-support.processor.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
@@ -28,6 +28,9 @@ describe('queues and workers', () => {
     for (let i = 0; i < 3; i++) {
       low.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `low-${i}`, holdMs: 20 }, { priority: 'low' }));
     }
+    // A job added without a priority is `medium`: after `high`, before `low` (not ahead of all, as BullMQ's own default would be).
+    const plain = await t.fleet.add('implementation-support', 'canary', { requestedBy: 'plain', holdMs: 20 });
+    expect(plain.opts.priority).toBe(5);
     const high: Job[] = [];
     for (let i = 0; i < 3; i++) {
       high.push(await t.fleet.add('implementation-support', 'canary', { requestedBy: `high-${i}`, holdMs: 20 }, { priority: 'high' }));
@@ -45,13 +48,61 @@ describe('queues and workers', () => {
     runners.push(runner);
     const queue = t.fleet.queue('implementation-support');
     const done = await eventually(async () => {
-      const jobs = (await Promise.all([...low, ...high].map((j) => queue.getJob(j.id as string)))) as Job[];
+      const jobs = (await Promise.all([...low, plain, ...high].map((j) => queue.getJob(j.id as string)))) as Job[];
       return jobs.every((j) => j.finishedOn !== undefined) ? jobs : null;
     });
     const order = [...done].sort((a, b) => (a.processedOn ?? 0) - (b.processedOn ?? 0)).map((j) => (j.data as { requestedBy: string }).requestedBy);
     expect(order.slice(0, 3).sort()).toEqual(['high-0', 'high-1', 'high-2']);
-    expect(order.slice(3).sort()).toEqual(['low-0', 'low-1', 'low-2']);
+    expect(order[3]).toBe('plain');
+    expect(order.slice(4).sort()).toEqual(['low-0', 'low-1', 'low-2']);
     await runner.close();
+  });
+});
+
+describe('retries and retention from configuration', () => {
+  let t: TestFleet;
+  let worker: Worker | undefined;
+
+  beforeAll(async () => {
+    t = await makeTestFleet('retention', { BSM_ATTEMPTS: '3', BSM_BACKOFF_MS: '200', BSM_KEEP_COMPLETED_COUNT: '2', BSM_KEEP_FAILED_COUNT: '1' });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await t.cleanup();
+  });
+
+  it('a failing job is tried BSM_ATTEMPTS times with doubling delays; only the newest jobs are kept', async () => {
+    const attempts = new Map<string, number[]>();
+    worker = new Worker(
+      'implementation-support',
+      (job: Job<{ requestedBy?: string }>) => {
+        const key = job.data.requestedBy ?? '';
+        attempts.set(key, [...(attempts.get(key) ?? []), Date.now()]);
+        if (key.startsWith('fail')) {
+          throw new Error('always fails');
+        }
+        return Promise.resolve();
+      },
+      { connection: t.blocking, prefix: t.prefix },
+    );
+    const queue = t.fleet.queue('implementation-support');
+    const ok = await Promise.all([0, 1, 2, 3, 4].map((i) => t.fleet.add('implementation-support', 'canary', { requestedBy: `ok-${i}` })));
+    const failing = await Promise.all([0, 1].map((i) => t.fleet.add('implementation-support', 'canary', { requestedBy: `fail-${i}` })));
+    await eventually(async () => (await queue.getFailedCount()) >= 1 && [0, 1].every((i) => attempts.get(`fail-${i}`)?.length === 3) && (await queue.getActiveCount()) === 0, 20_000);
+
+    for (const i of [0, 1]) {
+      const at = attempts.get(`fail-${i}`) ?? [];
+      // Exponential backoff from 200 ms: about 200 ms before the second try, 400 ms before the third.
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(190);
+      expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(390);
+    }
+    // Retention by count: 2 completed and 1 failed job are kept, the older ones removed.
+    expect(await queue.getCompletedCount()).toBe(2);
+    expect(await queue.getFailedCount()).toBe(1);
+    const kept = await Promise.all([...ok, ...failing].map((j) => queue.getJob(j.id as string)));
+    expect(kept.filter((j) => j !== undefined)).toHaveLength(3);
+    expect(ok[0]?.opts.removeOnComplete).toEqual({ age: 72 * 3600, count: 2 });
   });
 });
 
