@@ -102,10 +102,10 @@ export function createBedrockProvider(options: BedrockProviderOptions): LlmProvi
       return {
         text,
         model: options.modelId,
-        usage: {
-          inputTokens: output.usage?.inputTokens ?? Math.ceil((system.length + userTurn.length) / 4),
-          outputTokens: output.usage?.outputTokens ?? Math.ceil(text.length / 4),
-        },
+        usage:
+          output.usage?.inputTokens !== undefined && output.usage.outputTokens !== undefined
+            ? { inputTokens: output.usage.inputTokens, outputTokens: output.usage.outputTokens }
+            : { inputTokens: Math.ceil((system.length + userTurn.length) / 4), outputTokens: Math.ceil(text.length / 4), estimated: true },
       };
     },
 

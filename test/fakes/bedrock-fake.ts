@@ -13,8 +13,8 @@ import type { AddressInfo } from 'node:net';
 
 /** What the fake does with one Converse request. */
 export type BedrockBehaviour =
-  /** A normal answer. Usage defaults to ceil(characters / 4) of the request's text and of `text`. */
-  | { kind: 'ok'; text: string; usage?: { inputTokens: number; outputTokens: number }; stopReason?: string }
+  /** A normal answer. Usage defaults to ceil(characters / 4) of the request's text and of `text`; `null` leaves it out. */
+  | { kind: 'ok'; text: string; usage?: { inputTokens: number; outputTokens: number } | null; stopReason?: string }
   /** HTTP 429 `ThrottlingException`, as Bedrock sends it; `retryAfterSeconds` adds a `Retry-After` header. */
   | { kind: 'throttle'; retryAfterSeconds?: number }
   /** An error status with `x-amzn-errortype` (default by status: 500 InternalServerException, 503 ServiceUnavailableException). */
@@ -97,14 +97,17 @@ export async function startBedrockFake(): Promise<BedrockFake> {
     }
     switch (behaviour.kind) {
       case 'ok': {
-        const usage = behaviour.usage ?? {
-          inputTokens: Math.ceil(raw.length / 4),
-          outputTokens: Math.ceil(behaviour.text.length / 4),
-        };
+        const usage =
+          behaviour.usage === null
+            ? null
+            : (behaviour.usage ?? {
+                inputTokens: Math.ceil(raw.length / 4),
+                outputTokens: Math.ceil(behaviour.text.length / 4),
+              });
         sendJson(res, 200, {
           output: { message: { role: 'assistant', content: [{ text: behaviour.text }] } },
           stopReason: behaviour.stopReason ?? 'end_turn',
-          usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens },
+          ...(usage === null ? {} : { usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens } }),
           metrics: { latencyMs: 1 },
         });
         return;

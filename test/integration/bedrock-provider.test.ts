@@ -69,6 +69,13 @@ describe('Bedrock provider against the Converse fake', () => {
     expect(userText?.content[0]?.text).toMatch(/<untrusted-data label="facts" nonce="[0-9a-f]+">\n[^]*"title": "Public bucket"[^]*<\/untrusted-data nonce=/);
   });
 
+  it('estimates usage from text length, and says so, when a Converse-compatible server reports none', async () => {
+    fake.script({ kind: 'ok', text: '12345678', usage: null });
+    const result = await provider.complete(request, AbortSignal.timeout(5_000));
+    expect(result.usage).toMatchObject({ outputTokens: 2, estimated: true });
+    expect(result.usage.inputTokens).toBeGreaterThan(0);
+  });
+
   it('uses temperature 0 for emergencies and lets the request override temperature and maxTokens', async () => {
     fake.script({ kind: 'ok', text: 'a' }, { kind: 'ok', text: 'b' });
 
