@@ -206,6 +206,17 @@ const settings = {
       .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d(,[a-z]{2}(-gov)?-[a-z]+-\d)*$/)
       .transform((v) => v.split(',')),
   }),
+  BSM_LLM_FALLBACK_RESERVE: setting({
+    description: 'share of the latency budget kept for the fallback: the primary is cut after (1 - this) of the budget when a fallback can answer; 0 gives the primary the whole budget',
+    expected: 'a number 0-0.9',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^(0(\.\d+)?|\.\d+)$/)
+      .transform(Number)
+      .refine((v) => v <= 0.9),
+    default: 0.3,
+  }),
   BSM_LLM_THROTTLE_BACKOFF_MS: setting({ description: 'how long a queue backs off when the LLM throttles without saying for how long', expected: 'an integer 100-600000', schema: integer(100, 600_000), default: 5_000 }),
   BSM_RETENTION_LIMIT_HOURS: setting({
     description: 'the longest the daily compliance check accepts for keeping job data (completed or failed jobs)',

@@ -37,6 +37,7 @@ type LlmSettings = Pick<
   | 'BSM_LLM_PRICES'
   | 'BSM_ALLOW_NON_EU_REGION'
   | 'BSM_EXTRA_ALLOWED_REGIONS'
+  | 'BSM_LLM_FALLBACK_RESERVE'
   | 'routingMatrix'
 >;
 
@@ -84,6 +85,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
   const router = createLlmRouter({
     providers: { direct, mcp, local: createLocalProvider() },
     matrix: config.routingMatrix,
+    fallbackReserve: config.BSM_LLM_FALLBACK_RESERVE,
     breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
     budget,
     residency: { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },

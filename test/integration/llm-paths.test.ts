@@ -136,6 +136,14 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
+  it('the primary gets 70 % of the budget when a fallback can answer; BSM_LLM_FALLBACK_RESERVE=0 gives it all', async () => {
+    bedrock.setDefault({ kind: 'slow', delayMs: 800, then: { kind: 'ok', text: 'slow but in budget' } });
+    const reserved = llmWith({ BSM_ROUTING_MATRIX: 'infrastructure=direct/mcp/1000' });
+    expect(await ask(reserved, 'infrastructure')).toMatchObject({ path: 'mcp', reason: 'primary_timeout' });
+    const whole = llmWith({ BSM_ROUTING_MATRIX: 'infrastructure=direct/mcp/1000', BSM_LLM_FALLBACK_RESERVE: '0' });
+    expect(await ask(whole, 'infrastructure')).toMatchObject({ path: 'direct', reason: 'primary', text: 'slow but in budget', withinBudget: true });
+  });
+
   it('budget exhausted: direct calls are refused and the answer says why', async () => {
     const llm = llmWith({ BSM_LLM_DAILY_BUDGET_USD: '0.001' });
     bedrock.setDefault({ kind: 'ok', text: 'expensive', usage: { inputTokens: 1000, outputTokens: 1000 } });

@@ -13,6 +13,7 @@ describe('configuration', () => {
     expect(c.BSM_SCHEDULE_WEEKLY_REVIEW).toBe('30 10 * * 0');
     expect(c.queues['meta-monitor']).toEqual({ concurrency: 2, rateLimit: { max: 60, durationMs: 60_000 } });
     expect(keyPrefix(c)).toBe('{bsm}');
+    expect(c.BSM_LLM_FALLBACK_RESERVE).toBe(0.3);
   });
 
   it('parses values', () => {
@@ -21,6 +22,8 @@ describe('configuration', () => {
     expect(c.BEDROCK_ENABLED).toBe(true);
     expect(c.queues['meta-monitor'].concurrency).toBe(7);
     expect(c.queues.compliance.rateLimit.max).toBe(3);
+    expect(loadConfig({ BSM_LLM_FALLBACK_RESERVE: '0' }).BSM_LLM_FALLBACK_RESERVE).toBe(0);
+    expect(loadConfig({ BSM_LLM_FALLBACK_RESERVE: '0.5' }).BSM_LLM_FALLBACK_RESERVE).toBe(0.5);
   });
 
   it.each([
@@ -34,6 +37,8 @@ describe('configuration', () => {
     [{ HOST: 'bad host!' }, 'HOST must be a host name or IP address, got "bad host!"'],
     [{ BSM_META_MONITOR_CONCURRENCY: '0' }, 'BSM_META_MONITOR_CONCURRENCY must be an integer 1-100, got "0"'],
     [{ BSM_ARCHIVE_URL: 's3://bucket/audit' }, 'BSM_ARCHIVE_URL must be a file:// URL (s3:// is not supported yet), got "s3://bucket/audit"'],
+    [{ BSM_LLM_FALLBACK_RESERVE: '0.95' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "0.95"'],
+    [{ BSM_LLM_FALLBACK_RESERVE: '1' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "1"'],
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
   ])('rejects %o with a line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
