@@ -186,6 +186,11 @@ describe('Bull Board', () => {
     const list = await t.call('GET', '/admin/queues/api/queues', { role: null, headers: { authorization: basic('operator') } });
     const body = (await list.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
     expect(body.queues.every((q) => !q.readOnlyMode)).toBe(true);
+    // The browser's credentials from another site do not reach a Bull Board mutation.
+    const forged = await t.call('PUT', jobPath, { role: null, headers: { authorization: basic('operator'), origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    expect(forged.status).toBe(403);
+    expect(await runnerQueue.getCompletedCount()).toBe(completedBefore);
+
     const clean = await t.call('PUT', jobPath, { role: null, headers: { authorization: basic('operator') } });
     expect(clean.status).toBe(204);
     expect(await runnerQueue.getCompletedCount()).toBe(0);

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { ExecutionAnalysis } from '../../src/domain/meta-monitor/job-execut
 import type { DailyCheckResult } from '../../src/domain/support-mode/daily-check.js';
 import type { WeeklyReviewResult } from '../../src/domain/support-mode/weekly-review.js';
 import type { QueueName } from '../../src/queues/names.js';
+import { verifyChain } from '../../src/domain/audit-trail/chain.js';
 import { createLlm } from '../../src/llm.js';
 import { apply } from '../../src/domain/support-mode/state.js';
 import { createSupportModeStore } from '../../src/store/support-mode.store.js';
@@ -132,8 +133,34 @@ describe('scheduled jobs do real work', () => {
   });
 
   it('archive moves old audit-trail entries to the archive and records that it did', async () => {
-    const job = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
-    expect(await finish(job)).toMatchObject({ archived: 0 });
+    const trail = createAuditTrail(t.client, t.prefix);
+    for (const action of ['test.one', 'test.two', 'test.three']) {
+      await trail.append({ actor: 'tester', action });
+    }
+    const before = await trail.range();
+    // Nothing is a day old yet: nothing moves.
+    const none = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
+    expect(await finish(none)).toMatchObject({ archived: 0 });
     expect(await readdir(archiveDir)).toEqual([]);
+
+    // Two days on, every entry is older than a day: all of them go to the archive.
+    const realClock = deps.clock;
+    deps.clock = () => new Date(realClock().getTime() + 2 * 86_400_000);
+    try {
+      const job = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
+      const result = await finish(job);
+      expect(result).toMatchObject({ archived: before.length, fromSeq: before[0]?.event.seq, toSeq: before.at(-1)?.event.seq });
+    } finally {
+      deps.clock = realClock;
+    }
+    const files = await readdir(archiveDir);
+    expect(files.length).toBeGreaterThan(0);
+    const archivedLines = (await Promise.all(files.map((f) => readFile(join(archiveDir, f), 'utf8')))).join('').trim().split('\n');
+    expect(archivedLines).toHaveLength(before.length);
+    expect(archivedLines.some((l) => l.includes('test.three'))).toBe(true);
+    // What stays in Redis is the record of the archive run, chained onto the archived entries.
+    const rest = await trail.range();
+    expect(rest.map((e) => e.event.action)).toEqual(['audit-trail.archive']);
+    expect(verifyChain(rest, await trail.anchor()).ok).toBe(true);
   });
 });

@@ -157,6 +157,19 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     expect(report.alerts.map((x) => x.thresholdPct).sort((p, q) => p - q)).toEqual([50, 75, 90, 100]);
   });
 
+  it('monthly budget exhausted: direct calls are refused with the month named, although the day has room', async () => {
+    const llm = llmWith({ BSM_LLM_MONTHLY_BUDGET_USD: '0.001', BSM_LLM_DAILY_BUDGET_USD: '100' });
+    bedrock.setDefault({ kind: 'ok', text: 'expensive', usage: { inputTokens: 1000, outputTokens: 1000 } });
+    expect((await ask(llm, 'emergency')).path).toBe('direct');
+    const refused = await ask(llm, 'emergency');
+    expect(refused).toMatchObject({ path: 'local', reason: 'budget_exhausted' });
+    expect(refused.explanation).toMatch(/monthly/i);
+    expect(bedrock.requests).toHaveLength(1);
+    const report = await llm.budget.report({ days: 1 });
+    expect(report.status).toMatchObject({ exhausted: true, day: { exhausted: false }, month: { exhausted: true } });
+    expect(report.alerts.filter((a) => a.period === 'month').map((a) => a.thresholdPct).sort((p, q) => p - q)).toEqual([50, 75, 90, 100]);
+  });
+
   it('a region outside the EU is refused unless allowed', async () => {
     const refused = llmWith({ AWS_REGION: 'us-east-1' });
     const a = await ask(refused, 'emergency');
