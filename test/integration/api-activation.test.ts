@@ -59,7 +59,8 @@ describe('runbook: activation, daily operations, monitoring', () => {
   it('an inactive component keeps its jobs waiting; its test says it is inactive', async () => {
     const job = await t.fleet.add('meta-monitor', 'analyze-executions', { timeframe: 'last-1h' });
     await new Promise((r) => setTimeout(r, 500));
-    expect(await job.getState()).toBe('waiting');
+    // Waiting in priority order (every job has a priority, `medium` by default).
+    expect(await job.getState()).toBe('prioritized');
     expect(await t.fleet.queue('meta-monitor').getWorkersCount()).toBe(1);
     await job.remove();
     const test = await t.call('POST', '/test/bedrock-support/meta-monitor');

@@ -35,8 +35,8 @@ describe('graceful shutdown of a worker process', () => {
     expect(await after?.getState()).toBe('completed');
     expect((after?.returnvalue as { heldMs: number }).heldMs).toBeGreaterThanOrEqual(2_000);
     expect(after?.stalledCounter ?? 0).toBe(0);
-    const counts = await queue.getJobCounts('active', 'failed', 'waiting');
-    expect(counts).toEqual({ active: 0, failed: 0, waiting: 0 });
+    const counts = await queue.getJobCounts('active', 'failed', 'waiting', 'prioritized');
+    expect(counts).toEqual({ active: 0, failed: 0, waiting: 0, prioritized: 0 });
     expect(child.output()).toContain('"msg":"stopped"');
   });
 
@@ -51,7 +51,8 @@ describe('graceful shutdown of a worker process', () => {
     expect(Date.now() - signalled).toBeLessThan(10_000);
 
     const after = await queue.getJob(job.id as string);
-    expect(await after?.getState()).toBe('waiting');
+    // Waiting again, in priority order (BullMQ's `prioritized`).
+    expect(await after?.getState()).toBe('prioritized');
     expect(after?.attemptsMade).toBe(0);
     expect(await queue.getJobCounts('active', 'failed')).toEqual({ active: 0, failed: 0 });
     await after?.remove();
