@@ -8,10 +8,45 @@ import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, LlmPathSchema, protectedErrors, RemotePathSchema, RouteReasonSchema } from './openapi.js';
 
+const maxContextDepth = 16;
+
+/**
+ * What makes a parsed JSON value unfit as LLM context: nesting deeper than `maxDepth`, or a number
+ * JSON cannot carry (`1e999` parses to Infinity and would be sent as null). Null when fine.
+ * Iterative, so a hostile depth cannot exhaust the stack here either.
+ */
+function jsonProblem(root: unknown, maxDepth: number): string | null {
+  const stack: { value: unknown; depth: number; path: string }[] = [{ value: root, depth: 0, path: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value, depth, path } = next;
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      return `${path.slice(1) || 'the value'} must be a finite number`;
+    }
+    if (typeof value === 'object' && value !== null) {
+      if (depth >= maxDepth) {
+        return `is nested deeper than ${maxDepth} levels (at ${path.slice(1)})`;
+      }
+      for (const [k, v] of Object.entries(value)) {
+        stack.push({ value: v, depth: depth + 1, path: `${path}.${k}` });
+      }
+    }
+  }
+  return null;
+}
+
 const AssistBody = z
   .object({
     question: z.string().trim().min(1).max(8_000).openapi({ example: 'Why did the meta-monitor queue back up overnight?' }),
-    context: z.record(z.string(), z.unknown()).optional().openapi({ example: { queue: 'meta-monitor', waiting: 120 } }),
+    context: z
+      .record(z.string(), z.unknown())
+      .superRefine((value, ctx) => {
+        const problem = jsonProblem(value, maxContextDepth);
+        if (problem !== null) {
+          ctx.addIssue({ code: 'custom', message: problem });
+        }
+      })
+      .optional()
+      .openapi({ example: { queue: 'meta-monitor', waiting: 120 }, description: `Facts for the question, nested at most ${maxContextDepth} levels` }),
     operation: z.enum(operationTypes).default('standard'),
   })
   .strict()

@@ -115,6 +115,14 @@ describe('API security and input validation', () => {
       `components.1 must be one of ${components}, "all", got "bogus"`,
     );
     expect(await errorOf(await t.call('POST', '/admin/bedrock-support/enable', { body: { activ: true } }))).toMatchObject({ message: 'activ is not a known field', details: { field: 'activ' } });
+    // Context for the operator: a depth that would exhaust the stack, and a number JSON cannot carry.
+    const deep = `{"question":"q","context":{"a":${'['.repeat(5000)}1${']'.repeat(5000)}}}`;
+    const tooDeep = await t.call('POST', '/admin/bedrock-support/assist', { rawBody: deep, headers: { 'content-type': 'application/json' } });
+    expect(tooDeep.status).toBe(400);
+    expect(await errorOf(tooDeep)).toMatchObject({ message: expect.stringMatching(/^context: is nested deeper than 16 levels \(at a\.0\.0/) as unknown, details: { field: 'context' } });
+    const infinite = await t.call('POST', '/admin/bedrock-support/assist', { rawBody: '{"question":"q","context":{"waiting":1e999}}', headers: { 'content-type': 'application/json' } });
+    expect(infinite.status).toBe(400);
+    expect((await errorOf(infinite)).message).toBe('context: waiting must be a finite number');
     expect((await errorOf(await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'x' } }))).message).toBe('initiated_by is required');
     expect((await errorOf(await t.call('POST', '/admin/bedrock-support/enable', { body: { active: 'yes' } }))).message).toMatch(/^active: Invalid input: expected boolean/);
 

@@ -364,6 +364,19 @@ describe('Redactor', () => {
       expect(() => new Redactor().redactDeep(input)).toThrow(TypeError);
     });
 
+    it('refuses a structure nested deeper than 64 levels instead of exhausting the stack', () => {
+      const nest = (levels: number) => {
+        let v: unknown = 'a@b.de';
+        for (let i = 0; i < levels; i += 1) {
+          v = [v];
+        }
+        return v;
+      };
+      expect(JSON.stringify(new Redactor().redactDeep(nest(63)))).toContain('[EMAIL_1]');
+      expect(() => new Redactor().redactDeep(nest(65))).toThrow('redactDeep: nested deeper than 64 levels');
+      expect(() => new Redactor().redactDeep(nest(100_000))).toThrow(TypeError);
+    });
+
     it('accepts the same object twice when it is not circular', () => {
       const shared = { email: 'a@example.com' };
       expect(new Redactor().redactDeep({ a: shared, b: shared })).toEqual({ a: { email: '[EMAIL_1]' }, b: { email: '[EMAIL_1]' } });

@@ -35,6 +35,9 @@ export interface PiiMatch {
  * Which finding wins when two overlap: lower first, then the longer one.
  * Secrets and key blocks go first because a leak of them is the most damaging.
  */
+/** How deep {@link Redactor.redactDeep} follows nested objects and arrays before it refuses. */
+export const maxRedactDepth = 64;
+
 const precedence: Record<PiiType, number> = {
   PRIVATE_KEY: 0,
   AWS_SECRET_KEY: 1,
@@ -531,7 +534,7 @@ export class Redactor {
    * An integer whose digits are PII (a card number stored as a number) becomes its placeholder
    * string; other numbers, booleans, `null` and `undefined` are kept; dates are copied. Other
    * objects are copied as plain objects of their own enumerable properties.
-   * @throws TypeError on a circular structure.
+   * @throws TypeError on a circular structure, or one nested deeper than {@link maxRedactDepth}.
    */
   redactDeep(value: Readonly<Record<string, unknown>>): Record<string, unknown>;
   redactDeep(value: unknown): unknown;
@@ -581,6 +584,10 @@ export class Redactor {
     }
     if (ancestors.has(value)) {
       throw new TypeError('redactDeep: circular structure');
+    }
+    // The ancestors are the nesting depth: refuse before the stack does, with nothing let through.
+    if (ancestors.size >= maxRedactDepth) {
+      throw new TypeError(`redactDeep: nested deeper than ${maxRedactDepth} levels`);
     }
     ancestors.add(value);
     try {
