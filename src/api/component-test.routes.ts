@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LlmThrottledError, operationTypes, type OperationType } from '../ai/types.js';
 import type { CanaryResult } from '../workers/canary.js';
+import { inactivityOf } from '../domain/support-mode/health.js';
 import { queueNames, type QueueName } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
 import { defaultLimits } from './deps.js';
@@ -99,7 +100,10 @@ export function componentTestRoutes(deps: ApiDeps) {
       const queue = name as QueueName;
       const snap = await deps.fleet.queueSnapshot(queue);
       if (snap.paused) {
-        throw new ApiError(409, 'conflict', `component ${queue} is inactive (its queue is paused): activate it before testing it`, { paused: true });
+        // Why it is paused decides the fix: a component to activate, support mode to enable, an emergency to recover from.
+        const inactive = inactivityOf(queue, await deps.supportMode.read());
+        const why = inactive?.reason ?? 'its queue is paused although support mode wants it running; support mode re-applies queue states on its next transition';
+        throw new ApiError(409, 'conflict', `cannot test ${queue}: ${why}`, { paused: true });
       }
       if (snap.workers.count === 0) {
         throw new ApiError(503, 'unavailable', `no live worker on queue ${queue}: start one with bsm worker --queues ${queue}`, { workers: 0 });

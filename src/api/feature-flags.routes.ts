@@ -9,7 +9,10 @@ import { NamedFlagSchema, namedFlag } from './support-mode.routes.js';
 const FlagBody = z.object({ reason }).strict().openapi('FeatureFlagBody');
 
 export const FeatureFlagSchema = NamedFlagSchema.extend({ supportModeVersion: count }).openapi('FeatureFlag');
-export const FeatureFlagChangeSchema = FeatureFlagSchema.extend({ supportMode: z.object({ from: SupportStatusSchema, to: SupportStatusSchema }) }).openapi('FeatureFlagChange');
+export const FeatureFlagChangeSchema = FeatureFlagSchema.extend({
+  changed: z.boolean().openapi({ description: 'False when the flag already was as asked (nothing moved, the version neither)' }),
+  supportMode: z.object({ from: SupportStatusSchema, to: SupportStatusSchema }),
+}).openapi('FeatureFlagChange');
 
 const flagView = (state: SupportModeState): z.infer<typeof FeatureFlagSchema> => ({ ...namedFlag(state.flag), supportModeVersion: state.version });
 
@@ -44,7 +47,7 @@ export function featureFlagRoutes(deps: ApiDeps) {
       async (c) => {
         const body = FlagBody.parse(c.req.valid('json'));
         const r = await deps.supportMode.execute({ type: action === 'enable' ? 'flag.enable' : 'flag.disable' }, { by: c.get('principal').name, reason: body.reason });
-        return c.json({ ...flagView(r.state), supportMode: { from: r.from, to: r.to } }, 200);
+        return c.json({ ...flagView(r.state), changed: r.changed, supportMode: { from: r.from, to: r.to } }, 200);
       },
     );
   }

@@ -65,7 +65,7 @@ describe('runbook: activation, daily operations, monitoring', () => {
     await job.remove();
     const test = await t.call('POST', '/test/bedrock-support/meta-monitor');
     expect(test.status).toBe(409);
-    expect((await json(test)).error?.message).toContain('meta-monitor is inactive');
+    expect((await json(test)).error?.message).toBe('cannot test meta-monitor: inactive: queue paused, its jobs wait; activate it with POST /admin/bedrock-support/activate-component');
     const health = await json(await t.call('GET', '/health/meta-monitor', { role: null }));
     expect(health).toMatchObject({ status: 'degraded', active: false, reasons: expect.arrayContaining([expect.stringContaining('activate it with POST /admin/bedrock-support/activate-component')]) as unknown });
   });

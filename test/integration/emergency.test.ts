@@ -88,6 +88,12 @@ describe('emergency shutdown under load, across worker processes', () => {
       expect(health.components[q]?.status, q).toBe('unhealthy');
       expect(health.components[q]?.reasons.join(' '), q).toContain('stopped by the emergency shutdown');
     }
+    // A component test says the emergency is why, and how to recover (compliance is no component to activate).
+    const canary = await t.call('POST', '/test/bedrock-support/compliance');
+    expect(canary.status).toBe(409);
+    expect(((await canary.json()) as { error: { message: string } }).error.message).toMatch(
+      /^cannot test compliance: stopped by the emergency shutdown at .* recover with POST \/admin\/feature-flags\/bedrock-support\/enable/,
+    );
     // A component cannot be activated while the flag is off.
     const refused = await t.call('POST', '/admin/bedrock-support/activate-component', { body: { component: 'meta-monitor' } });
     expect(refused.status).toBe(409);

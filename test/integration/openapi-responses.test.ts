@@ -285,7 +285,8 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/health', 200, { role: null });
     await call('POST', '/admin/bedrock-support/assist', 409, { body: { question: 'still there?' } });
 
-    await call('POST', '/admin/feature-flags/bedrock-support/enable', 200, { body: { reason: 'drill over' } });
+    expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200, { body: { reason: 'drill over' } })).toMatchObject({ changed: true, enabled: true });
+    expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200)).toMatchObject({ changed: false, supportMode: { from: 'inactive', to: 'inactive' } });
     const recovered = await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' });
     expect(recovered).toMatchObject({ status: 'inactive', emergency: null, lastEmergency: { recoveredBy: 'admin-key' } });
     await call('POST', '/admin/feature-flags/bedrock-support/disable', 200);
