@@ -32,8 +32,12 @@ const ownedElsewhere: { pattern: RegExp; use: string }[] = [
   { pattern: /^\/api\/queues\/[^/]+\/(pause|resume)$/, use: 'POST /admin/bedrock-support/activate-component or /deactivate (support mode owns queue pausing)' },
   { pattern: /^\/api\/queues\/[^/]+\/obliterate$/, use: 'nothing: obliterating a queue would destroy its history' },
   { pattern: /^\/api\/queues\/[^/]+\/(concurrency|rate-limit)$/, use: 'the BSM_<QUEUE>_CONCURRENCY and BSM_<QUEUE>_RATE_* settings' },
-  { pattern: /^\/api\/queues\/[^/]+\/job-schedulers\/[^/]+(\/remove)?$/, use: 'the BSM_SCHEDULE_* settings (schedulers are declared, and re-applied at start-up)' },
-  { pattern: /^\/api\/queues\/[^/]+\/add$/, use: 'the API endpoint that triggers that work (it validates the payload)' },
+  { pattern: /^\/api\/queues\/[^/]+\/job-schedulers\/[^/]+(\/remove)?$/, use: 'the BSM_SCHEDULE_* settings (schedulers are declared, and re-applied at start-up); "run now" of a scheduler is allowed' },
+  {
+    pattern: /^\/api\/queues\/[^/]+\/add$/,
+    use: 'the job schedulers ("run now" adds a scheduler\'s own job) or the API (POST /test/bedrock-support/{component} for a canary); a job added here would skip payload validation',
+  },
+  { pattern: /^\/api\/queues\/[^/]+\/[^/]+\/update-data$/, use: 'nothing: a job\'s payload is validated when it is added and is not edited in place; remove the job and let its scheduler add it again' },
 ];
 
 /**

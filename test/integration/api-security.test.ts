@@ -207,8 +207,19 @@ describe('Bull Board', () => {
   });
 
   it('leaves pausing to support mode, and schedulers, rate limits and new jobs to the API and settings', async () => {
-    for (const path of ['meta-monitor/pause', 'meta-monitor/resume', 'pause', 'resume', 'meta-monitor/obliterate', 'meta-monitor/concurrency', 'meta-monitor/rate-limit', 'meta-monitor/add', 'compliance/job-schedulers/daily-compliance-check']) {
-      for (const method of ['PUT', 'POST', 'DELETE']) {
+    for (const path of [
+      'meta-monitor/pause',
+      'meta-monitor/resume',
+      'pause',
+      'resume',
+      'meta-monitor/obliterate',
+      'meta-monitor/concurrency',
+      'meta-monitor/rate-limit',
+      'meta-monitor/add',
+      'compliance/job-schedulers/daily-compliance-check',
+      'meta-monitor/1/update-data',
+    ]) {
+      for (const method of ['PUT', 'POST', 'DELETE', 'PATCH']) {
         const r = await t.call(method, `/admin/queues/api/queues/${path}`, { role: null, headers: { authorization: basic('admin') } });
         expect(r.status, `${method} ${path}`).toBe(409);
       }
