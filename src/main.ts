@@ -152,7 +152,7 @@ async function run(invocation: Invocation): Promise<void> {
   if (has('scheduler')) {
     const result = await reconcileSchedules(fleet, declaredSchedules(config));
     const schedules = await listSchedules(fleet);
-    logger.info({ upserted: result.upserted.length, removed: result.removed, schedules: schedules.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
+    logger.info({ upserted: result.upserted.length, unchanged: result.unchanged.length, removed: result.removed, schedules: schedules.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
   }
 
   let runner: Runner | undefined;

@@ -91,7 +91,15 @@ export const SchedulesSchema = z
   .object({
     schedules: z.array(
       z
-        .object({ id: z.string(), queue: QueueNameSchema, job: z.string(), pattern: z.string().nullable(), tz: z.string().nullable(), nextRunAt: isoTime.nullable() })
+        .object({
+          id: z.string(),
+          queue: QueueNameSchema,
+          job: z.string(),
+          pattern: z.string().nullable(),
+          tz: z.string().nullable(),
+          nextRunAt: isoTime.nullable().openapi({ description: 'The pending run; in the past while the queue is paused (the run is due and waits)' }),
+          queuePaused: z.boolean(),
+        })
         .openapi('Schedule'),
     ),
   })

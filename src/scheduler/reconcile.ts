@@ -9,26 +9,62 @@ export interface ScheduleState {
   job: string;
   pattern: string | null;
   tz: string | null;
+  /**
+   * The slot of the scheduler's pending run. In the past while its queue is paused: the run is
+   * due and waits for the queue to resume (the next slot is scheduled once it starts).
+   */
   nextRunAt: string | null;
+  /** Whether the queue is paused (support mode keeps it so), holding a due run back. */
+  queuePaused: boolean;
 }
 
 export interface ReconcileResult {
   upserted: string[];
+  /** Declared as they already were, with their pending job: left alone. */
+  unchanged: string[];
   removed: string[];
+}
+
+/**
+ * Whether the scheduler in Redis is the declared one and still has its pending job. Upserting
+ * it anyway would replace that job, and a run that is due but waiting in a paused queue would
+ * be dropped at every start-up.
+ */
+async function isCurrent(fleet: Fleet, d: ScheduleDeclaration): Promise<boolean> {
+  const queue = fleet.queue(d.queue);
+  const existing = await queue.getJobScheduler(d.id);
+  if (
+    existing?.next === undefined ||
+    existing.name !== d.job ||
+    existing.pattern !== d.pattern ||
+    existing.tz !== 'UTC' ||
+    existing.every !== undefined ||
+    existing.template?.opts?.priority !== priorities[d.priority] ||
+    JSON.stringify(existing.template?.data ?? {}) !== JSON.stringify(d.data)
+  ) {
+    return false;
+  }
+  const pending = await queue.getJobState(`repeat:${d.id}:${existing.next}`);
+  return pending === 'delayed' || pending === 'waiting' || pending === 'prioritized' || pending === 'active';
 }
 
 /**
  * Applies the declared schedulers (idempotent: any number of processes may run this at
  * once; BullMQ keeps one scheduler per id and one job per slot) and removes the ones
- * no longer declared.
+ * no longer declared. A scheduler already as declared, with its pending job, is left alone.
  */
 export async function reconcileSchedules(fleet: Fleet, declared: ScheduleDeclaration[]): Promise<ReconcileResult> {
   for (const d of declared) {
     fleet.validate(d.queue, d.job, d.data);
   }
   const upserted: string[] = [];
+  const unchanged: string[] = [];
   const removed: string[] = [];
   for (const d of declared) {
+    if (await isCurrent(fleet, d)) {
+      unchanged.push(`${d.queue}/${d.id}`);
+      continue;
+    }
     await fleet.queue(d.queue).upsertJobScheduler(
       d.id,
       { pattern: d.pattern, tz: 'UTC' },
@@ -45,13 +81,14 @@ export async function reconcileSchedules(fleet: Fleet, declared: ScheduleDeclara
       }
     }
   }
-  return { upserted, removed };
+  return { upserted, unchanged, removed };
 }
 
 /** Every scheduler of the fleet with its next run time. */
 export async function listSchedules(fleet: Fleet): Promise<ScheduleState[]> {
   const out: ScheduleState[] = [];
   for (const queue of queueNames) {
+    const queuePaused = await fleet.queue(queue).isPaused();
     for (const s of await fleet.queue(queue).getJobSchedulers(0, -1, true)) {
       out.push({
         id: s.key,
@@ -60,6 +97,7 @@ export async function listSchedules(fleet: Fleet): Promise<ScheduleState[]> {
         pattern: s.pattern ?? null,
         tz: s.tz ?? null,
         nextRunAt: s.next === undefined ? null : new Date(s.next).toISOString(),
+        queuePaused,
       });
     }
   }

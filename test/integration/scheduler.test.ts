@@ -103,8 +103,29 @@ describe('job schedulers', () => {
   it('applying the same declarations again changes nothing', async () => {
     const before = await listSchedules(t.fleet);
     const result = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
-    expect(result.removed).toEqual([]);
+    expect(result).toMatchObject({ upserted: [], removed: [] });
+    expect(result.unchanged).toHaveLength(7);
     expect(await listSchedules(t.fleet)).toEqual(before);
+  });
+
+  it('a run that is due but waits in a paused queue survives a restart', async () => {
+    const queue = t.fleet.queue('meta-monitor');
+    await queue.pause();
+    const slot = (await listSchedules(t.fleet)).find((s) => s.id === 'meta-monitor-analysis')?.nextRunAt;
+    const due = await queue.getJob(`repeat:meta-monitor-analysis:${Date.parse(slot ?? '')}`);
+    expect(due).toBeDefined();
+    // Its slot has come while the queue is paused: the job waits.
+    await due?.promote();
+    expect(await due?.getState()).toBe('prioritized');
+
+    // What start-up does: apply the declarations again. The waiting run stays.
+    const again = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
+    expect(again.unchanged).toContain('meta-monitor/meta-monitor-analysis');
+    expect(await queue.getJobState(due?.id ?? '')).toBe('prioritized');
+    // The listing says the queue holds it back.
+    expect((await listSchedules(t.fleet)).find((s) => s.id === 'meta-monitor-analysis')).toMatchObject({ nextRunAt: slot, queuePaused: true });
+
+    await queue.resume();
   });
 
   it('a changed pattern from configuration is applied', async () => {
