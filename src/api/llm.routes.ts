@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { llmPaths, operationTypes } from '../ai/types.js';
 import { detectInjection, injectionMarkers } from '../domain/compliance/prompt-injection.js';
 import { statusOf } from '../domain/support-mode/state.js';
-import { costDayRetentionDays as maxReportDays, decisionOutcomes } from '../store/llm.store.js';
+import { costDayRetentionDays as maxReportDays, decisionOutcomes, decisionRetentionDays } from '../store/llm.store.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
@@ -164,9 +164,10 @@ const Window = z
   .object({
     window: z
       .string()
-      .regex(/^[1-9]\d{0,3}[mhd]$/, 'must be 1 to 4 digits and a unit m, h or d, such as 15m, 24h or 7d')
+      .regex(/^[1-9]\d{0,5}[mhd]$/, 'must be a number and a unit m, h or d, such as 15m, 24h or 7d')
+      .refine((w) => windowMs(w) <= decisionRetentionDays * units.d, `must be at most ${decisionRetentionDays}d (${decisionRetentionDays * 24}h), the time decisions are kept`)
       .default('24h')
-      .openapi({ example: '24h' }),
+      .openapi({ example: '24h', description: `How far back, at most ${decisionRetentionDays}d (decisions are kept that long)` }),
   })
   .strict();
 

@@ -66,6 +66,9 @@ export interface BreakerStore {
   reset(path: RemotePath): Promise<void>;
 }
 
+/** How many days routing decisions are kept (the longest window the routing figures can cover). */
+export const decisionRetentionDays = 30;
+
 /** How many days per-day spend and alerts are kept (the TTL of their keys), and so how far a cost report reaches back. */
 export const costDayRetentionDays = 40;
 
@@ -407,7 +410,7 @@ async function execAll(multi: ReturnType<Redis['multi']>): Promise<unknown[]> {
  */
 export function createLlmStore(redis: Redis, keyPrefix: string, options: LlmStoreOptions = {}): LlmStore {
   const maxDecisions = options.maxDecisions ?? 50_000;
-  const decisionMaxAgeMs = options.decisionMaxAgeMs ?? 30 * DAY_MS;
+  const decisionMaxAgeMs = options.decisionMaxAgeMs ?? decisionRetentionDays * DAY_MS;
   const dayTtl = options.dayTtlSeconds ?? costDayRetentionDays * 86_400;
   const monthTtl = options.monthTtlSeconds ?? 400 * 86_400;
   const base = `${keyPrefix}:llm`;

@@ -312,9 +312,15 @@ describe('the assist endpoint and routing figures, end to end', () => {
     expect(m.paths.direct?.p95LatencyMs).toBeGreaterThanOrEqual(m.paths.direct?.p50LatencyMs ?? Infinity);
     expect(m.operations.implementation).toMatchObject({ decisions: 1, fallbackUsed: 0 });
     expect(m.operations.infrastructure).toMatchObject({ decisions: 1, fallbackUsed: 1 });
-    for (const window of ['soon', '0m', '-1h', '99999d']) {
+    for (const window of ['soon', '0m', '-1h', '99999d', '31d', '721h']) {
       const bad = await t.call('GET', `/admin/bedrock-support/routing/efficiency?window=${window}`, { role: 'viewer' });
       expect(bad.status, window).toBe(400);
+    }
+    // Decisions are kept 30 days: a longer window would promise figures that are gone.
+    const tooLong = (await (await t.call('GET', '/admin/bedrock-support/metrics/routing?window=9999d', { role: 'viewer' })).json()) as { error: { message: string } };
+    expect(tooLong.error.message).toBe('window: must be at most 30d (720h), the time decisions are kept');
+    for (const window of ['30d', '720h', '43200m']) {
+      expect((await t.call('GET', `/admin/bedrock-support/routing/efficiency?window=${window}`, { role: 'viewer' })).status, window).toBe(200);
     }
 
     const costs = (await (await t.call('GET', '/admin/bedrock-support/costs', { role: 'viewer' })).json()) as { month: { costUsd: number; calls?: number } };
