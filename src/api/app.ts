@@ -67,7 +67,17 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/docs/assets/swagger-ui-dist/*', serveStatic({ root: swaggerDist, rewriteRequestPath: (p) => p.replace(/^\/docs\/assets\/swagger-ui-dist/, '') }));
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' }));
 
-  app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));
+  // A documented path asked with another method is a 405 naming the methods it takes.
+  const documented = app.openAPIRegistry.definitions.flatMap((d) =>
+    d.type === 'route' ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^${d.route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }] : [],
+  );
+  app.notFound((c) => {
+    const allowed = [...new Set(documented.filter((r) => r.path.test(c.req.path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      return c.json(errorBody('method_not_allowed', `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`, { allowed }), 405, { Allow: allowed.join(', ') });
+    }
+    return c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404);
+  });
   app.onError(errorHandler(deps.logger));
   return app;
 }

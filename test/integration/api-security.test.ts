@@ -73,6 +73,20 @@ describe('API security and input validation', () => {
     expect((await t.supportMode.read()).version).toBe(0);
   });
 
+  it('a documented path asked with the wrong method is a 405 naming the methods; an unknown path a 404', async () => {
+    const get = await t.call('GET', '/admin/bedrock-support/enable', { role: 'admin' });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    expect(await get.json()).toMatchObject({ error: { code: 'method_not_allowed', message: '/admin/bedrock-support/enable takes POST, not GET', details: { allowed: ['POST'] } } });
+    const post = await t.call('POST', '/health/component/meta-monitor', { role: null });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+    expect((await t.call('DELETE', '/test/bedrock-support/meta-monitor', { role: 'admin' })).headers.get('allow')).toBe('POST');
+    expect((await t.call('GET', '/admin/bedrock-support/nothing-here', { role: 'admin' })).status).toBe(404);
+    // Without a token a protected path still answers 401 first: nothing about it leaks.
+    expect((await t.call('GET', '/admin/bedrock-support/enable', { role: null })).status).toBe(401);
+  });
+
   it('health endpoints answer without a token', async () => {
     for (const op of operations.filter((o) => !o.security?.length)) {
       const r = await t.call(op.method, concrete(op.path), { role: null });
