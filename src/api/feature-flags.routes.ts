@@ -3,7 +3,7 @@ import type { SupportModeState } from '../domain/support-mode/state.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
-import { bodyErrors, count, guard, jsonBody, jsonResponse, notFound, protectedErrors, reason, SupportStatusSchema } from './openapi.js';
+import { bodyErrors, count, guard, jsonBody, jsonResponse, noQuery, notFound, protectedErrors, reason, SupportStatusSchema } from './openapi.js';
 import { NamedFlagSchema, namedFlag } from './support-mode.routes.js';
 
 const FlagBody = z.object({ reason }).strict().openapi('FeatureFlagBody');
@@ -26,7 +26,8 @@ export function featureFlagRoutes(deps: ApiDeps) {
       path: '/bedrock-support',
       summary: 'The bedrock-support feature flag',
       ...guard('read'),
-      responses: { 200: jsonResponse(FeatureFlagSchema, 'The flag'), ...protectedErrors },
+      request: noQuery,
+      responses: { 200: jsonResponse(FeatureFlagSchema, 'The flag'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => c.json(flagView(await deps.supportMode.read()), 200),
   );

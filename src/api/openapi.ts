@@ -90,3 +90,6 @@ export const RemotePathSchema = z.enum(remotePaths).openapi('RemotePath');
 export const RouteReasonSchema = z.enum(routeReasons).openapi('RouteReason', { description: 'Why the answer came from the path it came from' });
 
 export const reason = z.string().trim().max(500).optional().openapi({ example: 'Initial activation' });
+
+/** The query of a GET that takes no parameters: an unknown one is a 400 naming it, as in bodies. */
+export const noQuery = { query: z.object({}).strict() };

@@ -5,7 +5,7 @@ import type { FleetSnapshot } from '../queues/fleet.js';
 import { queueNames } from '../queues/names.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
-import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, protectedErrors, QueueNameSchema, reason, SupportStatusSchema } from './openapi.js';
+import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, noQuery, protectedErrors, QueueNameSchema, reason, SupportStatusSchema } from './openapi.js';
 
 const Component = z.enum(componentNames).openapi({ example: 'infrastructure-auditor' });
 
@@ -210,7 +210,8 @@ export function supportModeRoutes(deps: ApiDeps) {
       path: '/status',
       summary: 'Support mode status: feature flag, components, queues',
       ...guard('read'),
-      responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors },
+      request: noQuery,
+      responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => {
       const [state, snapshot] = await Promise.all([deps.supportMode.read(), deps.fleet.snapshot()]);
@@ -224,7 +225,8 @@ export function supportModeRoutes(deps: ApiDeps) {
       path: '/schedules',
       summary: 'Every job scheduler with its next run (UTC)',
       ...guard('read'),
-      responses: { 200: jsonResponse(SchedulesSchema, 'Schedulers'), ...protectedErrors },
+      request: noQuery,
+      responses: { 200: jsonResponse(SchedulesSchema, 'Schedulers'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => c.json({ schedules: await deps.schedules() }, 200),
   );

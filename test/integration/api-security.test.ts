@@ -83,6 +83,12 @@ describe('API security and input validation', () => {
     expect(post.headers.get('allow')).toBe('GET');
     expect((await t.call('DELETE', '/test/bedrock-support/meta-monitor', { role: 'admin' })).headers.get('allow')).toBe('POST');
     expect((await t.call('GET', '/admin/bedrock-support/nothing-here', { role: 'admin' })).status).toBe(404);
+    // An unknown query parameter is named, as an unknown body field is.
+    for (const path of ['/admin/bedrock-support/status?verbose=1', '/admin/bedrock-support/schedules?verbose=1', '/admin/feature-flags/bedrock-support?verbose=1']) {
+      const r = await t.call('GET', path, { role: 'viewer' });
+      expect(r.status, path).toBe(400);
+      expect(((await r.json()) as { error: { message: string } }).error.message, path).toBe('verbose is not a known field');
+    }
     // Without a token a protected path still answers 401 first: nothing about it leaks.
     expect((await t.call('GET', '/admin/bedrock-support/enable', { role: null })).status).toBe(401);
   });
