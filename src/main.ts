@@ -19,6 +19,7 @@ import { jobOptionSettings } from './queues/define.js';
 import { createFleet } from './queues/fleet.js';
 import { isQueueName, queueNames, type QueueName } from './queues/names.js';
 import { createRedis, waitReady } from './redis.js';
+import { redisOutageLog } from './redis-outage.js';
 import { NoRedisError, resolveRedis } from './redis-server.js';
 import { reconcileSchedules, listSchedules } from './scheduler/reconcile.js';
 import { declaredSchedules } from './scheduler/schedules.js';
@@ -113,8 +114,9 @@ async function run(invocation: Invocation): Promise<void> {
 
   const client = createRedis(url, 'client', `bsm:${invocation.role}:client`);
   const blocking = createRedis(url, 'blocking', `bsm:${invocation.role}:worker`);
-  client.on('error', (err) => logger.warn({ err: err.message }, 'redis client error'));
-  blocking.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  const outage = redisOutageLog(logger);
+  client.on('error', (err) => outage.error('client', err));
+  blocking.on('error', (err) => outage.error('workers', err));
   try {
     await waitReady(client, 10_000);
   } catch {
@@ -129,7 +131,7 @@ async function run(invocation: Invocation): Promise<void> {
     fleet: createFleet({
       connection: redis,
       prefix,
-      onError: (queue, err) => logger.warn({ queue, err: err.message }, 'queue connection error'),
+      onError: (queue, err) => outage.error(`queue ${queue}`, err),
       jobOptions: jobOptionSettings(config),
     }),
     auditTrail: createAuditTrail(redis, prefix),
@@ -137,7 +139,7 @@ async function run(invocation: Invocation): Promise<void> {
   });
   const { fleet, auditTrail, llm } = sharedOn(client);
   const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
-  subscriber?.on('error', (err) => logger.warn({ err: err.message }, 'redis control subscriber error'));
+  subscriber?.on('error', (err) => outage.error('control subscriber', err));
   const control = createControlChannel(client, subscriber, prefix);
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
   const supportMode = supportModeFor({ redis: client, prefix, fleet, control, auditTrail, logger });
@@ -155,10 +157,30 @@ async function run(invocation: Invocation): Promise<void> {
     logger.info({ upserted: result.upserted.length, unchanged: result.unchanged.length, removed: result.removed, schedules: schedules.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
   }
 
+  // Redis came back, perhaps empty (restarted without its data) or restored from an older
+  // snapshot: apply the support-mode queue states and the schedulers again, as at start-up.
+  // Both are idempotent and cheap when nothing is missing.
+  let reapplying = Promise.resolve();
+  client.on('ready', () => {
+    outage.restored();
+    if (!has('scheduler') && !has('api')) {
+      return;
+    }
+    reapplying = reapplying.then(async () => {
+      try {
+        const state = await supportMode.reconcileQueues();
+        const result = has('scheduler') ? await reconcileSchedules(fleet, declaredSchedules(config)) : null;
+        logger.info({ supportMode: statusOf(state), schedulersRestored: result?.upserted ?? [] }, 'reconnected to redis: support-mode queue states and job schedulers re-applied');
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'reconnected to redis but could not re-apply queue states and schedulers yet; retried on the next reconnect');
+      }
+    });
+  });
+
   let runner: Runner | undefined;
   if (has('worker')) {
     const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
-    jobs.on('error', (err) => logger.warn({ err: err.message }, 'redis jobs connection error'));
+    jobs.on('error', (err) => outage.error('jobs', err));
     const forJobs = sharedOn(jobs);
     const jobsSupportMode = supportModeFor({ redis: jobs, prefix, fleet: forJobs.fleet, control, auditTrail: forJobs.auditTrail });
     const deps = createWorkerDeps({ config, redis: jobs, prefix, fleet: forJobs.fleet, auditTrail: forJobs.auditTrail, llm: forJobs.llm.router, supportMode: () => jobsSupportMode.read() });
@@ -173,6 +195,7 @@ async function run(invocation: Invocation): Promise<void> {
       graceMs: config.BSM_SHUTDOWN_GRACE_MS,
       throttleBackoffMs: config.BSM_LLM_THROTTLE_BACKOFF_MS,
       logger,
+      onWorkerError: (queue, err) => outage.error(`worker ${queue}`, err),
     });
     const r = runner;
     await control.subscribe((message) => {

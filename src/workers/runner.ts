@@ -36,6 +36,8 @@ export interface RunnerOptions {
   logger: Logger;
   /** Back-off applied to the whole queue when a provider throttles without saying how long. */
   throttleBackoffMs?: number;
+  /** Where a worker's own errors go (connection errors among them). Default: logged as errors. */
+  onWorkerError?: (queue: QueueName, err: Error) => void;
 }
 
 export interface Runner {
@@ -117,7 +119,11 @@ export function startWorkers(options: RunnerOptions): Runner {
       log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
     });
     worker.on('error', (err) => {
-      log.error({ err: err.message }, 'worker error');
+      if (options.onWorkerError) {
+        options.onWorkerError(queue, err);
+      } else {
+        log.error({ err: err.message }, 'worker error');
+      }
     });
     workers.set(queue, worker);
   }

@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
+import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
+import { uniquePrefix } from '../helpers/redis.js';
+
+const token = 'lost-redis-admin-token-0123456789';
+
+/** `npm start` through a Redis that restarts empty (no persistence): the process heals what was lost. */
+describe('a Redis that comes back empty', () => {
+  let redis: OwnRedis | undefined;
+  let child: ReturnType<typeof spawnBsm> | undefined;
+
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await redis?.stop();
+  });
+
+  it('gets the schedulers and the queue states back, with one line for the outage and one for the recovery', async () => {
+    const redisPort = await freePort();
+    const apiPort = await freePort();
+    redis = await startRedisServer({ port: redisPort });
+    child = spawnBsm(['all'], {
+      REDIS_URL: redis.url,
+      PORT: String(apiPort),
+      BSM_PREFIX: uniquePrefix('redis-lost'),
+      BSM_API_KEYS: `admin:admin:${token}`,
+    });
+    const api = (path: string, method = 'GET', body?: unknown) =>
+      fetch(`http://127.0.0.1:${apiPort}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const c = child;
+    await eventually(() => Promise.resolve(c.output().includes('api listening') && c.output().includes('job schedulers applied')), 20_000);
+    expect((await api('/admin/bedrock-support/enable', 'POST', { active: true })).status).toBe(200);
+
+    // Redis restarts without its data: schedulers, support-mode state and paused flags are gone.
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 2_000));
+    redis = await startRedisServer({ port: redisPort });
+
+    const schedules = await eventually(async () => {
+      const r = await api('/admin/bedrock-support/schedules').catch(() => null);
+      const body = r?.status === 200 ? ((await r.json()) as { schedules: { id: string }[] }) : null;
+      return body && body.schedules.length === 7 ? body.schedules : null;
+    }, 20_000, 200);
+    expect(schedules).toHaveLength(7);
+    // The state Redis holds now is the initial one, disabled: the queues follow it again.
+    const status = (await (await api('/admin/bedrock-support/status')).json()) as { status: string; queues: Record<string, { paused: boolean }> };
+    expect(status.status).toBe('disabled');
+    expect(Object.fromEntries(Object.entries(status.queues).map(([q, s]) => [q, s.paused]))).toEqual({
+      'bedrock-support': true,
+      'infrastructure-auditor': true,
+      'meta-monitor': true,
+      'implementation-support': true,
+      compliance: false,
+    });
+
+    const lines = c.output().split('\n');
+    expect(lines.filter((l) => l.includes('redis unreachable'))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes('"level":50'))).toEqual([]);
+    expect(lines.some((l) => l.includes('redis reachable again'))).toBe(true);
+    expect(lines.some((l) => l.includes('reconnected to redis: support-mode queue states and job schedulers re-applied'))).toBe(true);
+
+    c.kill('SIGTERM');
+    expect(await waitForExit(c)).toBe(0);
+  });
+});
