@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
+import { assessLlm, assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
 import { desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
 import { queueNames, type QueueName } from '../queues/names.js';
 import { unknownComponent } from './component-test.routes.js';
@@ -76,7 +76,11 @@ export const HealthDetailedSchema = z
     mode: SupportStatusSchema,
     redis: RedisUp,
     components: keyed(queueNames, ComponentHealthSchema),
-    llm: z.object({ paths: z.array(PathStatus) }),
+    llm: z.object({
+      status: HealthStatus,
+      reasons: z.array(z.string()).openapi({ description: 'A configured remote path the router skips (breaker open, budget spent, region refused) degrades' }),
+      paths: z.array(PathStatus),
+    }),
   })
   .openapi('HealthDetailed');
 export const SupportModeHealthSchema = z
@@ -172,8 +176,9 @@ export function healthRoutes(deps: ApiDeps) {
 
   // Both detailed views show the same: every queue with its signals, and the LLM paths.
   const detailed = async () => {
-    const [h, llm] = await Promise.all([collect(deps), guarded(deps, deps.llm.router.pathStatus())]);
-    return { status: worst(Object.values(h.components).map((x) => x.status)), ...h, llm: { paths: llm } };
+    const [h, paths] = await Promise.all([collect(deps), guarded(deps, deps.llm.router.pathStatus())]);
+    const llm = assessLlm(paths);
+    return { status: worst([...Object.values(h.components).map((x) => x.status), llm.status]), ...h, llm: { ...llm, paths } };
   };
   app.openapi(publicGet('/detailed', 'Health of Redis, every queue with its signals, and the LLM paths', HealthDetailedSchema), async (c) => c.json(await detailed(), 200));
 

@@ -274,7 +274,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(costs).toMatchObject({ status: { exhausted: true } });
     expect((costs.alerts as unknown[]).length).toBeGreaterThan(0);
     expect((costs.days as { rows: unknown[] }[])[0]?.rows.length).toBeGreaterThan(0);
-    await call('GET', '/health/bedrock-support/detailed', 200, { role: null });
+    // The spent budget keeps the direct path out: the detailed health says so and is degraded.
+    const detailed = await call('GET', '/health/bedrock-support/detailed', 200, { role: null });
+    expect(detailed.llm).toMatchObject({ status: 'degraded', reasons: [expect.stringMatching(/^LLM path direct unavailable: .*budget/) as unknown] });
+    expect(detailed.status).not.toBe('healthy');
   });
 
   it('deactivate, emergency shutdown, recovery through the feature flag', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessQueue, healthThresholds, type QueueSignals } from '../../src/domain/support-mode/health.js';
+import { assessLlm, assessQueue, healthThresholds, type QueueSignals } from '../../src/domain/support-mode/health.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000).toISOString();
@@ -75,5 +75,16 @@ describe('health rules', () => {
     const many = assessQueue(base({ workers: 0, stalled: 1, ...recent(1, 3) }), now, 150);
     expect(many.status).toBe('unhealthy');
     expect(many.reasons).toEqual(['no live worker', '3 of 4 jobs failed in the last 15 min', '1 stalled job(s)', 'redis ping 150 ms']);
+  });
+
+  it('LLM paths: a configured remote path the router skips degrades; unconfigured ones and local do not', () => {
+    const path = (name: string, over: object = {}) => ({ path: name, configured: true, available: true, refusedBecause: null, breaker: null, ...over });
+    expect(assessLlm([path('direct'), path('mcp'), path('local')])).toEqual({ status: 'healthy', reasons: [] });
+    expect(assessLlm([path('direct', { configured: false, available: false }), path('mcp', { configured: false, available: false }), path('local')]).status).toBe('healthy');
+    expect(assessLlm([path('direct', { available: false, breaker: { state: 'open', retryAt: '2026-11-26T12:00:30.000Z' } }), path('mcp'), path('local')])).toEqual({
+      status: 'degraded',
+      reasons: ['LLM path direct unavailable: circuit breaker open until 2026-11-26T12:00:30.000Z'],
+    });
+    expect(assessLlm([path('direct', { available: false, refusedBecause: 'the daily LLM budget is exhausted' })]).reasons).toEqual(['LLM path direct unavailable: the daily LLM budget is exhausted']);
   });
 });

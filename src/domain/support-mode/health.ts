@@ -108,3 +108,27 @@ export function assessQueue(s: QueueSignals, now: Date, redisLatencyMs: number):
     signals: { ...s, failedRatio: failedRatio === null ? null : Math.round(failedRatio * 1000) / 1000, lastCompletedAgeSeconds: age },
   };
 }
+
+/** What LLM health is judged from, per path (see the router's `pathStatus`). */
+export interface LlmPathSignals {
+  path: string;
+  configured: boolean;
+  available: boolean;
+  refusedBecause: string | null;
+  breaker: { state: string; retryAt: string | null } | null;
+}
+
+/**
+ * The LLM paths' verdict: a configured remote path the router would skip (breaker open, budget
+ * spent, region refused) degrades the service, since its calls go to a fallback or to the local
+ * writer. An install with no remote path configured is healthy: local answers are its design.
+ */
+export function assessLlm(paths: readonly LlmPathSignals[]): { status: HealthStatus; reasons: string[] } {
+  const reasons = paths
+    .filter((p) => p.configured && !p.available && p.path !== 'local')
+    .map((p) => {
+      const why = p.refusedBecause ?? (p.breaker?.state === 'open' ? `circuit breaker open${p.breaker.retryAt ? ` until ${p.breaker.retryAt}` : ''}` : 'not available');
+      return `LLM path ${p.path} unavailable: ${why}`;
+    });
+  return { status: reasons.length > 0 ? 'degraded' : 'healthy', reasons };
+}
