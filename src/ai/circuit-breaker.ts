@@ -43,7 +43,11 @@ export interface BreakerSnapshot {
   state: BreakerState;
   consecutiveFailures: number;
   openedAt: number | null;
-  /** When an open breaker will let a trial through; null unless open. */
+  /**
+   * When the path takes calls again: for an open breaker, when it lets a trial through; while
+   * half-open with a trial in flight, when that trial's slot frees should it never report (its
+   * caller died). Null when calls pass now.
+   */
   retryAt: number | null;
   lastSuccessAt: number | null;
   lastError: string | null;
@@ -80,6 +84,13 @@ export interface CircuitBreakerOptions {
 }
 
 const MAX_ERROR_CHARS = 300;
+
+function retryAtOf(r: { state: BreakerState; openedAt: number | null; trialUntil: number | null }, now: number, openMs = defaultBreakerSettings.openMs): number | null {
+  if (r.state === 'open') {
+    return r.openedAt === null ? null : r.openedAt + openMs;
+  }
+  return r.state === 'half_open' && r.trialUntil !== null && r.trialUntil > now ? r.trialUntil : null;
+}
 
 export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
   const settings: CircuitBreakerSettings = { ...defaultBreakerSettings, ...options.settings };
@@ -134,7 +145,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions): CircuitBre
         state: r.state,
         consecutiveFailures: r.consecutiveFailures,
         openedAt: r.openedAt,
-        retryAt: r.state === 'open' && r.openedAt !== null ? r.openedAt + settings.openMs : null,
+        retryAt: retryAtOf(r, clock(), settings.openMs),
         lastSuccessAt: r.lastSuccessAt,
         lastError: r.lastError,
         lastErrorAt: r.lastErrorAt,

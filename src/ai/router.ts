@@ -741,7 +741,8 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
             breaker: breakerView(snapshot),
             residency: residencyOf(path),
             refusedBecause: refused?.detail ?? null,
-            available: refused === null && snapshot.state !== 'open',
+            // Open, or half-open with another caller's trial in flight: calls are skipped until retryAt.
+            available: refused === null && snapshot.retryAt === null,
             lastSuccessAt: isoOrNull(snapshot.lastSuccessAt),
             lastError: snapshot.lastError,
             lastErrorAt: isoOrNull(snapshot.lastErrorAt),

@@ -85,8 +85,12 @@ describe('circuit breaker in Redis', () => {
     expect(first.trial).not.toBeNull();
     // A second caller, in the other process, must wait for the trial's verdict.
     expect(await a.canPass('direct')).toEqual({ allowed: false, state: 'half_open', trial: null });
+    // The snapshot says until when: should the trial's caller die, its slot frees after the lease.
+    expect((await a.snapshot('direct')).retryAt).toBe(clock.now + 60_000);
 
     expect(await b.recordSuccess('direct', first.trial)).toBe('half_open');
+    // Between trials nothing is in flight: calls pass.
+    expect((await a.snapshot('direct')).retryAt).toBeNull();
     const second = await a.canPass('direct');
     expect(second).toMatchObject({ allowed: true, state: 'half_open' });
     expect(await a.recordSuccess('direct', second.trial)).toBe('closed');

@@ -85,6 +85,9 @@ describe('health rules', () => {
       status: 'degraded',
       reasons: ['LLM path direct unavailable: circuit breaker open until 2026-11-26T12:00:30.000Z'],
     });
+    expect(assessLlm([path('direct', { available: false, breaker: { state: 'half_open', retryAt: '2026-11-26T12:01:00.000Z' } })]).reasons).toEqual([
+      'LLM path direct unavailable: circuit breaker half-open, its one trial call in flight until 2026-11-26T12:01:00.000Z',
+    ]);
     expect(assessLlm([path('direct', { available: false, refusedBecause: 'the daily LLM budget is exhausted' })]).reasons).toEqual(['LLM path direct unavailable: the daily LLM budget is exhausted']);
   });
 });

@@ -127,7 +127,10 @@ export function assessLlm(paths: readonly LlmPathSignals[]): { status: HealthSta
   const reasons = paths
     .filter((p) => p.configured && !p.available && p.path !== 'local')
     .map((p) => {
-      const why = p.refusedBecause ?? (p.breaker?.state === 'open' ? `circuit breaker open${p.breaker.retryAt ? ` until ${p.breaker.retryAt}` : ''}` : 'not available');
+      const until = p.breaker?.retryAt ? ` until ${p.breaker.retryAt}` : '';
+      const why =
+        p.refusedBecause ??
+        (p.breaker?.state === 'open' ? `circuit breaker open${until}` : p.breaker?.state === 'half_open' ? `circuit breaker half-open, its one trial call in flight${until}` : 'not available');
       return `LLM path ${p.path} unavailable: ${why}`;
     });
   return { status: reasons.length > 0 ? 'degraded' : 'healthy', reasons };
