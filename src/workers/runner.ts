@@ -99,7 +99,9 @@ export function startWorkers(options: RunnerOptions): Runner {
         }
         if (err instanceof LlmThrottledError) {
           // The provider is throttling: hold the whole queue back and retry this job later.
-          await options.fleet.queue(queue).rateLimit(err.retryAfterMs ?? options.throttleBackoffMs ?? 5_000);
+          const backoffMs = err.retryAfterMs ?? options.throttleBackoffMs ?? 5_000;
+          log.warn({ jobId: job.id, job: job.name, backoffMs, err: err.message }, 'LLM throttled: the queue backs off, the job retries without spending an attempt');
+          await options.fleet.queue(queue).rateLimit(backoffMs);
           throw Worker.RateLimitError();
         }
         throw err;
