@@ -34,6 +34,19 @@ export class SupportModeBusyError extends Error {
   override readonly name = 'SupportModeBusyError';
 }
 
+/**
+ * Nested fields added since a state was written. A `lastEmergency` from before `reactivatedAt`
+ * existed counts as reactivated (at its recovery): nothing then tracked the gradual step, and
+ * reading it as still recovering would refuse `activate all` for good.
+ */
+function upgrade(state: SupportModeState): SupportModeState {
+  const last = state.lastEmergency as (Omit<NonNullable<SupportModeState['lastEmergency']>, 'reactivatedAt'> & { reactivatedAt?: string | null }) | null;
+  if (last !== null && last.reactivatedAt === undefined) {
+    return { ...state, lastEmergency: { ...last, reactivatedAt: last.recoveredAt } };
+  }
+  return state;
+}
+
 export function createSupportModeStore(redis: Redis, keyPrefix: string, options: { lockTtlMs?: number; waitMs?: number } = {}): SupportModeStore {
   const key = `${keyPrefix}:support-mode`;
   const lockKey = `${keyPrefix}:support-mode:lock`;
@@ -42,7 +55,7 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
   const read = async () => {
     const raw = await redis.get(key);
     // Fields added since a state was written take their initial values.
-    return raw === null ? initialState() : { ...initialState(), ...(JSON.parse(raw) as SupportModeState) };
+    return raw === null ? initialState() : upgrade({ ...initialState(), ...(JSON.parse(raw) as SupportModeState) });
   };
   return {
     read,

@@ -8,7 +8,7 @@
  *
  * A command that changes nothing (activating what is active, disabling what is disabled) leaves
  * the state as it is, version included. After an emergency, recovery re-activates components one
- * at a time: until every component has been active again (`lastEmergency.reactivatedAt`), a
+ * at a time: until all of them are active again at once (`lastEmergency.reactivatedAt`), a
  * command that would switch on more than one component at once is refused.
  */
 
@@ -98,7 +98,7 @@ export type Command =
 
 /** Whether the gradual reactivation after an emergency is under way (flag enabled again, not every component back). */
 export function isRecovering(state: SupportModeState): boolean {
-  return state.emergency === null && state.lastEmergency !== null && (state.lastEmergency.reactivatedAt ?? null) === null;
+  return state.emergency === null && state.lastEmergency !== null && state.lastEmergency.reactivatedAt === null;
 }
 
 /** During recovery, refuses a command that would switch on more than one component at once. */
