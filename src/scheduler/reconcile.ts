@@ -1,3 +1,4 @@
+import { canonicalJson } from '../domain/audit-trail/chain.js';
 import type { Fleet } from '../queues/fleet.js';
 import { priorities, queueNames, type QueueName } from '../queues/names.js';
 import type { ScheduleDeclaration } from './schedules.js';
@@ -39,9 +40,15 @@ async function isCurrent(fleet: Fleet, d: ScheduleDeclaration): Promise<boolean>
     existing.pattern !== d.pattern ||
     existing.tz !== 'UTC' ||
     existing.every !== undefined ||
-    existing.template?.opts?.priority !== priorities[d.priority] ||
-    JSON.stringify(existing.template?.data ?? {}) !== JSON.stringify(d.data)
+    canonicalJson(existing.template?.data ?? {}) !== canonicalJson(d.data)
   ) {
+    return false;
+  }
+  // The template carries the queue's job options too (attempts, backoff, retention from BSM_*):
+  // a changed setting must reach the scheduled jobs.
+  const wanted: Record<string, unknown> = { ...queue.defaultJobOptions, priority: priorities[d.priority] };
+  const stored = (existing.template?.opts ?? {}) as Record<string, unknown>;
+  if (Object.keys(wanted).some((k) => canonicalJson(stored[k] ?? null) !== canonicalJson(wanted[k] ?? null))) {
     return false;
   }
   const pending = await queue.getJobState(`repeat:${d.id}:${existing.next}`);

@@ -128,6 +128,23 @@ describe('job schedulers', () => {
     await queue.resume();
   });
 
+  it('changed job settings (attempts, retention) reach the scheduled jobs', async () => {
+    const changed = await makeTestFleet('scheduler-opts', { BSM_PREFIX: t.bsmPrefix, BSM_ATTEMPTS: '7', BSM_KEEP_COMPLETED_HOURS: '1' });
+    try {
+      const result = await reconcileSchedules(changed.fleet, declaredSchedules(changed.config));
+      expect(result.unchanged).toEqual([]);
+      expect(result.upserted).toHaveLength(7);
+      const template = (await changed.fleet.queue('bedrock-support').getJobScheduler('daily-support-check'))?.template?.opts;
+      expect(template).toMatchObject({ attempts: 7, removeOnComplete: { age: 3600 }, priority: 1 });
+      // Applied once, they are current.
+      expect((await reconcileSchedules(changed.fleet, declaredSchedules(changed.config))).unchanged).toHaveLength(7);
+    } finally {
+      await changed.fleet.close();
+      changed.client.disconnect();
+      changed.blocking.disconnect();
+    }
+  });
+
   it('a changed pattern from configuration is applied', async () => {
     const config = { ...t.config, BSM_SCHEDULE_DAILY_CHECK: '45 7 * * *' };
     await reconcileSchedules(t.fleet, declaredSchedules(config));
