@@ -87,7 +87,8 @@ const MAX_ERROR_CHARS = 300;
 
 function retryAtOf(r: { state: BreakerState; openedAt: number | null; trialUntil: number | null }, now: number, openMs = defaultBreakerSettings.openMs): number | null {
   if (r.state === 'open') {
-    return r.openedAt === null ? null : r.openedAt + openMs;
+    // Past its open time the next caller gets the trial: calls pass now.
+    return r.openedAt === null || r.openedAt + openMs <= now ? null : r.openedAt + openMs;
   }
   return r.state === 'half_open' && r.trialUntil !== null && r.trialUntil > now ? r.trialUntil : null;
 }

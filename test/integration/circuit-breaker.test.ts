@@ -77,7 +77,10 @@ describe('circuit breaker in Redis', () => {
     }
     clock.now += 29_999;
     expect((await b.canPass('direct')).allowed).toBe(false);
+    expect((await a.snapshot('direct')).retryAt).toBe(clock.now + 1);
     clock.now += 1;
+    // Its open time over, the breaker lets the next caller through: the snapshot says calls pass.
+    expect(await a.snapshot('direct')).toMatchObject({ state: 'open', retryAt: null });
 
     const first = await b.canPass('direct');
     expect(first.allowed).toBe(true);
