@@ -159,28 +159,41 @@ async function run(invocation: Invocation): Promise<void> {
 
   // Redis came back, perhaps empty (restarted without its data) or restored from an older
   // snapshot: apply the support-mode queue states and the schedulers again, as at start-up.
-  // Both are idempotent and cheap when nothing is missing.
+  // Both are idempotent and cheap when nothing is missing; a failed try is retried.
   let reapplying = Promise.resolve();
-  client.on('ready', () => {
-    outage.restored();
-    if (!has('scheduler') && !has('api')) {
-      return;
-    }
+  let retryTimer: NodeJS.Timeout | undefined;
+  const reapply = () => {
+    clearTimeout(retryTimer);
     reapplying = reapplying.then(async () => {
       try {
         const state = await supportMode.reconcileQueues();
         const result = has('scheduler') ? await reconcileSchedules(fleet, declaredSchedules(config)) : null;
         logger.info({ supportMode: statusOf(state), schedulersRestored: result?.upserted ?? [] }, 'reconnected to redis: support-mode queue states and job schedulers re-applied');
       } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'reconnected to redis but could not re-apply queue states and schedulers yet; retried on the next reconnect');
+        logger.warn({ err: (err as Error).message }, 'reconnected to redis but could not re-apply queue states and schedulers yet: retrying in 5 s');
+        retryTimer = setTimeout(reapply, 5_000).unref();
       }
     });
+  };
+  const connections = [client, blocking, subscriber].filter((r): r is Redis => r !== null);
+  for (const redis of connections) {
+    redis.on('ready', () => outage.restored());
+  }
+  client.on('ready', () => {
+    if (has('scheduler') || has('api')) {
+      reapply();
+    }
+  });
+  stops.push(() => {
+    clearTimeout(retryTimer);
+    return reapplying;
   });
 
   let runner: Runner | undefined;
   if (has('worker')) {
     const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
     jobs.on('error', (err) => outage.error('jobs', err));
+    jobs.on('ready', () => outage.restored());
     const forJobs = sharedOn(jobs);
     const jobsSupportMode = supportModeFor({ redis: jobs, prefix, fleet: forJobs.fleet, control, auditTrail: forJobs.auditTrail });
     const deps = createWorkerDeps({ config, redis: jobs, prefix, fleet: forJobs.fleet, auditTrail: forJobs.auditTrail, llm: forJobs.llm.router, supportMode: () => jobsSupportMode.read() });

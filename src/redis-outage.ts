@@ -12,7 +12,7 @@ export function isConnectionError(err: Error): boolean {
 export interface RedisOutageLog {
   /** Logs an error from any connection, queue or worker: the first one of an outage once, every other kind always. */
   error(source: string, err: Error): void;
-  /** Called when a connection is ready again; logs the end of an outage (how long, how many errors were folded). */
+  /** Called when any connection is ready again; logs the end of an outage (how long, how many errors were folded). */
   restored(): void;
   readonly down: boolean;
 }
@@ -27,7 +27,7 @@ export function redisOutageLog(logger: Logger, clock: () => number = Date.now): 
   return {
     error(source, err) {
       if (!isConnectionError(err)) {
-        logger.error({ source, err: err.message }, 'redis error');
+        logger.error({ source, err: err.message }, `${source} error`);
         return;
       }
       if (since === null) {

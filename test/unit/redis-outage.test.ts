@@ -28,7 +28,7 @@ describe('redis outage log', () => {
     expect(outage.down).toBe(false);
     expect(lines.map((l) => [l.msg, l.level])).toEqual([
       ['redis unreachable: retrying; further connection errors are folded into one line when it is back', 40],
-      ['redis error', 50],
+      ['client error', 50],
       ['redis reachable again', 30],
     ]);
     expect(lines[2]).toMatchObject({ downSeconds: 2.5, foldedErrors: 29 });
