@@ -72,7 +72,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     d.type === 'route' ? [{ method: d.route.method.toUpperCase(), path: new RegExp(`^${d.route.path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }] : [],
   );
   app.notFound((c) => {
-    const allowed = [...new Set(documented.filter((r) => r.path.test(c.req.path)).map((r) => r.method))];
+    const methods = documented.filter((r) => r.path.test(c.req.path)).map((r) => r.method);
+    const allowed = [...new Set(methods.flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])))];
     if (allowed.length > 0) {
       return c.json(errorBody('method_not_allowed', `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`, { allowed }), 405, { Allow: allowed.join(', ') });
     }

@@ -80,7 +80,7 @@ describe('API security and input validation', () => {
     expect(await get.json()).toMatchObject({ error: { code: 'method_not_allowed', message: '/admin/bedrock-support/enable takes POST, not GET', details: { allowed: ['POST'] } } });
     const post = await t.call('POST', '/health/component/meta-monitor', { role: null });
     expect(post.status).toBe(405);
-    expect(post.headers.get('allow')).toBe('GET');
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
     expect((await t.call('DELETE', '/test/bedrock-support/meta-monitor', { role: 'admin' })).headers.get('allow')).toBe('POST');
     expect((await t.call('GET', '/admin/bedrock-support/nothing-here', { role: 'admin' })).status).toBe(404);
     // An unknown query parameter is named, as an unknown body field is.
