@@ -44,6 +44,7 @@ const corpus: Sample[] = [
   { type: 'IBAN', value: 'FR1420041010050500013M02606', line: 'iban=FR1420041010050500013M02606;' },
   { type: 'IBAN', value: 'NL91ABNA0417164300', line: 'SEPA mandate NL91ABNA0417164300 revoked' },
   { type: 'IBAN', value: 'ES91 2100 0418 4502 0005 1332', line: 'cuenta ES91 2100 0418 4502 0005 1332 CASH' },
+  { type: 'IBAN', value: 'de89370400440532013000', line: 'typed in lower case: de89370400440532013000' },
   // Card
   { type: 'CARD', value: '4111111111111111', line: 'charge failed for card 4111111111111111: insufficient funds' },
   { type: 'CARD', value: '5500 0000 0000 0004', line: 'pan="5500 0000 0000 0004" exp=12/29' },
@@ -94,6 +95,8 @@ const corpus: Sample[] = [
 const negatives = [
   'DE89370400440532013001 has a wrong IBAN check digit',
   'GB82 WEST 1234 5698 7654 33 is not a valid IBAN',
+  // A lower-case digest that starts like a German IBAN and passes mod-97, but has no IBAN's length.
+  'trace id de62eee65f53e9421ce50211670eae67 sampled',
   'card 4111111111111112 fails Luhn',
   'card 5500 0000 0000 0005 fails Luhn',
   'epoch ms 1764144900000 and ns 1764144900000000000',
@@ -224,7 +227,7 @@ describe('Redactor', () => {
     expect(redactor.counts).toEqual({
       EMAIL: 4,
       PHONE: 11,
-      IBAN: 6,
+      IBAN: 7,
       CARD: 7,
       SSN: 2,
       IPV4: 3,

@@ -108,8 +108,8 @@ const phoneNationalUnseparatedPattern = /(?<![\w+.\-/:,])0[1-9]\d{8,10}(?![\w]|[
  *
  * Known limitations: version strings of four numeric parts such as `1.2.3.4` are valid IPv4
  * addresses and are reported as such; a German national number without separators is recognised
- * only with 10 to 12 digits (`0301234567`), so shorter ones need a separator (`089 12345`); IBANs must
- * be upper case; an unlabelled
+ * only with 10 to 12 digits (`0301234567`), so shorter ones need a separator (`089 12345`); an IBAN in lower
+ * or mixed case is recognised only with its country's registered length; an unlabelled
  * 40-character AWS secret key, passwords and generic API keys are not recognised.
  */
 export function detectPii(text: string): PiiMatch[] {
@@ -250,14 +250,34 @@ function detectEmails(text: string, emit: Emit): void {
   }
 }
 
+/** IBAN length per country (SWIFT IBAN registry), for candidates written in lower or mixed case. */
+const ibanLengths: Readonly<Record<string, number>> = Object.fromEntries(
+  'AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 EE20 EG29 ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 NO15 PK24 PL28 PS29 PT25 QA29 RO24 RS22 SA24 SC31 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20'
+    .split(' ')
+    .map((e) => [e.slice(0, 2), Number(e.slice(2))]),
+);
+
+/**
+ * Whether a candidate is an IBAN. Upper case needs the mod-97 checksum; lower or mixed case also
+ * needs a registered country and its exact length, since hex digests and ids are lower case too.
+ */
+function isIbanCandidate(value: string): boolean {
+  const compact = value.replaceAll(' ', '');
+  const upper = compact.toUpperCase();
+  if (upper !== compact && ibanLengths[upper.slice(0, 2)] !== upper.length) {
+    return false;
+  }
+  return isValidIban(upper);
+}
+
 function detectIbans(text: string, emit: Emit): void {
-  const pattern = new RegExp(ibanPattern.source, 'g');
+  const pattern = new RegExp(ibanPattern.source, 'gi');
   let m: RegExpExecArray | null;
   while ((m = pattern.exec(text)) !== null) {
     // A spaced candidate may have swallowed a following word (`… 1332 CASH`): drop trailing groups
     // until the checksum holds.
     let value = m[0];
-    while (!isValidIban(value.replaceAll(' ', ''))) {
+    while (!isIbanCandidate(value)) {
       const cut = value.lastIndexOf(' ');
       if (cut < 0) {
         value = '';
