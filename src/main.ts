@@ -146,29 +146,34 @@ async function run(invocation: Invocation): Promise<void> {
 
   const stops: (() => Promise<void>)[] = [];
 
-  if (has('scheduler') || has('api')) {
-    const state = await supportMode.reconcileQueues();
+  // What is declared here but lives in Redis: the queue states support mode wants, and the job
+  // schedulers. Applied at start-up, and again whenever Redis comes back: it may come back empty
+  // (restarted without its data) or from an older snapshot. Both steps are idempotent and cheap
+  // when nothing is missing.
+  const appliesDeclared = has('scheduler') || has('api');
+  const applyDeclared = async () => ({
+    state: await supportMode.reconcileQueues(),
+    schedules: has('scheduler') ? await reconcileSchedules(fleet, declaredSchedules(config)) : null,
+  });
+
+  if (appliesDeclared) {
+    const { state, schedules } = await applyDeclared();
     logger.info({ supportMode: statusOf(state) }, statusOf(state) === 'disabled' ? 'support mode is disabled: enable it with POST /admin/bedrock-support/enable' : 'support mode state applied to the queues');
+    if (schedules) {
+      const listed = await listSchedules(fleet);
+      logger.info({ upserted: schedules.upserted.length, unchanged: schedules.unchanged.length, removed: schedules.removed, schedules: listed.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
+    }
   }
 
-  if (has('scheduler')) {
-    const result = await reconcileSchedules(fleet, declaredSchedules(config));
-    const schedules = await listSchedules(fleet);
-    logger.info({ upserted: result.upserted.length, unchanged: result.unchanged.length, removed: result.removed, schedules: schedules.map((s) => `${s.queue}/${s.id} ${s.pattern ?? ''} next ${s.nextRunAt ?? '-'}`) }, 'job schedulers applied');
-  }
-
-  // Redis came back, perhaps empty (restarted without its data) or restored from an older
-  // snapshot: apply the support-mode queue states and the schedulers again, as at start-up.
-  // Both are idempotent and cheap when nothing is missing; a failed try is retried.
+  // After a reconnect; a failed try is retried.
   let reapplying = Promise.resolve();
   let retryTimer: NodeJS.Timeout | undefined;
   const reapply = () => {
     clearTimeout(retryTimer);
     reapplying = reapplying.then(async () => {
       try {
-        const state = await supportMode.reconcileQueues();
-        const result = has('scheduler') ? await reconcileSchedules(fleet, declaredSchedules(config)) : null;
-        logger.info({ supportMode: statusOf(state), schedulersRestored: result?.upserted ?? [] }, 'reconnected to redis: support-mode queue states and job schedulers re-applied');
+        const { state, schedules } = await applyDeclared();
+        logger.info({ supportMode: statusOf(state), schedulersRestored: schedules?.upserted ?? [] }, 'reconnected to redis: support-mode queue states and job schedulers re-applied');
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'reconnected to redis but could not re-apply queue states and schedulers yet: retrying in 5 s');
         retryTimer = setTimeout(reapply, 5_000).unref();
@@ -180,7 +185,7 @@ async function run(invocation: Invocation): Promise<void> {
     redis.on('ready', () => outage.restored());
   }
   client.on('ready', () => {
-    if (has('scheduler') || has('api')) {
+    if (appliesDeclared) {
       reapply();
     }
   });

@@ -85,7 +85,7 @@ export interface CircuitBreakerOptions {
 
 const MAX_ERROR_CHARS = 300;
 
-function retryAtOf(r: { state: BreakerState; openedAt: number | null; trialUntil: number | null }, now: number, openMs = defaultBreakerSettings.openMs): number | null {
+function retryAtOf(r: { state: BreakerState; openedAt: number | null; trialUntil: number | null }, now: number, openMs: number): number | null {
   if (r.state === 'open') {
     // Past its open time the next caller gets the trial: calls pass now.
     return r.openedAt === null || r.openedAt + openMs <= now ? null : r.openedAt + openMs;

@@ -59,19 +59,21 @@ export interface RouterResidency extends ResidencyPolicy {
 }
 
 /** Why the answer came from the path it came from. */
-export type RouteReason =
-  | 'primary'
-  | 'primary_unavailable'
-  | 'primary_breaker_open'
-  | 'region_not_allowed'
-  | 'budget_exhausted'
-  | 'primary_failed'
-  | 'primary_timeout'
-  | 'primary_throttled'
-  | 'no_remote_path'
-  | 'all_throttled'
-  | 'aborted'
-  | 'local_failed';
+export const routeReasons = [
+  'primary',
+  'primary_unavailable',
+  'primary_breaker_open',
+  'region_not_allowed',
+  'budget_exhausted',
+  'primary_failed',
+  'primary_timeout',
+  'primary_throttled',
+  'no_remote_path',
+  'all_throttled',
+  'aborted',
+  'local_failed',
+] as const;
+export type RouteReason = (typeof routeReasons)[number];
 
 /** The router's answer. */
 export interface LlmAnswer {
@@ -418,7 +420,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     let fallbackUsable = route.fallback !== null && refusals.get(route.fallback) === null;
     if (route.fallback !== null && fallbackUsable) {
       const snapshot = await breaker.snapshot(route.fallback);
-      fallbackUsable = snapshot.retryAt === null || snapshot.retryAt <= clock();
+      fallbackUsable = snapshot.retryAt === null;
     }
     const decisionId = randomUUID();
 

@@ -1,8 +1,8 @@
 import { z, type RouteConfig } from '@hono/zod-openapi';
-import type { RouteReason } from '../ai/router.js';
+import { routeReasons } from '../ai/router.js';
 import { remotePaths } from '../ai/routing-matrix.js';
 import { llmPaths } from '../ai/types.js';
-import type { SupportStatus } from '../domain/support-mode/state.js';
+import { supportStatuses } from '../domain/support-mode/state.js';
 import { queueNames } from '../queues/names.js';
 import { requirePermission, type Permission } from './auth.js';
 
@@ -58,24 +58,6 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 export function keyed<const K extends string, T extends z.ZodType>(keys: readonly K[], value: T) {
   return z.object(Object.fromEntries(keys.map((k) => [k, value])) as Record<K, T>);
 }
-
-// The domain declares these as types only; `satisfies` keeps each list from naming a value the type lacks,
-// and the typed handlers keep the type from producing one the list lacks.
-const supportStatuses = ['disabled', 'inactive', 'partial', 'active', 'emergency'] as const satisfies readonly SupportStatus[];
-const routeReasons = [
-  'primary',
-  'primary_unavailable',
-  'primary_breaker_open',
-  'region_not_allowed',
-  'budget_exhausted',
-  'primary_failed',
-  'primary_timeout',
-  'primary_throttled',
-  'no_remote_path',
-  'all_throttled',
-  'aborted',
-  'local_failed',
-] as const satisfies readonly RouteReason[];
 
 /** A number of things (jobs, workers, calls, tokens stored as integers). */
 export const count = z.number().int().min(0);

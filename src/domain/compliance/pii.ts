@@ -31,13 +31,13 @@ export interface PiiMatch {
   value: string;
 }
 
+/** How deep {@link Redactor.redactDeep} follows nested objects and arrays before it refuses. */
+export const maxRedactDepth = 64;
+
 /**
  * Which finding wins when two overlap: lower first, then the longer one.
  * Secrets and key blocks go first because a leak of them is the most damaging.
  */
-/** How deep {@link Redactor.redactDeep} follows nested objects and arrays before it refuses. */
-export const maxRedactDepth = 64;
-
 const precedence: Record<PiiType, number> = {
   PRIVATE_KEY: 0,
   AWS_SECRET_KEY: 1,

@@ -20,7 +20,8 @@ export function isComponentName(value: string): value is ComponentName {
   return (componentNames as readonly string[]).includes(value);
 }
 
-export type SupportStatus = 'disabled' | 'inactive' | 'partial' | 'active' | 'emergency';
+export const supportStatuses = ['disabled', 'inactive', 'partial', 'active', 'emergency'] as const;
+export type SupportStatus = (typeof supportStatuses)[number];
 
 export interface Actor {
   /** API key name (or `system`). */
