@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'eslint.config.js'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'eslint.config.js', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -18,6 +18,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       eqeqeq: ['error', 'always'],
       curly: ['error', 'all'],
+    },
+  },
+  {
+    // BullMQ's Worker only in the runner; Queue objects only in the job factory and the read model.
+    files: ['src/**/*.ts'],
+    ignores: ['src/workers/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'bullmq', importNames: ['Worker'], message: 'Workers are started by src/workers/runner.ts only.' }] }],
     },
   },
 );

@@ -15,7 +15,8 @@ import { createLogger } from '../src/observability/logger.js';
 import { createFleet } from '../src/queues/fleet.js';
 import { createRedis, waitReady } from '../src/redis.js';
 import { createAuditTrail } from '../src/store/audit-trail.store.js';
-import { implementationSupportHandlers } from '../src/workers/implementation-support.processor.js';
+import { composeAdapters } from '../src/runtime/compose.js';
+import { createControlChannel } from '../src/store/control-channel.js';
 import { startWorkers } from '../src/workers/runner.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -57,24 +58,27 @@ async function fleetThroughput(): Promise<number> {
   await waitReady(client);
   const prefix = keyPrefix(config);
   const fleet = createFleet({ connection: client, prefix, jobOptions: { attempts: 3, backoffMs: 1000, keepCompletedHours: 1, keepCompletedCount: jobs * 2, keepFailedHours: 1, keepFailedCount: jobs } });
+  const logger = createLogger('silent');
+  const adapters = composeAdapters({ config, redis: client, prefix, logger, control: createControlChannel(client, null, prefix) });
   const queue = fleet.queue('implementation-support');
   await queue.addBulk(Array.from({ length: jobs }, () => ({ name: 'canary', data: { holdMs: 0 } })));
   const started = performance.now();
   const runner = startWorkers({
     queues: ['implementation-support'],
-    handlers: { 'implementation-support': implementationSupportHandlers() },
+    deps: adapters.jobDeps,
     connection: blocking,
     fleet,
     prefix,
     settings: config.queues,
     graceMs: 1000,
-    logger: createLogger('silent'),
+    logger,
   });
   await drain(queue, jobs);
   const seconds = (performance.now() - started) / 1000;
   await runner.close();
   await queue.obliterate({ force: true });
   await fleet.close();
+  await adapters.close();
   client.disconnect();
   blocking.disconnect();
   return jobs / seconds;

@@ -6,8 +6,8 @@
 import { isIP } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './ai/routing-matrix.js';
-import { queueNames, type QueueName } from './queues/names.js';
+import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './domain/llm/routing-matrix.js';
+import { queueNames, type QueueName } from './domain/queue-names.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -5,27 +5,9 @@ import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './env.js';
 
-export const roles = ['viewer', 'operator', 'approver', 'admin'] as const;
-export type Role = (typeof roles)[number];
+import { roleCan, roles, type Permission, type Principal, type Role } from '../domain/access.js';
 
-/** What a role may do. `operate`: enable, activate, trigger, shut down; `approve`: approve actions. */
-export type Permission = 'read' | 'operate' | 'approve';
-
-const grants: Record<Role, readonly Permission[]> = {
-  viewer: ['read'],
-  operator: ['read', 'operate'],
-  approver: ['read', 'approve'],
-  admin: ['read', 'operate', 'approve'],
-};
-
-export function roleCan(role: Role, permission: Permission): boolean {
-  return grants[role].includes(permission);
-}
-
-export interface Principal {
-  name: string;
-  role: Role;
-}
+export { roleCan, roles, type Permission, type Principal, type Role } from '../domain/access.js';
 
 interface KeyEntry extends Principal {
   digest: Buffer;

@@ -4,7 +4,7 @@ import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Fleet } from '../queues/fleet.js';
-import { queueNames } from '../queues/names.js';
+import { queueNames } from '../domain/queue-names.js';
 import { roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { LlmThrottledError, operationTypes, type OperationType } from '../ai/types.js';
-import type { CanaryResult } from '../workers/canary.js';
+import { LlmThrottledError, operationTypes, type OperationType } from '../domain/llm/types.js';
+import type { CanaryResult } from '../jobs/canary.job.js';
 import { inactivityOf } from '../domain/support-mode/health.js';
-import { queueNames, type QueueName } from '../queues/names.js';
+import { queueNames, type QueueName } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
 import { defaultLimits } from './deps.js';
 import type { AppEnv } from './env.js';
@@ -98,7 +98,7 @@ export function componentTestRoutes(deps: ApiDeps) {
         throw unknownComponent(name);
       }
       const queue = name as QueueName;
-      const snap = await deps.fleet.queueSnapshot(queue);
+      const snap = (await deps.fleetReader.snapshot()).queues[queue];
       if (snap.paused) {
         // Why it is paused decides the fix: a component to activate, support mode to enable, an emergency to recover from.
         const inactive = inactivityOf(queue, await deps.supportMode.read());

@@ -1,19 +1,24 @@
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { Logger } from '../observability/logger.js';
+import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import type { PiiCounter } from '../domain/compliance/ports.js';
+import type { FleetReader } from '../domain/fleet/ports.js';
+import type { Budget } from '../domain/llm/budget.js';
+import type { LlmRouter } from '../domain/llm/router.js';
+import type { ScheduleState } from '../domain/schedules.js';
 import type { Fleet } from '../queues/fleet.js';
-import type { ScheduleState } from '../scheduler/reconcile.js';
-import type { AuditTrail } from '../store/audit-trail.store.js';
-import type { Llm } from '../llm.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
 export interface ApiDeps {
   fleet: Fleet;
+  /** The fleet's state (queues, workers, Redis). */
+  fleetReader: FleetReader;
   supportMode: SupportModeService;
   auditTrail: AuditTrail;
   keyring: Keyring;
   /** The LLM router, budget and PII counts. */
-  llm: Pick<Llm, 'router' | 'budget' | 'pii' | 'configured'>;
+  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean } };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   clock: () => Date;

@@ -1,4 +1,4 @@
-import type { Principal } from './auth.js';
+import type { Principal } from '../domain/access.js';
 
 /** Hono environment of the app: what middleware put on the context. */
 export interface AppEnv {

@@ -1,9 +1,8 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { LlmThrottledError } from '../ai/types.js';
-import { SupportModeConflictError } from '../domain/support-mode/state.js';
-import { SupportModeBusyError } from '../store/support-mode.store.js';
+import { LlmThrottledError } from '../domain/llm/types.js';
+import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
 

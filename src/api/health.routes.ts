@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { assessLlm, assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
 import { desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
-import { queueNames, type QueueName } from '../queues/names.js';
+import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { unknownComponent } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
@@ -134,9 +134,9 @@ function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealt
     deps,
     (async () => {
       const [latency, state, signals] = await Promise.all([
-        deps.fleet.ping(),
+        deps.fleetReader.ping(),
         deps.supportMode.read(),
-        Promise.all(queues.map((q) => deps.fleet.signals(q, windowMinutes))),
+        Promise.all(queues.map((q) => deps.fleetReader.signals(q, windowMinutes))),
       ]);
       const desired = desiredQueueStates(state);
       const now = deps.clock();
@@ -144,7 +144,7 @@ function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealt
       const components = Object.fromEntries(
         signals.map((s) => [
           s.name,
-          assessQueue({ ...s, expectedRunning: desired[s.name as QueueName] === 'running', inactive: inactivityOf(s.name, state) ?? undefined }, now, redisLatencyMs),
+          assessQueue({ ...s, expectedRunning: desired[s.name] === 'running', inactive: inactivityOf(s.name, state) ?? undefined }, now, redisLatencyMs),
         ]),
       ) as Record<QueueName, ComponentHealth>;
       return { checkedAt: now.toISOString(), mode: statusOf(state), redis: { status: 'up' as const, latencyMs: redisLatencyMs }, components };

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { llmPaths, operationTypes } from '../ai/types.js';
+import { llmPaths, operationTypes } from '../domain/llm/types.js';
 import { detectInjection, injectionMarkers } from '../domain/compliance/prompt-injection.js';
 import { statusOf } from '../domain/support-mode/state.js';
-import { costDayRetentionDays as maxReportDays, decisionOutcomes, decisionRetentionDays } from '../store/llm.store.js';
+import { costDayRetentionDays as maxReportDays, decisionOutcomes, decisionRetentionDays } from '../domain/llm/ports.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';

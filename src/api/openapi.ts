@@ -1,9 +1,9 @@
 import { z, type RouteConfig } from '@hono/zod-openapi';
-import { routeReasons } from '../ai/router.js';
-import { remotePaths } from '../ai/routing-matrix.js';
-import { llmPaths } from '../ai/types.js';
+import { routeReasons } from '../domain/llm/router.js';
+import { remotePaths } from '../domain/llm/routing-matrix.js';
+import { llmPaths } from '../domain/llm/types.js';
 import { supportStatuses } from '../domain/support-mode/state.js';
-import { queueNames } from '../queues/names.js';
+import { queueNames } from '../domain/queue-names.js';
 import { requirePermission, type Permission } from './auth.js';
 
 export const ErrorSchema = z

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { componentNames, statusOf, type ComponentName, type SupportModeState } from '../domain/support-mode/state.js';
 import type { TransitionResult } from '../domain/support-mode/service.js';
-import type { FleetSnapshot } from '../queues/fleet.js';
-import { queueNames } from '../queues/names.js';
+import type { FleetState } from '../domain/fleet/fleet-state.js';
+import { queueNames } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, noQuery, protectedErrors, QueueNameSchema, reason, SupportStatusSchema } from './openapi.js';
@@ -112,7 +112,7 @@ function expand(components: readonly (ComponentName | 'all')[]): ComponentName[]
 }
 
 /** The support mode as an operator reads it: state plus each queue's live numbers. */
-export function statusView(state: SupportModeState, fleet: FleetSnapshot): SupportModeStatus {
+export function statusView(state: SupportModeState, fleet: FleetState): SupportModeStatus {
   return {
     status: statusOf(state),
     featureFlag: namedFlag(state.flag),
@@ -214,7 +214,7 @@ export function supportModeRoutes(deps: ApiDeps) {
       responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => {
-      const [state, snapshot] = await Promise.all([deps.supportMode.read(), deps.fleet.snapshot()]);
+      const [state, snapshot] = await Promise.all([deps.supportMode.read(), deps.fleetReader.snapshot()]);
       return c.json(statusView(state, snapshot), 200);
     },
   );

@@ -1,18 +1,20 @@
-import type { LlmRequest } from '../ai/types.js';
+import { z } from 'zod';
+import type { LlmRequest } from './llm/types.js';
 import type { FleetAuditResult } from './audit/fleet-audit.js';
-import type { ExecutionAnalysis } from './meta-monitor/job-executions.js';
+import type { ExecutionAnalysis } from './meta-monitor/analyze-executions.js';
 import type { DailyCheckResult } from './support-mode/daily-check.js';
 import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
 
 /** What a stored result keeps of the narrative it was given. */
-export interface Narrative {
-  text: string;
-  path: string;
-  model: string;
-  reason: string;
-  latencyMs: number;
-  costUsd: number;
-}
+export const narrativeSchema = z.object({
+  text: z.string(),
+  path: z.string(),
+  model: z.string(),
+  reason: z.string(),
+  latencyMs: z.number(),
+  costUsd: z.number(),
+});
+export type Narrative = z.infer<typeof narrativeSchema>;
 
 const base =
   'You are Bedrock Support Mode, a secondary operator beside a primary AI agent. Write for an on-call engineer: ' +

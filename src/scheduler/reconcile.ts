@@ -1,23 +1,10 @@
 import { canonicalJson } from '../domain/audit-trail/chain.js';
 import type { Fleet } from '../queues/fleet.js';
-import { priorities, queueNames, type QueueName } from '../queues/names.js';
-import type { ScheduleDeclaration } from './schedules.js';
+import { priorities, queueNames } from '../domain/queue-names.js';
+import type { ScheduleDeclaration } from '../jobs/registry.js';
+import type { ScheduleState } from '../domain/schedules.js';
 
-/** A scheduler as BullMQ has it, with its next run. */
-export interface ScheduleState {
-  id: string;
-  queue: QueueName;
-  job: string;
-  pattern: string | null;
-  tz: string | null;
-  /**
-   * The slot of the scheduler's pending run. In the past while its queue is paused: the run is
-   * due and waits for the queue to resume (the next slot is scheduled once it starts).
-   */
-  nextRunAt: string | null;
-  /** Whether the queue is paused (support mode keeps it so), holding a due run back. */
-  queuePaused: boolean;
-}
+export type { ScheduleState } from '../domain/schedules.js';
 
 export interface ReconcileResult {
   upserted: string[];

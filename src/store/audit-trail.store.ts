@@ -1,28 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { chainEvent, genesisHash, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
+import type { AuditTrail } from '../domain/audit-trail/ports.js';
 
-/** A stored entry as read back: the stream id, the exact JSON that was hashed, and its hash. */
-export interface StoredAuditEntry {
-  id: string;
-  json: string;
-  hash: string;
-  event: AuditEvent;
-}
-
-export interface AuditTrail {
-  /** Appends one entry, chained to the current head, atomically across processes. */
-  append(input: AuditEventInput): Promise<AuditEvent & { hash: string }>;
-  head(): Promise<{ seq: number; hash: string }>;
-  /** The last archived entry (or genesis): what the first stored entry links to. */
-  anchor(): Promise<{ seq: number; hash: string }>;
-  /** Entries in order, from stream id `start` (inclusive, default the first), at most `count`. */
-  range(options?: { start?: string; end?: string; count?: number }): Promise<StoredAuditEntry[]>;
-  /** Stored entries (not archived). */
-  length(): Promise<number>;
-  /** Removes archived entries and moves the anchor to the last of them, atomically. */
-  dropArchived(entries: StoredAuditEntry[]): Promise<void>;
-}
+export type { AuditTrail, StoredAuditEntry } from '../domain/audit-trail/ports.js';
 
 /**
  * Appends only when the head is still what we read; otherwise nothing changes and we retry.

@@ -1,31 +1,31 @@
 import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import type { ReportStore, StoredReport } from '../domain/reports.js';
+import { parseStored, StoredDataError } from './parse.js';
 
-/** Kinds of stored results; each later capability adds its own. */
-export type ReportKind = 'daily-check' | 'weekly-review' | 'audit' | 'execution-analysis' | 'compliance-check' | 'archive' | 'alert-evaluation' | 'canary';
-
-export interface StoredReport<T = unknown> {
-  id: string;
-  kind: ReportKind;
-  createdAt: string;
-  body: T;
-}
-
-/** Results of jobs, kept so they can be fetched later (and bounded per kind). */
-export interface ReportStore {
-  save<T>(kind: ReportKind, id: string, body: T, at?: Date): Promise<StoredReport<T>>;
-  get<T = unknown>(kind: ReportKind, id: string): Promise<StoredReport<T> | null>;
-  latest<T = unknown>(kind: ReportKind): Promise<StoredReport<T> | null>;
-  /** Newest first, created at or after `since`. */
-  list<T = unknown>(kind: ReportKind, options?: { since?: Date; limit?: number }): Promise<StoredReport<T>[]>;
-}
-
+/**
+ * Job results under `<prefix>:reports:<kind>` (a sorted set of ids by creation time) and
+ * `<prefix>:reports:<kind>:<id>` (the JSON). At most `keepPerKind` are kept per kind.
+ */
 export function createReportStore(redis: Redis, keyPrefix: string, keepPerKind = 1_000): ReportStore {
-  const indexKey = (kind: ReportKind) => `${keyPrefix}:reports:${kind}`;
-  const itemKey = (kind: ReportKind, id: string) => `${keyPrefix}:reports:${kind}:${id}`;
+  const indexKey = (kind: string) => `${keyPrefix}:reports:${kind}`;
+  const itemKey = (kind: string, id: string) => `${keyPrefix}:reports:${kind}:${id}`;
 
-  const get = async <T>(kind: ReportKind, id: string): Promise<StoredReport<T> | null> => {
+  const parse = <S extends z.ZodType>(kind: string, id: string, raw: string, schema: S): StoredReport<z.output<S>> => {
+    const stored = parseStored(raw, `report ${kind}/${id}`);
+    if (typeof stored !== 'object' || stored === null || !('body' in stored) || !('createdAt' in stored) || typeof stored.createdAt !== 'string') {
+      throw new StoredDataError(`report ${kind}/${id}: not a stored report`);
+    }
+    const body = schema.safeParse(stored.body);
+    if (!body.success) {
+      throw new StoredDataError(`report ${kind}/${id} does not match its schema: ${body.error.issues[0]?.path.join('.') ?? ''} ${body.error.issues[0]?.message ?? ''}`);
+    }
+    return { id, kind, createdAt: stored.createdAt, body: body.data };
+  };
+
+  const get = async <S extends z.ZodType>(kind: string, id: string, schema: S): Promise<StoredReport<z.output<S>> | null> => {
     const raw = await redis.get(itemKey(kind, id));
-    return raw === null ? null : (JSON.parse(raw) as StoredReport<T>);
+    return raw === null ? null : parse(kind, id, raw, schema);
   };
 
   return {
@@ -43,14 +43,14 @@ export function createReportStore(redis: Redis, keyPrefix: string, keepPerKind =
       return report;
     },
     get,
-    async latest(kind) {
+    async latest(kind, schema) {
       const [id] = await redis.zrevrange(indexKey(kind), 0, 0);
-      return id === undefined ? null : get(kind, id);
+      return id === undefined ? null : get(kind, id, schema);
     },
-    async list<T>(kind: ReportKind, options: { since?: Date; limit?: number } = {}) {
+    async list(kind, schema, options = {}) {
       const ids = await redis.zrevrangebyscore(indexKey(kind), '+inf', options.since ? options.since.getTime() : '-inf', 'LIMIT', 0, options.limit ?? 100);
-      const reports = await Promise.all(ids.map((id) => get<T>(kind, id)));
-      return reports.filter((r): r is StoredReport<T> => r !== null);
+      const reports = await Promise.all(ids.map((id) => get(kind, id, schema)));
+      return reports.filter((r) => r !== null);
     },
   };
 }

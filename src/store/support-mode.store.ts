@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { initialState, type SupportModeState } from '../domain/support-mode/state.js';
+import { SupportModeBusyError } from '../domain/support-mode/state.js';
+
+export { SupportModeBusyError } from '../domain/support-mode/state.js';
 
 /** KEYS: state. ARGV: expected version, new JSON. Writes only if the stored version is the expected one. */
 const casScript = `
@@ -29,10 +32,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-/** The lock could not be taken in time: another transition is running. */
-export class SupportModeBusyError extends Error {
-  override readonly name = 'SupportModeBusyError';
-}
 
 /**
  * Nested fields added since a state was written. A `lastEmergency` from before `reactivatedAt`

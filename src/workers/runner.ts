@@ -2,25 +2,19 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { LlmThrottledError } from '../ai/types.js';
+import { LlmThrottledError } from '../domain/llm/types.js';
 import type { QueueSettings } from '../config.js';
 import type { Logger } from '../observability/logger.js';
-import { JobPayloadError, type Fleet } from '../queues/fleet.js';
-import type { QueueName } from '../queues/names.js';
-import { queueDefinitions, type QueueDefinitions } from '../queues/registry.js';
-import type { HandlerTable, JobContext } from './types.js';
-
-type AnyHandler = (job: Job, ctx: JobContext) => Promise<unknown>;
-
-/** The handler table of every queue: the compiler checks that none is missing. */
-export type AllHandlerTables = { [Q in QueueName]: HandlerTable<QueueDefinitions[Q]> };
-
-/** The handler tables of the queues this process works on. */
-export type HandlerTables = Partial<AllHandlerTables>;
+import { JobPayloadError, validatePayload, type Fleet } from '../queues/fleet.js';
+import type { QueueName } from '../domain/queue-names.js';
+import { PermanentJobError, type JobContext, type JobDeclaration } from '../jobs/define.js';
+import type { JobDeps } from '../jobs/deps.js';
+import { jobsOf } from '../jobs/registry.js';
 
 export interface RunnerOptions {
   queues: readonly QueueName[];
-  handlers: HandlerTables;
+  /** What the job handlers get (see the job registry, `src/jobs/registry.ts`). */
+  deps: JobDeps;
   connection: Redis;
   fleet: Fleet;
   prefix: string;
@@ -48,23 +42,35 @@ export interface Runner {
   close(): Promise<void>;
 }
 
-/** Thrown at start-up when a queue's handler table does not match its declared job names. */
-export class HandlerTableError extends Error {
-  override readonly name = 'HandlerTableError';
-}
-
-function checkTable(queue: QueueName, table: object | undefined): Record<string, AnyHandler> {
-  if (!table) {
-    throw new HandlerTableError(`no handlers for queue ${queue}`);
+/**
+ * Runs one job through its declaration: the payload is parsed by its schema (defaults applied;
+ * a bad payload fails at once, no retry can fix it), the handler runs, its result is checked
+ * against the result schema and, for a stored job, kept as a report under the job's name.
+ */
+async function runDeclared(declaration: JobDeclaration, job: Job, ctx: JobContext, deps: JobDeps): Promise<unknown> {
+  try {
+    job.data = validatePayload(declaration.queue, declaration.name, job.data);
+  } catch (err) {
+    if (err instanceof JobPayloadError) {
+      throw new UnrecoverableError(`invalid payload: ${err.message}`);
+    }
+    throw err;
   }
-  const declared = Object.keys(queueDefinitions[queue].jobs).sort();
-  const handled = Object.keys(table).sort();
-  const missing = declared.filter((n) => !handled.includes(n));
-  const extra = handled.filter((n) => !declared.includes(n));
-  if (missing.length || extra.length) {
-    throw new HandlerTableError(`queue ${queue}: handlers missing for [${missing.join(', ')}], undeclared handlers [${extra.join(', ')}]`);
+  let returned: unknown;
+  try {
+    returned = await declaration.handler(job as Job<never>, ctx, deps);
+  } catch (err) {
+    throw err instanceof PermanentJobError ? new UnrecoverableError(err.message) : err;
   }
-  return table as Record<string, AnyHandler>;
+  const result = declaration.result.safeParse(returned);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UnrecoverableError(`${declaration.name} returned a result that does not match its schema: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`);
+  }
+  if (declaration.stored && job.id !== undefined) {
+    await deps.reports.save(declaration.name, job.id, result.data);
+  }
+  return result.data;
 }
 
 export function startWorkers(options: RunnerOptions): Runner {
@@ -72,25 +78,17 @@ export function startWorkers(options: RunnerOptions): Runner {
   const workerName = `${hostname()}:${process.pid}`;
 
   for (const queue of options.queues) {
-    const table = checkTable(queue, options.handlers[queue]);
+    const declared = jobsOf(queue);
     const log = options.logger.child({ component: queue, queue });
 
     const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
-      const handler = table[job.name];
-      if (!handler) {
-        throw new UnrecoverableError(`no handler for job "${job.name}" on ${queue}`);
-      }
-      try {
-        job.data = options.fleet.validate(queue, job.name, job.data);
-      } catch (err) {
-        if (err instanceof JobPayloadError) {
-          throw new UnrecoverableError(`invalid payload: ${err.message}`);
-        }
-        throw err;
+      const declaration = declared.get(job.name);
+      if (!declaration) {
+        throw new UnrecoverableError(`no job "${job.name}" is declared on ${queue}`);
       }
       const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
       try {
-        return await handler(job, ctx);
+        return await runDeclared(declaration, job, ctx, options.deps);
       } catch (err) {
         if (ctx.signal.aborted && token) {
           // Cancelled (shutdown, emergency): back to waiting, no attempt spent.

@@ -3,22 +3,20 @@ import { createApp } from '../../src/api/app.js';
 import { createKeyring, type Role } from '../../src/api/auth.js';
 import type { AppEnv } from '../../src/api/env.js';
 import type { SupportModeService } from '../../src/domain/support-mode/service.js';
-import type { QueueName } from '../../src/queues/names.js';
+import type { QueueName } from '../../src/domain/queue-names.js';
 import { createRedis } from '../../src/redis.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
-import { createFileArchiveSink } from '../../src/store/archive-sink.js';
-import { createAuditTrail, type AuditTrail } from '../../src/store/audit-trail.store.js';
+import type { AuditTrail } from '../../src/domain/audit-trail/ports.js';
 import { createControlChannel, type ControlChannel } from '../../src/store/control-channel.js';
-import { supportModeFor } from '../../src/support-mode.js';
-import { createLlm, type Llm } from '../../src/llm.js';
-import { createWorkerDeps } from '../../src/workers/deps.js';
-import { buildHandlers } from '../../src/workers/handlers.js';
+import type { Adapters } from '../../src/runtime/compose.js';
+import type { Llm } from '../../src/runtime/llm.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { makeTestFleet, type TestFleet } from './fleet.js';
 import { testRedisUrl } from './redis.js';
 
 export const tokens: Record<Role, string> = {
   viewer: 'viewer-token-0123456789',
+  ingest: 'ingest-token-0123456789',
   operator: 'operator-token-0123456789',
   approver: 'approver-token-0123456789',
   admin: 'admin-token-0123456789abc',
@@ -39,28 +37,16 @@ export interface TestApp extends TestFleet {
 /** The API on its own key prefix; with `workers`, in-process workers for those queues. */
 export async function makeTestApp(label: string, options: { workers?: QueueName[]; env?: Record<string, string>; redisUrl?: string } = {}): Promise<TestApp> {
   const t = await makeTestFleet(label, options.env, options.redisUrl);
-  const auditTrail = createAuditTrail(t.client, t.prefix);
   const subscriber = options.workers ? createRedis(options.redisUrl ?? testRedisUrl, 'blocking') : null;
   const control = createControlChannel(t.client, subscriber, t.prefix);
-  const supportMode = supportModeFor({ redis: t.client, prefix: t.prefix, fleet: t.fleet, control, auditTrail });
+  const adapters: Adapters = t.adapters;
+  const { auditTrail, supportMode, llm } = adapters;
   await supportMode.reconcileQueues();
-  const llm = createLlm(t.config, t.client, t.prefix, t.logger);
   let runner: Runner | null = null;
   if (options.workers) {
     runner = startWorkers({
       queues: options.workers,
-      handlers: buildHandlers(
-        createWorkerDeps({
-          config: t.config,
-          redis: t.client,
-          prefix: t.prefix,
-          fleet: t.fleet,
-          auditTrail,
-          llm: llm.router,
-          supportMode: () => supportMode.read(),
-          archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
-        }),
-      ),
+      deps: adapters.jobDeps,
       connection: t.blocking,
       fleet: t.fleet,
       prefix: t.prefix,
@@ -74,6 +60,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
   }
   const app = createApp({
     fleet: t.fleet,
+    fleetReader: t.reader,
     logger: t.logger,
     supportMode,
     auditTrail,
@@ -107,7 +94,6 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     llm,
     async close() {
       await runner?.close();
-      await llm.close();
       await control.close();
       await t.cleanup();
     },

@@ -2,8 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
 import { keyPrefix, loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { jobOptionSettings } from '../../src/queues/define.js';
-import { createFleet, type Fleet } from '../../src/queues/fleet.js';
+import type { QueueState } from '../../src/domain/fleet/fleet-state.js';
+import type { FleetReader } from '../../src/domain/fleet/ports.js';
+import type { QueueName } from '../../src/domain/queue-names.js';
+import type { Fleet } from '../../src/queues/fleet.js';
+import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
+import { createControlChannel } from '../../src/store/control-channel.js';
+import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 
@@ -16,6 +21,11 @@ export interface TestFleet {
   client: Redis;
   blocking: Redis;
   fleet: Fleet;
+  reader: FleetReader;
+  /** Every adapter on the test's connection, as the program composes them (job handlers' deps among them). */
+  adapters: Adapters;
+  /** One queue's state as the fleet reader sees it now. */
+  queueState(name: QueueName): Promise<QueueState>;
   logger: ReturnType<typeof createLogger>;
   cleanup(): Promise<void>;
 }
@@ -28,11 +38,16 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
   const client = createRedis(redisUrl, 'client');
   const blocking = createRedis(redisUrl, 'blocking');
   await waitReady(client);
-  const fleet = createFleet({
-    connection: client,
+  const logger = createLogger('silent');
+  const adapters = composeAdapters({
+    config,
+    redis: client,
     prefix,
-    jobOptions: jobOptionSettings(config),
+    logger,
+    control: createControlChannel(client, null, prefix),
+    archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
   });
+  const { fleet, fleetReader: reader } = adapters;
   return {
     config,
     bsmPrefix,
@@ -40,13 +55,16 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
     client,
     blocking,
     fleet,
-    logger: createLogger('silent'),
+    reader,
+    adapters,
+    queueState: async (name) => (await reader.snapshot()).queues[name],
+    logger,
     async cleanup() {
       // Ask the server itself: the client's status can still read `ready` for a moment
       // after the server died (the socket has ended, its close event is not in yet).
       const alive = client.status === 'ready' && (await client.ping().then(() => true, () => false));
       if (alive) {
-        await fleet.close();
+        await adapters.close();
         await deleteKeys(client, prefix);
         await Promise.allSettled([client.quit(), blocking.quit()]);
       }

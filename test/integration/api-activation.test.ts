@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../src/domain/audit-trail/chain.js';
-import { queueNames } from '../../src/queues/names.js';
+import { queueNames } from '../../src/domain/queue-names.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { declaredSchedules } from '../../src/scheduler/schedules.js';
+import { declaredSchedules } from '../../src/jobs/registry.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 interface Json {

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { untrustedDataInstruction } from '../../src/domain/compliance/prompt-injection.js';
-import { createBedrockProvider } from '../../src/ai/bedrock.provider.js';
-import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/ai/types.js';
+import { createBedrockProvider } from '../../src/providers/bedrock.provider.js';
+import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/domain/llm/types.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
 import { stubAwsEnv } from '../helpers/aws.js';
 

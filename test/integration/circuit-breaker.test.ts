@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCircuitBreaker } from '../../src/ai/circuit-breaker.js';
-import type { CircuitBreaker, CircuitBreakerSettings } from '../../src/ai/circuit-breaker.js';
+import { createCircuitBreaker } from '../../src/domain/llm/circuit-breaker.js';
+import type { CircuitBreaker, CircuitBreakerSettings } from '../../src/domain/llm/circuit-breaker.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 

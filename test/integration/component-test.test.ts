@@ -1,7 +1,7 @@
 import { MetricsTime, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueNames } from '../../src/queues/names.js';
+import { queueNames } from '../../src/domain/queue-names.js';
 import { createRedis } from '../../src/redis.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { testRedisUrl } from '../helpers/redis.js';

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queueNames, type QueueName } from '../../src/queues/names.js';
+import { queueNames, type QueueName } from '../../src/domain/queue-names.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
 
@@ -21,7 +21,7 @@ describe('emergency shutdown under load, across worker processes', () => {
       BSM_SHUTDOWN_GRACE_MS: '500',
     };
     workers.push(spawnBsm(['worker'], env), spawnBsm(['worker'], env));
-    await eventually(async () => (await t.fleet.queueSnapshot('meta-monitor')).workers.count === 2, 20_000);
+    await eventually(async () => (await t.queueState('meta-monitor')).workers.count === 2, 20_000);
   });
 
   afterAll(async () => {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker, type Job } from 'bullmq';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
-import { implementationSupportHandlers } from '../../src/workers/implementation-support.processor.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
 
 describe('queues and workers', () => {
@@ -20,7 +19,7 @@ describe('queues and workers', () => {
   it('rejects a payload that does not match its schema, naming the field', async () => {
     await expect(t.fleet.add('implementation-support', 'canary', { holdMs: -5 })).rejects.toThrow(/^holdMs: /);
     await expect(t.fleet.add('implementation-support', 'canary', { holdMs: 'x' } as never)).rejects.toMatchObject({ field: 'holdMs' });
-    expect((await t.fleet.queueSnapshot('implementation-support')).counts.waiting).toBe(0);
+    expect((await t.queueState('implementation-support')).counts.waiting).toBe(0);
   });
 
   it('runs high priority jobs before low ones waiting in the same queue', async () => {
@@ -37,7 +36,7 @@ describe('queues and workers', () => {
     }
     const runner = startWorkers({
       queues: ['implementation-support'],
-      handlers: { 'implementation-support': implementationSupportHandlers() },
+      deps: t.adapters.jobDeps,
       connection: t.blocking,
       fleet: t.fleet,
       prefix: t.prefix,
@@ -129,7 +128,7 @@ describe('rate limit across worker processes', () => {
       BSM_IMPLEMENTATION_SUPPORT_RATE_DURATION_MS: '1000',
     };
     children.push(spawnBsm(['worker', '--queues', 'implementation-support'], env), spawnBsm(['worker', '--queues', 'implementation-support'], env));
-    await eventually(async () => (await t.fleet.queueSnapshot('implementation-support')).workers.count === 2, 20_000);
+    await eventually(async () => (await t.queueState('implementation-support')).workers.count === 2, 20_000);
 
     const jobs: Job[] = [];
     for (let i = 0; i < 8; i++) {

@@ -3,48 +3,49 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
-import type { FleetAuditResult } from '../../src/domain/audit/fleet-audit.js';
 import type { ComplianceCheckResult } from '../../src/domain/compliance/daily-check.js';
-import type { ExecutionAnalysis } from '../../src/domain/meta-monitor/job-executions.js';
 import type { DailyCheckResult } from '../../src/domain/support-mode/daily-check.js';
 import type { WeeklyReviewResult } from '../../src/domain/support-mode/weekly-review.js';
-import type { QueueName } from '../../src/queues/names.js';
+import type { QueueName } from '../../src/domain/queue-names.js';
 import { verifyChain } from '../../src/domain/audit-trail/chain.js';
-import { createLlm } from '../../src/llm.js';
 import { apply } from '../../src/domain/support-mode/state.js';
 import { createSupportModeStore } from '../../src/store/support-mode.store.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
-import { createWorkerDeps, type WorkerDeps } from '../../src/workers/deps.js';
-import { buildHandlers } from '../../src/workers/handlers.js';
+import type { JobDeps } from '../../src/jobs/deps.js';
+import { dailyCheckJob } from '../../src/jobs/bedrock-support/daily-check.job.js';
+import { auditJob } from '../../src/jobs/infrastructure-auditor/audit.job.js';
+import { analyzeExecutionsJob } from '../../src/jobs/meta-monitor/analyze-executions.job.js';
+import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
+import { createControlChannel } from '../../src/store/control-channel.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
 
 describe('scheduled jobs do real work', () => {
   let t: TestFleet;
   let runner: Runner;
-  let deps: WorkerDeps;
+  let deps: JobDeps;
+  let adapters: Adapters;
   let archiveDir: string;
 
   beforeAll(async () => {
     t = await makeTestFleet('jobs');
     archiveDir = await mkdtemp(join(tmpdir(), 'bsm-jobs-archive-'));
-    deps = createWorkerDeps({
+    adapters = composeAdapters({
       config: t.config,
       redis: t.client,
       prefix: t.prefix,
-      fleet: t.fleet,
-      auditTrail: createAuditTrail(t.client, t.prefix),
-      llm: createLlm(t.config, t.client, t.prefix, t.logger).router,
-      supportMode: () => createSupportModeStore(t.client, t.prefix).read(),
+      logger: t.logger,
+      control: createControlChannel(t.client, null, t.prefix),
       archiveSink: () => createFileArchiveSink(archiveDir),
     });
+    deps = adapters.jobDeps;
     // Support mode fully active, so every queue is meant to run.
     await createSupportModeStore(t.client, t.prefix).update((s) => apply(s, { type: 'enable', activate: true }, { by: 'test' }, new Date()));
     // Workers on every queue but implementation-support, so the checks see one queue without a worker.
     runner = startWorkers({
       queues: ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'compliance'],
-      handlers: buildHandlers(deps),
+      deps,
       connection: t.blocking,
       fleet: t.fleet,
       prefix: t.prefix,
@@ -56,6 +57,7 @@ describe('scheduled jobs do real work', () => {
 
   afterAll(async () => {
     await runner.close();
+    await adapters.close();
     await t.cleanup();
     await rm(archiveDir, { recursive: true, force: true });
   });
@@ -84,9 +86,9 @@ describe('scheduled jobs do real work', () => {
     expect(result.problems).toEqual(['implementation-support: no live worker']);
     expect(result.status).toBe('degraded');
     expect(result.supportMode).toMatchObject({ status: 'active', featureFlag: true, components: { 'meta-monitor': 'active' } });
-    const stored = await deps.reports.get<DailyCheckResult>('daily-check', job.id as string);
+    const stored = await deps.reports.get('daily-check', job.id as string, dailyCheckJob.result);
     expect(stored?.body).toEqual(result);
-    expect((await deps.reports.latest('daily-check'))?.id).toBe(job.id);
+    expect((await deps.reports.latest('daily-check', dailyCheckJob.result))?.id).toBe(job.id);
   });
 
   it('weekly review aggregates the stored daily checks and measured job totals', async () => {
@@ -103,7 +105,7 @@ describe('scheduled jobs do real work', () => {
   it('an infrastructure audit checks Redis and the queues and stores a report', async () => {
     const job = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'comprehensive' }, { priority: 'high' });
     const summary = (await finish(job)) as { auditId: string; score: number };
-    const report = await deps.reports.get<FleetAuditResult>('audit', job.id as string);
+    const report = await deps.reports.get('audit', job.id as string, auditJob.result);
     const checks = Object.fromEntries((report?.body.checks ?? []).map((c) => [c.id, c]));
     expect(checks['queue.implementation-support.workers']?.status).toBe('fail');
     expect(checks['queue.meta-monitor.workers']?.status).toBe('pass');
@@ -117,7 +119,7 @@ describe('scheduled jobs do real work', () => {
   it('execution analysis reports the jobs that ran, with measured durations', async () => {
     const job = await t.fleet.add('meta-monitor', 'analyze-executions', { timeframe: 'last-1h' });
     await finish(job);
-    const report = await deps.reports.get<ExecutionAnalysis>('execution-analysis', job.id as string);
+    const report = await deps.reports.get('analyze-executions', job.id as string, analyzeExecutionsJob.result);
     const daily = report?.body.groups.find((g) => g.queue === 'bedrock-support' && g.name === 'daily-check');
     expect(daily).toMatchObject({ executions: 1, completed: 1, failed: 0 });
     expect(daily?.durationMs.p50).toBeGreaterThanOrEqual(0);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createLlm, type Llm } from '../../src/llm.js';
+import { createLlm, type Llm } from '../../src/runtime/llm.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { stubAwsEnv } from '../helpers/aws.js';
 import { deleteKeys, testRedis, testRedisUrl, uniquePrefix } from '../helpers/redis.js';

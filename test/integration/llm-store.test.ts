@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBudget, defaultPriceTable, priceCall, utcDay, utcMonth } from '../../src/ai/budget.js';
-import type { BudgetAlert } from '../../src/ai/budget.js';
+import { createBudget, defaultPriceTable, priceCall, utcDay, utcMonth } from '../../src/domain/llm/budget.js';
+import type { BudgetAlert } from '../../src/domain/llm/budget.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
-import type { RoutingDecision } from '../../src/store/llm.store.js';
+import type { RoutingDecision } from '../../src/domain/llm/ports.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = `{${uniquePrefix('llmstore')}}`;

@@ -1,7 +1,6 @@
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { FleetAuditResult } from '../../src/domain/audit/fleet-audit.js';
-import type { Narrative } from '../../src/domain/narratives.js';
+import { auditJob } from '../../src/jobs/infrastructure-auditor/audit.job.js';
 import { createReportStore } from '../../src/store/reports.store.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { stubAwsEnv } from '../helpers/aws.js';
@@ -72,7 +71,7 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
     const throttled = bedrock.requests.length - 50;
     expect(throttled).toBe(40);
     const reports = createReportStore(t.client, t.prefix);
-    const narratives = await Promise.all(jobs.map(async (j) => (await reports.get<FleetAuditResult & { narrative: Narrative }>('audit', j.id as string))?.body.narrative));
+    const narratives = await Promise.all(jobs.map(async (j) => (await reports.get('audit', j.id as string, auditJob.result))?.body.narrative));
     expect(narratives.every((n) => n?.path === 'direct' && n.text === 'narrative')).toBe(true);
   });
 });

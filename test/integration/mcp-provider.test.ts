@@ -1,7 +1,7 @@
 import { untrustedDataInstruction } from '../../src/domain/compliance/prompt-injection.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMcpProvider } from '../../src/ai/mcp.provider.js';
-import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/ai/types.js';
+import { createMcpProvider } from '../../src/providers/mcp.provider.js';
+import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../../src/domain/llm/types.js';
 import { startMcpFake, type McpFake } from '../fakes/mcp-fake.js';
 
 const request: LlmRequest = {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { declaredSchedules } from '../../src/scheduler/schedules.js';
+import { declaredSchedules } from '../../src/jobs/registry.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { stubAwsEnv } from '../helpers/aws.js';
 import { testRedisUrl } from '../helpers/redis.js';

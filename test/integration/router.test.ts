@@ -1,16 +1,16 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBudget } from '../../src/ai/budget.js';
-import type { BudgetAlert, BudgetSettings } from '../../src/ai/budget.js';
-import { createCircuitBreaker } from '../../src/ai/circuit-breaker.js';
-import { createLlmRouter } from '../../src/ai/router.js';
-import type { LlmRouter, LlmRouterDeps, Redaction, RoutedRequest, RouterResidency } from '../../src/ai/router.js';
-import { defaultRoutingMatrix, parseRoutingOverrides } from '../../src/ai/routing-matrix.js';
-import type { RoutingMatrix } from '../../src/ai/routing-matrix.js';
-import { LlmProviderError, LlmThrottledError } from '../../src/ai/types.js';
-import type { LlmPath, LlmProvider, LlmRequest, OperationType, ProviderResult, TokenUsage } from '../../src/ai/types.js';
+import { createBudget } from '../../src/domain/llm/budget.js';
+import type { BudgetAlert, BudgetSettings } from '../../src/domain/llm/budget.js';
+import { createCircuitBreaker } from '../../src/domain/llm/circuit-breaker.js';
+import { createLlmRouter } from '../../src/domain/llm/router.js';
+import type { LlmRouter, LlmRouterDeps, Redaction, RoutedRequest, RouterResidency } from '../../src/domain/llm/router.js';
+import { defaultRoutingMatrix, parseRoutingOverrides } from '../../src/domain/llm/routing-matrix.js';
+import type { RoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
+import { LlmProviderError, LlmThrottledError } from '../../src/domain/llm/types.js';
+import type { LlmPath, LlmProvider, LlmRequest, OperationType, ProviderResult, TokenUsage } from '../../src/domain/llm/types.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
-import type { LlmStore } from '../../src/store/llm.store.js';
+import type { LlmStore } from '../../src/domain/llm/ports.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = `{${uniquePrefix('router')}}`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSchedules, reconcileSchedules } from '../../src/scheduler/reconcile.js';
-import { declaredSchedules } from '../../src/scheduler/schedules.js';
+import { declaredSchedules } from '../../src/jobs/registry.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
 
 const minute = 60_000;

@@ -19,7 +19,7 @@ describe('graceful shutdown of a worker process', () => {
   const startWorker = async (graceMs: number) => {
     const child = spawnBsm(['worker', '--queues', 'meta-monitor'], { BSM_PREFIX: t.bsmPrefix, BSM_SHUTDOWN_GRACE_MS: String(graceMs) });
     children.push(child);
-    await eventually(async () => (await t.fleet.queueSnapshot('meta-monitor')).workers.count === 1, 20_000);
+    await eventually(async () => (await t.queueState('meta-monitor')).workers.count === 1, 20_000);
     return child;
   };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLocalProvider } from '../../src/ai/local.provider.js';
-import { LlmProviderError, type LlmRequest } from '../../src/ai/types.js';
+import { createLocalProvider } from '../../src/providers/local.provider.js';
+import { LlmProviderError, type LlmRequest } from '../../src/domain/llm/types.js';
 
 const provider = createLocalProvider();
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkModelResidency, checkResidency, euRegions } from '../../src/ai/residency.js';
+import { checkModelResidency, checkResidency, euRegions } from '../../src/domain/llm/residency.js';
 
 const strict = { allowNonEu: false, extraAllowed: [] };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { defaultRoutingMatrix, parseRoutingOverrides } from '../../src/ai/routing-matrix.js';
-import { operationTypes } from '../../src/ai/types.js';
+import { defaultRoutingMatrix, parseRoutingOverrides } from '../../src/domain/llm/routing-matrix.js';
+import { operationTypes } from '../../src/domain/llm/types.js';
 
 describe('defaultRoutingMatrix', () => {
   it('routes every operation type as the runbook says', () => {

@@ -1,14 +1,17 @@
-import type { FleetState } from '../fleet-state.js';
+import { z } from 'zod';
+import type { FleetState } from '../fleet/fleet-state.js';
 
-export type AlertPriority = 'P0' | 'P1' | 'P2';
+export const alertPriorities = ['P0', 'P1', 'P2'] as const;
+export type AlertPriority = (typeof alertPriorities)[number];
 
-export interface FiringAlert {
+export const firingAlertSchema = z.object({
   /** Stable id, so the same condition is one alert across evaluations. */
-  id: string;
-  priority: AlertPriority;
-  title: string;
-  detail: string;
-}
+  id: z.string(),
+  priority: z.enum(alertPriorities),
+  title: z.string(),
+  detail: z.string(),
+});
+export type FiringAlert = z.infer<typeof firingAlertSchema>;
 
 /**
  * Rules over the fleet's state. P0: every queue without a worker (support mode is

@@ -1,4 +1,5 @@
-import type { StoredAuditEntry } from '../../store/audit-trail.store.js';
+import { z } from 'zod';
+import type { StoredAuditEntry } from './ports.js';
 
 /** Where archived entries go. Returns where they were written. */
 export interface ArchiveSink {
@@ -11,13 +12,14 @@ export interface ArchivableTrail {
   dropArchived(entries: StoredAuditEntry[]): Promise<void>;
 }
 
-export interface ArchiveResult {
-  cutoff: string;
-  archived: number;
-  files: string[];
-  fromSeq: number | null;
-  toSeq: number | null;
-}
+export const archiveResultSchema = z.object({
+  cutoff: z.string(),
+  archived: z.number(),
+  files: z.array(z.string()),
+  fromSeq: z.number().nullable(),
+  toSeq: z.number().nullable(),
+});
+export type ArchiveResult = z.infer<typeof archiveResultSchema>;
 
 /**
  * Moves entries recorded before `cutoff` to the sink, in batches: each batch is written

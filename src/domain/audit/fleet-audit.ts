@@ -1,4 +1,5 @@
-import type { FleetState } from '../fleet-state.js';
+import { z } from 'zod';
+import type { FleetState } from '../fleet/fleet-state.js';
 
 /** Facts read from Redis `INFO`. Absent fields were not reported by the server. */
 export interface RedisFacts {
@@ -11,28 +12,33 @@ export interface RedisFacts {
   uptimeSeconds?: number;
 }
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
-export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+export const checkStatuses = ['pass', 'warn', 'fail'] as const;
+export type CheckStatus = (typeof checkStatuses)[number];
+export const severities = ['critical', 'high', 'medium', 'low', 'info'] as const;
+export type Severity = (typeof severities)[number];
+export const auditTypes = ['comprehensive', 'incremental', 'targeted'] as const;
 
-export interface CheckResult {
-  id: string;
-  title: string;
-  status: CheckStatus;
-  severity: Severity;
-  observed: string;
-  expected: string;
-}
+export const checkResultSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  status: z.enum(checkStatuses),
+  severity: z.enum(severities),
+  observed: z.string(),
+  expected: z.string(),
+});
+export type CheckResult = z.infer<typeof checkResultSchema>;
 
-export interface FleetAuditResult {
-  type: 'comprehensive' | 'incremental' | 'targeted';
-  auditedAt: string;
+export const fleetAuditResultSchema = z.object({
+  type: z.enum(auditTypes),
+  auditedAt: z.string(),
   /** Share of checks that passed, 0-100. */
-  score: number;
-  summary: Record<CheckStatus, number>;
-  checks: CheckResult[];
+  score: z.number(),
+  summary: z.object({ pass: z.number(), warn: z.number(), fail: z.number() }),
+  checks: z.array(checkResultSchema),
   /** For incremental audits: what changed since the previous audit. */
-  changes?: { newlyFailing: string[]; resolved: string[]; previousAuditId: string | null };
-}
+  changes: z.object({ newlyFailing: z.array(z.string()), resolved: z.array(z.string()), previousAuditId: z.string().nullable() }).optional(),
+});
+export type FleetAuditResult = z.infer<typeof fleetAuditResultSchema>;
 
 function check(id: string, title: string, ok: boolean, warnOnly: boolean, severity: Severity, observed: string, expected: string): CheckResult {
   return { id, title, status: ok ? 'pass' : warnOnly ? 'warn' : 'fail', severity, observed, expected };

@@ -1,22 +1,23 @@
+import { z } from 'zod';
 import type { ChainBreak } from '../audit-trail/chain.js';
+import type { PathResidency } from '../llm/residency.js';
 
 export interface ComplianceCheckInput {
-  residency: { region: string; allowed: boolean; reason?: string };
+  /** Each LLM path's residency, as the router decides it. */
+  residency: readonly PathResidency[];
   retention: { completedJobHours: number; failedJobHours: number; auditArchiveAfterDays: number; limitHours: number };
   auditTrail: { ok: boolean; checked: number; breaks: ChainBreak[] };
 }
 
-export interface ComplianceCheckItem {
-  id: string;
-  status: 'pass' | 'fail';
-  detail: string;
-}
+export const complianceCheckItemSchema = z.object({ id: z.string(), status: z.enum(['pass', 'fail']), detail: z.string() });
+export type ComplianceCheckItem = z.infer<typeof complianceCheckItemSchema>;
 
-export interface ComplianceCheckResult {
-  checkedAt: string;
-  status: 'compliant' | 'non_compliant';
-  items: ComplianceCheckItem[];
-}
+export const complianceCheckResultSchema = z.object({
+  checkedAt: z.string(),
+  status: z.enum(['compliant', 'non_compliant']),
+  items: z.array(complianceCheckItemSchema),
+});
+export type ComplianceCheckResult = z.infer<typeof complianceCheckResultSchema>;
 
 /** Daily compliance check: data residency, bounded retention, an intact audit trail. */
 export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): ComplianceCheckResult {
@@ -24,10 +25,10 @@ export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): Com
   const items: ComplianceCheckItem[] = [
     {
       id: 'gdpr.residency',
-      status: input.residency.allowed ? 'pass' : 'fail',
-      detail: input.residency.allowed
-        ? `LLM region ${input.residency.region} is allowed`
-        : `LLM region ${input.residency.region} is not allowed: ${input.residency.reason ?? 'outside the EU allow-list'}`,
+      status: input.residency.every((r) => r.verdict.ok) ? 'pass' : 'fail',
+      detail: input.residency
+        .map(({ path, verdict: v }) => (v.ok ? `${path}: region ${v.region} is allowed (${v.basis})` : `${path}: not allowed: ${v.reason}`))
+        .join('; '),
     },
     {
       id: 'gdpr.retention',

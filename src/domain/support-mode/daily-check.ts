@@ -1,28 +1,31 @@
-import type { FleetState } from '../fleet-state.js';
-import { componentNames, desiredQueueStates, statusOf, type SupportModeState, type SupportStatus } from './state.js';
+import { z } from 'zod';
+import type { FleetState } from '../fleet/fleet-state.js';
+import { componentNames, desiredQueueStates, statusOf, supportStatuses, type SupportModeState } from './state.js';
 
-export interface DailyCheckQueue {
-  name: string;
-  state: 'running' | 'paused';
-  workers: number;
-  waiting: number;
-  active: number;
-  delayed: number;
-  failed: number;
-  completed: number;
-}
+export const dailyCheckQueueSchema = z.object({
+  name: z.string(),
+  state: z.enum(['running', 'paused']),
+  workers: z.number(),
+  waiting: z.number(),
+  active: z.number(),
+  delayed: z.number(),
+  failed: z.number(),
+  completed: z.number(),
+});
+export type DailyCheckQueue = z.infer<typeof dailyCheckQueueSchema>;
 
-export interface DailyCheckResult {
-  checkedAt: string;
-  status: 'healthy' | 'degraded';
-  redisLatencyMs: number;
-  queues: DailyCheckQueue[];
-  auditTrail: { entries: number; headSeq: number };
+export const dailyCheckResultSchema = z.object({
+  checkedAt: z.string(),
+  status: z.enum(['healthy', 'degraded']),
+  redisLatencyMs: z.number(),
+  queues: z.array(dailyCheckQueueSchema),
+  auditTrail: z.object({ entries: z.number(), headSeq: z.number() }),
   /** Support mode as stored, and each component's state. */
-  supportMode: { status: SupportStatus; featureFlag: boolean; components: Record<string, 'active' | 'inactive'> };
+  supportMode: z.object({ status: z.enum(supportStatuses), featureFlag: z.boolean(), components: z.record(z.string(), z.enum(['active', 'inactive'])) }),
   /** What needs a look, each naming the queue and the measured value. */
-  problems: string[];
-}
+  problems: z.array(z.string()),
+});
+export type DailyCheckResult = z.infer<typeof dailyCheckResultSchema>;
 
 /** Morning Support Mode Check: what the fleet looks like right now, and what is off. */
 export function buildDailyCheck(state: FleetState, auditTrail: { entries: number; headSeq: number }, mode: SupportModeState): DailyCheckResult {

@@ -200,3 +200,8 @@ export function changes(before: SupportModeState, after: SupportModeState): bool
   const meaning = (s: SupportModeState) => JSON.stringify([s.flag, s.components, s.emergency, s.lastEmergency ?? null]);
   return meaning(before) !== meaning(after);
 }
+
+/** The fleet-wide lock could not be taken in time: another transition is running. */
+export class SupportModeBusyError extends Error {
+  override readonly name = 'SupportModeBusyError';
+}

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { round } from '../stats.js';
 import type { DailyCheckResult } from './daily-check.js';
 
@@ -6,12 +7,13 @@ export interface QueueWeekTotals {
   failed: number;
 }
 
-export interface WeeklyReviewResult {
-  from: string;
-  to: string;
-  dailyChecks: { count: number; degraded: number; recurringProblems: { problem: string; days: number }[] };
-  queues: { name: string; completed: number; failed: number; failureRate: number | null }[];
-}
+export const weeklyReviewResultSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  dailyChecks: z.object({ count: z.number(), degraded: z.number(), recurringProblems: z.array(z.object({ problem: z.string(), days: z.number() })) }),
+  queues: z.array(z.object({ name: z.string(), completed: z.number(), failed: z.number(), failureRate: z.number().nullable() })),
+});
+export type WeeklyReviewResult = z.infer<typeof weeklyReviewResultSchema>;
 
 /**
  * Weekly Support Mode Review: the week's daily checks and each queue's completed/failed

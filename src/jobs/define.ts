@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import type { Config } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import type { PriorityName, QueueName } from '../domain/queue-names.js';
+import type { JobDeps } from './deps.js';
+
+/**
+ * A job as its handler sees it: BullMQ's `Job` has this shape, and so does anything a test
+ * builds. Handlers never touch BullMQ itself.
+ */
+export interface JobHandle<Data> {
+  readonly id?: string | undefined;
+  readonly name: string;
+  data: Data;
+  /** When it was enqueued and when a worker took it (epoch ms). */
+  readonly timestamp: number;
+  readonly processedOn?: number | undefined;
+  readonly attemptsMade: number;
+  updateProgress(progress: number): Promise<void>;
+}
+
+/** What a handler gets besides its job and the dependencies. */
+export interface JobContext {
+  /** Fires when the job is cancelled (shutdown past its grace period, emergency shutdown). */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** The settings that hold schedule patterns (`BSM_SCHEDULE_*`, 5-field cron, UTC). */
+export type ScheduleSetting = Extract<keyof Config, `BSM_SCHEDULE_${string}`>;
+
+/** When a job recurs. Its data is checked against the job's payload schema by the compiler. */
+export interface ScheduleSpec<Input> {
+  /** The BullMQ job-scheduler id; stable across releases (a public name). */
+  id: string;
+  /** The setting that holds the cron pattern. */
+  setting: ScheduleSetting;
+  /** The payload of every scheduled run, or a function of the configuration that gives it. */
+  data: Input | ((config: Config) => Input);
+  priority: PriorityName;
+  description: string | ((config: Config) => string);
+}
+
+/**
+ * One job, declared once: the queue it runs on, its name, the schemas of its payload and
+ * result, its handler, an optional schedule, and whether its result is kept as a report
+ * (under the job's own name, with the job's id). Adding a job is one `defineJob` in
+ * `src/jobs/<queue>/<name>.job.ts` and one line in the registry.
+ */
+export interface JobDeclaration<Q extends QueueName = QueueName, N extends string = string, P extends z.ZodType = z.ZodType, R extends z.ZodType = z.ZodType> {
+  queue: Q;
+  name: N;
+  description: string;
+  payload: P;
+  result: R;
+  /** Keep every result as a report of kind `name` (read back through `result`). */
+  stored: boolean;
+  schedule?: ScheduleSpec<z.input<P>>;
+  /** A plain async function. Throw to retry; `UnrecoverableError` (BullMQ) for input no retry can fix. */
+  handler: (job: JobHandle<z.output<P>>, ctx: JobContext, deps: JobDeps) => Promise<z.input<R>>;
+}
+
+/** Declares a job; the generic parameters carry its names and schemas to the registry's types. */
+export function defineJob<Q extends QueueName, N extends string, P extends z.ZodType, R extends z.ZodType>(declaration: JobDeclaration<Q, N, P, R>): JobDeclaration<Q, N, P, R> {
+  return declaration;
+}
+
+/** Input that no retry can fix: the job fails at once, without spending its other attempts. */
+export class PermanentJobError extends Error {
+  override readonly name = 'PermanentJobError';
+}

@@ -1,0 +1,29 @@
+import type { ReportStore } from '../domain/reports.js';
+import type { RedisFacts } from '../domain/audit/fleet-audit.js';
+import type { ArchiveSink } from '../domain/audit-trail/archive.js';
+import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import type { FleetReader } from '../domain/fleet/ports.js';
+import type { LlmRouter } from '../domain/llm/router.js';
+import type { PathResidency } from '../domain/llm/residency.js';
+import type { SupportModeState } from '../domain/support-mode/state.js';
+
+/** Everything the job handlers need, built once per process in the composition root. */
+export interface JobDeps {
+  fleet: FleetReader;
+  reports: ReportStore;
+  auditTrail: AuditTrail;
+  redisFacts: () => Promise<RedisFacts>;
+  /** The audit-trail archive; throws when the configured destination cannot be used. */
+  archiveSink: () => ArchiveSink;
+  /** EU residency of every configured LLM path, decided as the router decides it. */
+  residency: () => PathResidency[];
+  settings: {
+    archiveAfterDays: number;
+    retention: { completedJobHours: number; failedJobHours: number; limitHours: number };
+  };
+  /** Support mode as stored in Redis. */
+  supportMode: () => Promise<SupportModeState>;
+  /** The one LLM router (narratives). */
+  llm: Pick<LlmRouter, 'ask'>;
+  clock: () => Date;
+}

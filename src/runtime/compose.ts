@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import type { ArchiveSink } from '../domain/audit-trail/archive.js';
+import type { FleetReader } from '../domain/fleet/ports.js';
+import type { QueueName } from '../domain/queue-names.js';
+import type { SupportModeService } from '../domain/support-mode/service.js';
+import type { JobDeps } from '../jobs/deps.js';
+import type { Logger } from '../observability/logger.js';
+import { createFleet, type Fleet } from '../queues/fleet.js';
+import { jobOptionSettings } from '../queues/define.js';
+import { archiveSinkFor } from '../store/archive-sink.js';
+import { createAuditTrail } from '../store/audit-trail.store.js';
+import type { ControlChannel } from '../store/control-channel.js';
+import { createFleetReader } from '../store/fleet-reader.js';
+import { readRedisFacts } from '../store/redis-facts.js';
+import { createReportStore } from '../store/reports.store.js';
+import { createLlm, type Llm } from './llm.js';
+import { supportModeFor } from './support-mode.js';
+
+/** Every adapter of the service on one Redis connection, and the job handlers' view of them. */
+export interface Adapters {
+  fleet: Fleet;
+  fleetReader: FleetReader;
+  auditTrail: AuditTrail;
+  llm: Llm;
+  supportMode: SupportModeService;
+  /** What the job handlers get. */
+  jobDeps: JobDeps;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  config: Config;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  control: ControlChannel;
+  /** Connection errors of the queues. */
+  onQueueError?: (queue: QueueName, err: Error) => void;
+  /** Default: the sink for `BSM_ARCHIVE_URL`. */
+  archiveSink?: () => ArchiveSink;
+  /** Wall clock of the LLM layer (epoch ms). */
+  clock?: () => number;
+}
+
+/**
+ * The composition root: builds every store, queue and provider once for a connection. The
+ * program calls it once for the connection the API and schedulers use (commands fail fast
+ * while Redis is down) and, in a process that runs workers, once for the job handlers'
+ * connection (commands wait through a Redis restart): the two differ only in that.
+ */
+export function composeAdapters(options: ComposeOptions): Adapters {
+  const { config, redis, prefix, logger } = options;
+  const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
+  const fleetReader = createFleetReader({ connection: redis, prefix, queues: fleet.queues });
+  const auditTrail = createAuditTrail(redis, prefix);
+  const llm = createLlm(config, redis, prefix, logger, options.clock);
+  const supportMode = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
+  const jobDeps: JobDeps = {
+    fleet: fleetReader,
+    reports: createReportStore(redis, prefix),
+    auditTrail,
+    redisFacts: () => readRedisFacts(redis),
+    archiveSink: options.archiveSink ?? (() => archiveSinkFor(config.BSM_ARCHIVE_URL)),
+    residency: () => llm.router.residency(),
+    settings: {
+      archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
+      retention: { completedJobHours: config.BSM_KEEP_COMPLETED_HOURS, failedJobHours: config.BSM_KEEP_FAILED_HOURS, limitHours: config.BSM_RETENTION_LIMIT_HOURS },
+    },
+    supportMode: () => supportMode.read(),
+    llm: llm.router,
+    clock: () => new Date(),
+  };
+  return {
+    fleet,
+    fleetReader,
+    auditTrail,
+    llm,
+    supportMode,
+    jobDeps,
+    async close() {
+      await llm.close();
+      await fleet.close();
+    },
+  };
+}

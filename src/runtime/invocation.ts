@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { isQueueName, queueNames, type QueueName } from '../domain/queue-names.js';
+
+export const roles = ['api', 'worker', 'scheduler', 'all'] as const;
+export type Role = (typeof roles)[number];
+
+/** A problem with how the program was called or configured: printed as one line, exit 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface Invocation {
+  role: Role;
+  queues: QueueName[];
+}
+
+export const usage = 'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n';
+
+/** `bsm <role> [--queues …]`; `null` when help was asked for. */
+export function parseInvocation(argv: string[]): Invocation | null {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { queues: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    return null;
+  }
+  const role = (positionals[0] ?? 'all') as Role;
+  if (!roles.includes(role)) {
+    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}`);
+  }
+  let queues: QueueName[] = [...queueNames];
+  if (values.queues !== undefined) {
+    const names = values.queues
+      .split(',')
+      .map((q) => q.trim())
+      .filter(Boolean);
+    const unknown = names.filter((q) => !isQueueName(q));
+    if (unknown.length > 0 || names.length === 0) {
+      throw new UsageError(`--queues must name queues among ${queueNames.join(', ')}, got "${values.queues}"`);
+    }
+    queues = names as QueueName[];
+  }
+  return { role, queues };
+}
+
+/** Whether a process of `role` runs `part`. */
+export function runs(role: Role, part: Exclude<Role, 'all'>): boolean {
+  return role === part || role === 'all';
+}
+
+/** Why the API could not listen, as the one line to print. */
+export function listenProblem(err: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (err.code ?? '') {
+    case 'EADDRINUSE':
+      return `PORT ${port} is already in use on ${host}: stop what listens there or set PORT`;
+    case 'EACCES':
+      return `PORT ${port} on ${host} needs privileges: use a port above 1023`;
+    case 'EADDRNOTAVAIL':
+      return `HOST ${host} is not an address of this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `HOST ${host} does not resolve`;
+    default:
+      return `cannot listen on ${host}:${port}: ${err.message}`;
+  }
+}
+
+/** `url` with any password replaced, for messages. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = '***';
+    }
+    return u.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}

@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import { createBedrockProvider } from '../providers/bedrock.provider.js';
+import { createBudget, defaultPriceTable, type Budget } from '../domain/llm/budget.js';
+import { createCircuitBreaker } from '../domain/llm/circuit-breaker.js';
+import { createLocalProvider } from '../providers/local.provider.js';
+import { createMcpProvider, type McpArgumentMapping } from '../providers/mcp.provider.js';
+import { createLlmRouter, type LlmRouter, type Redaction } from '../domain/llm/router.js';
+import type { LlmProvider, LlmRequest } from '../domain/llm/types.js';
+import type { Config } from '../config.js';
+import { Redactor } from '../domain/compliance/pii.js';
+import type { Logger } from '../observability/logger.js';
+import { createLlmStore } from '../store/llm.store.js';
+import { createPiiCounter } from '../store/pii-counter.store.js';
+import type { PiiCounter } from '../domain/compliance/ports.js';
+
+/** The LLM layer as the rest of the service uses it. */
+export interface Llm {
+  router: LlmRouter;
+  budget: Budget;
+  pii: PiiCounter;
+  /** Which remote paths are configured. */
+  configured: { direct: boolean; mcp: boolean };
+  close(): Promise<void>;
+}
+
+type LlmSettings = Pick<
+  Config,
+  | 'BEDROCK_ENABLED'
+  | 'BEDROCK_MODEL_ID'
+  | 'AWS_REGION'
+  | 'MCP_URL'
+  | 'MCP_REGION'
+  | 'MCP_TOOL_NAME'
+  | 'MCP_TOOL_ARGUMENTS'
+  | 'MCP_MODEL'
+  | 'BSM_LLM_DAILY_BUDGET_USD'
+  | 'BSM_LLM_MONTHLY_BUDGET_USD'
+  | 'BSM_LLM_PRICES'
+  | 'BSM_ALLOW_NON_EU_REGION'
+  | 'BSM_EXTRA_ALLOWED_REGIONS'
+  | 'BSM_LLM_FALLBACK_RESERVE'
+  | 'routingMatrix'
+>;
+
+function mapping(spec: string): McpArgumentMapping {
+  const entries = Object.fromEntries(spec.split(',').map((e) => e.split('=') as [string, string]));
+  return { prompt: entries.prompt ?? 'prompt', system: entries.system, operation: entries.operation, maxTokens: entries.maxTokens };
+}
+
+/**
+ * Every request is redacted before any provider sees it; detections are counted for the
+ * compliance status. The mapping stays in this closure, in memory, for the answer only.
+ */
+export function redactorFor(pii: PiiCounter, logger: Logger): (request: LlmRequest) => Redaction {
+  return (request) => {
+    const r = new Redactor();
+    const redacted: LlmRequest = {
+      ...request,
+      system: r.redact(request.system),
+      prompt: r.redact(request.prompt),
+      facts: request.facts === undefined ? undefined : r.redactDeep(request.facts),
+    };
+    const counts = { ...r.counts } as Record<string, number>;
+    pii.add(counts).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not record PII detection counts'));
+    return { request: redacted, restore: (text) => r.restore(text), counts };
+  };
+}
+
+export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, logger: Logger, clock: () => number = Date.now): Llm {
+  const store = createLlmStore(redis, keyPrefix);
+  const pii = createPiiCounter(redis, keyPrefix);
+  const direct: LlmProvider | undefined = config.BEDROCK_ENABLED ? createBedrockProvider({ region: config.AWS_REGION, modelId: config.BEDROCK_MODEL_ID }) : undefined;
+  const mcp: LlmProvider | undefined = config.MCP_URL
+    ? createMcpProvider({ url: config.MCP_URL, toolName: config.MCP_TOOL_NAME, argumentMapping: mapping(config.MCP_TOOL_ARGUMENTS), model: config.MCP_MODEL })
+    : undefined;
+  const budget = createBudget({
+    store: store.costs,
+    clock,
+    settings: {
+      dailyUsd: config.BSM_LLM_DAILY_BUDGET_USD,
+      monthlyUsd: config.BSM_LLM_MONTHLY_BUDGET_USD,
+      prices: { ...defaultPriceTable, ...config.BSM_LLM_PRICES },
+    },
+    onAlert: (alert) => logger.warn({ alert }, 'LLM budget threshold crossed'),
+  });
+  const router = createLlmRouter({
+    providers: { direct, mcp, local: createLocalProvider() },
+    matrix: config.routingMatrix,
+    fallbackReserve: config.BSM_LLM_FALLBACK_RESERVE,
+    breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
+    budget,
+    residency: { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },
+    store,
+    redact: redactorFor(pii, logger),
+    clock,
+    logger,
+  });
+  return {
+    router,
+    budget,
+    pii,
+    configured: { direct: direct !== undefined, mcp: mcp !== undefined },
+    async close() {
+      await Promise.allSettled([direct?.close(), mcp?.close()]);
+    },
+  };
+}
