@@ -143,9 +143,13 @@ describe('detectPii', () => {
       { type: 'IPV4', start: 24, end: 32, value: '10.0.0.1' },
       { type: 'PHONE', start: 41, end: 55, value: '+49 30 1234567' },
     ]);
-    for (const m of matches) {
-      expect(text.slice(m.start, m.end)).toBe(m.value);
-    }
+  });
+
+  it('reports offsets that slice to the value for every finding in a document of all samples', () => {
+    const text = corpus.map((s) => s.line).join('\n');
+    const matches = detectPii(text);
+    expect(matches.map((m) => text.slice(m.start, m.end))).toEqual(corpus.map((s) => s.value));
+    expect(matches.map((m) => m.value)).toEqual(corpus.map((s) => s.value));
   });
 
   it('keeps one finding where detectors overlap: the key block wins over what is inside it', () => {
@@ -184,15 +188,16 @@ describe('detectPii', () => {
     // A pattern that backtracks catastrophically would not finish within the test timeout.
     const filler = ['1'.repeat(50_000), 'a.'.repeat(25_000), '1 '.repeat(25_000), 'x@' + 'a.'.repeat(20_000), '1:'.repeat(20_000)].join(' ');
     const text = `${filler} tail john.doe@example.com`;
-    expect(text.length).toBeGreaterThan(200_000);
-    expect(new Redactor().redact(text).endsWith('tail [EMAIL_1]')).toBe(true);
+    expect(new Redactor().redact(text)).toBe(`${filler} tail [EMAIL_1]`);
   });
 });
 
 describe('piiTypes', () => {
-  it('lists every type once', () => {
-    expect(new Set(piiTypes).size).toBe(11);
-    expect(piiTypes).toContain('AWS_SECRET_KEY');
+  it.each(corpus)('gives $type its own placeholder prefix, which restore recognises', ({ type, value, line }) => {
+    const redactor = new Redactor();
+    const redacted = redactor.redact(line);
+    expect(redacted).toBe(line.replace(value, `[${type}_1]`));
+    expect(redactor.restore(redacted)).toBe(line);
   });
 
   it('is covered by the corpus', () => {
