@@ -83,6 +83,8 @@ const corpus: Sample[] = [
   { type: 'BEARER_TOKEN', value: 'sk_live_51HxYz9Q2kA7bC', line: 'curl -H "authorization: bearer sk_live_51HxYz9Q2kA7bC" https://api' },
   { type: 'BEARER_TOKEN', value: 'dXNlcjpwYXNzd29yZA==', line: 'Authorization: Basic dXNlcjpwYXNzd29yZA==' },
   { type: 'BEARER_TOKEN', value: 'abcdefghijklmnopqr', line: 'sent Bearer abcdefghijklmnopqr upstream' },
+  { type: 'SECRET', value: 'hunter2', line: 'login failed: password=hunter2 user=bob' },
+  { type: 'SECRET', value: 'sk-proj-4f9a8b7c6d5e', line: '{"api_key": "sk-proj-4f9a8b7c6d5e", "model": "gpt"}' },
   { type: 'PRIVATE_KEY', value: pem, line: `loaded key:\n${pem}\nfrom /etc/ssl/app.key` },
   {
     type: 'PRIVATE_KEY',
@@ -240,6 +242,7 @@ describe('Redactor', () => {
       AWS_ACCESS_KEY: 2,
       AWS_SECRET_KEY: 2,
       BEARER_TOKEN: 4,
+      SECRET: 2,
       PRIVATE_KEY: 2,
     });
   });

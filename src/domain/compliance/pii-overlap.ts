@@ -6,20 +6,22 @@ import type { PiiMatch, PiiType } from './pii-types.js';
 
 /**
  * Which finding wins when two overlap: lower first, then the longer one.
- * Secrets and key blocks go first because a leak of them is the most damaging.
+ * Secrets and key blocks go first because a leak of them is the most damaging; a value found
+ * by its key name (`SECRET`) gives way to a more specific secret kind on the same characters.
  */
 const precedence: Record<PiiType, number> = {
   PRIVATE_KEY: 0,
   AWS_SECRET_KEY: 1,
   AWS_ACCESS_KEY: 1,
   BEARER_TOKEN: 1,
-  EMAIL: 2,
-  IBAN: 3,
-  CARD: 3,
-  SSN: 3,
-  IPV6: 4,
-  IPV4: 4,
-  PHONE: 5,
+  SECRET: 2,
+  EMAIL: 3,
+  IBAN: 4,
+  CARD: 4,
+  SSN: 4,
+  IPV6: 5,
+  IPV4: 5,
+  PHONE: 6,
 };
 
 /** Numeric findings that a UUID or an ISO date/time next to them must not produce. */

@@ -1,12 +1,10 @@
 /** The reversible redaction every prompt goes through before it leaves the process. */
 import { detectPii } from './pii-detect.js';
-import { piiTypes } from './pii-types.js';
+import { placeholderPattern } from './pii-types.js';
 import type { PiiType } from './pii-types.js';
 
 /** How deep {@link Redactor.redactDeep} follows nested objects and arrays before it refuses. */
 export const maxRedactDepth = 64;
-
-const placeholderPattern = new RegExp(`\\[(?:${piiTypes.join('|')})_[1-9]\\d*\\]`, 'g');
 
 /**
  * Replaces PII with typed, numbered placeholders (`[EMAIL_1]`, `[IBAN_2]`) and can put the

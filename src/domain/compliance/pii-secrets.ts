@@ -1,4 +1,8 @@
-/** Secret detectors: PEM private key blocks, AWS access key ids and secret keys, bearer/Authorization tokens. */
+/**
+ * Secret detectors: PEM private key blocks, AWS access key ids and secret keys, bearer/Authorization
+ * tokens, and the values of `password=…`, `token: …`, `"api_key": "…"` style pairs.
+ */
+import { wholePlaceholderPattern } from './pii-types.js';
 import type { Emit, PiiType } from './pii-types.js';
 
 const pemBeginPattern = /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----/g;
@@ -12,6 +16,20 @@ const awsSecretKeyPattern =
 const bearerPattern = /\bBearer[ \t]+([A-Za-z0-9\-._~+/]+=*)/gi;
 const authorizationPattern =
   /\bAuthorization["']?[ \t]*[:=][ \t]*["']?(?:(Bearer|Basic|Token|Digest|Negotiate|ApiKey)[ \t]+)?([A-Za-z0-9\-._~+/]+=*)/gi;
+/**
+ * A key that names a secret (`password`, `passwd`, `pwd`, `passphrase`, `secret`, `secret_key`,
+ * `token`, `access_token`, `api_key`, `apikey`, `API key`, also at the end of a longer name: `DB_PASSWORD`,
+ * `clientSecret`, `X-Api-Key`), an optional closing quote (also JSON-escaped), `:`, `=`, `:=` or
+ * `=>`, then the value: double-quoted with JSON escapes (group 1), single-quoted (group 2), quoted
+ * with escaped quotes inside a JSON string (group 3), or unquoted up to white space, a quote, a
+ * backslash, `,`, `;` or `&` (group 4, after an optional auth scheme). A quoted value runs to its
+ * closing quote or the end of the line, so a cut-off line is still redacted; each alternative
+ * consumes a character one way only, so a scan stays linear.
+ */
+const secretPairPattern =
+  /(?:pass(?:word|wd|phrase)|pwd|secret(?:[_-]?access)?(?:[_-]?key)?|(?:access[ _-]?)?token|api[ _-]?key)\\?["']?[ \t]*(?::=?|=>?)[ \t]*(?:"((?:[^"\\\r\n]|\\[^\r\n])+)|'([^'\r\n]+)|\\"((?:[^"\\\r\n]|\\(?!")[^\r\n])+)|(?:(?:Bearer|Basic|Token)[ \t]+)?([^\s"'\\,;&]+))/dgi;
+/** Values that hide nothing: empty-ish literals and masks someone already applied. */
+const notASecretPattern = /^(?:null|undefined|none|nil|true|false|[*•]+|[[<(]?(?:redacted|filtered|hidden|masked|removed)[\]>)]?)$/i;
 
 export function detectPrivateKeys(text: string, emit: Emit): void {
   // Once no END line follows some position, none follows any later one: remember it so that many
@@ -67,6 +85,21 @@ export function detectBearerTokens(text: string, emit: Emit): void {
     const tokenLike = scheme === undefined ? token.length >= 16 && /\d/.test(token) : token.length >= 8;
     if (tokenLike) {
       emitTrailingGroup('BEARER_TOKEN', m, token, emit);
+    }
+  }
+}
+
+export function detectSecretPairs(text: string, emit: Emit): void {
+  for (const m of text.matchAll(secretPairPattern)) {
+    const group = [1, 2, 3, 4].find((g) => m[g] !== undefined) ?? 0;
+    const [start, end] = m.indices?.[group] ?? [0, 0];
+    const raw = text.slice(start, end);
+    // An unquoted value does not take the punctuation that closes a sentence or a bracket, unless
+    // the bracket closes a placeholder (`token=[SECRET_1].`).
+    const value = group === 4 ? raw.replace(/[.)\]}>]+$/, '') : raw;
+    const hidden = [value, raw.replace(/[.)}>]+$/, '')].some((v) => notASecretPattern.test(v) || wholePlaceholderPattern.test(v));
+    if (!hidden) {
+      emit('SECRET', start, start + value.length);
     }
   }
 }

@@ -18,6 +18,7 @@ export const piiTypes = [
   'AWS_ACCESS_KEY',
   'AWS_SECRET_KEY',
   'BEARER_TOKEN',
+  'SECRET',
   'PRIVATE_KEY',
 ] as const;
 export type PiiType = (typeof piiTypes)[number];
@@ -27,9 +28,15 @@ export interface PiiMatch {
   type: PiiType;
   start: number;
   end: number;
-  /** The sensitive part only: for `Bearer <token>` the token, for `aws_secret_access_key = <key>` the key. */
+  /** The sensitive part only: for `Bearer <token>` the token, for `aws_secret_access_key = <key>` or `password=<value>` the key or value. */
   value: string;
 }
+
+const placeholderSource = `\\[(?:${piiTypes.join('|')})_[1-9]\\d*\\]`;
+/** The placeholders a redactor writes (`[EMAIL_1]`), anywhere in a text. */
+export const placeholderPattern = new RegExp(placeholderSource, 'g');
+/** A text that is exactly one placeholder. */
+export const wholePlaceholderPattern = new RegExp(`^${placeholderSource}$`);
 
 /** How a detector reports a candidate: the characters `text.slice(start, end)`. */
 export type Emit = (type: PiiType, start: number, end: number) => void;
