@@ -1,4 +1,4 @@
-/** Contact detectors: e-mail addresses and phone numbers (German national and international formats). */
+/** Contact detectors: e-mail addresses and phone numbers (German national, US national and international formats). */
 import type { Emit } from './pii-types.js';
 
 const emailPattern = /(?<![\w.%+-])[\w.%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+/g;
@@ -10,6 +10,19 @@ const phoneNationalPattern =
   /(?<![\w+.\-/:])(?:\(0[1-9]\d{1,4}\) ?|0[1-9]\d{1,4}(?: ?\/ ?|[ -]))\d{1,10}(?:[ -]\d{1,10}){0,4}/g;
 /** German national numbers written without any separator: `0301234567`, `015112345678` (10 to 12 digits). */
 const phoneNationalUnseparatedPattern = /(?<![\w+.\-/:,])0[1-9]\d{8,10}(?![\w]|[.,:\-/]\d)/g;
+const nanpArea = String.raw`(?!\d11)[2-9][0-8]\d`;
+const nanpExchange = String.raw`(?![2-9]11)[2-9]\d{2}`;
+/**
+ * US (NANP) numbers with separators: `(415) 555-2671`, `415-555-2671`, `415.555.2671`, optionally
+ * after `1` or `+1` (`1-415-555-2671`, `+1.415.555.2671`). The area code and the exchange start with
+ * 2–9 and are not N11 codes, the area code's middle digit is not 9, and dashes or dots must be the
+ * same throughout, so dates, versions and ranges do not match. Ten digits without separators and
+ * numbers separated only by spaces are not taken: job ids and counts look the same.
+ */
+const phoneUsPattern = new RegExp(
+  String.raw`(?<![\w+.\-/])(?:\+1[ .-]?|1[ .-])?(?:\(${nanpArea}\) ?${nanpExchange}[-. ]?|${nanpArea}([-.])${nanpExchange}\1)\d{4}(?![\w-]|[.,]\d)`,
+  'g',
+);
 
 export function detectEmails(text: string, emit: Emit): void {
   for (const m of text.matchAll(emailPattern)) {
@@ -30,8 +43,10 @@ export function detectEmails(text: string, emit: Emit): void {
 export function detectPhones(text: string, emit: Emit): void {
   scanPhones(text, phoneInternationalPattern, true, emit);
   scanPhones(text, phoneNationalPattern, false, emit);
-  for (const m of text.matchAll(phoneNationalUnseparatedPattern)) {
-    emit('PHONE', m.index, m.index + m[0].length);
+  for (const pattern of [phoneNationalUnseparatedPattern, phoneUsPattern]) {
+    for (const m of text.matchAll(pattern)) {
+      emit('PHONE', m.index, m.index + m[0].length);
+    }
   }
 }
 
