@@ -1,10 +1,11 @@
 /** The reversible redaction every prompt goes through before it leaves the process. */
+import { mapDeep, maxNestingDepth } from './deep-map.js';
 import { detectPii } from './pii-detect.js';
 import { placeholderPattern } from './pii-types.js';
 import type { PiiType } from './pii-types.js';
 
 /** How deep {@link Redactor.redactDeep} follows nested objects and arrays before it refuses. */
-export const maxRedactDepth = 64;
+export const maxRedactDepth = maxNestingDepth;
 
 /**
  * Replaces PII with typed, numbered placeholders (`[EMAIL_1]`, `[IBAN_2]`) and can put the
@@ -46,7 +47,8 @@ export class Redactor {
   redactDeep(value: Readonly<Record<string, unknown>>): Record<string, unknown>;
   redactDeep(value: unknown): unknown;
   redactDeep(value: unknown): unknown {
-    return this.#redactValue(value, new Set());
+    // Keys are text that leaves the process too.
+    return mapDeep(value, { leaf: (leaf) => this.#redactLeaf(leaf), key: (key) => this.redact(key) }, 'redactDeep');
   }
 
   /** `text` with the placeholders this instance created replaced by their originals; unknown placeholders are left alone. */
@@ -73,7 +75,7 @@ export class Redactor {
     return placeholder;
   }
 
-  #redactValue(value: unknown, ancestors: Set<object>): unknown {
+  #redactLeaf(value: unknown): unknown {
     if (typeof value === 'string') {
       return this.redact(value);
     }
@@ -83,30 +85,6 @@ export class Redactor {
       const redacted = this.redact(digits);
       return redacted === digits ? value : redacted;
     }
-    if (typeof value !== 'object' || value === null) {
-      return value;
-    }
-    if (value instanceof Date) {
-      return new Date(value.getTime());
-    }
-    if (ancestors.has(value)) {
-      throw new TypeError('redactDeep: circular structure');
-    }
-    // The ancestors are the nesting depth: refuse before the stack does, with nothing let through.
-    if (ancestors.size >= maxRedactDepth) {
-      throw new TypeError(`redactDeep: nested deeper than ${maxRedactDepth} levels`);
-    }
-    ancestors.add(value);
-    try {
-      if (Array.isArray(value)) {
-        const items: readonly unknown[] = value;
-        return items.map((item) => this.#redactValue(item, ancestors));
-      }
-      // Keys are text that leaves the process too. fromEntries defines properties, so an own
-      // `__proto__` key stays a key.
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [this.redact(k), this.#redactValue(v, ancestors)]));
-    } finally {
-      ancestors.delete(value);
-    }
+    return value instanceof Date ? new Date(value.getTime()) : value;
   }
 }
