@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { detectPii, Redactor } from '../../src/domain/compliance/pii.js';
+import { findings } from './pii-helpers.js';
 
 /** A secret in a `key=value` / `key: value` pair: the line, and the value that must be redacted. */
 const pairs: { line: string; value: string }[] = [
@@ -28,7 +29,7 @@ const pairs: { line: string; value: string }[] = [
 
 describe('secrets in key/value pairs', () => {
   it.each(pairs)('redacts the value of $line', ({ line, value }) => {
-    expect(detectPii(line).map((m) => ({ type: m.type, value: m.value }))).toEqual([{ type: 'SECRET', value }]);
+    expect(findings(line)).toEqual([{ type: 'SECRET', value }]);
     expect(new Redactor().redact(line)).toBe(line.replace(value, '[SECRET_1]'));
   });
 
@@ -52,7 +53,7 @@ describe('secrets in key/value pairs', () => {
   });
 
   it('lets a Bearer token after a secret key be a bearer token', () => {
-    expect(detectPii('token: Bearer abcdefghijklmnop12').map((m) => [m.type, m.value])).toEqual([['BEARER_TOKEN', 'abcdefghijklmnop12']]);
+    expect(findings('token: Bearer abcdefghijklmnop12')).toEqual([{ type: 'BEARER_TOKEN', value: 'abcdefghijklmnop12' }]);
   });
 
   it('lets a 40-character AWS secret key be an AWS secret key', () => {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { detectPii, piiTypes, Redactor } from '../../src/domain/compliance/pii.js';
 import type { PiiType } from '../../src/domain/compliance/pii.js';
+import { findings, nestInArrays } from './pii-helpers.js';
 
 interface Sample {
   type: PiiType;
@@ -130,7 +131,7 @@ const negatives = [
 
 describe('detectPii', () => {
   it.each(corpus)('finds $type $value', ({ type, value, line }) => {
-    expect(detectPii(line).map((m) => ({ type: m.type, value: m.value }))).toEqual([{ type, value }]);
+    expect(findings(line)).toEqual([{ type, value }]);
   });
 
   it.each(negatives)('finds nothing in %j', (text) => {
@@ -159,7 +160,7 @@ describe('detectPii', () => {
   });
 
   it('reports an IPv6 address with an embedded IPv4 once, as IPv6', () => {
-    expect(detectPii('via ::ffff:10.1.2.3 now').map((m) => [m.type, m.value])).toEqual([['IPV6', '::ffff:10.1.2.3']]);
+    expect(findings('via ::ffff:10.1.2.3 now')).toEqual([{ type: 'IPV6', value: '::ffff:10.1.2.3' }]);
   });
 
   it('redacts only the token after Bearer, not the scheme', () => {
@@ -376,13 +377,7 @@ describe('Redactor', () => {
     });
 
     it('refuses a structure nested deeper than 64 levels instead of exhausting the stack', () => {
-      const nest = (levels: number) => {
-        let v: unknown = 'a@b.de';
-        for (let i = 0; i < levels; i += 1) {
-          v = [v];
-        }
-        return v;
-      };
+      const nest = (levels: number) => nestInArrays('a@b.de', levels);
       expect(JSON.stringify(new Redactor().redactDeep(nest(63)))).toContain('[EMAIL_1]');
       expect(() => new Redactor().redactDeep(nest(65))).toThrow('redactDeep: nested deeper than 64 levels');
       expect(() => new Redactor().redactDeep(nest(100_000))).toThrow(TypeError);
