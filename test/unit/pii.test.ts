@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { detectPii, piiTypes, Redactor } from '../../src/domain/compliance/pii.js';
 import type { PiiType } from '../../src/domain/compliance/pii.js';
+import { findings, nestInArrays } from './pii-helpers.js';
 
 interface Sample {
   type: PiiType;
@@ -83,6 +84,8 @@ const corpus: Sample[] = [
   { type: 'BEARER_TOKEN', value: 'sk_live_51HxYz9Q2kA7bC', line: 'curl -H "authorization: bearer sk_live_51HxYz9Q2kA7bC" https://api' },
   { type: 'BEARER_TOKEN', value: 'dXNlcjpwYXNzd29yZA==', line: 'Authorization: Basic dXNlcjpwYXNzd29yZA==' },
   { type: 'BEARER_TOKEN', value: 'abcdefghijklmnopqr', line: 'sent Bearer abcdefghijklmnopqr upstream' },
+  { type: 'SECRET', value: 'hunter2', line: 'login failed: password=hunter2 user=bob' },
+  { type: 'SECRET', value: 'sk-proj-4f9a8b7c6d5e', line: '{"api_key": "sk-proj-4f9a8b7c6d5e", "model": "gpt"}' },
   { type: 'PRIVATE_KEY', value: pem, line: `loaded key:\n${pem}\nfrom /etc/ssl/app.key` },
   {
     type: 'PRIVATE_KEY',
@@ -128,7 +131,7 @@ const negatives = [
 
 describe('detectPii', () => {
   it.each(corpus)('finds $type $value', ({ type, value, line }) => {
-    expect(detectPii(line).map((m) => ({ type: m.type, value: m.value }))).toEqual([{ type, value }]);
+    expect(findings(line)).toEqual([{ type, value }]);
   });
 
   it.each(negatives)('finds nothing in %j', (text) => {
@@ -143,9 +146,13 @@ describe('detectPii', () => {
       { type: 'IPV4', start: 24, end: 32, value: '10.0.0.1' },
       { type: 'PHONE', start: 41, end: 55, value: '+49 30 1234567' },
     ]);
-    for (const m of matches) {
-      expect(text.slice(m.start, m.end)).toBe(m.value);
-    }
+  });
+
+  it('reports offsets that slice to the value for every finding in a document of all samples', () => {
+    const text = corpus.map((s) => s.line).join('\n');
+    const matches = detectPii(text);
+    expect(matches.map((m) => text.slice(m.start, m.end))).toEqual(corpus.map((s) => s.value));
+    expect(matches.map((m) => m.value)).toEqual(corpus.map((s) => s.value));
   });
 
   it('keeps one finding where detectors overlap: the key block wins over what is inside it', () => {
@@ -153,7 +160,7 @@ describe('detectPii', () => {
   });
 
   it('reports an IPv6 address with an embedded IPv4 once, as IPv6', () => {
-    expect(detectPii('via ::ffff:10.1.2.3 now').map((m) => [m.type, m.value])).toEqual([['IPV6', '::ffff:10.1.2.3']]);
+    expect(findings('via ::ffff:10.1.2.3 now')).toEqual([{ type: 'IPV6', value: '::ffff:10.1.2.3' }]);
   });
 
   it('redacts only the token after Bearer, not the scheme', () => {
@@ -184,15 +191,16 @@ describe('detectPii', () => {
     // A pattern that backtracks catastrophically would not finish within the test timeout.
     const filler = ['1'.repeat(50_000), 'a.'.repeat(25_000), '1 '.repeat(25_000), 'x@' + 'a.'.repeat(20_000), '1:'.repeat(20_000)].join(' ');
     const text = `${filler} tail john.doe@example.com`;
-    expect(text.length).toBeGreaterThan(200_000);
-    expect(new Redactor().redact(text).endsWith('tail [EMAIL_1]')).toBe(true);
+    expect(new Redactor().redact(text)).toBe(`${filler} tail [EMAIL_1]`);
   });
 });
 
 describe('piiTypes', () => {
-  it('lists every type once', () => {
-    expect(new Set(piiTypes).size).toBe(11);
-    expect(piiTypes).toContain('AWS_SECRET_KEY');
+  it.each(corpus)('gives $type its own placeholder prefix, which restore recognises', ({ type, value, line }) => {
+    const redactor = new Redactor();
+    const redacted = redactor.redact(line);
+    expect(redacted).toBe(line.replace(value, `[${type}_1]`));
+    expect(redactor.restore(redacted)).toBe(line);
   });
 
   it('is covered by the corpus', () => {
@@ -235,6 +243,7 @@ describe('Redactor', () => {
       AWS_ACCESS_KEY: 2,
       AWS_SECRET_KEY: 2,
       BEARER_TOKEN: 4,
+      SECRET: 2,
       PRIVATE_KEY: 2,
     });
   });
@@ -368,13 +377,7 @@ describe('Redactor', () => {
     });
 
     it('refuses a structure nested deeper than 64 levels instead of exhausting the stack', () => {
-      const nest = (levels: number) => {
-        let v: unknown = 'a@b.de';
-        for (let i = 0; i < levels; i += 1) {
-          v = [v];
-        }
-        return v;
-      };
+      const nest = (levels: number) => nestInArrays('a@b.de', levels);
       expect(JSON.stringify(new Redactor().redactDeep(nest(63)))).toContain('[EMAIL_1]');
       expect(() => new Redactor().redactDeep(nest(65))).toThrow('redactDeep: nested deeper than 64 levels');
       expect(() => new Redactor().redactDeep(nest(100_000))).toThrow(TypeError);

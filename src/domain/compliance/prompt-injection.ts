@@ -4,6 +4,7 @@
  * Detection only reports; the fence is what keeps the model from taking the text as instructions.
  */
 import { randomBytes } from 'node:crypto';
+import { mapDeep } from './deep-map.js';
 
 /** Stable ids of the injection markers {@link detectInjection} reports. */
 export const injectionMarkers = [
@@ -94,6 +95,28 @@ const invisibleCharacters = /[\u00AD\u180E\u200B-\u200F\u2060-\u2064\uFEFF]/g;
 export function detectInjection(text: string): InjectionReport {
   const normalised = text.normalize('NFKC').replace(invisibleCharacters, '');
   const markers = injectionMarkers.filter((marker) => markerPatterns[marker].some((p) => p.test(normalised)));
+  return { flagged: markers.length > 0, markers };
+}
+
+/**
+ * {@link detectInjection} over every string in a JSON-like value (request facts, an `/assist`
+ * context): string values and object keys at any depth, each scanned on its own, so a marker at the
+ * start of a line inside a value is found (in `JSON.stringify` output that line break is a `\n`
+ * escape and the marker is missed). Other values are ignored. Markers are reported once each, in
+ * the order of {@link injectionMarkers}.
+ * @throws TypeError on a circular structure, or one nested deeper than 64 levels, like
+ * `Redactor.redactDeep`.
+ */
+export function detectInjectionDeep(value: unknown): InjectionReport {
+  const found = new Set<InjectionMarker>();
+  const scan = (text: string): string => {
+    for (const marker of detectInjection(text).markers) {
+      found.add(marker);
+    }
+    return text;
+  };
+  mapDeep(value, { leaf: (leaf) => (typeof leaf === 'string' ? scan(leaf) : leaf), key: scan }, 'detectInjectionDeep');
+  const markers = injectionMarkers.filter((marker) => found.has(marker));
   return { flagged: markers.length > 0, markers };
 }
 
