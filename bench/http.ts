@@ -11,6 +11,9 @@
  * - Order: baseline, the service's endpoints, baseline again (with the service stopped, so its
  *   background workers do not slow the baseline); the ratio uses the mean of both baseline runs,
  *   and both are printed so drift shows.
+ * - CPU: the share of a core the server, the load generator, Redis and everything else on the
+ *   machine used while each target was measured (Linux /proc), and requests per CPU-second of
+ *   server and Redis, a cost figure that other work on a 2-core machine disturbs much less.
  *
  * A target with more than 1% non-2xx answers, or more than 1% errors, fails the bench (a
  * benchmark of 401s is worthless). Children are stopped at the end, also on error or Ctrl-C.
@@ -278,11 +281,19 @@ const failed = (m: Measured) => m.responses === 0 || m.non2xx / m.responses > ma
 
 const pct = (share: number | undefined) => (share === undefined ? 'n/a' : `${(100 * share).toFixed(0)}%`);
 
+/**
+ * Requests per CPU-second spent by the server and Redis: what a request costs, which a busy
+ * machine changes much less than req/s (a neighbour takes cores, not instructions per request).
+ */
+const perCpuSecond = (m: Measured) => (m.cpu.server === undefined ? undefined : m.rps / (m.cpu.server + (m.cpu.redis ?? 0)));
+
 function detailLine(m: Measured): string {
   const flag = m.problems.length > 0 ? `  !!! ${m.problems.join('; ')}` : '';
+  const perCpu = perCpuSecond(m);
   return (
     `  ${m.label.padEnd(44)} ${m.rps.toFixed(0).padStart(7)} req/s  mean ${m.meanMs.toFixed(2).padStart(6)} ms  p99 ${m.p99Ms.toFixed(0).padStart(4)} ms  ` +
-    `${m.responses} answers ${JSON.stringify(m.codes)}  errors ${m.errors}  cpu: server ${pct(m.cpu.server)}, load generator ${pct(m.cpu.loadgen)}, redis ${pct(m.cpu.redis)}, others ${pct(m.cpu.others)}${flag}`
+    `${m.responses} answers ${JSON.stringify(m.codes)}  errors ${m.errors}  cpu: server ${pct(m.cpu.server)}, load generator ${pct(m.cpu.loadgen)}, redis ${pct(m.cpu.redis)}, others ${pct(m.cpu.others)}` +
+    `${perCpu === undefined ? '' : `  ${perCpu.toFixed(0)} req per server+redis CPU-second`}${flag}`
   );
 }
 
@@ -376,6 +387,8 @@ export async function httpBench(): Promise<HttpBenchResult> {
     const baseRps = (baseline1.rps + baseline2.rps) / 2;
     const baseP99 = (baseline1.p99Ms + baseline2.p99Ms) / 2;
     const drift = baseline2.rps / baseline1.rps;
+    const [cpu1, cpu2] = [perCpuSecond(baseline1), perCpuSecond(baseline2)];
+    const basePerCpu = cpu1 === undefined || cpu2 === undefined ? undefined : (cpu1 + cpu2) / 2;
     const all = [baseline1, ...measured, baseline2];
     const broken = all.filter(failed);
     const lines = [
@@ -384,6 +397,9 @@ export async function httpBench(): Promise<HttpBenchResult> {
       '  (cpu: share of one core while measured; "others" is the rest of the machine)',
       ...all.map(detailLine),
       `  baseline runs: ${baseline1.rps.toFixed(0)} and ${baseline2.rps.toFixed(0)} req/s (second/first ${drift.toFixed(2)}), mean ${baseRps.toFixed(0)} req/s`,
+      ...(basePerCpu === undefined
+        ? []
+        : [`  per server+redis CPU-second (ratios less sensitive to a busy machine): ${measured.map((m) => `${m.label} ${((perCpuSecond(m) ?? NaN) / basePerCpu).toFixed(3)}`).join(', ')}`]),
       ...(Math.abs(drift - 1) > maxDrift
         ? [`  ⚠ the baseline moved by ${(100 * Math.abs(drift - 1)).toFixed(0)}% between its runs: the machine was not quiet (see "others"); take the ratios as rough`]
         : []),
