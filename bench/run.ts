@@ -5,8 +5,10 @@
  * 1. Job throughput: N canary jobs through the fleet (payload validation, handler table,
  *    cancellation wrapper, metrics) against a bare BullMQ Worker with a no-op processor.
  * 2. Audit-trail appends: hash-chained, compare-and-set appends against plain XADDs.
+ * 3. HTTP: the service's read endpoints against a bare Hono app (bench/http.ts).
  *
- * Run with `npm run bench` (a throwaway redis-server is started for it).
+ * Run with `npm run bench` (a throwaway redis-server is started for it); the HTTP part alone
+ * with `npm run bench:http`.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -18,6 +20,7 @@ import { createAuditTrail } from '../src/store/audit-trail.store.js';
 import { composeAdapters } from '../src/runtime/compose.js';
 import { createControlChannel } from '../src/store/control-channel.js';
 import { startWorkers } from '../src/workers/runner.js';
+import { httpBench } from './http.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -129,4 +132,5 @@ const rows = [
   { benchmark: `audit-trail append, ${appends} sequential`, service: `${trail.chained.toFixed(0)} appends/s`, baseline: `${trail.bare.toFixed(0)} XADD/s`, ratio: (trail.chained / trail.bare).toFixed(2) },
 ];
 console.table(rows);
-process.exit(0);
+const http = await httpBench();
+process.exit(http.ok ? 0 : 1);
