@@ -10,7 +10,7 @@
  * throttling is not, and when every path tried was throttled the router rethrows
  * `LlmThrottledError` so the worker can back its queue off. Every request is recorded as a decision.
  */
-import { detectInjection } from '../compliance/prompt-injection.js';
+import { detectInjectionDeep } from '../compliance/prompt-injection.js';
 import type { InjectionReport } from '../compliance/prompt-injection.js';
 import { untilAborted } from './abort.js';
 import { randomUUID } from 'node:crypto';
@@ -399,7 +399,7 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     const safe = redaction.request;
     // Facts carry outside text (logs, tickets, tool output): they travel fenced as data, and
     // markers of an injection attempt are flagged on the decision.
-    const injection: InjectionReport = safe.facts === undefined ? { flagged: false, markers: [] } : detectInjection(JSON.stringify(safe.facts));
+    const injection: InjectionReport = detectInjectionDeep(safe.facts);
     if (injection.flagged) {
       logger?.warn({ component, operation: request.operation, task: request.task, markers: injection.markers }, 'prompt-injection markers in LLM request facts');
     }
