@@ -316,24 +316,6 @@ export function settingsNotUsedYet(env: Env = process.env): { name: string; used
     .map(([name, s]) => ({ name, usedBy: s.notUsedYet ?? '' }));
 }
 
-/** Name, default and description of every setting, for docs and `bsm config`. */
-export function describeSettings(): { name: string; default: string; description: string }[] {
-  const rows = Object.entries(settings as Record<string, Setting<unknown>>).map(([name, s]) => ({
-    name,
-    default: s.default === undefined ? '' : String(s.default as string | number | boolean),
-    description: s.description,
-  }));
-  for (const q of queueNames) {
-    const d = queueDefaults[q];
-    rows.push(
-      { name: queueEnvName(q, 'CONCURRENCY'), default: String(d.concurrency), description: `jobs one worker process runs at once on ${q}` },
-      { name: queueEnvName(q, 'RATE_MAX'), default: String(d.rateMax), description: `jobs started per rate window on ${q}, across all workers` },
-      { name: queueEnvName(q, 'RATE_DURATION_MS'), default: String(d.rateDurationMs), description: `rate window of ${q}` },
-    );
-  }
-  return rows;
-}
-
 /** The key prefix every Redis key and queue uses: a hash tag, so one install's keys share a Cluster slot. */
 export function keyPrefix(config: Pick<Config, 'BSM_PREFIX'>): string {
   return `{${config.BSM_PREFIX}}`;

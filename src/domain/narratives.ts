@@ -21,9 +21,7 @@ const base =
   'plain sentences, at most 150 words, no headings. Use only the facts given; never invent numbers, hosts or causes. ' +
   'If the facts show nothing wrong, say so in one sentence.';
 
-type NarrativeRequest = Omit<LlmRequest, 'operation'> & { operation: LlmRequest['operation'] };
-
-export function auditNarrativeRequest(result: FleetAuditResult): NarrativeRequest {
+export function auditNarrativeRequest(result: FleetAuditResult): LlmRequest {
   const findings = result.checks
     .filter((c) => c.status !== 'pass')
     .map((c) => ({ severity: c.status === 'fail' ? c.severity : 'low', title: c.title, observed: c.observed, expected: c.expected }));
@@ -36,7 +34,7 @@ export function auditNarrativeRequest(result: FleetAuditResult): NarrativeReques
   };
 }
 
-export function executionNarrativeRequest(a: ExecutionAnalysis): NarrativeRequest {
+export function executionNarrativeRequest(a: ExecutionAnalysis): LlmRequest {
   return {
     operation: 'meta_monitor',
     task: 'execution-analysis-narrative',
@@ -51,7 +49,7 @@ export function executionNarrativeRequest(a: ExecutionAnalysis): NarrativeReques
   };
 }
 
-export function dailyCheckNarrativeRequest(r: DailyCheckResult): NarrativeRequest {
+export function dailyCheckNarrativeRequest(r: DailyCheckResult): LlmRequest {
   return {
     operation: 'standard',
     task: 'daily-check-narrative',
@@ -61,7 +59,7 @@ export function dailyCheckNarrativeRequest(r: DailyCheckResult): NarrativeReques
   };
 }
 
-export function weeklyReviewNarrativeRequest(r: WeeklyReviewResult): NarrativeRequest {
+export function weeklyReviewNarrativeRequest(r: WeeklyReviewResult): LlmRequest {
   return {
     operation: 'background',
     task: 'weekly-review-narrative',

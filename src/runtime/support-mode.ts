@@ -12,7 +12,7 @@ export function supportModeFor(parts: { redis: Redis; prefix: string; fleet: Fle
   return createSupportModeService({
     store: createSupportModeStore(parts.redis, parts.prefix),
     setPaused: (q, paused) => parts.fleet.setPaused(q, paused),
-    cancelRunning: (reason) => parts.control.publish({ type: 'cancel-running', reason, queues: 'all' }),
+    cancelRunning: (reason) => parts.control.publish({ type: 'cancel-running', reason }),
     activeJobs: () => parts.fleet.activeCount(),
     audit: (e) => parts.auditTrail.append(e),
     clock: () => new Date(),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { chainEvent, genesisHash, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
+import { chainEvent, genesisHash, parseAuditEvent, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 
 export type { AuditTrail, StoredAuditEntry } from '../domain/audit-trail/ports.js';
@@ -83,13 +83,13 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
           f[fields[i] as string] = fields[i + 1] as string;
         }
         const json = f.json ?? '';
-        return { id, json, hash: f.hash ?? '', event: JSON.parse(json) as AuditEvent };
+        return { id, json, hash: f.hash ?? '', event: parseAuditEvent(json) };
       });
     },
     length: () => redis.xlen(streamKey),
     async dropArchived(entries) {
       const last = entries.at(-1);
-      if (!last) {
+      if (!last?.event) {
         return;
       }
       await redis.eval(dropScript, 2, anchorKey, streamKey, last.event.seq, last.hash, ...entries.map((e) => e.id));

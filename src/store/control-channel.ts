@@ -1,7 +1,10 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 
-/** Messages every process of the fleet acts on. */
-export type ControlMessage = { type: 'cancel-running'; reason: string; queues: string[] | 'all' };
+const controlMessageSchema = z.object({ type: z.literal('cancel-running'), reason: z.string() });
+
+/** Messages every process of the fleet acts on: `cancel-running` cancels the running jobs of every worker process. */
+export type ControlMessage = z.infer<typeof controlMessageSchema>;
 
 /**
  * Fleet-wide commands over Redis pub/sub. Each worker process subscribes; an emergency
@@ -23,8 +26,18 @@ export function createControlChannel(publisher: Redis, subscriber: Redis | null,
         throw new Error('control channel: no subscriber connection');
       }
       subscriber.on('message', (ch: string, raw: string) => {
-        if (ch === channel) {
-          onMessage(JSON.parse(raw) as ControlMessage);
+        if (ch !== channel) {
+          return;
+        }
+        // Anything else on the channel (another version, a stray PUBLISH) is not a command.
+        let parsed: ReturnType<typeof controlMessageSchema.safeParse>;
+        try {
+          parsed = controlMessageSchema.safeParse(JSON.parse(raw));
+        } catch {
+          return;
+        }
+        if (parsed.success) {
+          onMessage(parsed.data);
         }
       });
       await subscriber.subscribe(channel);

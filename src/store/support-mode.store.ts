@@ -1,9 +1,54 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { initialState, type SupportModeState } from '../domain/support-mode/state.js';
-import { SupportModeBusyError } from '../domain/support-mode/state.js';
+import { z } from 'zod';
+import { componentNames, initialState, SupportModeBusyError, type SupportModeState } from '../domain/support-mode/state.js';
+import { parseStored, StoredDataError } from './parse.js';
 
 export { SupportModeBusyError } from '../domain/support-mode/state.js';
+
+const at = z.string().nullable();
+const emergencyRecord = z.object({ at: z.string(), reason: z.string(), initiatedBy: z.string(), requestedBy: z.string(), immediate: z.boolean() });
+const component = z.object({ active: z.boolean(), since: at, by: at });
+
+/**
+ * The state as stored. Fields added since a state was written may be missing: they take their
+ * initial values.
+ */
+const storedStateSchema = z.object({
+  flag: z.object({ enabled: z.boolean(), updatedAt: at, updatedBy: at, reason: at }).optional(),
+  components: z.object(Object.fromEntries(componentNames.map((c) => [c, component.optional()])) as Record<(typeof componentNames)[number], z.ZodOptional<typeof component>>).optional(),
+  emergency: emergencyRecord.nullable().optional(),
+  lastEmergency: emergencyRecord.extend({ recoveredAt: z.string(), recoveredBy: z.string(), reactivatedAt: at.optional() }).nullable().optional(),
+  lastTransition: z.object({ at: z.string(), action: z.string(), by: z.string(), reason: at }).nullable().optional(),
+  version: z.number().int().nonnegative().optional(),
+});
+
+/** Parses the stored JSON through its schema; a value that does not fit is a {@link StoredDataError}. */
+function parseState(raw: string): SupportModeState {
+  const parsed = storedStateSchema.safeParse(parseStored(raw, 'support-mode state'));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new StoredDataError(`support-mode state does not match its schema at ${issue?.path.join('.') ?? '(root)'}: ${issue?.message ?? ''}`);
+  }
+  const initial = initialState();
+  const s = parsed.data;
+  const components = { ...initial.components };
+  for (const c of componentNames) {
+    components[c] = s.components?.[c] ?? initial.components[c];
+  }
+  const last = s.lastEmergency ?? null;
+  return {
+    flag: s.flag ?? initial.flag,
+    components,
+    emergency: s.emergency ?? null,
+    // A `lastEmergency` from before `reactivatedAt` existed counts as reactivated at its recovery:
+    // nothing then tracked the gradual step, and reading it as still recovering would refuse
+    // `activate all` for good.
+    lastEmergency: last === null ? null : { ...last, reactivatedAt: last.reactivatedAt === undefined ? last.recoveredAt : last.reactivatedAt },
+    lastTransition: s.lastTransition ?? null,
+    version: s.version ?? 0,
+  };
+}
 
 /** KEYS: state. ARGV: expected version, new JSON. Writes only if the stored version is the expected one. */
 const casScript = `
@@ -32,20 +77,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
-
-/**
- * Nested fields added since a state was written. A `lastEmergency` from before `reactivatedAt`
- * existed counts as reactivated (at its recovery): nothing then tracked the gradual step, and
- * reading it as still recovering would refuse `activate all` for good.
- */
-function upgrade(state: SupportModeState): SupportModeState {
-  const last = state.lastEmergency as (Omit<NonNullable<SupportModeState['lastEmergency']>, 'reactivatedAt'> & { reactivatedAt?: string | null }) | null;
-  if (last !== null && last.reactivatedAt === undefined) {
-    return { ...state, lastEmergency: { ...last, reactivatedAt: last.recoveredAt } };
-  }
-  return state;
-}
-
 export function createSupportModeStore(redis: Redis, keyPrefix: string, options: { lockTtlMs?: number; waitMs?: number } = {}): SupportModeStore {
   const key = `${keyPrefix}:support-mode`;
   const lockKey = `${keyPrefix}:support-mode:lock`;
@@ -53,8 +84,7 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
   const waitMs = options.waitMs ?? 10_000;
   const read = async () => {
     const raw = await redis.get(key);
-    // Fields added since a state was written take their initial values.
-    return raw === null ? initialState() : upgrade({ ...initialState(), ...(JSON.parse(raw) as SupportModeState) });
+    return raw === null ? initialState() : parseState(raw);
   };
   return {
     read,

@@ -130,10 +130,10 @@ describe('runbook: activation, daily operations, monitoring', () => {
 
   it('every transition and mutating request is in the hash-chained audit trail', async () => {
     const entries = await t.auditTrail.range();
-    const actions = entries.map((e) => e.event.action);
-    expect(actions.filter((a) => a.startsWith('support-mode.'))).toEqual(['support-mode.enable', 'support-mode.activate', 'support-mode.activate', 'support-mode.deactivate']);
+    const actions = entries.map((e) => e.event?.action);
+    expect(actions.filter((a) => a?.startsWith('support-mode.') === true)).toEqual(['support-mode.enable', 'support-mode.activate', 'support-mode.activate', 'support-mode.deactivate']);
     expect(verifyChain(entries, await t.auditTrail.anchor())).toMatchObject({ ok: true });
-    const requests = entries.filter((e) => e.event.action === 'http.request').map((e) => e.event.target);
+    const requests = entries.filter((e) => e.event?.action === 'http.request').map((e) => e.event?.target);
     expect(requests).toEqual([
       'POST /admin/bedrock-support/enable',
       'POST /admin/bedrock-support/activate-component',
@@ -143,8 +143,8 @@ describe('runbook: activation, daily operations, monitoring', () => {
       'POST /test/bedrock-support/implementation-support',
       'POST /admin/bedrock-support/deactivate',
     ]);
-    const enable = entries.find((e) => e.event.target === 'POST /admin/bedrock-support/enable');
-    expect(enable?.event.actor).toBe('admin-key');
-    expect(enable?.event.details).toMatchObject({ status: 200, body: { active: false, reason: 'Initial activation' } });
+    const enable = entries.find((e) => e.event?.target === 'POST /admin/bedrock-support/enable');
+    expect(enable?.event?.actor).toBe('admin-key');
+    expect(enable?.event?.details).toMatchObject({ status: 200, body: { active: false, reason: 'Initial activation' } });
   });
 });

@@ -223,7 +223,7 @@ describe('Bull Board', () => {
     expect(clean.status).toBe(204);
     expect(await runnerQueue.getCompletedCount()).toBe(0);
     const trail = await t.auditTrail.range();
-    expect(trail.map((e) => e.event.target)).toContain(`PUT ${jobPath}`);
+    expect(trail.map((e) => e.event?.target)).toContain(`PUT ${jobPath}`);
   });
 
   it('leaves pausing to support mode, and schedulers, rate limits and new jobs to the API and settings', async () => {

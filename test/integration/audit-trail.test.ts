@@ -35,10 +35,10 @@ describe('audit trail', () => {
     );
     const entries = await one.range();
     expect(entries).toHaveLength(40);
-    expect(entries.map((e) => e.event.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    expect(entries[0]?.event.prevHash).toBe(genesisHash);
+    expect(entries.map((e) => e.event?.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(entries[0]?.event?.prevHash).toBe(genesisHash);
     for (let i = 1; i < entries.length; i++) {
-      expect(entries[i]?.event.prevHash).toBe(sha256(entries[i - 1]?.json ?? ''));
+      expect(entries[i]?.event?.prevHash).toBe(sha256(entries[i - 1]?.json ?? ''));
     }
     expect(verifyChain(entries, await one.anchor())).toEqual({ ok: true, checked: 40, breaks: [] });
     expect(await one.head()).toEqual({ seq: 40, hash: entries.at(-1)?.hash });
@@ -79,9 +79,20 @@ describe('audit trail', () => {
     expect(sha256(first.json)).toBe(first.hash);
 
     const rest = await trail.range();
-    expect(rest.map((e) => e.event.seq)).toEqual([41]);
+    expect(rest.map((e) => e.event?.seq)).toEqual([41]);
     const anchor = await trail.anchor();
     expect(anchor.seq).toBe(40);
     expect(verifyChain(rest, anchor).ok).toBe(true);
+  });
+
+  it('refuses to archive past an entry that is not an audit event, and verification reports that entry', async () => {
+    const trail = createAuditTrail(a, `${prefix}:corrupt`);
+    await trail.append({ actor: 'tester', action: 'test.one' });
+    await a.xadd(`${prefix}:corrupt:audit-trail`, '*', 'json', '{"not":"an event"}', 'hash', sha256('{"not":"an event"}'));
+    const entries = await trail.range();
+    expect(entries.map((e) => e.event?.action ?? null)).toEqual(['test.one', null]);
+    expect(verifyChain(entries, await trail.anchor()).ok).toBe(false);
+    await expect(archiveBefore(trail, createFileArchiveSink(dir), new Date(Date.now() + 60_000))).rejects.toThrow(/is not an audit event/);
+    expect(await trail.length()).toBe(2);
   });
 });

@@ -151,7 +151,7 @@ describe('scheduled jobs do real work', () => {
     try {
       const job = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
       const result = await finish(job);
-      expect(result).toMatchObject({ archived: before.length, fromSeq: before[0]?.event.seq, toSeq: before.at(-1)?.event.seq });
+      expect(result).toMatchObject({ archived: before.length, fromSeq: before[0]?.event?.seq, toSeq: before.at(-1)?.event?.seq });
     } finally {
       deps.clock = realClock;
     }
@@ -162,7 +162,7 @@ describe('scheduled jobs do real work', () => {
     expect(archivedLines.some((l) => l.includes('test.three'))).toBe(true);
     // What stays in Redis is the record of the archive run, chained onto the archived entries.
     const rest = await trail.range();
-    expect(rest.map((e) => e.event.action)).toEqual(['audit-trail.archive']);
+    expect(rest.map((e) => e.event?.action)).toEqual(['audit-trail.archive']);
     expect(verifyChain(rest, await trail.anchor()).ok).toBe(true);
   });
 });

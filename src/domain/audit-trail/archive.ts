@@ -2,6 +2,11 @@ import { z } from 'zod';
 import type { StoredAuditEntry } from './ports.js';
 
 /** Where archived entries go. Returns where they were written. */
+/** Archiving cannot go on without losing evidence. */
+export class ArchiveRefusedError extends Error {
+  override readonly name = 'ArchiveRefusedError';
+}
+
 export interface ArchiveSink {
   write(name: string, lines: string[]): Promise<string>;
 }
@@ -38,6 +43,11 @@ export async function archiveBefore(trail: ArchivableTrail, sink: ArchiveSink, c
     const last = entries.at(-1);
     if (!first || !last) {
       return result;
+    }
+    // An entry that is not an audit event is evidence of tampering: it stays where the chain check reports it.
+    const corrupt = entries.find((e) => e.event === null);
+    if (corrupt || !first.event || !last.event) {
+      throw new ArchiveRefusedError(`audit-trail entry ${corrupt?.id ?? first.id} is not an audit event: archiving stops before it (run the compliance check to see the break)`);
     }
     const name = `audit-trail-${String(first.event.seq).padStart(12, '0')}-${String(last.event.seq).padStart(12, '0')}.jsonl`;
     const location = await sink.write(

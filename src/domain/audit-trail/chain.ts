@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 
 /** What a caller appends to the audit trail. */
 export interface AuditEventInput {
@@ -16,6 +17,27 @@ export interface AuditEvent extends AuditEventInput {
   seq: number;
   at: string;
   prevHash: string;
+}
+
+/** An audit event as read back from storage. */
+export const auditEventSchema = z.object({
+  seq: z.number().int().positive(),
+  at: z.string(),
+  prevHash: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** Parses an entry's stored JSON; null when it is not an audit event (a tampered or foreign entry: verification reports it). */
+export function parseAuditEvent(json: string): AuditEvent | null {
+  try {
+    const parsed = auditEventSchema.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }
 
 /** An entry with its own hash (SHA-256 of {@link canonicalJson} of the entry). */

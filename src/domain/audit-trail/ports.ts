@@ -5,7 +5,8 @@ export interface StoredAuditEntry {
   id: string;
   json: string;
   hash: string;
-  event: AuditEvent;
+  /** Null when the stored JSON is not an audit event (verification reports such an entry as a break). */
+  event: AuditEvent | null;
 }
 
 export interface AuditTrail {

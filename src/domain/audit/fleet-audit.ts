@@ -3,13 +3,10 @@ import type { FleetState } from '../fleet/fleet-state.js';
 
 /** Facts read from Redis `INFO`. Absent fields were not reported by the server. */
 export interface RedisFacts {
-  version?: string;
   maxmemoryPolicy?: string;
   maxmemoryBytes?: number;
   usedMemoryBytes?: number;
   aofEnabled?: boolean;
-  connectedClients?: number;
-  uptimeSeconds?: number;
 }
 
 export const checkStatuses = ['pass', 'warn', 'fail'] as const;
@@ -123,12 +120,9 @@ export function parseRedisInfo(info: string): RedisFacts {
   }
   const num = (k: string) => (fields.has(k) ? Number(fields.get(k)) : undefined);
   return {
-    version: fields.get('redis_version'),
     maxmemoryPolicy: fields.get('maxmemory_policy'),
     maxmemoryBytes: num('maxmemory'),
     usedMemoryBytes: num('used_memory'),
     aofEnabled: fields.has('aof_enabled') ? fields.get('aof_enabled') === '1' : undefined,
-    connectedClients: num('connected_clients'),
-    uptimeSeconds: num('uptime_in_seconds'),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { archiveBefore, archiveResultSchema, type ArchiveSink } from '../../domain/audit-trail/archive.js';
+import { archiveBefore, ArchiveRefusedError, archiveResultSchema, type ArchiveSink } from '../../domain/audit-trail/archive.js';
 import { defineJob, PermanentJobError } from '../define.js';
 
 const day = 24 * 3600 * 1000;
@@ -28,7 +28,10 @@ export const archiveAuditTrailJob = defineJob({
     }
     const days = job.data.olderThanDays ?? deps.settings.archiveAfterDays;
     const cutoff = new Date(deps.clock().getTime() - days * day);
-    const result = await archiveBefore(deps.auditTrail, sink, cutoff, { signal: ctx.signal });
+    const result = await archiveBefore(deps.auditTrail, sink, cutoff, { signal: ctx.signal }).catch((err: unknown) => {
+      // A corrupt entry stays corrupt: retrying cannot help.
+      throw err instanceof ArchiveRefusedError ? new PermanentJobError(err.message) : err;
+    });
     if (result.archived > 0) {
       await deps.auditTrail.append({
         actor: 'worker:compliance',
