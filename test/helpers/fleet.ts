@@ -6,6 +6,9 @@ import { jobOptionSettings } from '../../src/queues/define.js';
 import { createFleet, type Fleet } from '../../src/queues/fleet.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
+import type { QueueSettings } from '../../src/config.js';
+import type { QueueName } from '../../src/queues/names.js';
+import { startWorkers, type HandlerTables, type Runner } from '../../src/workers/runner.js';
 
 export interface TestFleet {
   config: Config;
@@ -95,4 +98,21 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * The project's runner (`startWorkers`) on `queues` of the test fleet, with the fleet's settings
+ * (`settings` overrides some queues') and a 1 s grace period.
+ */
+export function startTestRunner(t: TestFleet, queues: readonly QueueName[], handlers: HandlerTables, settings: Partial<Record<QueueName, QueueSettings>> = {}): Runner {
+  return startWorkers({
+    queues,
+    handlers,
+    connection: t.blocking,
+    fleet: t.fleet,
+    prefix: t.prefix,
+    settings: { ...t.config.queues, ...settings },
+    graceMs: 1000,
+    logger: t.logger,
+  });
 }

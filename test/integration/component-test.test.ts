@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queueNames } from '../../src/queues/names.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { startWorkers, type Runner } from '../../src/workers/runner.js';
+import type { Runner } from '../../src/workers/runner.js';
+import { startTestRunner } from '../helpers/fleet.js';
 
 /** What `POST /test/bedrock-support/{component}` answers when the canary does not pass. */
 describe('component test: a canary that fails', () => {
@@ -22,16 +23,7 @@ describe('component test: a canary that fails', () => {
   const startFailingWorker = async () => {
     await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true } });
     const fail = () => Promise.reject(new Error('unknown payload version'));
-    runner = startWorkers({
-      queues: ['meta-monitor'],
-      handlers: { 'meta-monitor': { canary: fail, 'analyze-executions': fail } },
-      connection: t.blocking,
-      fleet: t.fleet,
-      prefix: t.prefix,
-      settings: t.config.queues,
-      graceMs: 1000,
-      logger: t.logger,
-    });
+    runner = startTestRunner(t, ['meta-monitor'], { 'meta-monitor': { canary: fail, 'analyze-executions': fail } });
     await runner.workers.get('meta-monitor')?.waitUntilReady();
   };
 

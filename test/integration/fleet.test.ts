@@ -3,6 +3,7 @@ import type { Job } from 'bullmq';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { implementationSupportHandlers } from '../../src/workers/implementation-support.processor.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
+import { startTestRunner } from '../helpers/fleet.js';
 
 describe('queues and workers', () => {
   let t: TestFleet;
@@ -75,26 +76,17 @@ describe('retries and retention from configuration', () => {
   it('a failing job is tried BSM_ATTEMPTS times with doubling delays; only the newest jobs are kept', async () => {
     const attempts = new Map<string, number[]>();
     // The project's runner, with a canary that fails for some callers.
-    runner = startWorkers({
-      queues: ['implementation-support'],
-      handlers: {
-        'implementation-support': {
-          canary: (job) => {
-            const key = job.data.requestedBy ?? '';
-            attempts.set(key, [...(attempts.get(key) ?? []), Date.now()]);
-            if (key.startsWith('fail')) {
-              throw new Error('always fails');
-            }
-            return Promise.resolve();
-          },
+    runner = startTestRunner(t, ['implementation-support'], {
+      'implementation-support': {
+        canary: (job) => {
+          const key = job.data.requestedBy ?? '';
+          attempts.set(key, [...(attempts.get(key) ?? []), Date.now()]);
+          if (key.startsWith('fail')) {
+            throw new Error('always fails');
+          }
+          return Promise.resolve();
         },
       },
-      connection: t.blocking,
-      fleet: t.fleet,
-      prefix: t.prefix,
-      settings: t.config.queues,
-      graceMs: 1000,
-      logger: t.logger,
     });
     const queue = t.fleet.queue('implementation-support');
     const ok = await Promise.all([0, 1, 2, 3, 4].map((i) => t.fleet.add('implementation-support', 'canary', { requestedBy: `ok-${i}` })));
@@ -123,16 +115,7 @@ describe('a job the fleet would have refused', () => {
   beforeAll(async () => {
     // Retries would be quick: a retried job would show all three attempts within the test.
     t = await makeTestFleet('invalid-payload', { BSM_ATTEMPTS: '3', BSM_BACKOFF_MS: '50' });
-    runner = startWorkers({
-      queues: ['implementation-support'],
-      handlers: { 'implementation-support': implementationSupportHandlers() },
-      connection: t.blocking,
-      fleet: t.fleet,
-      prefix: t.prefix,
-      settings: t.config.queues,
-      graceMs: 1000,
-      logger: t.logger,
-    });
+    runner = startTestRunner(t, ['implementation-support'], { 'implementation-support': implementationSupportHandlers() });
   });
 
   afterAll(async () => {

@@ -17,8 +17,9 @@ import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { createWorkerDeps, type WorkerDeps } from '../../src/workers/deps.js';
 import { buildHandlers } from '../../src/workers/handlers.js';
-import { startWorkers, type Runner } from '../../src/workers/runner.js';
+import type { Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
+import { startTestRunner } from '../helpers/fleet.js';
 import { afterEach, beforeEach } from 'vitest';
 import type { FiringAlert } from '../../src/domain/alerts/fleet-rules.js';
 import { queueNames } from '../../src/queues/names.js';
@@ -68,16 +69,7 @@ describe('scheduled jobs do real work', () => {
    * checks see one queue without a worker); resolves once each of them shows its worker.
    */
   const startRunner = async (queues: QueueName[] = ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'compliance']) => {
-    const r = startWorkers({
-      queues,
-      handlers: buildHandlers(deps),
-      connection: t.blocking,
-      fleet: t.fleet,
-      prefix: t.prefix,
-      settings: t.config.queues,
-      graceMs: 1000,
-      logger: t.logger,
-    });
+    const r = startTestRunner(t, queues, buildHandlers(deps));
     runner = r;
     await eventually(async () => (await Promise.all(queues.map(async (q) => (await t.fleet.queueSnapshot(q)).workers.count))).every((n) => n === 1));
     return r;
