@@ -60,9 +60,9 @@ export class JobRegistryError extends Error {
 }
 
 /** The declarations of one queue, by name. Checks at start-up that no name is declared twice. */
-export function jobsOf(queue: QueueName): ReadonlyMap<string, JobDeclaration> {
+export function jobsOf(queue: QueueName, declarations: readonly JobDeclaration[] = jobs): ReadonlyMap<string, JobDeclaration> {
   const byName = new Map<string, JobDeclaration>();
-  for (const job of jobs as readonly JobDeclaration[]) {
+  for (const job of declarations) {
     if (job.queue !== queue) {
       continue;
     }

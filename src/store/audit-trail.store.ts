@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { chainEvent, genesisHash, parseAuditEvent, type AuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
+import { chainEvent, genesisHash, parseAuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 
 export type { AuditTrail, StoredAuditEntry } from '../domain/audit-trail/ports.js';

@@ -15,6 +15,8 @@ export interface RunnerOptions {
   queues: readonly QueueName[];
   /** What the job handlers get (see the job registry, `src/jobs/registry.ts`). */
   deps: JobDeps;
+  /** The job declarations to run. Default: the registry's (tests pass variants of them). */
+  jobs?: readonly JobDeclaration[];
   connection: Redis;
   fleet: Fleet;
   prefix: string;
@@ -78,7 +80,7 @@ export function startWorkers(options: RunnerOptions): Runner {
   const workerName = `${hostname()}:${process.pid}`;
 
   for (const queue of options.queues) {
-    const declared = jobsOf(queue);
+    const declared = jobsOf(queue, options.jobs);
     const log = options.logger.child({ component: queue, queue });
 
     const processor = async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {

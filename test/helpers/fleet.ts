@@ -11,6 +11,12 @@ import { createControlChannel } from '../../src/store/control-channel.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
+import type { QueueSettings } from '../../src/config.js';
+import { startWorkers, type Runner } from '../../src/workers/runner.js';
+import { z } from 'zod';
+import type { JobContext, JobDeclaration } from '../../src/jobs/define.js';
+import type { JobDeps } from '../../src/jobs/deps.js';
+import { jobs } from '../../src/jobs/registry.js';
 
 export interface TestFleet {
   config: Config;
@@ -113,4 +119,37 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * The project's runner (`startWorkers`) on `queues` of the test fleet, with the fleet's settings
+ * (`settings` overrides some queues') and a 1 s grace period.
+ */
+/** A handler standing in for a job's own, for tests of how the runner treats failures. */
+export type TestHandler = (job: { data: Record<string, unknown> }, ctx: JobContext) => Promise<unknown>;
+
+/**
+ * The project's runner on `queues` of a test fleet. `handlers` replace the declared handlers of
+ * the jobs they name (queue -> job name -> handler); every other part of the declarations stays.
+ */
+export function startTestRunner(
+  t: TestFleet,
+  queues: readonly QueueName[],
+  options: { deps?: JobDeps; handlers?: Partial<Record<QueueName, Record<string, TestHandler>>>; settings?: Partial<Record<QueueName, QueueSettings>> } = {},
+): Runner {
+  const declarations = (jobs as readonly JobDeclaration[]).map((j) => {
+    const handler = options.handlers?.[j.queue]?.[j.name];
+    return handler ? { ...j, result: z.unknown(), handler: handler as JobDeclaration['handler'] } : j;
+  });
+  return startWorkers({
+    queues,
+    deps: options.deps ?? t.adapters.jobDeps,
+    jobs: declarations,
+    connection: t.blocking,
+    fleet: t.fleet,
+    prefix: t.prefix,
+    settings: { ...t.config.queues, ...options.settings },
+    graceMs: 1000,
+    logger: t.logger,
+  });
 }

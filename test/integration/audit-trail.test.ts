@@ -8,9 +8,12 @@ import { canonicalJson, genesisHash, sha256, verifyChain } from '../../src/domai
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { eventually } from '../helpers/fleet.js';
+import { afterEach, beforeEach } from 'vitest';
 
 describe('audit trail', () => {
-  const prefix = `{${uniquePrefix('audit-trail')}}`;
+  let prefix: string;
   let a: Redis;
   let b: Redis;
   let dir: string;
@@ -21,18 +24,32 @@ describe('audit trail', () => {
     dir = await mkdtemp(join(tmpdir(), 'bsm-archive-'));
   });
 
-  afterAll(async () => {
+  // Each test writes a trail of its own.
+  beforeEach(() => {
+    prefix = `{${uniquePrefix('audit-trail')}}`;
+  });
+
+  afterEach(async () => {
     await deleteKeys(a, prefix);
+  });
+
+  afterAll(async () => {
     await Promise.all([a.quit(), b.quit()]);
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('chains entries from two connections appending at once, without gaps or forks', async () => {
+  /** 40 entries appended at once from two connections, with nested details. */
+  const appendForty = async () => {
     const one = createAuditTrail(a, prefix);
     const two = createAuditTrail(b, prefix);
     await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? one : two).append({ actor: `tester-${i % 2}`, action: 'test.append', details: { i, nested: { list: [i, { deep: true }] } } })),
     );
+    return one;
+  };
+
+  it('chains entries from two connections appending at once, without gaps or forks', async () => {
+    const one = await appendForty();
     const entries = await one.range();
     expect(entries).toHaveLength(40);
     expect(entries.map((e) => e.event?.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
@@ -45,7 +62,7 @@ describe('audit trail', () => {
   });
 
   it('verification finds an entry changed in Redis, even in a nested field', async () => {
-    const trail = createAuditTrail(a, prefix);
+    const trail = await appendForty();
     const entries = await trail.range();
     const victim = entries[5];
     if (!victim) {
@@ -63,9 +80,15 @@ describe('audit trail', () => {
   });
 
   it('archives entries older than the cutoff to files, then drops them; the rest still verifies', async () => {
-    const trail = createAuditTrail(a, prefix);
-    const cutoff = new Date(Date.now() + 1000);
-    await new Promise((r) => setTimeout(r, 1100));
+    const trail = await appendForty();
+    // The cutoff is just after the last of the 40 (stream ids start with Redis' clock, in ms);
+    // one more entry is appended once Redis' clock has passed it.
+    const lastId = (await trail.range()).at(-1)?.id ?? '0-0';
+    const cutoff = new Date(Number(lastId.split('-')[0]) + 1);
+    await eventually(async () => {
+      const [seconds, micros] = await a.time();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) >= cutoff.getTime();
+    });
     await trail.append({ actor: 'tester', action: 'test.after-cutoff' });
 
     const result = await archiveBefore(trail, createFileArchiveSink(dir), cutoff, { batch: 15 });
@@ -94,5 +117,33 @@ describe('audit trail', () => {
     expect(verifyChain(entries, await trail.anchor()).ok).toBe(false);
     await expect(archiveBefore(trail, createFileArchiveSink(dir), new Date(Date.now() + 60_000))).rejects.toThrow(/is not an audit event/);
     expect(await trail.length()).toBe(2);
+  });
+});
+
+describe('audit trail of admin requests', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('audit-redaction');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('stores a mutating request with the e-mail, phone number and IBAN of its body redacted', async () => {
+    const reason = 'Asked by jane.doe@example.com (call +49 30 1234567), refund to DE89370400440532013000';
+    const r = await t.call('POST', '/admin/bedrock-support/enable', { body: { active: false, reason } });
+    expect(r.status).toBe(200);
+
+    // What Redis holds for the request, read straight from the stream: the JSON that was hashed.
+    const raw = await t.client.xrange(`${t.prefix}:audit-trail`, '-', '+');
+    const stored = raw.map(([, fields]) => fields[fields.indexOf('json') + 1] ?? '').find((json) => json.includes('"action":"http.request"')) ?? '';
+    for (const value of ['jane.doe@example.com', '+49 30 1234567', '30 1234567', 'DE89370400440532013000']) {
+      expect(stored, value).not.toContain(value);
+    }
+    const request = JSON.parse(stored) as { target: string; details: { body: unknown } };
+    expect(request.target).toBe('POST /admin/bedrock-support/enable');
+    expect(request.details.body).toEqual({ active: false, reason: 'Asked by [EMAIL_1] (call [PHONE_1]), refund to [IBAN_1]' });
   });
 });

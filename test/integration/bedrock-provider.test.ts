@@ -72,8 +72,10 @@ describe('Bedrock provider against the Converse fake', () => {
   it('estimates usage from text length, and says so, when a Converse-compatible server reports none', async () => {
     fake.script({ kind: 'ok', text: '12345678', usage: null });
     const result = await provider.complete(request, AbortSignal.timeout(5_000));
-    expect(result.usage).toMatchObject({ outputTokens: 2, estimated: true });
-    expect(result.usage.inputTokens).toBeGreaterThan(0);
+    // ceil(characters / 4) of what was sent: the system prompt and the user turn.
+    const sent = fake.requests[0]?.body as { system: { text: string }[]; messages: { content: { text: string }[] }[] };
+    const sentChars = (sent.system[0]?.text.length ?? NaN) + (sent.messages[0]?.content[0]?.text.length ?? NaN);
+    expect(result.usage).toEqual({ inputTokens: Math.ceil(sentChars / 4), outputTokens: 2, estimated: true });
   });
 
   it('uses temperature 0 for emergencies and lets the request override temperature and maxTokens', async () => {
@@ -146,7 +148,8 @@ describe('Bedrock provider against the Converse fake', () => {
   });
 
   it('still works after an aborted call', async () => {
-    fake.script({ kind: 'ok', text: 'back to normal' });
+    fake.script({ kind: 'slow', delayMs: 10_000, then: { kind: 'ok', text: 'too late' } }, { kind: 'ok', text: 'back to normal' });
+    await expect(provider.complete(request, AbortSignal.timeout(200))).rejects.toThrow(/aborted/);
 
     const result = await provider.complete(request, AbortSignal.timeout(5_000));
 

@@ -85,7 +85,8 @@ describe('circuit breaker in Redis', () => {
     const first = await b.canPass('direct');
     expect(first.allowed).toBe(true);
     expect(first.state).toBe('half_open');
-    expect(first.trial).not.toBeNull();
+    // The trial's token: only this caller's verdict counts toward closing.
+    expect(first.trial).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     // A second caller, in the other process, must wait for the trial's verdict.
     expect(await a.canPass('direct')).toEqual({ allowed: false, state: 'half_open', trial: null });
     // The snapshot says until when: should the trial's caller die, its slot frees after the lease.

@@ -1,27 +1,31 @@
-import { MetricsTime, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queueNames } from '../../src/domain/queue-names.js';
-import { createRedis } from '../../src/redis.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { testRedisUrl } from '../helpers/redis.js';
+import type { Runner } from '../../src/workers/runner.js';
+import { startTestRunner } from '../helpers/fleet.js';
 
 /** What `POST /test/bedrock-support/{component}` answers when the canary does not pass. */
 describe('component test: a canary that fails', () => {
   let t: TestApp;
-  let connection: Redis;
-  let worker: Worker | undefined;
+  let runner: Runner | undefined;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     t = await makeTestApp('component-test', { env: { BSM_ATTEMPTS: '1' } });
-    connection = createRedis(testRedisUrl, 'blocking');
   });
 
-  afterAll(async () => {
-    await worker?.close();
-    connection.disconnect();
+  afterEach(async () => {
+    await runner?.close();
+    runner = undefined;
     await t.close();
   });
+
+  /** Support mode active, and the project's runner on meta-monitor with a build that cannot run this canary (say, a payload it does not know). */
+  const startFailingWorker = async () => {
+    await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true } });
+    const fail = () => Promise.reject(new Error('unknown payload version'));
+    runner = startTestRunner(t, ['meta-monitor'], { handlers: { 'meta-monitor': { canary: fail, 'analyze-executions': fail } } });
+    await runner.workers.get('meta-monitor')?.waitUntilReady();
+  };
 
   it('an unknown component is a 404 naming the valid ones, and enqueues nothing', async () => {
     const r = await t.call('POST', '/test/bedrock-support/nope');
@@ -35,17 +39,7 @@ describe('component test: a canary that fails', () => {
   });
 
   it('answers 502 canary_failed with the job and its error when the worker fails it', async () => {
-    await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true } });
-    // A worker of another build that cannot run this canary (say, a payload it does not know).
-    worker = new Worker(
-      'meta-monitor',
-      () => {
-        throw new Error('unknown payload version');
-      },
-      { connection, prefix: t.prefix, metrics: { maxDataPoints: MetricsTime.ONE_WEEK } },
-    );
-    await worker.waitUntilReady();
-
+    await startFailingWorker();
     const r = await t.call('POST', '/test/bedrock-support/meta-monitor');
     const body = (await r.json()) as { error: { code: string; message: string; details: Record<string, unknown> } };
     expect(r.status, JSON.stringify(body)).toBe(502);
@@ -59,7 +53,8 @@ describe('component test: a canary that fails', () => {
   });
 
   it('failures counted by BullMQ make the component unhealthy, with the count in its reasons', async () => {
-    for (let i = 0; i < 3; i += 1) {
+    await startFailingWorker();
+    for (let i = 0; i < 4; i += 1) {
       expect((await t.call('POST', '/test/bedrock-support/meta-monitor')).status).toBe(502);
     }
     const health = (await (await t.call('GET', '/health/meta-monitor', { role: null })).json()) as { status: string; reasons: string[]; signals: { recent: { failed: number } } };

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
+import { startTestRunner } from '../helpers/fleet.js';
 
 describe('queues and workers', () => {
   let t: TestFleet;
@@ -60,31 +61,34 @@ describe('queues and workers', () => {
 
 describe('retries and retention from configuration', () => {
   let t: TestFleet;
-  let worker: Worker | undefined;
+  let runner: Runner | undefined;
 
   beforeAll(async () => {
     t = await makeTestFleet('retention', { BSM_ATTEMPTS: '3', BSM_BACKOFF_MS: '200', BSM_KEEP_COMPLETED_COUNT: '2', BSM_KEEP_FAILED_COUNT: '1' });
   });
 
   afterAll(async () => {
-    await worker?.close();
+    await runner?.close();
     await t.cleanup();
   });
 
   it('a failing job is tried BSM_ATTEMPTS times with doubling delays; only the newest jobs are kept', async () => {
     const attempts = new Map<string, number[]>();
-    worker = new Worker(
-      'implementation-support',
-      (job: Job<{ requestedBy?: string }>) => {
-        const key = job.data.requestedBy ?? '';
-        attempts.set(key, [...(attempts.get(key) ?? []), Date.now()]);
-        if (key.startsWith('fail')) {
-          throw new Error('always fails');
-        }
-        return Promise.resolve();
+    // The project's runner, with a canary that fails for some callers.
+    runner = startTestRunner(t, ['implementation-support'], {
+      handlers: {
+        'implementation-support': {
+          canary: (job) => {
+            const key = typeof job.data.requestedBy === 'string' ? job.data.requestedBy : '';
+            attempts.set(key, [...(attempts.get(key) ?? []), Date.now()]);
+            if (key.startsWith('fail')) {
+              throw new Error('always fails');
+            }
+            return Promise.resolve();
+          },
+        },
       },
-      { connection: t.blocking, prefix: t.prefix },
-    );
+    });
     const queue = t.fleet.queue('implementation-support');
     const ok = await Promise.all([0, 1, 2, 3, 4].map((i) => t.fleet.add('implementation-support', 'canary', { requestedBy: `ok-${i}` })));
     const failing = await Promise.all([0, 1].map((i) => t.fleet.add('implementation-support', 'canary', { requestedBy: `fail-${i}` })));
@@ -102,6 +106,39 @@ describe('retries and retention from configuration', () => {
     const kept = await Promise.all([...ok, ...failing].map((j) => queue.getJob(j.id as string)));
     expect(kept.filter((j) => j !== undefined)).toHaveLength(3);
     expect(ok[0]?.opts.removeOnComplete).toEqual({ age: 72 * 3600, count: 2 });
+  });
+});
+
+describe('a job the fleet would have refused', () => {
+  let t: TestFleet;
+  let runner: Runner;
+
+  beforeAll(async () => {
+    // Retries would be quick: a retried job would show all three attempts within the test.
+    t = await makeTestFleet('invalid-payload', { BSM_ATTEMPTS: '3', BSM_BACKOFF_MS: '50' });
+    runner = startTestRunner(t, ['implementation-support']);
+  });
+
+  afterAll(async () => {
+    await runner.close();
+    await t.cleanup();
+  });
+
+  it('added straight on the BullMQ queue with a payload off its schema, it fails once, without retries, naming the field', async () => {
+    const job = await t.fleet.queue('implementation-support').add('canary', { holdMs: -5 });
+    expect(job.opts.attempts).toBe(3);
+    const done = await t.fleet.waitForFinish('implementation-support', job.id as string, 10_000);
+    expect(await done?.getState()).toBe('failed');
+    expect(done?.attemptsMade).toBe(1);
+    expect(done?.failedReason).toBe('invalid payload: holdMs: Too small: expected number to be >=0');
+  });
+
+  it('a job name the queue does not declare fails once, without retries', async () => {
+    const job = await t.fleet.queue('implementation-support').add('reticulate-splines', {});
+    const done = await t.fleet.waitForFinish('implementation-support', job.id as string, 10_000);
+    expect(await done?.getState()).toBe('failed');
+    expect(done?.attemptsMade).toBe(1);
+    expect(done?.failedReason).toBe('no job "reticulate-splines" is declared on implementation-support');
   });
 });
 

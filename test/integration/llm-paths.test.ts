@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLlm, type Llm } from '../../src/runtime/llm.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -219,8 +220,9 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     // standard: MCP first
     await llm.router.ask({ component: 'meta-monitor', operation: 'standard', task: 'test', system: 'You summarise.', prompt: piiPrompt, facts: piiFacts });
     const sent = JSON.stringify(bedrock.requests.map((r) => r.body)) + JSON.stringify(mcp.calls.map((c) => c.arguments));
-    expect(bedrock.requests.length).toBeGreaterThan(0);
-    expect(mcp.calls.length).toBeGreaterThan(0);
+    // One call each: infrastructure went to Bedrock, standard to MCP.
+    expect(bedrock.requests).toHaveLength(1);
+    expect(mcp.calls).toHaveLength(1);
     for (const value of pii) {
       expect(sent, value).not.toContain(value);
       expect(sent, value).not.toContain(JSON.stringify(value).slice(1, -1));
@@ -230,9 +232,21 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
     for (const value of pii) {
       expect(stored).not.toContain(value);
     }
-    const counts = (await llm.pii.read()).total;
-    expect(counts.EMAIL).toBeGreaterThanOrEqual(4);
-    expect(counts.IBAN).toBeGreaterThanOrEqual(4);
+    // Every value of the prompt and the facts is counted once per request, and there were two requests:
+    // e-mails 2 in the prompt + 1 as a facts key, phones 2 + 2, cards 2 + 1, IBANs 2, the rest 1.
+    expect((await llm.pii.read()).total).toEqual({
+      EMAIL: 6,
+      PHONE: 8,
+      IBAN: 4,
+      CARD: 6,
+      SSN: 2,
+      IPV4: 2,
+      IPV6: 2,
+      AWS_ACCESS_KEY: 2,
+      AWS_SECRET_KEY: 2,
+      BEARER_TOKEN: 2,
+      PRIVATE_KEY: 2,
+    });
   });
 });
 
@@ -245,20 +259,33 @@ describe('the assist endpoint and routing figures, end to end', () => {
     bedrock = await startBedrockFake();
     mcp = await startMcpFake();
     stubAwsEnv(bedrock.url);
+  });
+
+  // Each test gets an app of its own (its own decisions and costs), with support mode enabled, and fresh fakes.
+  beforeEach(async () => {
+    bedrock.reset();
+    mcp.reset();
     t = await makeTestApp('assist', { env: { BEDROCK_ENABLED: 'true', MCP_URL: mcp.url, REDIS_URL: testRedisUrl } });
-    // With support mode disabled the operator answers nothing, and no model is called.
+    expect((await t.call('POST', '/admin/bedrock-support/enable', { body: {} })).status).toBe(200);
+  });
+
+  afterEach(async () => {
+    await t.close();
+  });
+
+  afterAll(async () => {
+    await bedrock.close();
+    await mcp.close();
+    vi.unstubAllEnvs();
+  });
+
+  it('with support mode disabled the operator answers nothing, and no model is called', async () => {
+    expect((await t.call('POST', '/admin/feature-flags/bedrock-support/disable')).status).toBe(200);
     const refused = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'anyone there?' } });
     expect(refused.status).toBe(409);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain('support mode is disabled');
     expect(bedrock.requests).toHaveLength(0);
-    expect((await t.call('POST', '/admin/bedrock-support/enable', { body: {} })).status).toBe(200);
-  });
-
-  afterAll(async () => {
-    await t.close();
-    await bedrock.close();
-    await mcp.close();
-    vi.unstubAllEnvs();
+    expect(mcp.calls).toHaveLength(0);
   });
 
   it('answers through the router with path, latency, tokens and cost; question and context are redacted; injection is flagged', async () => {
@@ -274,7 +301,8 @@ describe('the assist endpoint and routing figures, end to end', () => {
     expect(r.status).toBe(200);
     const body = (await r.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ answer: 'Check the worker of jane.doe@example.com.', path: 'direct', primary: 'direct', fallbackUsed: false, tokens: { inputTokens: 321, outputTokens: 12, estimated: false }, priceKnown: true });
-    expect(body.costUsd).toBeGreaterThan(0);
+    // 321 in, 12 out at the Sonnet price.
+    expect(body.costUsd).toBeCloseTo((321 / 1000) * 0.003 + (12 / 1000) * 0.015, 9);
     expect(body.injection).toEqual({ flagged: true, question: [], context: ['ignore-previous', 'system-prompt', 'reveal-system-prompt'] });
     const [decision] = await t.llm.router.recentDecisions(1);
     expect(decision?.injectionMarkers).toEqual(['ignore-previous', 'system-prompt', 'reveal-system-prompt']);
@@ -290,6 +318,10 @@ describe('the assist endpoint and routing figures, end to end', () => {
   });
 
   it('routing efficiency and metrics report the measured decisions', async () => {
+    // One question the primary answers, one it fails and the fallback answers.
+    bedrock.setDefault({ kind: 'ok', text: 'fine', usage: { inputTokens: 321, outputTokens: 12 } });
+    const served = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'why slow?', operation: 'implementation' } });
+    expect(((await served.json()) as { path: string }).path).toBe('direct');
     bedrock.setDefault({ kind: 'error', status: 500 });
     const fallback = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'status?', operation: 'infrastructure' } });
     expect(((await fallback.json()) as { path: string }).path).toBe('mcp');
@@ -308,8 +340,11 @@ describe('the assist endpoint and routing figures, end to end', () => {
     expect(m.fallbackRate).toBe(0.5);
     expect(m.paths.direct).toMatchObject({ attempts: 2, success: 1, errors: 1, served: 1 });
     expect(m.paths.mcp).toMatchObject({ attempts: 1, success: 1, errors: 0, served: 1 });
-    expect(m.paths.direct?.p50LatencyMs).toBeGreaterThan(0);
-    expect(m.paths.direct?.p95LatencyMs).toBeGreaterThanOrEqual(m.paths.direct?.p50LatencyMs ?? Infinity);
+    // Two direct attempts: by nearest rank the p50 is the faster one, the p95 the slower, as the decisions recorded them.
+    const directMs = (await t.llm.router.recentDecisions(10)).flatMap((d) => d.attempts.filter((a) => a.path === 'direct').map((a) => a.latencyMs));
+    expect(directMs).toHaveLength(2);
+    expect(m.paths.direct?.p50LatencyMs).toBe(Math.min(...directMs));
+    expect(m.paths.direct?.p95LatencyMs).toBe(Math.max(...directMs));
     expect(m.operations.implementation).toMatchObject({ decisions: 1, fallbackUsed: 0 });
     expect(m.operations.infrastructure).toMatchObject({ decisions: 1, fallbackUsed: 1 });
     for (const window of ['soon', '0m', '-1h', '99999d', '31d', '721h']) {
@@ -335,7 +370,6 @@ describe('the assist endpoint and routing figures, end to end', () => {
     const r = await t.call('POST', '/admin/bedrock-support/assist', { body: { question: 'now?', operation: 'emergency' } });
     expect(r.status).toBe(429);
     expect(r.headers.get('retry-after')).toBe('7');
-    bedrock.reset();
   });
 
   it('finds line-start injection markers inside nested context values (not only in their JSON text)', async () => {
@@ -351,6 +385,7 @@ describe('the assist endpoint and routing figures, end to end', () => {
   });
 
   it('after an emergency shutdown the operator answers nothing: no model is called', async () => {
+    bedrock.setDefault({ kind: 'ok', text: 'still here' });
     const shutdown = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'runaway costs', initiated_by: 'oncall', immediate: true } });
     expect(shutdown.status).toBe(200);
     const calls = bedrock.requests.length;

@@ -60,6 +60,7 @@ describe('MCP provider against an MCP server built with the SDK', () => {
   });
 
   it('reuses the connection and estimates usage when the tool reports none', async () => {
+    await provider.complete(request, AbortSignal.timeout(5_000));
     const before = fake.initializeCount;
     fake.script({ kind: 'ok', text: '12345678' });
 
@@ -92,6 +93,7 @@ describe('MCP provider against an MCP server built with the SDK', () => {
   });
 
   it('turns an isError result into LlmProviderError and keeps the connection', async () => {
+    await provider.complete(request, AbortSignal.timeout(5_000));
     const before = fake.initializeCount;
     fake.script({ kind: 'tool-error', text: 'model overloaded' }, { kind: 'ok', text: 'fine again' });
 

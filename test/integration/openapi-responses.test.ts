@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { declaredSchedules } from '../../src/jobs/registry.js';
@@ -191,6 +192,13 @@ describe('every answer conforms to the OpenAPI document', () => {
     bedrock = await startBedrockFake();
     mcp = await startMcpFake();
     stubAwsEnv(bedrock.url);
+  });
+
+  // Each test gets an app of its own (its own state, budget and decisions) and walks the steps it needs.
+  beforeEach(async () => {
+    validated.clear();
+    bedrock.reset();
+    mcp.reset();
     bedrock.setDefault({ kind: 'ok', text: 'bedrock answer', usage: { inputTokens: 100, outputTokens: 50 } });
     mcp.setDefault({ kind: 'ok', text: 'mcp answer' });
     // A daily budget of 1.5 direct calls: alerts, then an exhausted budget, show up in /costs.
@@ -204,30 +212,18 @@ describe('every answer conforms to the OpenAPI document', () => {
     doc = (await r.json()) as OpenApiDoc;
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
     await t.close();
+  });
+
+  afterAll(async () => {
     await bedrock.close();
     await mcp.close();
     vi.unstubAllEnvs();
   });
 
-  it('the check itself fails on a missing field, an undocumented field, a wrong value and a misplaced null', async () => {
-    const status = await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' });
-    const schema = declaredSchema(doc, 'GET', '/admin/bedrock-support/status', 200);
-    const { version: _version, ...withoutVersion } = status;
-    expect(conforms(doc, schema, withoutVersion)).toEqual(['$.version: required but missing']);
-    expect(conforms(doc, schema, { ...status, surprise: 1 })).toEqual(['$.surprise: not in the document']);
-    expect(conforms(doc, schema, { ...status, status: 'sleeping' })).toEqual([expect.stringContaining('$.status: "sleeping" is not one of')]);
-    expect(conforms(doc, schema, { ...status, featureFlag: null })).toEqual(['$.featureFlag: null is not allowed']);
-    expect(conforms(doc, schema, { ...status, checkedAt: 'yesterday' })).toEqual(['$.checkedAt: yesterday is not an ISO 8601 date-time']);
-    // A nested, allOf-composed object is closed too.
-    const queues = status.queues as Record<string, Record<string, unknown>>;
-    expect(conforms(doc, schema, { ...status, queues: { ...queues, compliance: { ...queues.compliance, paused: 'no' } } })).toEqual([
-      '$.queues.compliance.paused: expected a boolean, got "no"',
-    ]);
-  });
-
-  it('disabled: health, the feature flag, status', async () => {
+  /** Disabled: health, the feature flag, status. */
+  const disabledViews = async () => {
     for (const path of ['/health', '/health/detailed', '/health/bedrock-support', '/health/bedrock-support/detailed', '/health/component/meta-monitor', '/health/compliance']) {
       await call('GET', path, 200, { role: null });
     }
@@ -237,9 +233,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/health/unknown-component', 404, { role: null });
     await call('GET', '/admin/feature-flags/bedrock-support', 200, { role: 'viewer' });
     await call('GET', '/admin/bedrock-support/schedules', 200, { role: 'viewer' });
-  });
+  };
 
-  it('enable, activate one component, then all; status and health while active', async () => {
+  /** Enable, activate one component, then all; status and health while active. */
+  const activation = async () => {
     await call('POST', '/admin/bedrock-support/enable', 200, { body: { active: false, reason: 'Initial activation' } });
     await call('POST', '/admin/bedrock-support/activate-component', 200, { body: { component: 'infrastructure-auditor' } });
     await call('POST', '/admin/bedrock-support/activate', 200, { body: { components: ['all'] } });
@@ -248,9 +245,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/health/infrastructure-auditor', 200, { role: null });
     // No worker runs meta-monitor here: its test is refused, in the one error shape.
     await call('POST', '/test/bedrock-support/meta-monitor', 503);
-  });
+  };
 
-  it('component test, the operator asked on three paths, routing figures and costs', async () => {
+  /** Active: the component test, the operator asked on three paths, routing figures and costs. */
+  const askingAndCosts = async () => {
     const test = await call('POST', '/test/bedrock-support/infrastructure-auditor', 200);
     expect(test).toMatchObject({ status: 'passed', llm: { outcome: 'success', path: 'direct' } });
 
@@ -272,15 +270,32 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(tooLong).toMatchObject({ error: { message: expect.stringContaining('days') as unknown } });
     const costs = await call('GET', '/admin/bedrock-support/costs?days=3', 200, { role: 'viewer' });
     expect(costs).toMatchObject({ status: { exhausted: true } });
-    expect((costs.alerts as unknown[]).length).toBeGreaterThan(0);
-    expect((costs.days as { rows: unknown[] }[])[0]?.rows.length).toBeGreaterThan(0);
+    // Two direct calls of 100 in / 50 out at the Sonnet price ($0.00105 each) against $0.0015 a day:
+    // the first crosses 50 %, the second 75, 90 and 100 %.
+    const alerts = costs.alerts as { period: string; thresholdPct: number; spentUsd: number }[];
+    expect(alerts.map((x) => [x.period, x.thresholdPct, x.spentUsd])).toEqual([
+      ['day', 50, 0.00105],
+      ['day', 75, 0.0021],
+      ['day', 90, 0.0021],
+      ['day', 100, 0.0021],
+    ]);
+    // Today's rows: the component test's direct call, the operator's direct call, and its MCP call (no known price).
+    const rows = (costs.days as { rows: { component: string; model: string; calls: number; costUsd: number }[] }[])[0]?.rows ?? [];
+    expect(rows.map((x) => [x.component, x.model, x.calls, x.costUsd]).sort()).toEqual(
+      [
+        ['bedrock-support', 'anthropic.claude-3-sonnet-20240229-v1:0', 1, 0.00105],
+        ['bedrock-support', 'mcp:ask', 1, 0],
+        ['infrastructure-auditor', 'anthropic.claude-3-sonnet-20240229-v1:0', 1, 0.00105],
+      ].sort(),
+    );
     // The spent budget keeps the direct path out: the detailed health says so and is degraded.
     const detailed = await call('GET', '/health/bedrock-support/detailed', 200, { role: null });
     expect(detailed.llm).toMatchObject({ status: 'degraded', reasons: [expect.stringMatching(/^LLM path direct unavailable: .*budget/) as unknown] });
     expect(detailed.status).not.toBe('healthy');
-  });
+  };
 
-  it('deactivate, emergency shutdown, recovery through the feature flag', async () => {
+  /** Active: deactivate, emergency shutdown, recovery through the feature flag. */
+  const emergencyAndRecovery = async () => {
     await call('POST', '/admin/bedrock-support/deactivate', 200, { body: { components: ['meta-monitor'] } });
     const shutdown = await call('POST', '/admin/bedrock-support/emergency/shutdown', 200, { body: { reason: 'Emergency shutdown - drill', initiated_by: 'ops-engineer' } });
     expect(shutdown).toMatchObject({ to: 'emergency', emergency: { initiatedBy: 'ops-engineer' } });
@@ -293,9 +308,47 @@ describe('every answer conforms to the OpenAPI document', () => {
     const recovered = await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' });
     expect(recovered).toMatchObject({ status: 'inactive', emergency: null, lastEmergency: { recoveredBy: 'admin-key' } });
     await call('POST', '/admin/feature-flags/bedrock-support/disable', 200);
+  };
+
+  it('the check itself fails on a missing field, an undocumented field, a wrong value and a misplaced null', async () => {
+    const status = await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' });
+    const schema = declaredSchema(doc, 'GET', '/admin/bedrock-support/status', 200);
+    const { version: _version, ...withoutVersion } = status;
+    expect(conforms(doc, schema, withoutVersion)).toEqual(['$.version: required but missing']);
+    expect(conforms(doc, schema, { ...status, surprise: 1 })).toEqual(['$.surprise: not in the document']);
+    expect(conforms(doc, schema, { ...status, status: 'sleeping' })).toEqual([expect.stringContaining('$.status: "sleeping" is not one of')]);
+    expect(conforms(doc, schema, { ...status, featureFlag: null })).toEqual(['$.featureFlag: null is not allowed']);
+    expect(conforms(doc, schema, { ...status, checkedAt: 'yesterday' })).toEqual(['$.checkedAt: yesterday is not an ISO 8601 date-time']);
+    // A nested, allOf-composed object is closed too.
+    const queues = status.queues as Record<string, Record<string, unknown>>;
+    expect(conforms(doc, schema, { ...status, queues: { ...queues, compliance: { ...queues.compliance, paused: 'no' } } })).toEqual([
+      '$.queues.compliance.paused: expected a boolean, got "no"',
+    ]);
   });
 
-  it('covered every documented GET and the main POSTs', () => {
+  it('disabled: health, the feature flag, status', async () => {
+    await disabledViews();
+  });
+
+  it('enable, activate one component, then all; status and health while active', async () => {
+    await activation();
+  });
+
+  it('component test, the operator asked on three paths, routing figures and costs', async () => {
+    await activation();
+    await askingAndCosts();
+  });
+
+  it('deactivate, emergency shutdown, recovery through the feature flag', async () => {
+    await activation();
+    await emergencyAndRecovery();
+  });
+
+  it("the runbook's day, step after step, covers every documented GET and the main POSTs", async () => {
+    await disabledViews();
+    await activation();
+    await askingAndCosts();
+    await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)
       .map(([path]) => `GET ${path} 200`);

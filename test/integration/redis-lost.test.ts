@@ -37,7 +37,8 @@ describe('a Redis that comes back empty', () => {
 
     // Redis restarts without its data: schedulers, support-mode state and paused flags are gone.
     await redis.stop();
-    await new Promise((r) => setTimeout(r, 2_000));
+    // Back once the process has noticed the outage.
+    await eventually(() => Promise.resolve(c.output().includes('redis unreachable')), 20_000);
     redis = await startRedisServer({ port: redisPort });
 
     const schedules = await eventually(async () => {

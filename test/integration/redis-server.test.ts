@@ -24,7 +24,7 @@ describe('Redis for a newcomer', () => {
     dirs.push(dir);
     const port = await freePort();
     const first = await resolveRedis({ dataDir: join(dir, 'redis'), port });
-    expect(first.own).toBeDefined();
+    expect(first).toMatchObject({ url: `redis://127.0.0.1:${port}`, own: { url: `redis://127.0.0.1:${port}`, port, dataDir: join(dir, 'redis') } });
     if (first.own) {
       started.push(first.own);
     }
@@ -36,7 +36,8 @@ describe('Redis for a newcomer', () => {
     } finally {
       client.disconnect();
     }
-    expect((await readdir(join(dir, 'redis'))).length).toBeGreaterThan(0);
+    // The append-only file (Redis 7: a directory of them) lives in the data directory.
+    expect(await readdir(join(dir, 'redis'))).toContain('appendonlydir');
     // In a process group of its own: a Ctrl-C for bsm does not kill the Redis it still needs.
     const pgid = (pid: number) => Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)]).toString().trim());
     expect(pgid(first.own?.process.pid ?? 0)).toBe(first.own?.process.pid);

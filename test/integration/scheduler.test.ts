@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listSchedules, reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { declaredSchedules } from '../../src/jobs/registry.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
@@ -19,15 +19,19 @@ describe('job schedulers', () => {
   let t: TestFleet;
   const children: ReturnType<typeof spawnBsm>[] = [];
 
-  beforeAll(async () => {
+  // Each test gets a fleet of its own and applies the schedulers it needs.
+  beforeEach(async () => {
     t = await makeTestFleet('scheduler');
   });
 
-  afterAll(async () => {
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  afterAll(() => {
     for (const c of children) {
       c.kill('SIGKILL');
     }
-    await t.cleanup();
   });
 
   it('two scheduler processes at once create each scheduler once, with the right next runs in UTC', async () => {
@@ -101,6 +105,7 @@ describe('job schedulers', () => {
   });
 
   it('applying the same declarations again changes nothing', async () => {
+    expect((await reconcileSchedules(t.fleet, declaredSchedules(t.config))).upserted).toHaveLength(7);
     const before = await listSchedules(t.fleet);
     const result = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
     expect(result).toMatchObject({ upserted: [], removed: [] });
@@ -109,11 +114,13 @@ describe('job schedulers', () => {
   });
 
   it('a run that is due but waits in a paused queue survives a restart', async () => {
+    await reconcileSchedules(t.fleet, declaredSchedules(t.config));
     const queue = t.fleet.queue('meta-monitor');
     await queue.pause();
     const slot = (await listSchedules(t.fleet)).find((s) => s.id === 'meta-monitor-analysis')?.nextRunAt;
     const due = await queue.getJob(`repeat:meta-monitor-analysis:${Date.parse(slot ?? '')}`);
-    expect(due).toBeDefined();
+    expect(due?.name).toBe('analyze-executions');
+    expect(await due?.getState()).toBe('delayed');
     // Its slot has come while the queue is paused: the job waits.
     await due?.promote();
     expect(await due?.getState()).toBe('prioritized');
@@ -146,8 +153,9 @@ describe('job schedulers', () => {
   });
 
   it('a changed pattern from configuration is applied', async () => {
+    await reconcileSchedules(t.fleet, declaredSchedules(t.config));
     const config = { ...t.config, BSM_SCHEDULE_DAILY_CHECK: '45 7 * * *' };
-    await reconcileSchedules(t.fleet, declaredSchedules(config));
+    expect((await reconcileSchedules(t.fleet, declaredSchedules(config))).upserted).toEqual(['bedrock-support/daily-support-check']);
     const daily = (await listSchedules(t.fleet)).find((s) => s.id === 'daily-support-check');
     expect(daily?.pattern).toBe('45 7 * * *');
     expect(daily?.nextRunAt).toBe(nextAt(new Date(), 7, 45).toISOString());
