@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
+import { AuditUnavailableError } from '../domain/support-mode/service.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
@@ -56,6 +57,10 @@ export function errorHandler(logger: Logger) {
     }
     if (err instanceof JobPayloadError) {
       return c.json(errorBody('invalid_request', err.message, { field: err.field, issues: err.issues }), 400);
+    }
+    if (err instanceof AuditUnavailableError) {
+      logger.error({ err: err.message, path: c.req.path }, 'change refused: the audit trail could not record it');
+      return c.json(errorBody('audit_unavailable', err.message), 503);
     }
     if (err instanceof SupportModeBusyError) {
       return c.json(errorBody('busy', err.message), 409);

@@ -16,6 +16,7 @@ export function supportModeFor(parts: { redis: Redis; prefix: string; fleet: Fle
     activeJobs: () => parts.fleet.activeCount(),
     audit: (e) => parts.auditTrail.append(e),
     clock: () => new Date(),
+    onAuditRetry: ({ attempt, error, nextRetryMs }) => logger?.error({ attempt, err: error, nextRetryMs }, 'emergency shutdown stands, but its audit entry could not be written yet: retrying'),
     // An operator tailing the log sees every change of state, who made it and why.
     onTransition: ({ command, actor, from, to, version }) => {
       const fields = { action: command.type, from, to, by: actor.by, reason: actor.reason ?? null, version };

@@ -1,5 +1,11 @@
 import type { AuditEventInput } from '../audit-trail/chain.js';
+import { Redactor } from '../compliance/pii.js';
 import { apply, desiredQueueStates, statusOf, type Actor, type Command, type SupportModeState, type SupportStatus } from './state.js';
+
+/** The audit trail did not take the entry of a change, so the change was not made. */
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+}
 
 type QueueName = keyof ReturnType<typeof desiredQueueStates>;
 
@@ -19,6 +25,10 @@ export interface SupportModeDeps {
   clock: () => Date;
   /** Told of every transition that changed something, after its queues were applied. */
   onTransition?: (event: { command: Command; actor: Actor; from: SupportStatus; to: SupportStatus; version: number }) => void;
+  /** Told when an emergency shutdown's audit entry could not be written yet (it is retried until it is). */
+  onAuditRetry?: (event: { attempt: number; error: string; nextRetryMs: number }) => void;
+  /** Delay before retrying an emergency's audit entry; doubles up to 30 s. Default 1000. */
+  auditRetryMs?: number;
 }
 
 export interface TransitionResult {
@@ -51,30 +61,74 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
     await Promise.all((Object.keys(desired) as QueueName[]).map((q) => deps.setPaused(q, desired[q] === 'paused')));
   };
 
+  const entry = (command: Command, actor: Actor, before: SupportModeState, after: SupportModeState): AuditEventInput => ({
+    actor: actor.by,
+    action: `support-mode.${command.type}`,
+    target: 'bedrock-support',
+    details: { from: statusOf(before), to: statusOf(after), changed: after.version !== before.version, command, reason: actor.reason ?? null, version: after.version },
+  });
+
+  /** An emergency's entry is written whatever it takes: retried, with a growing pause, until the trail takes it. */
+  const auditUntilWritten = (event: AuditEventInput) => {
+    let attempt = 0;
+    let pause = deps.auditRetryMs ?? 1_000;
+    const tryOnce = () => {
+      attempt += 1;
+      deps.audit(event).catch((err: unknown) => {
+        deps.onAuditRetry?.({ attempt, error: (err as Error).message, nextRetryMs: pause });
+        setTimeout(tryOnce, pause).unref();
+        pause = Math.min(pause * 2, 30_000);
+      });
+    };
+    tryOnce();
+  };
+
   // State write and queue changes happen under one fleet-wide lock: a slower request can
   // never resume a queue that a newer transition (an emergency) paused.
   const transition = (command: Command, actor: Actor): Promise<TransitionResult> => deps.store.exclusive(() => transitionLocked(command, actor));
   const transitionLocked = async (command: Command, actor: Actor): Promise<TransitionResult> => {
-    const { before, after } = await deps.store.update((s) => apply(s, command, actor, deps.clock()));
-    await applyQueues(after);
+    let before: SupportModeState;
+    let after: SupportModeState;
+    if (command.type === 'emergency') {
+      // Safety first: the shutdown stands even when the audit trail cannot take its entry now.
+      ({ before, after } = await deps.store.update((s) => apply(s, command, actor, deps.clock())));
+      await applyQueues(after);
+      auditUntilWritten(entry(command, actor, before, after));
+    } else {
+      // Every other change is in the audit trail or does not happen: the entry is written first
+      // (under the lock, so the state it describes is the one written next). The request is
+      // recorded even when it changes nothing: the trail shows who asked for what.
+      before = await deps.store.read();
+      const planned = apply(before, command, actor, deps.clock());
+      try {
+        await deps.audit(entry(command, actor, before, planned));
+      } catch (err) {
+        throw new AuditUnavailableError(`the audit trail could not record this change, so it was not made: ${(err as Error).message}`);
+      }
+      ({ before, after } = planned.version === before.version ? { before, after: before } : await deps.store.update((s) => apply(s, command, actor, deps.clock())));
+      await applyQueues(after);
+    }
     const result = { from: statusOf(before), to: statusOf(after), changed: after.version !== before.version, state: after };
-    // The request is recorded even when it changed nothing: the trail shows who asked for what.
-    await deps.audit({
-      actor: actor.by,
-      action: `support-mode.${command.type}`,
-      target: 'bedrock-support',
-      details: { from: result.from, to: result.to, changed: result.changed, command, reason: actor.reason ?? null, version: after.version },
-    });
     if (result.changed) {
       deps.onTransition?.({ command, actor, from: result.from, to: result.to, version: after.version });
     }
     return result;
   };
 
+  /**
+   * Free text a caller sends (reasons, names) is redacted before it is stored anywhere: the
+   * state, the audit trail, the logs, the cancellation message. One redactor per request, so
+   * the same value gets the same placeholder in every field.
+   */
+  const redacted = (actor: Actor, redactor: Redactor): Actor => (actor.reason === undefined ? actor : { ...actor, reason: redactor.redact(actor.reason) });
+
   return {
     read: () => deps.store.read(),
-    execute: (command, actor) => transition(command, actor),
-    async emergencyShutdown(input, actor) {
+    execute: (command, actor) => transition(command, redacted(actor, new Redactor())),
+    async emergencyShutdown(raw, rawActor) {
+      const redactor = new Redactor();
+      const input = { ...raw, reason: redactor.redact(raw.reason), initiatedBy: redactor.redact(raw.initiatedBy) };
+      const actor = redacted(rawActor, redactor);
       const activeJobsBefore = await deps.activeJobs();
       const result = await transition({ type: 'emergency', ...input }, actor);
       let processesNotified = 0;

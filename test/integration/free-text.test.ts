@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { dumpKeys } from '../helpers/redis.js';
+
+const pii = ['jane.doe@example.com', '+49 30 1234567', 'DE89370400440532013000', '4111 1111 1111 1111', 'wJalrXUtnFEMI'];
+const reason = `Paged by ${pii[0]} (${pii[1]}); refund ${pii[2]}, card ${pii[3]}; aws_secret_access_key=${pii[4]}/K7MDENG/bPxRfiCYEXAMPLEKEY`;
+
+describe('free text a caller sends is redacted before it is stored anywhere', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('free-text');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('reasons and the initiator of lifecycle, flag and emergency requests reach neither Redis nor /status', async () => {
+    expect((await t.call('POST', '/admin/feature-flags/bedrock-support/enable', { body: { reason } })).status).toBe(200);
+    expect((await t.call('POST', '/admin/bedrock-support/activate', { body: { components: ['all'], reason } })).status).toBe(200);
+    const shutdown = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason, initiated_by: `Jane <${pii[0]}>`, immediate: true } });
+    expect(shutdown.status).toBe(200);
+
+    const stored = await dumpKeys(t.client, t.prefix);
+    const status = await (await t.call('GET', '/admin/bedrock-support/status', { role: 'viewer' })).text();
+    for (const value of pii) {
+      expect(stored).not.toContain(value);
+      expect(status).not.toContain(value);
+    }
+    // The redacted words are still there for an operator to read.
+    expect(status).toContain('Paged by [EMAIL_1] ([PHONE_1])');
+    const emergency = (await t.auditTrail.range()).find((e) => e.event?.action === 'support-mode.emergency');
+    expect(emergency?.event?.details).toMatchObject({ command: { initiatedBy: 'Jane <[EMAIL_1]>' } });
+  });
+});
+
+describe('a change whose audit entry cannot be written does not stand', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('audit-or-nothing');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 503 and leaves the state as it was; an emergency shutdown stands and its entry is written once the trail takes it', async () => {
+    const streamKey = `${t.prefix}:audit-trail`;
+    const before = await t.supportMode.read();
+    // A stream key of the wrong type: every append fails, as it would on a full or broken Redis.
+    await t.client.set(streamKey, 'not a stream');
+    const refused = await t.call('POST', '/admin/bedrock-support/enable', { body: { active: true, reason: 'go' } });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('audit_unavailable');
+    expect(await t.supportMode.read()).toEqual(before);
+    expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(true);
+
+    const shutdown = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'stop everything', initiated_by: 'alice', immediate: false } });
+    expect(shutdown.status).toBe(200);
+    expect(((await (await t.call('GET', '/admin/bedrock-support/status', { role: 'viewer' })).json()) as { status: string }).status).toBe('emergency');
+    // The trail is back: the retried entry lands.
+    await t.client.del(streamKey);
+    await expect.poll(async () => (await t.auditTrail.range()).map((e) => e.event?.action), { timeout: 10_000, interval: 100 }).toContain('support-mode.emergency');
+  });
+});
