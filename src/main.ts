@@ -13,9 +13,9 @@ import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet, type Config } f
 import { statusOf } from './domain/support-mode/state.js';
 import { declaredSchedules } from './jobs/registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { createRedis, waitReady } from './redis.js';
+import { closeRedis, createRedis, waitReady } from './redis.js';
 import { redisOutageLog } from './redis-outage.js';
-import { NoRedisError, resolveRedis } from './redis-server.js';
+import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { onStopSignals } from './runtime/lifecycle.js';
@@ -41,6 +41,8 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
     prefix: parts.prefix,
     settings: config.queues,
     graceMs: config.BSM_SHUTDOWN_GRACE_MS,
+    cancelWaitMs: config.BSM_CANCEL_WAIT_MS,
+    lock: { durationMs: config.BSM_LOCK_DURATION_MS, stalledIntervalMs: config.BSM_STALLED_INTERVAL_MS },
     throttleBackoffMs: config.BSM_LLM_THROTTLE_BACKOFF_MS,
     logger,
     onWorkerError: (queue, err) => outage.error(`worker ${queue}`, err),
@@ -67,8 +69,9 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
   logger.info({ queues: invocation.queues, concurrency: Object.fromEntries(invocation.queues.map((q) => [q, config.queues[q].concurrency])) }, 'workers started');
   return async () => {
     await runner.close();
-    await adapters.close();
-    await jobs.quit().catch(() => undefined);
+    // Queues and clients of a Redis that is not there are dropped, not waited for.
+    await (jobs.status === 'ready' ? adapters.close() : Promise.resolve());
+    await closeRedis(jobs);
   };
 }
 
@@ -124,10 +127,11 @@ async function run(invocation: Invocation): Promise<void> {
   for (const { name, usedBy } of settingsNotUsedYet()) {
     logger.warn({ setting: name }, `${name} is set but this version does not use it yet (it is read once ${usedBy} lands)`);
   }
-  const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis` });
-  if (own) {
-    logger.info({ url: own.url, dataDir: own.dataDir, pid: own.process.pid }, 'REDIS_URL is not set and nothing answered on 127.0.0.1:6379: started redis-server (AOF on)');
-  }
+  const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
+  logger.info(
+    { redis: describeRedisUrl(url), from: config.REDIS_URL ? 'REDIS_URL' : own ? 'started' : 'local', ...(own ? { dataDir: own.dataDir, pid: own.process.pid } : {}) },
+    own ? `REDIS_URL is not set and nothing answered on 127.0.0.1:${config.BSM_REDIS_PORT}: started redis-server (AOF on)` : 'using Redis',
+  );
   const prefix = keyPrefix(config);
   const has = (part: 'api' | 'worker' | 'scheduler') => runs(invocation.role, part);
 
@@ -203,16 +207,16 @@ async function run(invocation: Invocation): Promise<void> {
     () => [
       ...stops,
       () => control.close(),
-      () => adapters.close(),
+      () => (client.status === 'ready' ? adapters.close() : Promise.resolve()),
       async () => {
-        await Promise.allSettled([client.quit(), blocking.quit()]);
+        await Promise.all([closeRedis(client), closeRedis(blocking)]);
       },
       async () => {
         await own?.stop();
       },
     ],
     logger,
-    config.BSM_SHUTDOWN_GRACE_MS,
+    { graceMs: config.BSM_SHUTDOWN_GRACE_MS, cancelWaitMs: config.BSM_CANCEL_WAIT_MS },
   );
 }
 

@@ -129,13 +129,17 @@ export async function startRedisServer(options: { port: number; dataDir?: string
  * `redisUrl` when set; else the Redis on 127.0.0.1:`port` if it answers; else a
  * redis-server of our own on that port with its data (AOF on) in `dataDir`.
  */
-export async function resolveRedis(options: { redisUrl?: string; dataDir: string; port?: number }): Promise<{ url: string; own?: OwnRedis }> {
+export async function resolveRedis(options: { redisUrl?: string; dataDir: string; port?: number; mayStartOwn: boolean }): Promise<{ url: string; own?: OwnRedis }> {
   const port = options.port ?? 6379;
   if (options.redisUrl) {
     return { url: options.redisUrl };
   }
   if (await redisAnswers('127.0.0.1', port)) {
     return { url: `redis://127.0.0.1:${port}` };
+  }
+  if (!options.mayStartOwn) {
+    // A worker, api or scheduler on a private, empty Redis would look healthy and do nothing useful.
+    throw new NoRedisError(`REDIS_URL is not set and no Redis answers on 127.0.0.1:${port}: set REDIS_URL to the fleet's Redis (only \`bsm all\` starts a redis-server of its own)`);
   }
   let own: OwnRedis;
   try {
@@ -152,4 +156,14 @@ export async function resolveRedis(options: { redisUrl?: string; dataDir: string
   process.once('exit', stopOnExit);
   own.process.once('exit', () => process.removeListener('exit', stopOnExit));
   return { url: own.url, own };
+}
+
+/** Where a Redis URL points, for the log: host, port and db, the password masked. */
+export function describeRedisUrl(url: string): { host: string; port: number; db: number; password: boolean; tls: boolean } | { unparsable: true } {
+  try {
+    const u = new URL(url);
+    return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), password: u.password !== '', tls: u.protocol === 'rediss:' };
+  } catch {
+    return { unparsable: true };
+  }
 }

@@ -56,3 +56,27 @@ export async function pingLatencyMs(redis: Redis): Promise<number> {
   await redis.ping();
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
+
+/**
+ * Closes a connection without waiting on a Redis that is not there: QUIT when it is ready
+ * (bounded by `timeoutMs`), otherwise, or when QUIT does not answer in time, a plain
+ * disconnect. A worker's or subscriber's QUIT would otherwise wait for a reconnect that may
+ * never come.
+ */
+export async function closeRedis(redis: Redis, timeoutMs = 1_000): Promise<void> {
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      redis.quit().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((done) => (timer = setTimeout(() => done(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (answered) {
+      return;
+    }
+  }
+  redis.disconnect();
+}

@@ -8,7 +8,11 @@ const repeatSignalWindowMs = 2_000;
  * twice (from the terminal and relayed by `npm start`): only a signal well after the first
  * means "stop waiting" and exits at once.
  */
-export function onStopSignals(steps: () => readonly (() => Promise<void>)[], logger: Logger, graceMs: number): void {
+export function onStopSignals(steps: () => readonly (() => Promise<void>)[], logger: Logger, bounds: { graceMs: number; cancelWaitMs: number }): void {
+  const { graceMs } = bounds;
+  // Whatever Redis does, the process is gone by then: jobs it could not hand back are left to
+  // the stalled-job check of the other workers (their locks expire).
+  const hardStopMs = graceMs + bounds.cancelWaitMs + 5_000;
   let stoppingSince: number | undefined;
   const shutdown = async (signal: string) => {
     if (stoppingSince !== undefined) {
@@ -20,6 +24,10 @@ export function onStopSignals(steps: () => readonly (() => Promise<void>)[], log
     }
     stoppingSince = Date.now();
     logger.info({ signal, graceMs }, 'shutting down: running jobs get the grace period, then are cancelled back to waiting (signal again to exit at once)');
+    setTimeout(() => {
+      logger.error({ hardStopMs }, 'shutdown did not finish in time (is Redis reachable?): exiting; running jobs are left to the stalled-job check');
+      process.exit(1);
+    }, hardStopMs);
     for (const step of steps()) {
       await step();
     }

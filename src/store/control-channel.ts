@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { closeRedis } from '../redis.js';
 
 const controlMessageSchema = z.object({ type: z.literal('cancel-running'), reason: z.string() });
 
@@ -44,7 +45,7 @@ export function createControlChannel(publisher: Redis, subscriber: Redis | null,
     },
     async close() {
       if (subscriber) {
-        await subscriber.quit().catch(() => undefined);
+        await closeRedis(subscriber);
       }
     },
   };

@@ -29,6 +29,8 @@ export interface RunnerOptions {
    * stalled-job check of any other worker.
    */
   cancelWaitMs?: number;
+  /** BullMQ's lock duration and stalled-check interval (`BSM_LOCK_DURATION_MS`, `BSM_STALLED_INTERVAL_MS`). Default 30 s each. */
+  lock?: { durationMs: number; stalledIntervalMs: number };
   logger: Logger;
   /** Back-off applied to the whole queue when a provider throttles without saying how long. */
   throttleBackoffMs?: number;
@@ -77,6 +79,8 @@ async function runDeclared(declaration: JobDeclaration, job: Job, ctx: JobContex
 
 export function startWorkers(options: RunnerOptions): Runner {
   const workers = new Map<QueueName, Worker>();
+  /** Jobs this process is running now. */
+  let running = 0;
   const workerName = `${hostname()}:${process.pid}`;
 
   for (const queue of options.queues) {
@@ -89,6 +93,7 @@ export function startWorkers(options: RunnerOptions): Runner {
         throw new UnrecoverableError(`no job "${job.name}" is declared on ${queue}`);
       }
       const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
+      running += 1;
       try {
         return await runDeclared(declaration, job, ctx, options.deps);
       } catch (err) {
@@ -105,6 +110,8 @@ export function startWorkers(options: RunnerOptions): Runner {
           throw Worker.RateLimitError();
         }
         throw err;
+      } finally {
+        running -= 1;
       }
     };
 
@@ -116,6 +123,8 @@ export function startWorkers(options: RunnerOptions): Runner {
       concurrency: s.concurrency,
       limiter: { max: s.rateLimit.max, duration: s.rateLimit.durationMs },
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
+      lockDuration: options.lock?.durationMs ?? 30_000,
+      stalledInterval: options.lock?.stalledIntervalMs ?? 30_000,
     });
     worker.on('failed', (job, err) => {
       log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
@@ -143,21 +152,30 @@ export function startWorkers(options: RunnerOptions): Runner {
       const closing = Promise.all([...workers.values()].map((w) => w.close())).then(() => true);
       const stop = new AbortController();
       const after = (ms: number) => delay(ms, false, { signal: stop.signal }).catch(() => false);
+      const cancelWaitMs = options.cancelWaitMs ?? 10_000;
+      // Bounded whatever Redis does: a worker that cannot close cleanly is closed by force, and
+      // what it could not hand back is returned by the stalled-job check of another worker.
+      const forceClose = async (why: string) => {
+        options.logger.error({ cancelWaitMs, running }, why);
+        await Promise.race([Promise.all([...workers.values()].map((w) => w.close(true))), after(1_000)]);
+      };
       try {
         if (await Promise.race([closing, after(options.graceMs)])) {
           return;
         }
-        options.logger.warn({ graceMs: options.graceMs }, 'jobs still running after the grace period: cancelling them');
+        if (running === 0) {
+          // Nothing to cancel: the workers are waiting on Redis to close.
+          if (!(await Promise.race([closing, after(Math.min(cancelWaitMs, 1_000))]))) {
+            await forceClose('workers could not close cleanly (is Redis reachable?): closing by force');
+          }
+          return;
+        }
+        options.logger.warn({ graceMs: options.graceMs, running }, 'jobs still running after the grace period: cancelling them');
         cancelAll('shutdown');
-        const cancelWaitMs = options.cancelWaitMs ?? 10_000;
         if (await Promise.race([closing, after(cancelWaitMs)])) {
           return;
         }
-        options.logger.error(
-          { cancelWaitMs },
-          'cancelled jobs could not be handed back to waiting (is Redis reachable?): closing by force; the stalled-job check of the next worker returns them',
-        );
-        await Promise.race([Promise.all([...workers.values()].map((w) => w.close(true))), after(cancelWaitMs)]);
+        await forceClose('cancelled jobs could not be handed back to waiting (is Redis reachable?): closing by force; the stalled-job check of the next worker returns them');
       } finally {
         stop.abort();
       }

@@ -48,7 +48,7 @@ export async function dumpKeys(redis: Redis, keyStart: string): Promise<string> 
               : type === 'set'
                 ? await redis.smembers(key)
                 : type === 'zset'
-                  ? await redis.zrange(key, 0, -1)
+                  ? await redis.zrange(key, '0', '-1')
                   : type === 'stream'
                     ? await redis.xrange(key, '-', '+')
                     : null;

@@ -16,14 +16,14 @@ describe('Redis for a newcomer', () => {
   });
 
   it('uses REDIS_URL when set, without probing', async () => {
-    expect(await resolveRedis({ redisUrl: 'redis://example.invalid:1', dataDir: '/nonexistent' })).toEqual({ url: 'redis://example.invalid:1' });
+    expect(await resolveRedis({ redisUrl: 'redis://example.invalid:1', dataDir: '/nonexistent', mayStartOwn: true })).toEqual({ url: 'redis://example.invalid:1' });
   });
 
   it('starts its own redis-server with AOF on when nothing answers, and reuses it once it answers', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bsm-own-redis-'));
     dirs.push(dir);
     const port = await freePort();
-    const first = await resolveRedis({ dataDir: join(dir, 'redis'), port });
+    const first = await resolveRedis({ dataDir: join(dir, 'redis'), port, mayStartOwn: true });
     expect(first).toMatchObject({ url: `redis://127.0.0.1:${port}`, own: { url: `redis://127.0.0.1:${port}`, port, dataDir: join(dir, 'redis') } });
     if (first.own) {
       started.push(first.own);
@@ -42,7 +42,7 @@ describe('Redis for a newcomer', () => {
     const pgid = (pid: number) => Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(pid)]).toString().trim());
     expect(pgid(first.own?.process.pid ?? 0)).toBe(first.own?.process.pid);
     expect(pgid(first.own?.process.pid ?? 0)).not.toBe(pgid(process.pid));
-    const second = await resolveRedis({ dataDir: join(dir, 'redis'), port });
+    const second = await resolveRedis({ dataDir: join(dir, 'redis'), port, mayStartOwn: true });
     expect(second).toEqual({ url: `redis://127.0.0.1:${port}` });
   });
 
@@ -50,7 +50,7 @@ describe('Redis for a newcomer', () => {
     vi.stubEnv('PATH', '/nonexistent');
     const dataDir = join(tmpdir(), `bsm-no-redis-${process.pid}`, 'redis');
     try {
-      const failure = resolveRedis({ dataDir, port: await freePort() });
+      const failure = resolveRedis({ dataDir, port: await freePort(), mayStartOwn: true });
       await expect(failure).rejects.toThrow(NoRedisError);
       await expect(failure).rejects.toThrow(/^no Redis answers on 127\.0\.0\.1:\d+ and redis-server is not on the PATH: install one \(Debian\/Ubuntu: apt install redis-server; macOS: brew install redis; Docker: docker compose up -d redis\)/);
       // Nothing was left behind for a server that never ran.

@@ -66,4 +66,23 @@ describe('start-up', () => {
     expect(await waitForExit(child)).toBe(2);
     expect(child.output()).toContain('--queues must name queues among bedrock-support, infrastructure-auditor, meta-monitor, implementation-support, compliance, got "meta-monitor,nope"');
   });
+
+  it('only the all role starts a Redis of its own: a worker without REDIS_URL and nothing on the port refuses to start', async () => {
+    const port = await freePort();
+    for (const role of ['worker', 'api', 'scheduler']) {
+      const child = spawnBsm([role], { REDIS_URL: '', BSM_REDIS_PORT: String(port), LOG_LEVEL: 'silent' });
+      expect(await waitForExit(child, 30_000)).toBe(2);
+      expect(child.output()).toBe(`bsm: REDIS_URL is not set and no Redis answers on 127.0.0.1:${port}: set REDIS_URL to the fleet's Redis (only \`bsm all\` starts a redis-server of its own)\n`);
+    }
+  });
+
+  it('start-up logs which Redis it uses: host, port and db, and whether a password is set, never the password', async () => {
+    const { output } = await apiOnATakenPort({ LOG_LEVEL: 'info' });
+    const lines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; redis?: unknown; from?: string });
+    const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    expect(lines.find((l) => l.msg === 'using Redis')).toMatchObject({ from: 'REDIS_URL', redis: { host: url.hostname, port: Number(url.port || 6379), db: 0, password: false, tls: false } });
+  });
 });
