@@ -4,18 +4,39 @@ import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Fleet } from '../queues/fleet.js';
-import { queueNames } from '../domain/queue-names.js';
+import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
-import { ApiError } from './errors.js';
 
 export const bullBoardPath = '/admin/queues';
 
-function board(fleet: Fleet, readOnlyMode: boolean): Hono {
+type FleetQueue = ReturnType<Fleet['queue']>;
+
+/**
+ * BullMQ's `getRateLimitTtl()` without a job count reports the limiter window of any queue that
+ * ran one job in it, so the board showed every such queue as rate limited. Asked with the
+ * queue's limit, it reports a limit actually reached (or a back-off set after throttling).
+ */
+class FleetQueueAdapter extends BullMQAdapter {
+  constructor(
+    private readonly fleetQueue: FleetQueue,
+    private readonly rateLimitMax: number,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(fleetQueue, options);
+  }
+
+  override async getActiveRateLimitTtl(): Promise<number> {
+    const ttl = await this.fleetQueue.getRateLimitTtl(this.rateLimitMax);
+    return ttl > 0 ? ttl : 0;
+  }
+}
+
+function board(fleet: Fleet, rateLimits: Record<QueueName, number>, readOnlyMode: boolean): Hono {
   const adapter = new HonoAdapter(serveStatic);
   adapter.setBasePath(bullBoardPath);
   createBullBoard({
-    queues: queueNames.map((n) => new BullMQAdapter(fleet.queue(n), { readOnlyMode, description: n })),
+    queues: queueNames.map((n) => new FleetQueueAdapter(fleet.queue(n), rateLimits[n], { readOnlyMode, description: n })),
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: readOnlyMode ? 'Bedrock Support (read-only)' : 'Bedrock Support' } },
   });
@@ -32,6 +53,10 @@ const ownedElsewhere: { pattern: RegExp; use: string }[] = [
   { pattern: /^\/api\/queues\/[^/]+\/(pause|resume)$/, use: 'POST /admin/bedrock-support/activate-component or /deactivate (support mode owns queue pausing)' },
   { pattern: /^\/api\/queues\/[^/]+\/obliterate$/, use: 'nothing: obliterating a queue would destroy its history' },
   { pattern: /^\/api\/queues\/[^/]+\/(concurrency|rate-limit)$/, use: 'the BSM_<QUEUE>_CONCURRENCY and BSM_<QUEUE>_RATE_* settings' },
+  {
+    pattern: /^\/api\/queues\/[^/]+\/rate-limit\/release$/,
+    use: 'nothing: the rate limit is the BSM_<QUEUE>_RATE_* settings, and a back-off after provider throttling ends by itself (releasing it early sends the next calls into the throttling)',
+  },
   { pattern: /^\/api\/queues\/[^/]+\/job-schedulers\/[^/]+(\/remove)?$/, use: 'the BSM_SCHEDULE_* settings (schedulers are declared, and re-applied at start-up); "run now" of a scheduler is allowed' },
   {
     pattern: /^\/api\/queues\/[^/]+\/add$/,
@@ -41,22 +66,64 @@ const ownedElsewhere: { pattern: RegExp; use: string }[] = [
 ];
 
 /**
+ * A refusal as the board shows it: its UI puts `error` (a string, or a translation key) in a
+ * toast's title and `message` in its text, so the person who clicked reads why and what to use
+ * (the project's `{ error: { code, message } }` left that toast empty). `code` and `details` keep
+ * the refusal machine-readable.
+ */
+function boardRefusal(title: string, message: string, code: string): { error: string; message: string; code: string; details: null } {
+  return { error: title, message, code, details: null };
+}
+
+/**
+ * Emptying a queue drops the waiting runs of its job schedulers with the other waiting jobs (a
+ * scheduler's next run is waiting after "promote all", or while its queue is paused), and a
+ * scheduler whose pending run is gone never fires again. Names the schedulers it would stop.
+ */
+async function schedulersEmptyWouldStop(queue: FleetQueue): Promise<string[]> {
+  const schedulers = await queue.getJobSchedulers(0, -1);
+  const states = await Promise.all(schedulers.map(async (s) => (s.next === undefined ? null : queue.getJobState(`repeat:${s.key}:${s.next}`))));
+  return schedulers.filter((_, i) => states[i] === 'waiting' || states[i] === 'prioritized').map((s) => s.key);
+}
+
+/**
  * Bull Board for the five queues. Operators and admins get the full board; viewers and
  * approvers a read-only one. Authentication and CSRF checks run before this.
  */
-export function bullBoardRoutes(fleet: Fleet): Hono<AppEnv> {
-  const full = board(fleet, false);
-  const readOnly = board(fleet, true);
+export function bullBoardRoutes(fleet: Fleet, rateLimits: Record<QueueName, number>): Hono<AppEnv> {
+  const full = board(fleet, rateLimits, false);
+  const readOnly = board(fleet, rateLimits, true);
   const app = new Hono<AppEnv>();
-  app.all('*', (c) => {
+  app.all('*', async (c) => {
+    const sub = c.req.path.slice(bullBoardPath.length);
+    let request = c.req.raw;
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      const sub = c.req.path.slice(bullBoardPath.length);
       const owned = ownedElsewhere.find((o) => o.pattern.test(sub));
       if (owned) {
-        throw new ApiError(409, 'conflict', `not from Bull Board: use ${owned.use}`);
+        return c.json(boardRefusal('Not from Bull Board', `Use ${owned.use}.`, 'conflict'), 409);
       }
+      const empty = /^\/api\/queues\/([^/]+)\/empty$/.exec(sub);
+      const name = empty?.[1];
+      if (name && (queueNames as readonly string[]).includes(name)) {
+        const stopped = await schedulersEmptyWouldStop(fleet.queue(name as QueueName));
+        if (stopped.length > 0) {
+          return c.json(
+            boardRefusal(
+              'Emptying would stop a schedule',
+              `The waiting jobs of ${name} include the next run of its job scheduler(s) ${stopped.join(', ')}; emptying the queue would drop it and the schedule would not fire again. Let those runs start (or clean the other jobs one by one) first.`,
+              'conflict',
+            ),
+            409,
+          );
+        }
+      }
+    } else if (sub === '/') {
+      // A reloaded or bookmarked board URL (`/admin/queues/?status=completed`) is the board itself.
+      const url = new URL(request.url);
+      url.pathname = bullBoardPath;
+      request = new Request(url, request);
     }
-    return (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(c.req.raw, c.env);
+    return (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(request, c.env);
   });
   return app;
 }

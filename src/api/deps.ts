@@ -6,6 +6,7 @@ import type { FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
 import type { ScheduleState } from '../domain/schedules.js';
+import type { QueueName } from '../domain/queue-names.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { Keyring } from './auth.js';
 
@@ -21,6 +22,8 @@ export interface ApiDeps {
   llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean } };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
+  /** Each queue's rate limit (jobs per window), so the board tells a reached limit from a used window. */
+  queueRateLimits: Record<QueueName, number>;
   clock: () => Date;
   limits?: Partial<ApiLimits>;
 }

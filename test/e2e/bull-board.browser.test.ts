@@ -78,4 +78,24 @@ describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, 
     await page.screenshot({ path: process.env.BSM_E2E_SCREENSHOT ?? join(dataDir, 'bull-board.png'), fullPage: true });
     await context.close();
   });
+
+  it('a refusal shows its reason and what to use in the toast a person sees', async () => {
+    const context = await launched().newContext({ httpCredentials: { username: 'operator', password: operator } });
+    const page = await context.newPage();
+    await page.goto(`${base}/admin/queues/queue/meta-monitor`);
+    // The queue's actions are in its menu; support mode keeps meta-monitor paused, so it offers Resume.
+    const menu = page.locator('button[aria-haspopup="menu"]').first();
+    await menu.waitFor({ timeout: 15_000 });
+    await menu.click();
+    await page.getByRole('menuitem', { name: /resume|pause/i }).first().click();
+    // Some versions ask to confirm.
+    const confirm = page.getByRole('button', { name: /^(confirm|pause|yes|ok)$/i }).last();
+    if (await confirm.isVisible().catch(() => false)) {
+      await confirm.click();
+    }
+    await page.getByText('Not from Bull Board').first().waitFor({ timeout: 15_000 });
+    await page.getByText(/support mode owns queue pausing/).first().waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: process.env.BSM_E2E_REFUSAL_SCREENSHOT ?? join(dataDir, 'bull-board-refusal.png'), fullPage: true });
+    await context.close();
+  });
 });

@@ -294,6 +294,7 @@ describe('Bull Board', () => {
       'meta-monitor/obliterate',
       'meta-monitor/concurrency',
       'meta-monitor/rate-limit',
+      'meta-monitor/rate-limit/release',
       'meta-monitor/add',
       'compliance/job-schedulers/daily-compliance-check',
       'meta-monitor/1/update-data',
@@ -306,8 +307,65 @@ describe('Bull Board', () => {
     expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
     const before = (await t.supportMode.read()).version;
     const pause = await t.call('PUT', '/admin/queues/api/queues/meta-monitor/pause', { role: null, headers: { authorization: basic('operator') } });
-    expect(((await pause.json()) as { error: { message: string } }).error.message).toContain('/admin/bedrock-support/');
+    // In the board's own shape: its toast shows `error` as the title and `message` as the text.
+    expect(await pause.json()).toEqual({
+      error: 'Not from Bull Board',
+      message: 'Use POST /admin/bedrock-support/activate-component or /deactivate (support mode owns queue pausing).',
+      code: 'conflict',
+      details: null,
+    });
     expect(await t.fleet.queue('meta-monitor').isPaused()).toBe(false);
     expect((await t.supportMode.read()).version).toBe(before);
+  });
+
+  it('releasing a throttling back-off is refused: the back-off stays', async () => {
+    const queue = t.fleet.queue('infrastructure-auditor');
+    await queue.rateLimit(60_000);
+    const r = await t.call('PUT', '/admin/queues/api/queues/infrastructure-auditor/rate-limit/release', { role: null, headers: { authorization: basic('admin') } });
+    expect(r.status).toBe(409);
+    expect(await queue.getRateLimitTtl()).toBeGreaterThan(50_000);
+    await queue.removeRateLimitKey();
+  });
+
+  it('a queue that ran a job is not shown as rate limited; one whose back-off is on is', async () => {
+    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+    const job = await t.fleet.add('meta-monitor', 'canary', {});
+    expect(await (await t.fleet.waitForFinish('meta-monitor', job.id as string, 10_000))?.getState()).toBe('completed');
+    const rateLimitTtl = async (queue: string) => {
+      const r = await t.call('GET', '/admin/queues/api/queues', { role: null, headers: { authorization: basic('viewer') } });
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { queues: { name: string; activeRateLimitTtl: number }[] };
+      return body.queues.find((q) => q.name === queue)?.activeRateLimitTtl;
+    };
+    expect(await rateLimitTtl('meta-monitor')).toBe(0);
+    await t.fleet.queue('implementation-support').rateLimit(30_000);
+    expect(await rateLimitTtl('implementation-support')).toBeGreaterThan(20_000);
+    await t.fleet.queue('implementation-support').removeRateLimitKey();
+  });
+
+  it('a reloaded or bookmarked board URL with a trailing slash serves the board', async () => {
+    for (const path of ['/admin/queues/', '/admin/queues/?status=completed']) {
+      const r = await t.call('GET', path, { role: null, headers: { authorization: basic('viewer') } });
+      expect(r.status, path).toBe(200);
+      expect(await r.text()).toContain('<div id="root"');
+    }
+  });
+
+  it('emptying a queue whose scheduler has a run waiting is refused, so the schedule keeps firing', async () => {
+    // A paused queue holds its scheduler's due run in waiting, as "promote all" does.
+    await t.supportMode.execute({ type: 'deactivate', components: ['infrastructure-auditor'] }, { by: 'test' });
+    const queue = t.fleet.queue('infrastructure-auditor');
+    await queue.upsertJobScheduler('test-audit', { every: 60_000 }, { name: 'audit', data: { type: 'incremental' }, opts: { priority: 5 } });
+    const [delayed] = await queue.getDelayed();
+    await delayed?.promote();
+    const r = await t.call('PUT', '/admin/queues/api/queues/infrastructure-auditor/empty', { role: null, headers: { authorization: basic('operator') } });
+    expect(r.status).toBe(409);
+    expect(((await r.json()) as { message: string }).message).toContain('test-audit');
+    const scheduler = await queue.getJobScheduler('test-audit');
+    expect(await queue.getJobState(`repeat:test-audit:${scheduler?.next}`)).toMatch(/^(waiting|prioritized)$/);
+    await queue.removeJobScheduler('test-audit');
+    await queue.drain();
+    const emptied = await t.call('PUT', '/admin/queues/api/queues/infrastructure-auditor/empty', { role: null, headers: { authorization: basic('operator') } });
+    expect(emptied.status).toBe(200);
   });
 });
