@@ -93,7 +93,7 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
   const app = createApp({
     fleet: adapters.fleet,
     fleetReader: adapters.fleetReader,
-    logger,
+    logger: logger.child({ component: 'api' }),
     supportMode: adapters.supportMode,
     auditTrail: adapters.auditTrail,
     keyring,
