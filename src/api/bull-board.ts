@@ -5,7 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Fleet } from '../queues/fleet.js';
 import { queueNames } from '../domain/queue-names.js';
-import { roleCan } from './auth.js';
+import { requirePermission, roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 
@@ -48,6 +48,8 @@ export function bullBoardRoutes(fleet: Fleet): Hono<AppEnv> {
   const full = board(fleet, false);
   const readOnly = board(fleet, true);
   const app = new Hono<AppEnv>();
+  // Viewing the board is reading: an ingest key (no read permission) gets the 403 every GET gives it.
+  app.use('*', requirePermission('read'));
   app.all('*', (c) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       const sub = c.req.path.slice(bullBoardPath.length);
