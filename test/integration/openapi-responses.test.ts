@@ -295,6 +295,16 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/admin/feature-flags/bedrock-support/disable', 200);
   });
 
+  it('the feature-flag registry: the list, one flag, a change each way, an unknown flag', async () => {
+    const list = await call('GET', '/admin/feature-flags', 200, { role: 'viewer' });
+    expect((list.flags as unknown[]).length).toBe(5);
+    await call('GET', '/admin/feature-flags/llm-narratives', 200, { role: 'viewer' });
+    await call('GET', '/admin/feature-flags/auto-pilot', 404, { role: 'viewer' });
+    expect(await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator', body: { reason: 'cost' } })).toMatchObject({ changed: true, enabled: false });
+    expect(await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' })).toMatchObject({ changed: true, enabled: true });
+    await call('POST', '/admin/feature-flags/auto-remediation/enable', 403, { role: 'operator' });
+  });
+
   it('covered every documented GET and the main POSTs', () => {
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)
@@ -308,6 +318,8 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/bedrock-support/assist',
       '/admin/feature-flags/bedrock-support/enable',
       '/admin/feature-flags/bedrock-support/disable',
+      '/admin/feature-flags/{flag}/enable',
+      '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
     ].map((p) => `POST ${p} 200`);
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
