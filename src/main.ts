@@ -92,7 +92,7 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
   }
   if (keyring.size === 1 && config.BSM_TWO_PERSON_RULE) {
     logger.warn(
-      { keys: 1, setting: 'BSM_TWO_PERSON_RULE' },
+      { keys: 1, twoPersonRule: true },
       'only one API key: under the two-person rule nobody can approve an action it requests; add a second key with the approve permission (approver or admin) to BSM_API_KEYS, or set BSM_TWO_PERSON_RULE=false for a one-person install',
     );
   }

@@ -98,7 +98,7 @@ describe('the two-person rule at start-up', () => {
     }
   }
 
-  const ruleWarnings = (lines: Record<string, unknown>[]) => lines.filter((l) => l.setting === 'BSM_TWO_PERSON_RULE');
+  const ruleWarnings = (lines: Record<string, unknown>[]) => lines.filter((l) => l.twoPersonRule !== undefined);
 
   it('one key with the rule on: one warning that approvals need a second key or the rule lifted', async () => {
     const warnings = ruleWarnings(await startApi({ BSM_API_KEYS: admin }));
