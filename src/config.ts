@@ -106,7 +106,7 @@ const settings = {
     default: 'bsm',
   }),
   BSM_API_KEYS: setting({
-    description: 'comma-separated name:role:token; roles viewer, operator, approver, admin; tokens of 16 characters or more',
+    description: 'comma-separated name:role:token; roles viewer, ingest, operator, approver, admin; tokens of 16 characters or more',
     expected: 'name:role:token[,name:role:token...]',
     schema: z.string().trim(),
   }),
@@ -249,6 +249,7 @@ const settings = {
     default: 24 * 90,
   }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
+  BSM_TWO_PERSON_RULE: setting({ description: 'two-person rule: an action that waits for approval is approved by another key than the one that requested it; false lifts it for one-person installs (every approval then records that it was off)', expected: 'true or false', schema: bool, default: true }),
 };
 
 /** Per-queue settings: `BSM_<QUEUE>_CONCURRENCY`, `BSM_<QUEUE>_RATE_MAX`, `BSM_<QUEUE>_RATE_DURATION_MS`. */

@@ -96,13 +96,20 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
       logger.info({ tokenFile: tokenPath }, 'no BSM_API_KEYS configured: using the admin token kept in the data directory');
     }
   }
+  if (keyring.size === 1 && config.BSM_TWO_PERSON_RULE) {
+    logger.warn(
+      { keys: 1, twoPersonRule: true },
+      'only one API key: under the two-person rule nobody can approve an action it requests; add a second key with the approve permission (approver or admin) to BSM_API_KEYS, or set BSM_TWO_PERSON_RULE=false for a one-person install',
+    );
+  }
   const app = createApp({
     fleet: adapters.fleet,
     fleetReader: adapters.fleetReader,
-    logger,
+    logger: logger.child({ component: 'api' }),
     supportMode: adapters.supportMode,
     auditTrail: adapters.auditTrail,
     keyring,
+    featureFlags: adapters.featureFlags,
     llm: adapters.llm,
     schedules: () => listSchedules(adapters.fleet),
     queueRateLimits: rateLimitsOf(config),

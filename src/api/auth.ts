@@ -5,9 +5,9 @@ import type { MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './env.js';
 
-import { roleCan, roles, type Permission, type Principal, type Role } from '../domain/access.js';
+import { isRole, roleCan, roles, rolesWith, type Permission, type Principal, type Role } from '../domain/access.js';
 
-export { roleCan, roles, type Permission, type Principal, type Role } from '../domain/access.js';
+export { roleCan, roles, rolesWith, type Permission, type Principal, type Role } from '../domain/access.js';
 
 interface KeyEntry extends Principal {
   digest: Buffer;
@@ -38,13 +38,13 @@ export function parseApiKeys(spec: string): { name: string; role: Role; token: s
     if (!name || !role || !token) {
       throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} must be name:role:token`);
     }
-    if (!(roles as readonly string[]).includes(role)) {
+    if (!isRole(role)) {
       throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} (${name}) has role "${role}": expected one of ${roles.join(', ')}`);
     }
     if (token.length < 16) {
       throw new ApiKeysError(`BSM_API_KEYS entry ${i + 1} (${name}) has a token shorter than 16 characters`);
     }
-    out.push({ name, role: role as Role, token });
+    out.push({ name, role, token });
   }
   return out;
 }
@@ -129,13 +129,20 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Throws a 403 unless `principal`'s role grants `permission`; `what` names the act in the message
+ * when it is more than the permission (`change auto-remediation`).
+ */
+export function assertPermission(principal: Principal, permission: Permission, what: string = permission): void {
+  if (!roleCan(principal.role, permission)) {
+    throw new ApiError(403, 'forbidden', `role ${principal.role} may not ${what}; needs ${rolesWith(permission).join(' or ')}`);
+  }
+}
+
 /** 403 unless the authenticated caller's role grants `permission`. */
 export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
   return async function requirePermissionMiddleware(c, next) {
-    const principal = c.get('principal');
-    if (!roleCan(principal.role, permission)) {
-      throw new ApiError(403, 'forbidden', `role ${principal.role} may not ${permission}; needs ${roles.filter((r) => roleCan(r, permission)).join(' or ')}`);
-    }
+    assertPermission(c.get('principal'), permission);
     await next();
   };
 }

@@ -5,7 +5,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { Fleet } from '../queues/fleet.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
-import { roleCan } from './auth.js';
+import { requirePermission, roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
 
 export const bullBoardPath = '/admin/queues';
@@ -94,6 +94,8 @@ export function bullBoardRoutes(fleet: Fleet, rateLimits: Record<QueueName, numb
   const full = board(fleet, rateLimits, false);
   const readOnly = board(fleet, rateLimits, true);
   const app = new Hono<AppEnv>();
+  // Viewing the board is reading: an ingest key (no read permission) gets the 403 every GET gives it.
+  app.use('*', requirePermission('read'));
   app.all('*', async (c) => {
     const sub = c.req.path.slice(bullBoardPath.length);
     let request = c.req.raw;

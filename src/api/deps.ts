@@ -1,6 +1,7 @@
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
@@ -18,6 +19,8 @@ export interface ApiDeps {
   supportMode: SupportModeService;
   auditTrail: AuditTrail;
   keyring: Keyring;
+  /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
+  featureFlags: FeatureFlagService;
   /** The LLM router, budget and PII counts. */
   llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean } };
   logger: Logger;

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
 import { AuditUnavailableError } from '../domain/support-mode/service.js';
+import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
@@ -62,7 +63,7 @@ export function errorHandler(logger: Logger) {
       logger.error({ err: err.message, path: c.req.path }, 'change refused: the audit trail could not record it');
       return c.json(errorBody('audit_unavailable', err.message), 503);
     }
-    if (err instanceof SupportModeBusyError) {
+    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError) {
       return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {

@@ -31,6 +31,11 @@ export function roleCan(role: Role, permission: Permission): boolean {
   return grants[role].includes(permission);
 }
 
+/** The roles that grant `permission`, in the order of {@link roles}. */
+export function rolesWith(permission: Permission): Role[] {
+  return roles.filter((r) => roleCan(r, permission));
+}
+
 /** An authenticated caller: the key's name and its role. */
 export interface Principal {
   name: string;

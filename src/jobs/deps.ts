@@ -4,6 +4,7 @@ import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { LlmRouter } from '../domain/llm/router.js';
+import type { LlmProvider } from '../domain/llm/types.js';
 import type { PathResidency } from '../domain/llm/residency.js';
 import type { SupportModeState } from '../domain/support-mode/state.js';
 
@@ -25,5 +26,10 @@ export interface JobDeps {
   supportMode: () => Promise<SupportModeState>;
   /** The one LLM router (narratives). */
   llm: Pick<LlmRouter, 'ask'>;
+  /**
+   * Who writes job narratives: `llm` while a model may (the `llm-narratives` flag, read on every
+   * narrative), else the local template writer, without any model being called.
+   */
+  narratives: { modelAllowed: () => Promise<boolean>; local: Pick<LlmProvider, 'complete'> };
   clock: () => Date;
 }

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
+import { createFeatureFlagService, type FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { SupportModeService } from '../domain/support-mode/service.js';
@@ -11,6 +12,8 @@ import { createFleet, type Fleet } from '../queues/fleet.js';
 import { jobOptionSettings } from '../queues/define.js';
 import { archiveSinkFor } from '../store/archive-sink.js';
 import { createAuditTrail } from '../store/audit-trail.store.js';
+import { createFeatureFlagStore } from '../store/feature-flags.store.js';
+import { createLocalProvider } from '../providers/local.provider.js';
 import type { ControlChannel } from '../store/control-channel.js';
 import { createFleetReader } from '../store/fleet-reader.js';
 import { readRedisFacts } from '../store/redis-facts.js';
@@ -25,6 +28,7 @@ export interface Adapters {
   auditTrail: AuditTrail;
   llm: Llm;
   supportMode: SupportModeService;
+  featureFlags: FeatureFlagService;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -57,6 +61,13 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const auditTrail = createAuditTrail(redis, prefix);
   const llm = createLlm(config, redis, prefix, logger, options.clock);
   const supportMode = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
+  const featureFlags = createFeatureFlagService({
+    store: createFeatureFlagStore(redis, prefix),
+    audit: (event) => auditTrail.append(event),
+    masterSwitch: async () => (await supportMode.read()).flag,
+    clock: () => new Date(),
+    onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
+  });
   const jobDeps: JobDeps = {
     fleet: fleetReader,
     reports: createReportStore(redis, prefix),
@@ -70,6 +81,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     },
     supportMode: () => supportMode.read(),
     llm: llm.router,
+    narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     clock: () => new Date(),
   };
   return {
@@ -78,6 +90,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     auditTrail,
     llm,
     supportMode,
+    featureFlags,
     jobDeps,
     async close() {
       await llm.close();

@@ -132,6 +132,8 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/enable',
         '/admin/feature-flags/bedrock-support/disable',
         '/admin/feature-flags/bedrock-support/enable',
+        '/admin/feature-flags/{flag}/disable',
+        '/admin/feature-flags/{flag}/enable',
         '/test/bedrock-support/{component}',
       ].sort(),
     );

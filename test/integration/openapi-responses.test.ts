@@ -223,6 +223,16 @@ describe('every answer conforms to the OpenAPI document', () => {
   });
 
   /** Disabled: health, the feature flag, status. */
+  const featureFlags = async () => {
+    const list = await call('GET', '/admin/feature-flags', 200, { role: 'viewer' });
+    expect((list.flags as unknown[]).length).toBe(5);
+    await call('GET', '/admin/feature-flags/llm-narratives', 200, { role: 'viewer' });
+    await call('GET', '/admin/feature-flags/auto-pilot', 404, { role: 'viewer' });
+    expect(await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator', body: { reason: 'cost' } })).toMatchObject({ changed: true, enabled: false });
+    expect(await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' })).toMatchObject({ changed: true, enabled: true });
+    await call('POST', '/admin/feature-flags/auto-remediation/enable', 403, { role: 'operator' });
+  };
+
   const disabledViews = async () => {
     for (const path of ['/health', '/health/detailed', '/health/bedrock-support', '/health/bedrock-support/detailed', '/health/component/meta-monitor', '/health/compliance']) {
       await call('GET', path, 200, { role: null });
@@ -344,8 +354,13 @@ describe('every answer conforms to the OpenAPI document', () => {
     await emergencyAndRecovery();
   });
 
+  it('the feature-flag registry: the list, one flag, a change each way, an unknown flag', async () => {
+    await featureFlags();
+  });
+
   it("the runbook's day, step after step, covers every documented GET and the main POSTs", async () => {
     await disabledViews();
+    await featureFlags();
     await activation();
     await askingAndCosts();
     await emergencyAndRecovery();
@@ -361,6 +376,8 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/bedrock-support/assist',
       '/admin/feature-flags/bedrock-support/enable',
       '/admin/feature-flags/bedrock-support/disable',
+      '/admin/feature-flags/{flag}/enable',
+      '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
     ].map((p) => `POST ${p} 200`);
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);

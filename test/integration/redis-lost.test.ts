@@ -60,7 +60,7 @@ describe('a Redis that comes back empty', () => {
 
     const lines = c.output().split('\n');
     expect(lines.filter((l) => l.includes('redis unreachable'))).toHaveLength(1);
-    expect(lines.filter((l) => l.includes('"level":50'))).toEqual([]);
+    expect(lines.filter((l) => l.includes('"level":"ERROR"'))).toEqual([]);
     expect(lines.some((l) => l.includes('redis reachable again'))).toBe(true);
     expect(lines.some((l) => l.includes('reconnected to redis: support-mode queue states and job schedulers re-applied'))).toBe(true);
 

@@ -69,12 +69,12 @@ describe('start-up', () => {
 
   it('only the all role starts a Redis of its own: a worker without REDIS_URL and nothing on the port refuses to start', async () => {
     const port = await freePort();
-    for (const role of ['worker', 'api', 'scheduler']) {
-      const child = spawnBsm([role], { REDIS_URL: '', BSM_REDIS_PORT: String(port), LOG_LEVEL: 'silent' });
-      expect(await waitForExit(child, 30_000)).toBe(2);
+    const children = ['worker', 'api', 'scheduler'].map((role) => spawnBsm([role], { REDIS_URL: '', BSM_REDIS_PORT: String(port), LOG_LEVEL: 'silent' }));
+    for (const child of children) {
+      expect(await waitForExit(child, 50_000)).toBe(2);
       expect(child.output()).toBe(`bsm: REDIS_URL is not set and no Redis answers on 127.0.0.1:${port}: set REDIS_URL to the fleet's Redis (only \`bsm all\` starts a redis-server of its own)\n`);
     }
-  });
+  }, 60_000);
 
   it('start-up logs which Redis it uses: host, port and db, and whether a password is set, never the password', async () => {
     const { output } = await apiOnATakenPort({ LOG_LEVEL: 'info' });

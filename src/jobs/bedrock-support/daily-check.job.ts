@@ -18,7 +18,7 @@ export const dailyCheckJob = defineJob({
   handler: async (_job, ctx, deps) => {
     const [state, head, entries, mode] = await Promise.all([deps.fleet.snapshot(), deps.auditTrail.head(), deps.auditTrail.length(), deps.supportMode()]);
     const result = buildDailyCheck(state, { entries, headSeq: head.seq }, mode);
-    const narrative = await narrate(deps.llm, 'bedrock-support', dailyCheckNarrativeRequest(result), ctx);
+    const narrative = await narrate(deps, 'bedrock-support', dailyCheckNarrativeRequest(result), ctx);
     return { ...result, narrative };
   },
 });

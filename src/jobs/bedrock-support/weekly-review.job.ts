@@ -31,7 +31,7 @@ export const weeklyReviewJob = defineJob({
       totals,
     );
     await job.updateProgress(70);
-    const narrative = await narrate(deps.llm, 'bedrock-support', weeklyReviewNarrativeRequest(result), ctx);
+    const narrative = await narrate(deps, 'bedrock-support', weeklyReviewNarrativeRequest(result), ctx);
     await job.updateProgress(100);
     return { ...result, narrative };
   },

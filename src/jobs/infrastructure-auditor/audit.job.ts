@@ -34,7 +34,7 @@ export const auditJob = defineJob({
       previous: previous ? { id: previous.id, checks: previous.body.checks } : null,
     });
     await job.updateProgress(70);
-    const narrative = await narrate(deps.llm, 'infrastructure-auditor', auditNarrativeRequest(result), ctx);
+    const narrative = await narrate(deps, 'infrastructure-auditor', auditNarrativeRequest(result), ctx);
     await job.updateProgress(100);
     return { ...result, narrative };
   },

@@ -39,7 +39,7 @@ export const analyzeExecutionsJob = defineJob({
       await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
     }
     const result = { ...analyzeExecutions(records, from, to, job.data.focus), truncatedQueues };
-    const narrative = await narrate(deps.llm, 'meta-monitor', executionNarrativeRequest(result), ctx);
+    const narrative = await narrate(deps, 'meta-monitor', executionNarrativeRequest(result), ctx);
     await job.updateProgress(100);
     return { ...result, narrative };
   },
