@@ -1,5 +1,5 @@
-import type { Job } from 'bullmq';
-import { spawnBsm } from '../helpers/fleet.js';
+import type { Job, Queue } from 'bullmq';
+import { eventually, spawnBsm } from '../helpers/fleet.js';
 
 /** The fault tests run only under `npm run test:faults` (vitest.faults.config.ts sets this). */
 export const faultRun = process.env.BSM_FAULT_TESTS === '1';
@@ -45,4 +45,17 @@ export function missingOrRepeated(added: readonly Job[], finished: readonly Job[
     missing: added.map((j) => j.id ?? '').filter((id) => !seen.has(id)),
     repeated: [...seen].filter(([, n]) => n > 1).map(([id]) => id),
   };
+}
+
+/** Waits (at most `timeoutMs`) until `total` jobs of `queue` have finished, and returns the counts. */
+export function untilFinished(queue: Queue, total: number, timeoutMs: number): Promise<{ completed: number; failed: number }> {
+  return eventually(
+    async () => {
+      const counts = await queue.getJobCounts('completed', 'failed');
+      const finished = { completed: counts.completed ?? 0, failed: counts.failed ?? 0 };
+      return finished.completed + finished.failed >= total ? finished : null;
+    },
+    timeoutMs,
+    250,
+  );
 }

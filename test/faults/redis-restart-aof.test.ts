@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { canaries, faultRun, missingOrRepeated, processes, report } from './processes.js';
+import { canaries, faultRun, missingOrRepeated, processes, report, untilFinished } from './processes.js';
 
 const token = 'fault-aof-admin-token-0123456789ab';
 const total = 300;
@@ -99,14 +99,7 @@ describe.runIf(faultRun)('Redis restarted with AOF under load', () => {
     const restartedAt = Date.now();
     const reconnectMs = await eventually(async () => ((await api('/health').catch(() => null))?.status === 200 ? Date.now() - restartedAt : null), 30_000, 50);
 
-    const finished = await eventually(
-      async () => {
-        const counts = await queue.getJobCounts('completed', 'failed');
-        return (counts.completed ?? 0) + (counts.failed ?? 0) >= total ? counts : null;
-      },
-      90_000,
-      250,
-    );
+    const finished = await untilFinished(queue, total, 90_000);
     const completed: Job[] = await queue.getJobs(['completed'], 0, -1);
     const { missing, repeated } = missingOrRepeated(added, completed);
     const status = (await (await api('/admin/bedrock-support/status')).json()) as { status: string };

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryResult } from '../../src/jobs/canary.job.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { canaries, faultRun, missingOrRepeated, processes, report, type BsmProcess } from './processes.js';
+import { canaries, faultRun, missingOrRepeated, processes, report, untilFinished, type BsmProcess } from './processes.js';
 
 const total = 1_000;
 
@@ -59,14 +59,7 @@ describe.runIf(faultRun)('SIGKILL of worker processes under load', () => {
       workers.push(startWorker());
     }
 
-    const finished = await eventually(
-      async () => {
-        const counts = await queue.getJobCounts('completed', 'failed');
-        return (counts.completed ?? 0) + (counts.failed ?? 0) >= total ? counts : null;
-      },
-      120_000,
-      250,
-    );
+    const finished = await untilFinished(queue, total, 120_000);
     const elapsedMs = Date.now() - started;
     const completed: Job[] = await queue.getJobs(['completed'], 0, -1);
     const failed: Job[] = await queue.getJobs(['failed'], 0, -1);
