@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault tests run on their own: npm run test:faults.
+    exclude: ['test/faults/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Integration files share one redis-server but isolate themselves by key prefix.

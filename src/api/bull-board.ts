@@ -65,6 +65,8 @@ const ownedElsewhere: { pattern: RegExp; use: string }[] = [
   { pattern: /^\/api\/queues\/[^/]+\/[^/]+\/update-data$/, use: 'nothing: a job\'s payload is validated when it is added and is not edited in place; remove the job and let its scheduler add it again' },
 ];
 
+const bulkStates = new Set(['completed', 'failed', 'delayed', 'wait', 'waiting', 'active', 'paused', 'prioritized']);
+
 /**
  * A refusal as the board shows it: its UI puts `error` (a string, or a translation key) in a
  * toast's title and `message` in its text, so the person who clicked reads why and what to use
@@ -104,6 +106,11 @@ export function bullBoardRoutes(fleet: Fleet, rateLimits: Record<QueueName, numb
       if (owned) {
         return c.json(boardRefusal('Not from Bull Board', `Use ${owned.use}.`, 'conflict'), 409);
       }
+      // BullMQ's job states a clean or retry-all may name; anything else was answered 200 and audited.
+      const bulk = /^\/api\/queues\/[^/]+\/(clean|retry)\/([^/]*)$/.exec(sub);
+      if (bulk && !bulkStates.has(bulk[2] ?? '')) {
+        return c.json(boardRefusal('Unknown job state', `${bulk[1]} takes one of ${[...bulkStates].join(', ')}, not "${bulk[2] ?? ''}".`, 'invalid_request'), 400);
+      }
       const empty = /^\/api\/queues\/([^/]+)\/empty$/.exec(sub);
       const name = empty?.[1];
       if (name && (queueNames as readonly string[]).includes(name)) {
@@ -125,7 +132,12 @@ export function bullBoardRoutes(fleet: Fleet, rateLimits: Record<QueueName, numb
       url.pathname = bullBoardPath;
       request = new Request(url, request);
     }
-    return (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(request, c.env);
+    const answer = await (roleCan(c.get('principal').role, 'operate') ? full : readOnly).fetch(request, c.env);
+    if (answer.status === 404 && sub.startsWith('/api/') && !(answer.headers.get('content-type') ?? '').includes('json')) {
+      // The board's API answers JSON; its router's plain-text 404 for an unknown path did not.
+      return c.json(boardRefusal('Not found', `Bull Board has no API route ${c.req.method} ${c.req.path}.`, 'not_found'), 404);
+    }
+    return answer;
   });
   return app;
 }

@@ -26,7 +26,17 @@ function allowedValues(issue: Issue): unknown[] | null {
   return null;
 }
 
-const shown = (value: unknown) => JSON.stringify(value) ?? String(value);
+/** The given value as a message shows it: short, and never the thing that fails (a 5,000-deep array overflows JSON.stringify). */
+function shown(value: unknown): string {
+  if (Array.isArray(value)) {
+    return 'an array';
+  }
+  if (typeof value === 'object' && value !== null) {
+    return 'an object';
+  }
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+}
 
 /**
  * One request-validation problem in words a user can act on: the field, what it must be, and

@@ -120,6 +120,20 @@ describe('API security and input validation', () => {
     }
   });
 
+  it('a 5,000-deep array where a component name belongs is a 400 naming the field, not a 500', async () => {
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    for (const [path, field] of [
+      ['/admin/bedrock-support/activate', 'components'],
+      ['/admin/bedrock-support/activate-component', 'component'],
+    ] as const) {
+      const r = await t.call('POST', path, { role: 'operator', rawBody: `{"${field}":${deep}}`, headers: { 'content-type': 'application/json' } });
+      expect(r.status, path).toBe(400);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('invalid_request');
+      expect(body.error.message).toMatch(new RegExp(`^${field}(\\.0)? must be .*, got an array$`));
+    }
+  });
+
   it('malformed bodies on every mutating route get a 4xx naming the problem, and change nothing', async () => {
     const mutating = operations.filter((o) => o.method === 'POST');
     expect(mutating.map((o) => o.path).sort()).toEqual(
