@@ -12,6 +12,7 @@
  */
 import { detectInjectionDeep } from '../compliance/prompt-injection.js';
 import type { InjectionReport } from '../compliance/prompt-injection.js';
+import { percentile } from '../stats.js';
 import { untilAborted } from './abort.js';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -264,16 +265,6 @@ function abortError(signal: AbortSignal): Error {
   return new DOMException(`The LLM request was aborted by its caller: ${String(reason)}`, 'AbortError');
 }
 
-
-/** Nearest-rank percentile of `values`; null when empty. */
-function percentile(values: readonly number[], pct: number): number | null {
-  if (values.length === 0) {
-    return null;
-  }
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((pct / 100) * sorted.length));
-  return sorted[rank - 1] ?? null;
-}
 
 function ratio(part: number, whole: number): number | null {
   return whole === 0 ? null : part / whole;
