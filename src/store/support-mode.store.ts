@@ -1,19 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { initialState, type SupportModeState } from '../domain/support-mode/state.js';
 import { SupportModeBusyError } from '../domain/support-mode/state.js';
+import { bindScript, luaScript } from './redis-scripts.js';
 
 export { SupportModeBusyError } from '../domain/support-mode/state.js';
 
 /** KEYS: state. ARGV: expected version, new JSON. Writes only if the stored version is the expected one. */
-const casScript = `
+const casScript = luaScript({
+  name: 'bsmSupportModeCas',
+  keys: ['state'],
+  reply: z.union([z.literal(0), z.literal(1)]),
+  lua: `
 local cur = redis.call('GET', KEYS[1])
 local version = 0
 if cur then version = cjson.decode(cur)['version'] end
 if tonumber(version) ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
-`;
+`,
+});
 
 export interface SupportModeStore {
   read(): Promise<SupportModeState>;
@@ -27,10 +34,15 @@ export interface SupportModeStore {
 }
 
 /** KEYS: lock. ARGV: token. Deletes the lock only if we still hold it. */
-const releaseScript = `
+const releaseScript = luaScript({
+  name: 'bsmSupportModeRelease',
+  keys: ['lock'],
+  reply: z.number().int(),
+  lua: `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`,
+});
 
 
 /**
@@ -51,6 +63,8 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
   const lockKey = `${keyPrefix}:support-mode:lock`;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const waitMs = options.waitMs ?? 10_000;
+  const compareAndSet = bindScript(redis, casScript);
+  const release = bindScript(redis, releaseScript);
   const read = async () => {
     const raw = await redis.get(key);
     // Fields added since a state was written take their initial values.
@@ -70,7 +84,7 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
       try {
         return await work();
       } finally {
-        await redis.eval(releaseScript, 1, lockKey, token);
+        await release({ lock: lockKey }, token);
       }
     },
     async update(change) {
@@ -80,7 +94,7 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
         if (after === before) {
           return { before, after }; // nothing to write
         }
-        if ((await redis.eval(casScript, 1, key, before.version, JSON.stringify(after))) === 1) {
+        if ((await compareAndSet({ state: key }, before.version, JSON.stringify(after))) === 1) {
           return { before, after };
         }
       }

@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBudget, defaultPriceTable, priceCall, utcDay, utcMonth } from '../../src/domain/llm/budget.js';
 import type { BudgetAlert } from '../../src/domain/llm/budget.js';
+import type { SupportModeState } from '../../src/domain/support-mode/state.js';
+import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
+import { createSupportModeStore } from '../../src/store/support-mode.store.js';
 import type { RoutingDecision } from '../../src/domain/llm/ports.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
@@ -195,6 +198,38 @@ describe('llm store: decisions', () => {
     await redis.zadd(`${keyPrefix}:llm:decisions`, 500, 'not json', 600, JSON.stringify({ id: 'half' }));
     await store.decisions.append(decision('ok', 700));
     expect((await store.decisions.range(0, 1_000)).map((d) => d.id)).toEqual(['ok']);
+  });
+});
+
+describe('Lua scripts of the other stores after SCRIPT FLUSH (a restarted Redis has an empty script cache)', () => {
+  it('the audit trail appends and drops archived entries', async () => {
+    const keyPrefix = freshPrefix();
+    const trail = createAuditTrail(redis, keyPrefix);
+    await trail.append({ actor: 'test', action: 'first' });
+    await trail.append({ actor: 'test', action: 'second' });
+    const [first] = await trail.range({ count: 1 });
+    await trail.dropArchived(first ? [first] : []);
+    await redis.script('FLUSH');
+    const third = await trail.append({ actor: 'test', action: 'third' });
+    expect(third.seq).toBe(3);
+    const [second] = await trail.range({ count: 1 });
+    await redis.script('FLUSH');
+    await trail.dropArchived(second ? [second] : []);
+    expect((await trail.range()).map((e) => e.event.action)).toEqual(['third']);
+    expect(await trail.anchor()).toEqual({ seq: 2, hash: second?.hash });
+  });
+
+  it('support mode updates under its lock', async () => {
+    const store = createSupportModeStore(redis, freshPrefix());
+    const bump = (state: SupportModeState): SupportModeState => ({ ...state, version: state.version + 1 });
+    await store.exclusive(() => store.update(bump));
+    await redis.script('FLUSH');
+    const { after } = await store.exclusive(() => store.update(bump));
+    expect(after.version).toBe(2);
+    await redis.script('FLUSH');
+    // The lock was released by its script: taking it again does not wait for its TTL.
+    expect((await store.exclusive(() => store.update(bump))).after.version).toBe(3);
+    expect((await store.read()).version).toBe(3);
   });
 });
 
