@@ -8,8 +8,9 @@ import type { RemotePath } from './routing-matrix.js';
  * implements them on Redis; the data types live here, with the domain that reasons about them.
  */
 
+export const breakerStates = ['closed', 'open', 'half_open'] as const;
 /** State of one path's circuit breaker. */
-export type BreakerState = 'closed' | 'open' | 'half_open';
+export type BreakerState = (typeof breakerStates)[number];
 
 /** Everything stored about one path's breaker. Times are epoch milliseconds. */
 export interface BreakerRecord {
