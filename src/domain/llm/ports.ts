@@ -188,12 +188,21 @@ export const decisionSchema = z.object({
 /** One routing decision as stored. Contains only redacted text. */
 export type RoutingDecision = z.infer<typeof decisionSchema>;
 
+/** Running counters of routing decisions, field name -> count (see `routing-tally.ts`). */
+export type RoutingTally = Map<string, number>;
+
 export interface DecisionStore {
+  /** Stores the decision and adds its counters (`tallyDecision`) to those of its hour and its day. */
   append(decision: RoutingDecision): Promise<void>;
   /** Decisions with `from <= at <= to`, oldest first. */
   range(from: number, to: number): Promise<RoutingDecision[]>;
   /** The newest decisions, newest first. */
   recent(limit: number): Promise<RoutingDecision[]>;
+  /**
+   * The counters of every decision with `from <= at <= to`: exactly what adding up
+   * `tallyDecision` of each would give, read mostly from the running counters.
+   */
+  tally(from: number, to: number): Promise<RoutingTally>;
 }
 
 /** The router's Redis repository. */

@@ -18,12 +18,12 @@ import type { Ending, Exchange, RouteReason } from './decision.js';
 import { createPathPolicy } from './path-policy.js';
 import type { Refusal } from './path-policy.js';
 import { readPathStatus } from './path-status.js';
-import type { RoutingDecision } from './ports.js';
+import type { RoutingDecision, RoutingTally } from './ports.js';
 import { callProvider, calledAttempt, errorDetail, skippedAttempt } from './provider-call.js';
 import { residencyReport } from './residency.js';
 import type { RemotePath } from './routing-matrix.js';
 import type { LlmAnswer, LlmRouter, LlmRouterDeps, RoutedRequest } from './router-types.js';
-import { efficiencyOf, metricsOf } from './routing-metrics.js';
+import { efficiencyFrom, metricsFrom } from './routing-metrics.js';
 import { LlmProviderError, LlmThrottledError } from './types.js';
 import type { LlmPath, ProviderResult } from './types.js';
 
@@ -263,25 +263,25 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     return decision;
   }
 
-  async function decisionsIn(windowMs: number): Promise<{ from: number; to: number; decisions: RoutingDecision[] }> {
+  /** The tally of the `windowMs` up to now. */
+  async function tallyOf(windowMs: number): Promise<{ tally: RoutingTally; to: number }> {
     if (!(windowMs > 0)) {
       throw new RangeError(`windowMs must be positive, got ${windowMs}`);
     }
     const to = clock();
-    const from = to - windowMs;
-    return { from, to, decisions: await store.decisions.range(from, to) };
+    return { tally: await store.decisions.tally(to - windowMs, to), to };
   }
 
   return {
     ask,
     residency: () => residencyReport(residency, providers.direct?.model),
     async routingEfficiency(windowMs) {
-      const { from, to, decisions } = await decisionsIn(windowMs);
-      return efficiencyOf(from, to, decisions);
+      const { tally, to } = await tallyOf(windowMs);
+      return efficiencyFrom(tally, to - windowMs, to);
     },
     async routingMetrics(windowMs) {
-      const { from, to, decisions } = await decisionsIn(windowMs);
-      return metricsOf(from, to, decisions);
+      const { tally, to } = await tallyOf(windowMs);
+      return metricsFrom(tally, to, windowMs);
     },
     pathStatus: () => readPathStatus(providers, policy, breaker),
     recentDecisions: (limit) => store.decisions.recent(limit),

@@ -1,10 +1,15 @@
 /**
  * The routing figures: how often requests were served by their primary path within budget, and
- * totals, rates and latencies per path and per operation over a time window.
+ * totals, rates and latencies per path and per operation over a time window, read from the
+ * window's tally (see `routing-tally.ts`). Counts, rates, cost and tokens are exact; latency
+ * percentiles are nearest-rank over latencies rounded up to two significant digits.
  */
-import { percentile } from '../stats.js';
+import { histogramPercentile } from '../stats.js';
+import { fromNanoUsd } from './money.js';
 import { decisionOutcomes } from './ports.js';
-import type { DecisionOutcome, RoutingDecision } from './ports.js';
+import type { AttemptResult, DecisionOutcome } from './ports.js';
+import { histogramOf, tallyFields } from './routing-tally.js';
+import type { OperationCount } from './routing-tally.js';
 import { llmPaths, operationTypes } from './types.js';
 import type { LlmPath, OperationType } from './types.js';
 
@@ -37,7 +42,7 @@ export interface PathMetrics {
   skipped: number;
   /** Decisions this path answered. */
   served: number;
-  /** Nearest-rank percentiles of the measured call durations; null without calls. */
+  /** Nearest-rank percentiles of the measured call durations (to two significant digits, rounded up); null without calls. */
   p50LatencyMs: number | null;
   p95LatencyMs: number | null;
 }
@@ -70,130 +75,84 @@ export interface RoutingMetrics extends RoutingEfficiency {
   outputTokens: number;
 }
 
+/** One entry per key. */
+function keyed<K extends string, V>(keys: readonly K[], value: (key: K) => V): Record<K, V> {
+  return Object.fromEntries(keys.map((k) => [k, value(k)])) as Record<K, V>;
+}
+
 function ratio(part: number, whole: number): number | null {
   return whole === 0 ? null : part / whole;
 }
 
-/** Whether a decision says anything about routing: not aborted by its caller, and a remote path existed. */
-function countsForEfficiency(d: RoutingDecision): boolean {
-  return d.outcome !== 'aborted' && d.reason !== 'no_remote_path';
+/** p50 and p95 of the histogram whose fields start with `prefix`. */
+function latencies(tally: ReadonlyMap<string, number>, prefix: string): { p50LatencyMs: number | null; p95LatencyMs: number | null } {
+  const bins = histogramOf(tally, prefix);
+  return { p50LatencyMs: histogramPercentile(bins, 50), p95LatencyMs: histogramPercentile(bins, 95) };
 }
 
-function servedByPrimaryWithinBudget(d: RoutingDecision): boolean {
-  return d.outcome === 'success' && d.path === d.primary && d.withinBudget;
-}
-
-function emptyPathMetrics(): PathMetrics {
-  return {
-    attempts: 0,
-    success: 0,
-    errors: 0,
-    timeouts: 0,
-    throttled: 0,
-    aborted: 0,
-    skipped: 0,
-    served: 0,
-    p50LatencyMs: null,
-    p95LatencyMs: null,
-  };
-}
-
-/** The efficiency of the decisions made from `from` to `to` (epoch ms). */
-export function efficiencyOf(from: number, to: number, decisions: readonly RoutingDecision[]): RoutingEfficiency {
-  const counted = decisions.filter(countsForEfficiency);
-  const served = counted.filter(servedByPrimaryWithinBudget).length;
+/** The efficiency of the decisions tallied in `tally`, made from `from` to `to` (epoch ms). */
+export function efficiencyFrom(tally: ReadonlyMap<string, number>, from: number, to: number): RoutingEfficiency {
+  const n = (field: string): number => tally.get(field) ?? 0;
   return {
     windowStart: new Date(from).toISOString(),
     windowEnd: new Date(to).toISOString(),
-    decisions: counted.length,
-    notCounted: { aborted: decisions.filter((d) => d.outcome === 'aborted').length, noRemotePath: decisions.filter((d) => d.outcome !== 'aborted' && d.reason === 'no_remote_path').length },
-    servedByPrimaryWithinBudget: served,
-    efficiency: ratio(served, counted.length),
+    decisions: n(tallyFields.counted),
+    notCounted: { aborted: n(tallyFields.aborted), noRemotePath: n(tallyFields.noRemotePath) },
+    servedByPrimaryWithinBudget: n(tallyFields.served),
+    efficiency: ratio(n(tallyFields.served), n(tallyFields.counted)),
   };
 }
 
-/** All figures of the decisions made from `from` to `to` (epoch ms). */
-export function metricsOf(from: number, to: number, decisions: readonly RoutingDecision[]): RoutingMetrics {
-  const outcomes = Object.fromEntries(decisionOutcomes.map((o) => [o, 0])) as Record<DecisionOutcome, number>;
-  const reasons: Record<string, number> = {};
-  const paths = Object.fromEntries(llmPaths.map((p) => [p, emptyPathMetrics()])) as Record<LlmPath, PathMetrics>;
-  const pathLatencies: Record<LlmPath, number[]> = { direct: [], mcp: [], local: [] };
-  let costUsd = 0;
-  let inputTokens = 0;
-  let outputTokens = 0;
-  for (const d of decisions) {
-    outcomes[d.outcome] += 1;
-    reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
-    costUsd += d.costUsd;
-    inputTokens += d.inputTokens;
-    outputTokens += d.outputTokens;
-    if (d.path !== null) {
-      paths[d.path].served += 1;
-    }
-    for (const a of d.attempts) {
-      const m = paths[a.path];
-      switch (a.result) {
-        case 'skipped':
-          m.skipped += 1;
-          continue;
-        case 'success':
-          m.success += 1;
-          break;
-        case 'failed':
-          m.errors += 1;
-          break;
-        case 'timeout':
-          m.errors += 1;
-          m.timeouts += 1;
-          break;
-        case 'throttled':
-          m.throttled += 1;
-          break;
-        case 'aborted':
-          m.aborted += 1;
-          break;
-      }
-      m.attempts += 1;
-      pathLatencies[a.path].push(a.latencyMs);
-    }
-  }
-  for (const p of llmPaths) {
-    paths[p].p50LatencyMs = percentile(pathLatencies[p], 50);
-    paths[p].p95LatencyMs = percentile(pathLatencies[p], 95);
-  }
-  const operations = Object.fromEntries(
-    operationTypes.map((op) => {
-      const mine = decisions.filter((d) => d.operation === op);
-      const counted = mine.filter(countsForEfficiency);
-      const served = counted.filter(servedByPrimaryWithinBudget).length;
-      const latencies = mine.map((d) => d.latencyMs);
-      const metrics: OperationMetrics = {
-        decisions: counted.length,
-        servedByPrimaryWithinBudget: served,
-        fallbackUsed: mine.filter((d) => d.fallbackUsed).length,
-        efficiency: ratio(served, counted.length),
-        p50LatencyMs: percentile(latencies, 50),
-        p95LatencyMs: percentile(latencies, 95),
-      };
-      return [op, metrics];
-    }),
-  ) as Record<OperationType, OperationMetrics>;
-  const answered = decisions.filter((d) => d.outcome === 'success' || d.outcome === 'fallback_local');
-  const latencies = decisions.map((d) => d.latencyMs);
+function pathMetrics(tally: ReadonlyMap<string, number>, path: LlmPath): PathMetrics {
+  const n = (result: AttemptResult): number => tally.get(tallyFields.pathResult(path, result)) ?? 0;
   return {
-    ...efficiencyOf(from, to, decisions),
-    windowMs: to - from,
-    totalDecisions: decisions.length,
-    outcomes,
-    fallbackRate: ratio(answered.filter((d) => d.fallbackUsed).length, answered.length),
-    withinBudgetRate: ratio(answered.filter((d) => d.withinBudget).length, answered.length),
-    p50LatencyMs: percentile(latencies, 50),
-    p95LatencyMs: percentile(latencies, 95),
+    attempts: n('success') + n('failed') + n('timeout') + n('throttled') + n('aborted'),
+    success: n('success'),
+    errors: n('failed') + n('timeout'),
+    timeouts: n('timeout'),
+    throttled: n('throttled'),
+    aborted: n('aborted'),
+    skipped: n('skipped'),
+    served: tally.get(tallyFields.pathServed(path)) ?? 0,
+    ...latencies(tally, tallyFields.pathLatencyPrefix(path)),
+  };
+}
+
+function operationMetrics(tally: ReadonlyMap<string, number>, op: OperationType): OperationMetrics {
+  const n = (count: OperationCount): number => tally.get(tallyFields.operation(op, count)) ?? 0;
+  return {
+    decisions: n('counted'),
+    servedByPrimaryWithinBudget: n('served'),
+    fallbackUsed: n('fallbackUsed'),
+    efficiency: ratio(n('served'), n('counted')),
+    ...latencies(tally, tallyFields.operationLatencyPrefix(op)),
+  };
+}
+
+const reasonPrefix = tallyFields.reason('');
+
+/** Every figure of the decisions tallied in `tally`, made in the `windowMs` up to `to` (epoch ms). */
+export function metricsFrom(tally: ReadonlyMap<string, number>, to: number, windowMs: number): RoutingMetrics {
+  const n = (field: string): number => tally.get(field) ?? 0;
+  const reasons: Record<string, number> = {};
+  for (const [field, count] of tally) {
+    if (field.startsWith(reasonPrefix) && count > 0) {
+      reasons[field.slice(reasonPrefix.length)] = count;
+    }
+  }
+  return {
+    ...efficiencyFrom(tally, to - windowMs, to),
+    windowMs,
+    totalDecisions: n(tallyFields.decisions),
+    outcomes: keyed(decisionOutcomes, (o) => n(tallyFields.outcome(o))),
+    fallbackRate: ratio(n(tallyFields.answeredByFallback), n(tallyFields.answered)),
+    withinBudgetRate: ratio(n(tallyFields.answeredWithinBudget), n(tallyFields.answered)),
+    ...latencies(tally, tallyFields.latencyPrefix),
     reasons,
-    paths,
-    operations,
-    costUsd,
-    inputTokens,
-    outputTokens,
+    paths: keyed(llmPaths, (p) => pathMetrics(tally, p)),
+    operations: keyed(operationTypes, (op) => operationMetrics(tally, op)),
+    costUsd: fromNanoUsd(n(tallyFields.nanoUsd)),
+    inputTokens: n(tallyFields.inputTokens),
+    outputTokens: n(tallyFields.outputTokens),
   };
 }
