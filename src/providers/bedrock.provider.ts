@@ -7,6 +7,7 @@
  * retries, budgets and fallbacks belong to the router.
  */
 import { BedrockRuntimeClient, ConverseCommand, type ConverseCommandOutput } from '@aws-sdk/client-bedrock-runtime';
+import { isRecord } from '../domain/guards.js';
 import { parseRetryAfter, renderSystem, renderUserTurn } from '../domain/llm/prompt.js';
 import {
   LlmProviderError,
@@ -166,8 +167,4 @@ function retryAfterMsOf(error: unknown): number | undefined {
     }
   }
   return undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }

@@ -3,6 +3,7 @@
  * No network, no model, no randomness, no clock: the same request always gives the same text, and
  * nothing in it comes from anywhere but the facts (and the task's name for the title).
  */
+import { isRecord } from '../domain/guards.js';
 import { toJsonValue, type JsonValue } from '../domain/llm/prompt.js';
 import { LlmProviderError, type LlmProvider, type LlmRequest, type ProviderResult } from '../domain/llm/types.js';
 
@@ -56,7 +57,7 @@ export function createLocalProvider(): LlmProvider {
 export function renderLocalSummary(request: Pick<LlmRequest, 'task' | 'facts'>): string {
   const lines = [localProviderBanner, `# ${titleOf(request.task)}`];
   const facts = request.facts === undefined ? {} : toJsonValue(request.facts);
-  if (!isObject(facts) || Object.keys(facts).length === 0) {
+  if (!isRecord(facts) || Object.keys(facts).length === 0) {
     lines.push(`No structured findings were provided for task "${request.task}", so there is nothing to describe.`);
     return lines.join('\n');
   }
@@ -65,7 +66,7 @@ export function renderLocalSummary(request: Pick<LlmRequest, 'task' | 'facts'>):
   const other: Record<string, JsonValue> = { ...rest };
 
   if (status !== undefined) {
-    if (isObject(status) || Array.isArray(status)) {
+    if (isRecord(status) || Array.isArray(status)) {
       other.status = status;
     } else {
       lines.push(`Status: ${scalarText(status)}`);
@@ -113,7 +114,7 @@ function severityItems(value: JsonValue): SeverityItem[] | undefined {
   }
   const items: SeverityItem[] = [];
   for (const item of value) {
-    if (!isObject(item)) {
+    if (!isRecord(item)) {
       return undefined;
     }
     const title = item.title ?? item.message;
@@ -157,7 +158,7 @@ function renderRecommendations(items: JsonValue[]): string[] {
 }
 
 function recommendationText(item: JsonValue): string {
-  if (isObject(item)) {
+  if (isRecord(item)) {
     const text = item.title ?? item.message ?? item.action ?? item.text;
     if (typeof text === 'string') {
       return oneLine(text);
@@ -170,7 +171,7 @@ function flatten(value: Record<string, JsonValue>, prefix: string, depth: number
   const lines: string[] = [];
   for (const [key, item] of Object.entries(value)) {
     const name = `${prefix}${key}`;
-    if (isObject(item)) {
+    if (isRecord(item)) {
       if (Object.keys(item).length === 0) {
         lines.push(`${name}: (empty)`);
       } else if (depth >= maxDepth) {
@@ -200,7 +201,7 @@ function arraySummary(items: JsonValue[]): string {
 
 /** An array item or a too-deep value on one line: scalars as text, structures as compact JSON. */
 function itemText(item: JsonValue): string {
-  if (isObject(item) || Array.isArray(item)) {
+  if (isRecord(item) || Array.isArray(item)) {
     return truncate(JSON.stringify(item));
   }
   return scalarText(item);
@@ -230,8 +231,4 @@ function titleOf(task: string): string {
 /** Code-unit comparison, so the order never depends on the process's locale. */
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -11,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { isRecord } from '../domain/guards.js';
 import { parseRetryAfter, renderSystem, renderUserTurn } from '../domain/llm/prompt.js';
 import {
   LlmProviderError,
@@ -256,9 +257,4 @@ function reportedUsage(holder: unknown): TokenUsage | undefined {
     return undefined;
   }
   return { inputTokens: input, outputTokens: output };
-}
-
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }

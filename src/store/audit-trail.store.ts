@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { chainEvent, genesisHash, parseAuditEvent, type AuditEventInput } from '../domain/audit-trail/chain.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import { bindScript, luaScript } from './redis-scripts.js';
 
 export type { AuditTrail, StoredAuditEntry } from '../domain/audit-trail/ports.js';
 
@@ -9,31 +10,41 @@ export type { AuditTrail, StoredAuditEntry } from '../domain/audit-trail/ports.j
  * Appends only when the head is still what we read; otherwise nothing changes and we retry.
  * KEYS: head, stream. ARGV: expected seq, new seq, new hash, json.
  */
-const appendScript = `
+const appendScript = luaScript({
+  name: 'bsmAuditTrailAppend',
+  keys: ['head', 'stream'],
+  reply: z.union([z.literal(0), z.literal(1)]),
+  lua: `
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 if seq ~= tonumber(ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[2], '*', 'json', ARGV[4], 'hash', ARGV[3])
 redis.call('HSET', KEYS[1], 'seq', ARGV[2], 'hash', ARGV[3])
 return 1
-`;
-
-const appendSha = createHash('sha1').update(appendScript).digest('hex');
+`,
+});
 
 /**
  * KEYS: anchor, stream. ARGV: anchor seq, anchor hash, ids to delete...
  * The anchor only moves forward, so overlapping archive runs cannot set it back.
  */
-const dropScript = `
+const dropScript = luaScript({
+  name: 'bsmAuditTrailDrop',
+  keys: ['anchor', 'stream'],
+  reply: z.number().int(),
+  lua: `
 local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2]) end
 for i = 3, #ARGV do redis.call('XDEL', KEYS[2], ARGV[i]) end
 return #ARGV - 2
-`;
+`,
+});
 
 export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => Date = () => new Date()): AuditTrail {
   const streamKey = `${keyPrefix}:audit-trail`;
   const headKey = `${keyPrefix}:audit-trail:head`;
   const anchorKey = `${keyPrefix}:audit-trail:anchor`;
+  const appendIfHead = bindScript(redis, appendScript);
+  const drop = bindScript(redis, dropScript);
   // Appends from one process go one at a time: fewer optimistic-lock retries.
   let tail: Promise<unknown> = Promise.resolve();
 
@@ -49,12 +60,7 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
     for (let attempt = 0; attempt < 100; attempt++) {
       const head = knownHead ?? (await readHead(headKey));
       const chained = chainEvent(input, head, clock());
-      const ok = await redis.evalsha(appendSha, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json).catch(async (err: Error) => {
-        if (!err.message.includes('NOSCRIPT')) {
-          throw err;
-        }
-        return redis.eval(appendScript, 2, headKey, streamKey, head.seq, chained.event.seq, chained.hash, chained.json);
-      });
+      const ok = await appendIfHead({ head: headKey, stream: streamKey }, head.seq, chained.event.seq, chained.hash, chained.json);
       if (ok === 1) {
         knownHead = { seq: chained.event.seq, hash: chained.hash };
         return { ...chained.event, hash: chained.hash };
@@ -92,7 +98,7 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
       if (!last?.event) {
         return;
       }
-      await redis.eval(dropScript, 2, anchorKey, streamKey, last.event.seq, last.hash, ...entries.map((e) => e.id));
+      await drop({ anchor: anchorKey, stream: streamKey }, last.event.seq, last.hash, ...entries.map((e) => e.id));
     },
   };
 }

@@ -1,19 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { flagStateSchema, isFeatureFlagName, masterSwitch, type FlagState, type StoredFlagName } from '../domain/feature-flags.js';
-import { FeatureFlagBusyError } from '../domain/feature-flags.js';
+import { FeatureFlagBusyError, flagStateSchema, isFeatureFlagName, masterSwitch, type FlagState, type StoredFlagName } from '../domain/feature-flags.js';
+import type { FeatureFlagStore } from '../domain/feature-flags.service.js';
+import { redisLock } from './lock.js';
+import { parseStored } from './parse.js';
 
 export { FeatureFlagBusyError } from '../domain/feature-flags.js';
-import type { FeatureFlagStore } from '../domain/feature-flags.service.js';
 
-/** KEYS: lock. ARGV: token. Deletes the lock only if we still hold it. */
-const releaseScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-
-const parse = (raw: string): FlagState => flagStateSchema.parse(JSON.parse(raw));
+const parse = (raw: string): FlagState => flagStateSchema.parse(parseStored(raw, 'feature flag'));
 
 /**
  * The flags other than the master switch: one Redis hash, `<prefix>:feature-flags`, a field per
@@ -41,21 +34,11 @@ export function createFeatureFlagStore(redis: Redis, keyPrefix: string, options:
     async write(name, state) {
       await redis.hset(key, name, JSON.stringify(state));
     },
-    async exclusive(work) {
-      const token = randomBytes(12).toString('hex');
-      // Waiting as long as the lock lives: a holder that died lets go before anyone gives up.
-      const deadline = Date.now() + lockTtlMs;
-      while ((await redis.set(lockKey, token, 'PX', lockTtlMs, 'NX')) !== 'OK') {
-        if (Date.now() > deadline) {
-          throw new FeatureFlagBusyError(`another feature-flag change has held the lock for over ${lockTtlMs} ms; try again`);
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      try {
-        return await work();
-      } finally {
-        await redis.eval(releaseScript, 1, lockKey, token);
-      }
-    },
+    // Waiting as long as the lock lives: a holder that died lets go before anyone gives up.
+    exclusive: redisLock(redis, lockKey, {
+      ttlMs: lockTtlMs,
+      waitMs: lockTtlMs,
+      busy: () => new FeatureFlagBusyError(`another feature-flag change has held the lock for over ${lockTtlMs} ms; try again`),
+    }),
   };
 }

@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { componentNames, initialState, SupportModeBusyError, type SupportModeState } from '../domain/support-mode/state.js';
 import { parseStored, StoredDataError } from './parse.js';
+import { redisLock } from './lock.js';
+import { bindScript, luaScript } from './redis-scripts.js';
 
 export { SupportModeBusyError } from '../domain/support-mode/state.js';
 
@@ -51,14 +52,19 @@ function parseState(raw: string): SupportModeState {
 }
 
 /** KEYS: state. ARGV: expected version, new JSON. Writes only if the stored version is the expected one. */
-const casScript = `
+const casScript = luaScript({
+  name: 'bsmSupportModeCas',
+  keys: ['state'],
+  reply: z.union([z.literal(0), z.literal(1)]),
+  lua: `
 local cur = redis.call('GET', KEYS[1])
 local version = 0
 if cur then version = cjson.decode(cur)['version'] end
 if tonumber(version) ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 return 1
-`;
+`,
+});
 
 export interface SupportModeStore {
   read(): Promise<SupportModeState>;
@@ -71,38 +77,23 @@ export interface SupportModeStore {
   update(change: (state: SupportModeState) => SupportModeState): Promise<{ before: SupportModeState; after: SupportModeState }>;
 }
 
-/** KEYS: lock. ARGV: token. Deletes the lock only if we still hold it. */
-const releaseScript = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
 export function createSupportModeStore(redis: Redis, keyPrefix: string, options: { lockTtlMs?: number; waitMs?: number } = {}): SupportModeStore {
   const key = `${keyPrefix}:support-mode`;
   const lockKey = `${keyPrefix}:support-mode:lock`;
   const lockTtlMs = options.lockTtlMs ?? 30_000;
   const waitMs = options.waitMs ?? 10_000;
+  const compareAndSet = bindScript(redis, casScript);
   const read = async () => {
     const raw = await redis.get(key);
     return raw === null ? initialState() : parseState(raw);
   };
   return {
     read,
-    async exclusive(work) {
-      const token = randomBytes(12).toString('hex');
-      const deadline = Date.now() + waitMs;
-      while ((await redis.set(lockKey, token, 'PX', lockTtlMs, 'NX')) !== 'OK') {
-        if (Date.now() > deadline) {
-          throw new SupportModeBusyError(`another support-mode transition has held the lock for over ${waitMs} ms; try again`);
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      try {
-        return await work();
-      } finally {
-        await redis.eval(releaseScript, 1, lockKey, token);
-      }
-    },
+    exclusive: redisLock(redis, lockKey, {
+      ttlMs: lockTtlMs,
+      waitMs,
+      busy: () => new SupportModeBusyError(`another support-mode transition has held the lock for over ${waitMs} ms; try again`),
+    }),
     async update(change) {
       for (let attempt = 0; attempt < 50; attempt++) {
         const before = await read();
@@ -110,7 +101,7 @@ export function createSupportModeStore(redis: Redis, keyPrefix: string, options:
         if (after === before) {
           return { before, after }; // nothing to write
         }
-        if ((await redis.eval(casScript, 1, key, before.version, JSON.stringify(after))) === 1) {
+        if ((await compareAndSet({ state: key }, before.version, JSON.stringify(after))) === 1) {
           return { before, after };
         }
       }

@@ -209,6 +209,32 @@ describe('circuit breaker in Redis', () => {
     expect(events).toEqual(['mcp:open', 'mcp:half_open', 'mcp:closed']);
   });
 
+  it('keeps working after SCRIPT FLUSH emptied the script cache, as a restarted Redis would have', async () => {
+    const { a, clock } = twoProcesses();
+    // Each script runs once on this connection, so the calls below go out as EVALSHA.
+    await a.recordFailure('direct', 'down');
+    await a.recordSuccess('direct');
+    await a.release('direct', 'no-such-trial');
+    expect((await a.canPass('direct')).allowed).toBe(true);
+
+    await redisA.script('FLUSH');
+    for (let i = 1; i <= 3; i += 1) {
+      await a.recordFailure('direct', `down ${i}`);
+    }
+    expect(await a.canPass('direct')).toEqual({ allowed: false, state: 'open', trial: null });
+
+    clock.now += 30_000;
+    await redisA.script('FLUSH');
+    const trial = await a.canPass('direct');
+    expect(trial).toMatchObject({ allowed: true, state: 'half_open' });
+    await redisA.script('FLUSH');
+    await a.release('direct', trial.trial ?? '');
+    const next = await a.canPass('direct');
+    expect(next.allowed).toBe(true);
+    await redisA.script('FLUSH');
+    expect(await a.recordSuccess('direct', next.trial)).toBe('half_open');
+  });
+
   it('rejects nonsensical settings', () => {
     expect(() =>
       createCircuitBreaker({ store: createLlmStore(redisA, prefix).breaker, settings: { failureThreshold: 0 } }),

@@ -2,8 +2,19 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBudget, defaultPriceTable, priceCall, utcDay, utcMonth } from '../../src/domain/llm/budget.js';
 import type { BudgetAlert } from '../../src/domain/llm/budget.js';
+import type { SupportModeState } from '../../src/domain/support-mode/state.js';
+import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
-import type { RoutingDecision } from '../../src/domain/llm/ports.js';
+import { createSupportModeStore } from '../../src/store/support-mode.store.js';
+import { attemptResults, decisionOutcomes, skipCauses } from '../../src/domain/llm/ports.js';
+import type { LlmStore, RoutingDecision } from '../../src/domain/llm/ports.js';
+import { routeReasons } from '../../src/domain/llm/decision.js';
+import { metricsFrom } from '../../src/domain/llm/routing-metrics.js';
+import type { RoutingMetrics } from '../../src/domain/llm/routing-metrics.js';
+import { planWindow } from '../../src/domain/llm/tally-window.js';
+import { llmPaths, operationTypes } from '../../src/domain/llm/types.js';
+import type { LlmPath, OperationType } from '../../src/domain/llm/types.js';
+import { percentile, roundUpSignificant } from '../../src/domain/stats.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = `{${uniquePrefix('llmstore')}}`;
@@ -100,9 +111,20 @@ describe('llm store: keys', () => {
         `${keyPrefix}:llm:cost:day:2025-03-31:by`,
         `${keyPrefix}:llm:cost:month:2025-03`,
         `${keyPrefix}:llm:decisions`,
+        `${keyPrefix}:llm:tally:day:2025-03-31`,
+        `${keyPrefix}:llm:tally:hour:2025-03-31T23`,
+        `${keyPrefix}:llm:tally:since`,
       ].sort(),
     );
     const day = 86_400;
+    // Counters live as long as a window of the decision age limit (30 days) can reach them.
+    const hourTtl = await redis.ttl(`${keyPrefix}:llm:tally:hour:2025-03-31T23`);
+    expect(hourTtl).toBeGreaterThan(30 * day + 3_500);
+    expect(hourTtl).toBeLessThanOrEqual(30 * day + 3_600);
+    const dayTtl = await redis.ttl(`${keyPrefix}:llm:tally:day:2025-03-31`);
+    expect(dayTtl).toBeGreaterThan(31 * day - 100);
+    expect(dayTtl).toBeLessThanOrEqual(31 * day);
+    expect(await redis.ttl(`${keyPrefix}:llm:tally:since`)).toBe(-1);
     for (const key of [`cost:day:2025-03-31`, `cost:day:2025-03-31:by`, `budget:alerts:day:2025-03-31`]) {
       const ttl = await redis.ttl(`${keyPrefix}:llm:${key}`);
       expect(ttl).toBeGreaterThan(39 * day);
@@ -195,6 +217,241 @@ describe('llm store: decisions', () => {
     await redis.zadd(`${keyPrefix}:llm:decisions`, 500, 'not json', 600, JSON.stringify({ id: 'half' }));
     await store.decisions.append(decision('ok', 700));
     expect((await store.decisions.range(0, 1_000)).map((d) => d.id)).toEqual(['ok']);
+  });
+});
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/** A small seeded generator, so a failing mix can be replayed. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Decisions of every outcome, reason and attempt result, with latencies from 0 to 30 s (fractions too). */
+function mixedDecisions(seed: number, times: readonly number[]): RoutingDecision[] {
+  const random = seeded(seed);
+  const pick = <T>(options: readonly T[]): T => {
+    const chosen = options[Math.floor(random() * options.length)];
+    if (chosen === undefined) {
+      throw new Error('nothing to pick from');
+    }
+    return chosen;
+  };
+  const latency = () => pick([0, random() * 2, Math.round(random() * 500), random() * 30_000, 100, 12_000, 1234.5678]);
+  return times.map((at, i) => {
+    const primary = pick(['direct', 'mcp'] as const);
+    const fallback = pick([primary === 'direct' ? 'mcp' : 'direct', null] as const);
+    const outcome = pick(decisionOutcomes);
+    const path = outcome === 'success' ? pick([primary, fallback ?? primary]) : outcome === 'fallback_local' ? 'local' : null;
+    return decision(`m${seed}-${i}`, at, {
+      operation: pick(operationTypes),
+      primary,
+      fallback,
+      path,
+      outcome,
+      reason: outcome === 'aborted' ? 'aborted' : pick(routeReasons),
+      fallbackUsed: path !== null && path !== primary,
+      latencyMs: latency(),
+      withinBudget: random() < 0.7,
+      inputTokens: Math.floor(random() * 3000),
+      outputTokens: Math.floor(random() * 800),
+      // Whole nano-dollars, so the expected float sum is exact to 1e-12.
+      costUsd: Math.round(random() * 5_000_000) / 1e9,
+      attempts: Array.from({ length: Math.floor(random() * 4) }, () => {
+        const result = pick(attemptResults);
+        return result === 'skipped'
+          ? { path: pick(llmPaths), result, skipped: pick(skipCauses), latencyMs: 0, detail: 'skipped' }
+          : { path: pick(llmPaths), result, skipped: null, latencyMs: latency(), detail: null };
+      }),
+    });
+  });
+}
+
+/**
+ * The figures recomputed from the decisions themselves, the way the definitions read; latency
+ * percentiles are the exact nearest-rank value rounded up to two significant digits, as documented.
+ */
+function recomputed(all: readonly RoutingDecision[], from: number, to: number): RoutingMetrics {
+  const ds = all.filter((d) => d.at >= from && d.at <= to);
+  const count = (keep: (d: RoutingDecision) => boolean, among: readonly RoutingDecision[] = ds) => among.filter(keep).length;
+  const share = (part: number, whole: number) => (whole === 0 ? null : part / whole);
+  const pct = (values: number[], p: number) => {
+    const exact = percentile(values, p);
+    return exact === null ? null : roundUpSignificant(exact, 2);
+  };
+  const judged = (d: RoutingDecision) => d.outcome !== 'aborted' && d.reason !== 'no_remote_path';
+  const primaryOnTime = (d: RoutingDecision) => judged(d) && d.outcome === 'success' && d.path === d.primary && d.withinBudget;
+  const answered = ds.filter((d) => d.outcome === 'success' || d.outcome === 'fallback_local');
+  const reasons: Record<string, number> = {};
+  for (const d of ds) {
+    reasons[d.reason] = (reasons[d.reason] ?? 0) + 1;
+  }
+  const pathFigures = (path: LlmPath) => {
+    const mine = ds.flatMap((d) => d.attempts).filter((a) => a.path === path);
+    const results = (...wanted: string[]) => mine.filter((a) => wanted.includes(a.result)).length;
+    const calls = mine.filter((a) => a.result !== 'skipped').map((a) => a.latencyMs);
+    return {
+      attempts: calls.length,
+      success: results('success'),
+      errors: results('failed', 'timeout'),
+      timeouts: results('timeout'),
+      throttled: results('throttled'),
+      aborted: results('aborted'),
+      skipped: results('skipped'),
+      served: count((d) => d.path === path),
+      p50LatencyMs: pct(calls, 50),
+      p95LatencyMs: pct(calls, 95),
+    };
+  };
+  const operationFigures = (op: OperationType) => {
+    const mine = ds.filter((d) => d.operation === op);
+    return {
+      decisions: count(judged, mine),
+      servedByPrimaryWithinBudget: count(primaryOnTime, mine),
+      fallbackUsed: count((d) => d.fallbackUsed, mine),
+      efficiency: share(count(primaryOnTime, mine), count(judged, mine)),
+      p50LatencyMs: pct(mine.map((d) => d.latencyMs), 50),
+      p95LatencyMs: pct(mine.map((d) => d.latencyMs), 95),
+    };
+  };
+  return {
+    windowStart: new Date(from).toISOString(),
+    windowEnd: new Date(to).toISOString(),
+    decisions: count(judged),
+    notCounted: { aborted: count((d) => d.outcome === 'aborted'), noRemotePath: count((d) => d.outcome !== 'aborted' && d.reason === 'no_remote_path') },
+    servedByPrimaryWithinBudget: count(primaryOnTime),
+    efficiency: share(count(primaryOnTime), count(judged)),
+    windowMs: to - from,
+    totalDecisions: ds.length,
+    outcomes: { success: 0, fallback_local: 0, throttled: 0, error: 0, aborted: 0, ...Object.fromEntries(decisionOutcomes.map((o) => [o, count((d) => d.outcome === o)])) },
+    fallbackRate: share(count((d) => d.fallbackUsed, answered), answered.length),
+    withinBudgetRate: share(count((d) => d.withinBudget, answered), answered.length),
+    p50LatencyMs: pct(ds.map((d) => d.latencyMs), 50),
+    p95LatencyMs: pct(ds.map((d) => d.latencyMs), 95),
+    reasons,
+    paths: { direct: pathFigures('direct'), mcp: pathFigures('mcp'), local: pathFigures('local') },
+    operations: Object.fromEntries(operationTypes.map((op) => [op, operationFigures(op)])) as RoutingMetrics['operations'],
+    costUsd: ds.reduce((sum, d) => sum + d.costUsd, 0),
+    inputTokens: ds.reduce((sum, d) => sum + d.inputTokens, 0),
+    outputTokens: ds.reduce((sum, d) => sum + d.outputTokens, 0),
+  };
+}
+
+/** Checks the figures of each window against a recomputation from `all`, the decisions stored. */
+async function expectFiguresOfStored(store: LlmStore, all: readonly RoutingDecision[], windows: readonly (readonly [number, number])[]): Promise<void> {
+  for (const [from, to] of windows) {
+    const label = `${new Date(from).toISOString()} .. ${new Date(to).toISOString()}`;
+    const figures = metricsFrom(await store.decisions.tally(from, to), to, to - from);
+    const expected = recomputed(all, from, to);
+    expect({ ...figures, costUsd: 0 }, label).toEqual({ ...expected, costUsd: 0 });
+    expect(figures.costUsd, label).toBeCloseTo(expected.costUsd, 12);
+  }
+}
+
+describe('llm store: routing figures from running counters', () => {
+  const base = Date.UTC(2025, 5, 9); // a UTC midnight
+
+  it('equal a recomputation from the stored decisions, for windows inside a bucket, across bucket edges and outside the decisions', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    const random = seeded(7);
+    const times = [
+      ...Array.from({ length: 300 }, () => base - DAY + Math.floor(random() * 3 * DAY)),
+      // A burst in one hour bucket, and decisions on and next to hour and day edges.
+      ...Array.from({ length: 25 }, () => base + 5 * HOUR + Math.floor(random() * 60_000)),
+      ...[base, base - 1, base + 3 * HOUR, base + 3 * HOUR - 1, base + 3 * HOUR + 1, base + DAY, base + DAY - 1, base + DAY + 1],
+    ];
+    const all = mixedDecisions(7, times);
+    const earliest = all.reduce((a, b) => (b.at < a.at ? b : a));
+    // Counting starts with the first decision appended; the rest arrive out of time order, as
+    // slow requests (timed at their start) are recorded after quick ones.
+    await store.decisions.append(earliest);
+    for (const d of all.filter((d) => d !== earliest).sort(() => random() - 0.5)) {
+      await store.decisions.append(d);
+    }
+    const windows = [
+      [base - DAY - HOUR, base + 3 * DAY],
+      [base, base + DAY],
+      [base + 3 * HOUR, base + 27 * HOUR],
+      [base + 3 * HOUR + 1, base + 26 * HOUR - 1],
+      [base + 3 * HOUR - 1, base + 5 * HOUR + 30_000],
+      [base + 5 * HOUR + 10_000, base + 5 * HOUR + 40_000],
+      [base - DAY + 7 * HOUR + 123, base + DAY + 2 * HOUR + 456],
+      [base - 30 * DAY, base - 2 * DAY],
+      [base + 10 * DAY, base + 11 * DAY],
+    ] as const;
+    // The long windows do read day and hour counters (not only stored decisions).
+    expect(planWindow(base - DAY + 7 * HOUR + 123, base + DAY + 2 * HOUR + 456, earliest.at).buckets.map((b) => b.unit)).toEqual([
+      ...Array<'hour'>(16).fill('hour'),
+      'day',
+      'hour',
+      'hour',
+    ]);
+    expect(planWindow(base, base + DAY, earliest.at)).toEqual({
+      buckets: [{ unit: 'day', start: base }],
+      spans: [{ from: base + DAY, to: base + DAY, toInclusive: true }],
+    });
+    await expectFiguresOfStored(store, all, windows);
+  });
+
+  it('count decisions stored before the counters existed from the stored decisions themselves', async () => {
+    const keyPrefix = freshPrefix();
+    const store = createLlmStore(redis, keyPrefix);
+    const random = seeded(11);
+    // As an earlier version left them: the decisions, no counters (the last in the hour counting starts).
+    const before = mixedDecisions(11, Array.from({ length: 120 }, () => base + Math.floor(random() * (20 * HOUR + 17 * 60_000))));
+    for (const d of before) {
+      await redis.zadd(`${keyPrefix}:llm:decisions`, d.at, JSON.stringify(d));
+    }
+    // Counting starts at 20:17; a slow request that started before it is recorded after it.
+    const after = mixedDecisions(12, [base + 20 * HOUR + 17 * 60_000, ...Array.from({ length: 120 }, () => base + 10 * HOUR + Math.floor(random() * 50 * HOUR))]);
+    for (const d of after) {
+      await store.decisions.append(d);
+    }
+    await expectFiguresOfStored(store, [...before, ...after], [
+      [base, base + 60 * HOUR],
+      [base + 5 * HOUR, base + 40 * HOUR + 1],
+      [base + 21 * HOUR, base + 50 * HOUR],
+      [base + 20 * HOUR + 17 * 60_000, base + 2 * DAY],
+    ]);
+  });
+});
+
+describe('Lua scripts of the other stores after SCRIPT FLUSH (a restarted Redis has an empty script cache)', () => {
+  it('the audit trail appends and drops archived entries', async () => {
+    const keyPrefix = freshPrefix();
+    const trail = createAuditTrail(redis, keyPrefix);
+    await trail.append({ actor: 'test', action: 'first' });
+    await trail.append({ actor: 'test', action: 'second' });
+    const [first] = await trail.range({ count: 1 });
+    await trail.dropArchived(first ? [first] : []);
+    await redis.script('FLUSH');
+    const third = await trail.append({ actor: 'test', action: 'third' });
+    expect(third.seq).toBe(3);
+    const [second] = await trail.range({ count: 1 });
+    await redis.script('FLUSH');
+    await trail.dropArchived(second ? [second] : []);
+    expect((await trail.range()).map((e) => e.event?.action)).toEqual(['third']);
+    expect(await trail.anchor()).toEqual({ seq: 2, hash: second?.hash });
+  });
+
+  it('support mode updates under its lock', async () => {
+    const store = createSupportModeStore(redis, freshPrefix());
+    const bump = (state: SupportModeState): SupportModeState => ({ ...state, version: state.version + 1 });
+    await store.exclusive(() => store.update(bump));
+    await redis.script('FLUSH');
+    const { after } = await store.exclusive(() => store.update(bump));
+    expect(after.version).toBe(2);
+    await redis.script('FLUSH');
+    // The lock was released by its script: taking it again does not wait for its TTL.
+    expect((await store.exclusive(() => store.update(bump))).after.version).toBe(3);
+    expect((await store.read()).version).toBe(3);
   });
 });
 

@@ -8,8 +8,9 @@ import type { RemotePath } from './routing-matrix.js';
  * implements them on Redis; the data types live here, with the domain that reasons about them.
  */
 
+export const breakerStates = ['closed', 'open', 'half_open'] as const;
 /** State of one path's circuit breaker. */
-export type BreakerState = 'closed' | 'open' | 'half_open';
+export type BreakerState = (typeof breakerStates)[number];
 
 /** Everything stored about one path's breaker. Times are epoch milliseconds. */
 export interface BreakerRecord {
@@ -187,12 +188,21 @@ export const decisionSchema = z.object({
 /** One routing decision as stored. Contains only redacted text. */
 export type RoutingDecision = z.infer<typeof decisionSchema>;
 
+/** Running counters of routing decisions, field name -> count (see `routing-tally.ts`). */
+export type RoutingTally = Map<string, number>;
+
 export interface DecisionStore {
+  /** Stores the decision and adds its counters (`tallyDecision`) to those of its hour and its day. */
   append(decision: RoutingDecision): Promise<void>;
   /** Decisions with `from <= at <= to`, oldest first. */
   range(from: number, to: number): Promise<RoutingDecision[]>;
   /** The newest decisions, newest first. */
   recent(limit: number): Promise<RoutingDecision[]>;
+  /**
+   * The counters of every decision with `from <= at <= to`: exactly what adding up
+   * `tallyDecision` of each would give, read mostly from the running counters.
+   */
+  tally(from: number, to: number): Promise<RoutingTally>;
 }
 
 /** The router's Redis repository. */
