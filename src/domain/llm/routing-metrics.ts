@@ -1,8 +1,9 @@
 /**
  * The routing figures: how often requests were served by their primary path within budget, and
  * totals, rates and latencies per path and per operation over a time window, read from the
- * window's tally (see `routing-tally.ts`). Counts, rates, cost and tokens are exact; latency
- * percentiles are nearest-rank over latencies rounded up to two significant digits.
+ * window's tally (see `routing-tally.ts`). Counts, rates, cost and tokens are exact; a latency
+ * percentile is the upper bound of the histogram bin that holds the nearest-rank value (at most
+ * 17 % above it).
  */
 import { histogramPercentile } from '../stats.js';
 import { fromNanoUsd } from './money.js';
@@ -42,7 +43,7 @@ export interface PathMetrics {
   skipped: number;
   /** Decisions this path answered. */
   served: number;
-  /** Nearest-rank percentiles of the measured call durations (to two significant digits, rounded up); null without calls. */
+  /** Nearest-rank percentiles of the measured call durations, as histogram bin upper bounds; null without calls. */
   p50LatencyMs: number | null;
   p95LatencyMs: number | null;
 }
