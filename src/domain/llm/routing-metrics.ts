@@ -31,6 +31,7 @@ export interface RoutingEfficiency {
   efficiency: number | null;
 }
 
+/** How one path fared over the window, counted per call made (attempt). */
 export interface PathMetrics {
   /** Calls actually made on this path (not skipped). */
   attempts: number;
@@ -48,6 +49,7 @@ export interface PathMetrics {
   p95LatencyMs: number | null;
 }
 
+/** How the decisions of one operation type fared over the window. */
 export interface OperationMetrics {
   decisions: number;
   servedByPrimaryWithinBudget: number;
@@ -57,6 +59,7 @@ export interface OperationMetrics {
   p95LatencyMs: number | null;
 }
 
+/** Every routing figure of a window: the efficiency, then totals, rates and latencies. */
 export interface RoutingMetrics extends RoutingEfficiency {
   windowMs: number;
   /** All decisions in the window, aborted included. */
