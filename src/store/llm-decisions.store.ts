@@ -7,14 +7,8 @@ import { execAll, jsonOrUndefined, numberText, parseFrom } from './llm-values.js
 import { bindManyKeyScript, type ManyKeyLuaScript } from './redis-scripts.js';
 
 /*
- *   <base>:decisions                      zset    routing decisions, score = decision time (ms), member = JSON;
- *                                                 capped by count and by age on every append
- *   <base>:tally:hour:<YYYY-MM-DDTHH>     hash    counters of the decisions made in that UTC hour
- *   <base>:tally:day:<YYYY-MM-DD>         hash    counters of the decisions made that UTC day
- *   <base>:tally:since                    string  time (ms) of the first decision counted
- *
- * A decision and its counters are written in one MULTI. The counter keys expire once no window
- * can reach them (the decision age limit plus their own length).
+ * Keys: see llm.store.ts. A decision and its counters are written in one MULTI; the counter keys
+ * expire once no window can reach them (the decision age limit plus their own length).
  */
 
 export interface DecisionStoreOptions {
