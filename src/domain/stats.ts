@@ -56,6 +56,7 @@ export function binUpperBound(value: number): number {
   return Number(bound === undefined ? `1e${exponent + 1}` : `${bound}e${exponent}`);
 }
 
+/** `value` rounded to `digits` decimals. */
 export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
