@@ -34,27 +34,29 @@ export function histogramPercentile(histogram: Iterable<readonly [value: number,
   return null;
 }
 
+/** Twenty round numbers per decade, each at most a sixth above the one before: histogram bin bounds. */
+export const binMantissas = [1, 1.1, 1.2, 1.4, 1.6, 1.8, 2, 2.2, 2.5, 2.8, 3, 3.5, 4, 4.5, 5, 5.5, 6, 7, 8, 9] as const;
+
 /**
- * `value` rounded up to `digits` significant digits (1234 -> 1300, 0.0456 -> 0.046, 300 -> 300):
- * at most one unit of the last digit kept above it. Zero, negative and non-finite values are
- * returned unchanged, so the rounding never changes the order of two values.
+ * The upper bound of the log-scale histogram bin that holds `value`: the smallest `m * 10^k` at
+ * or above it with `m` in {@link binMantissas} (1234 -> 1400, 300 -> 300, 0.037 -> 0.04), so at
+ * most 17 % above it. Zero, negative and non-finite values are returned unchanged; the binning
+ * never changes the order of two values.
  */
-export function roundUpSignificant(value: number, digits = 2): number {
+export function binUpperBound(value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) {
     return value;
   }
-  let exponent = Math.floor(Math.log10(value)) - (digits - 1);
-  // The tolerance keeps a value that is already short (300, 0.35) from being pushed up by the
-  // binary fraction of the division.
-  let mantissa = Math.ceil(value / 10 ** exponent - 1e-9);
-  if (mantissa >= 10 ** digits) {
-    mantissa /= 10;
-    exponent += 1;
-  }
-  // Through the decimal text, so 1.1 is 1.1 and not 11 * 0.1 = 1.1000000000000001.
-  return Number(`${mantissa}e${exponent}`);
+  const exponent = Math.floor(Math.log10(value));
+  // The tolerance keeps a value that is a bound (300, 0.0011) from being pushed up to the next
+  // one by the binary fraction of the division.
+  const mantissa = value / 10 ** exponent - 1e-9;
+  const bound = binMantissas.find((m) => m >= mantissa);
+  // Through the decimal text, so 1.1e-3 is 0.0011 and not 1.1 * 0.001 = 0.0011000000000000001.
+  return Number(bound === undefined ? `1e${exponent + 1}` : `${bound}e${exponent}`);
 }
 
+/** `value` rounded to `digits` decimals. */
 export function round(value: number, digits = 3): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

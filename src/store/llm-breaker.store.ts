@@ -6,7 +6,7 @@ import { intText, numberText, parseFrom } from './llm-values.js';
 import { bindScript, luaScript } from './redis-scripts.js';
 
 /*
- * One hash per remote path, `<base>:breaker:<path>`, changed only by the scripts below so that
+ * One hash per remote path (keys: see llm.store.ts), changed only by the scripts below so that
  * every transition is atomic across processes. Times come from the caller's clock.
  */
 

@@ -4,12 +4,7 @@ import { fromNanoUsd, toNanoUsd } from '../domain/llm/money.js';
 import type { BudgetAlert, CostStore, SpendTotals } from '../domain/llm/ports.js';
 import { execAll, intText, jsonOrUndefined, parseFrom } from './llm-values.js';
 
-/*
- *   <base>:cost:day:<YYYY-MM-DD>         hash   spend totals of one UTC day
- *   <base>:cost:day:<YYYY-MM-DD>:by      hash   the same day per component x model, field = JSON [component, model, total]
- *   <base>:cost:month:<YYYY-MM>          hash   spend totals of one UTC month
- *   <base>:budget:alerts:<day|month>:<id> hash  budget alerts fired in that period, field = threshold %
- */
+// Keys: see llm.store.ts. A `:by` field is the JSON of [component, model, total].
 
 export interface CostStoreOptions {
   /** TTL of per-day cost and alert keys. */

@@ -10,6 +10,9 @@ import { createDecisionStore } from './llm-decisions.store.js';
  *   <p>:llm:breaker:<direct|mcp>          hash   circuit breaker of one path (no TTL, two keys in all)
  *   <p>:llm:decisions                     zset   routing decisions, score = decision time (ms), member = JSON;
  *                                                capped by count and by age on every append
+ *   <p>:llm:tally:hour:<YYYY-MM-DDTHH>    hash   counters of the decisions of one UTC hour (TTL 30 days + 1 hour)
+ *   <p>:llm:tally:day:<YYYY-MM-DD>        hash   counters of the decisions of one UTC day (TTL 31 days)
+ *   <p>:llm:tally:since                   string time (ms) of the first decision counted (no TTL)
  *   <p>:llm:cost:day:<YYYY-MM-DD>         hash   spend totals of one UTC day (TTL 40 days)
  *   <p>:llm:cost:day:<YYYY-MM-DD>:by      hash   the same day per component x model (TTL 40 days)
  *   <p>:llm:cost:month:<YYYY-MM>          hash   spend totals of one UTC month (TTL 400 days)
@@ -17,7 +20,8 @@ import { createDecisionStore } from './llm-decisions.store.js';
  *   <p>:llm:budget:alerts:month:<month>   hash   budget alerts fired that month (TTL 400 days)
  *
  * Money is stored as integer nano-dollars (1e-9 USD) so sums are exact.
- * For Redis Cluster give `keyPrefix` a hash tag (`{bsm}`): the spend transaction touches several keys.
+ * For Redis Cluster give `keyPrefix` a hash tag (`{bsm}`): the spend and decision transactions and
+ * the counter-summing script touch several keys.
  */
 
 export interface LlmStoreOptions {

@@ -25,18 +25,40 @@ export function luaScript<const K extends string, R>(script: LuaScript<K, R>): L
   return script;
 }
 
+/**
+ * A Lua script that takes any number of keys (KEYS[1..n], all of them named by the caller), with a
+ * parsed reply. Bound with {@link bindManyKeyScript}.
+ */
+export interface ManyKeyLuaScript<R> {
+  readonly name: string;
+  readonly lua: string;
+  readonly reply: z.ZodType<R>;
+}
+
 /** Defines `script` on `redis` and returns the typed call. */
 export function bindScript<K extends string, R>(redis: Redis, script: LuaScript<K, R>): ScriptCommand<K, R> {
-  redis.defineCommand(script.name, { numberOfKeys: script.keys.length, lua: script.lua });
-  const command: unknown = Reflect.get(redis, script.name);
+  const run = define(redis, script.name, script.lua, script.keys.length, script.reply);
+  return (keys, ...args) => run([...script.keys.map((k) => keys[k]), ...args]);
+}
+
+/** Defines `script` on `redis` and returns the call: its keys, then its ARGV. */
+export function bindManyKeyScript<R>(redis: Redis, script: ManyKeyLuaScript<R>): (keys: readonly string[], ...args: (string | number)[]) => Promise<R> {
+  const run = define(redis, script.name, script.lua, undefined, script.reply);
+  return (keys, ...args) => run([keys.length, ...keys, ...args]);
+}
+
+/** `numberOfKeys` undefined: the caller passes the count first, as EVAL takes it. */
+function define<R>(redis: Redis, name: string, lua: string, numberOfKeys: number | undefined, reply: z.ZodType<R>): (args: (string | number)[]) => Promise<R> {
+  redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+  const command: unknown = Reflect.get(redis, name);
   if (typeof command !== 'function') {
-    throw new Error(`ioredis did not define the script command ${script.name}`);
+    throw new Error(`ioredis did not define the script command ${name}`);
   }
-  return async (keys, ...args) => {
-    const reply: unknown = await Reflect.apply(command, redis, [...script.keys.map((k) => keys[k]), ...args]);
-    const parsed = script.reply.safeParse(reply);
+  return async (args) => {
+    const raw: unknown = await Reflect.apply(command, redis, args);
+    const parsed = reply.safeParse(raw);
     if (!parsed.success) {
-      throw new StoredDataError(`script ${script.name} replied ${JSON.stringify(reply)}: ${parsed.error.issues[0]?.message ?? 'not the expected reply'}`);
+      throw new StoredDataError(`script ${name} replied ${JSON.stringify(raw)}: ${parsed.error.issues[0]?.message ?? 'not the expected reply'}`);
     }
     return parsed.data;
   };

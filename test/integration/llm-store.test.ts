@@ -14,7 +14,7 @@ import type { RoutingMetrics } from '../../src/domain/llm/routing-metrics.js';
 import { planWindow } from '../../src/domain/llm/tally-window.js';
 import { llmPaths, operationTypes } from '../../src/domain/llm/types.js';
 import type { LlmPath, OperationType } from '../../src/domain/llm/types.js';
-import { percentile, roundUpSignificant } from '../../src/domain/stats.js';
+import { binUpperBound, percentile } from '../../src/domain/stats.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const prefix = `{${uniquePrefix('llmstore')}}`;
@@ -275,8 +275,8 @@ function mixedDecisions(seed: number, times: readonly number[]): RoutingDecision
 }
 
 /**
- * The figures recomputed from the decisions themselves, the way the definitions read; latency
- * percentiles are the exact nearest-rank value rounded up to two significant digits, as documented.
+ * The figures recomputed from the decisions themselves, the way the definitions read; a latency
+ * percentile is the upper bound of the histogram bin of the exact nearest-rank value, as documented.
  */
 function recomputed(all: readonly RoutingDecision[], from: number, to: number): RoutingMetrics {
   const ds = all.filter((d) => d.at >= from && d.at <= to);
@@ -284,7 +284,7 @@ function recomputed(all: readonly RoutingDecision[], from: number, to: number): 
   const share = (part: number, whole: number) => (whole === 0 ? null : part / whole);
   const pct = (values: number[], p: number) => {
     const exact = percentile(values, p);
-    return exact === null ? null : roundUpSignificant(exact, 2);
+    return exact === null ? null : binUpperBound(exact);
   };
   const judged = (d: RoutingDecision) => d.outcome !== 'aborted' && d.reason !== 'no_remote_path';
   const primaryOnTime = (d: RoutingDecision) => judged(d) && d.outcome === 'success' && d.path === d.primary && d.withinBudget;
@@ -420,6 +420,22 @@ describe('llm store: routing figures from running counters', () => {
       [base + 21 * HOUR, base + 50 * HOUR],
       [base + 20 * HOUR + 17 * 60_000, base + 2 * DAY],
     ]);
+  });
+});
+
+describe('Lua scripts after SCRIPT FLUSH (a restarted Redis has an empty script cache)', () => {
+  it('the decision store sums its counters', async () => {
+    const store = createLlmStore(redis, freshPrefix());
+    const at = Date.UTC(2025, 5, 9, 10);
+    const all = mixedDecisions(5, Array.from({ length: 30 }, (_, i) => at + i * 10 * 60_000));
+    for (const d of all) {
+      await store.decisions.append(d);
+    }
+    const window = [at, at + 5 * HOUR] as const;
+    expect(planWindow(...window, at).buckets).toHaveLength(5);
+    await expectFiguresOfStored(store, all, [window]);
+    await redis.script('FLUSH');
+    await expectFiguresOfStored(store, all, [window]);
   });
 });
 

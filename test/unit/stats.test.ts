@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { histogramPercentile, percentile, roundUpSignificant } from '../../src/domain/stats.js';
+import { binMantissas, binUpperBound, histogramPercentile, percentile } from '../../src/domain/stats.js';
 
 describe('percentile', () => {
   it('is the nearest-rank value', () => {
@@ -32,41 +32,44 @@ describe('histogramPercentile', () => {
   });
 });
 
-describe('roundUpSignificant', () => {
-  it('keeps values that already have two significant digits', () => {
+describe('binUpperBound', () => {
+  it('keeps values that are bin bounds', () => {
     const changed: number[] = [];
     for (let exponent = -9; exponent <= 6; exponent += 1) {
-      for (let mantissa = 1; mantissa < 100; mantissa += 1) {
+      for (const mantissa of binMantissas) {
         // Written as decimal text, as the values appear in a histogram field (0.0011, 450).
         const v = Number(`${mantissa}e${exponent}`);
-        if (roundUpSignificant(v) !== v) {
+        if (binUpperBound(v) !== v) {
           changed.push(v);
         }
       }
     }
     expect(changed).toEqual([]);
-    expect(roundUpSignificant(0)).toBe(0);
+    expect(binUpperBound(0)).toBe(0);
   });
 
-  it('rounds up to two significant digits, never by more than one unit of the second', () => {
-    expect(roundUpSignificant(1234)).toBe(1300);
-    expect(roundUpSignificant(1201)).toBe(1300);
-    expect(roundUpSignificant(99.5)).toBe(100);
-    expect(roundUpSignificant(0.0456)).toBe(0.046);
-    expect(roundUpSignificant(123.456)).toBe(130);
-    expect(roundUpSignificant(1234, 3)).toBe(1240);
-    for (let v = 0.001; v < 1e6; v *= 1.37) {
-      const r = roundUpSignificant(v);
-      expect(r).toBeGreaterThanOrEqual(v * (1 - 1e-9));
-      expect(r).toBeLessThanOrEqual(v * 1.1 + 1e-12);
+  it('rounds up to the next bound, at most a sixth above the value', () => {
+    expect(binUpperBound(1234)).toBe(1400);
+    expect(binUpperBound(1201)).toBe(1400);
+    expect(binUpperBound(9.5)).toBe(10);
+    expect(binUpperBound(0.037)).toBe(0.04);
+    expect(binUpperBound(123.456)).toBe(140);
+    expect(binUpperBound(14_302)).toBe(16_000);
+    const outside: number[] = [];
+    for (let v = 0.001; v < 1e6; v *= 1.037) {
+      const r = binUpperBound(v);
+      if (r < v * (1 - 1e-9) || r > (v * 7) / 6 + 1e-12) {
+        outside.push(v);
+      }
     }
+    expect(outside).toEqual([]);
   });
 
   it('never changes the order of two values', () => {
     const inversions: number[] = [];
     let previous = 0;
     for (let v = 0; v < 50_000; v += 0.73) {
-      const r = roundUpSignificant(v);
+      const r = binUpperBound(v);
       if (r < previous) {
         inversions.push(v);
       }

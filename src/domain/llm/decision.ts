@@ -22,6 +22,7 @@ export const routeReasons = [
   'aborted',
   'local_failed',
 ] as const;
+/** One of {@link routeReasons}. */
 export type RouteReason = (typeof routeReasons)[number];
 
 /** What the PII redactor returns: the request to send, and how to put the originals back. */

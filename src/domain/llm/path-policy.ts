@@ -29,6 +29,7 @@ export interface PathPolicy {
   refusal(path: RemotePath, budgetStatus: BudgetStatus | null): Refusal | null;
 }
 
+/** The policy of a router with these providers, residency settings and budget. */
 export function createPathPolicy(providers: RouterProviders, residency: ResidencySettings, budget: Budget): PathPolicy {
   const residencyOf = (path: RemotePath): ResidencyVerdict | null => pathResidency(path, residency, providers.direct?.model);
   const isPaid = (path: RemotePath): boolean => {

@@ -4,10 +4,12 @@ import type { RemotePath } from './routing-matrix.js';
 
 /*
  * What the LLM router keeps between calls and processes, as interfaces (ports): the circuit
- * breakers, the spend and budget alerts, and the routing decisions. `src/store/llm.store.ts`
- * implements them on Redis; the data types live here, with the domain that reasons about them.
+ * breakers, the spend and budget alerts, and the routing decisions with their running counters.
+ * `src/store/llm.store.ts` (breaker, cost and decision stores in `llm-*.store.ts`) implements
+ * them on Redis; the data types live here, with the domain that reasons about them.
  */
 
+/** The states a path's circuit breaker can be in. */
 export const breakerStates = ['closed', 'open', 'half_open'] as const;
 /** State of one path's circuit breaker. */
 export type BreakerState = (typeof breakerStates)[number];

@@ -13,6 +13,7 @@ export type CallResult =
   | { kind: 'timeout'; error: unknown; latencyMs: number }
   | { kind: 'failed'; error: unknown; latencyMs: number };
 
+/** How {@link callProvider} calls. */
 export interface CallOptions {
   /** Cut the call after this many ms; none when undefined. */
   timeoutMs?: number;

@@ -62,6 +62,7 @@ export interface RouterLogger {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** What a router is built from; only `providers.local` must exist. */
 export interface LlmRouterDeps {
   providers: RouterProviders;
   matrix: RoutingMatrix;
@@ -84,6 +85,7 @@ export interface LlmRouterDeps {
   promptExcerptChars?: number;
 }
 
+/** The one way components reach a model, and the figures and health view of how that went. */
 export interface LlmRouter {
   /**
    * Redacts the request, routes it (primary, fallback, then local) and returns the restored answer.

@@ -58,6 +58,7 @@ function abortError(signal: AbortSignal): Error {
   return new DOMException(`The LLM request was aborted by its caller: ${String(reason)}`, 'AbortError');
 }
 
+/** Builds the router over its providers, breakers, budget and decision store (see the module comment). */
 export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
   const { providers, matrix, breaker, budget, residency, store, redact, logger } = deps;
   const clock = deps.clock ?? Date.now;

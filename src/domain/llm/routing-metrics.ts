@@ -1,8 +1,9 @@
 /**
  * The routing figures: how often requests were served by their primary path within budget, and
  * totals, rates and latencies per path and per operation over a time window, read from the
- * window's tally (see `routing-tally.ts`). Counts, rates, cost and tokens are exact; latency
- * percentiles are nearest-rank over latencies rounded up to two significant digits.
+ * window's tally (see `routing-tally.ts`). Counts, rates, cost and tokens are exact; a latency
+ * percentile is the upper bound of the histogram bin that holds the nearest-rank value (at most
+ * 17 % above it).
  */
 import { histogramPercentile } from '../stats.js';
 import { fromNanoUsd } from './money.js';
@@ -30,6 +31,7 @@ export interface RoutingEfficiency {
   efficiency: number | null;
 }
 
+/** How one path fared over the window, counted per call made (attempt). */
 export interface PathMetrics {
   /** Calls actually made on this path (not skipped). */
   attempts: number;
@@ -42,11 +44,12 @@ export interface PathMetrics {
   skipped: number;
   /** Decisions this path answered. */
   served: number;
-  /** Nearest-rank percentiles of the measured call durations (to two significant digits, rounded up); null without calls. */
+  /** Nearest-rank percentiles of the measured call durations, as histogram bin upper bounds; null without calls. */
   p50LatencyMs: number | null;
   p95LatencyMs: number | null;
 }
 
+/** How the decisions of one operation type fared over the window. */
 export interface OperationMetrics {
   decisions: number;
   servedByPrimaryWithinBudget: number;
@@ -56,6 +59,7 @@ export interface OperationMetrics {
   p95LatencyMs: number | null;
 }
 
+/** Every routing figure of a window: the efficiency, then totals, rates and latencies. */
 export interface RoutingMetrics extends RoutingEfficiency {
   windowMs: number;
   /** All decisions in the window, aborted included. */

@@ -5,10 +5,10 @@
  * A tally maps a field name to a count. {@link tallyDecision} gives one decision's increments; the
  * tally of many decisions is the field-wise sum ({@link addTally}), so a window's tally is the sum of
  * its buckets'. Counts, money (nano-dollars) and tokens add up exactly; latencies are kept as
- * histograms of values rounded up to two significant digits ({@link latencyBin}), from which the
- * figures read nearest-rank percentiles.
+ * log-scale histograms with 20 bins per decade ({@link latencyBin}), from which the figures read
+ * nearest-rank percentiles as bin upper bounds.
  */
-import { roundUpSignificant } from '../stats.js';
+import { binUpperBound } from '../stats.js';
 import { toNanoUsd } from './money.js';
 import type { AttemptResult, DecisionOutcome, RoutingDecision, RoutingTally } from './ports.js';
 import type { LlmPath, OperationType } from './types.js';
@@ -16,9 +16,9 @@ import type { LlmPath, OperationType } from './types.js';
 /** What {@link tallyFields} counts per operation. */
 export type OperationCount = 'counted' | 'served' | 'fallbackUsed';
 
-/** A latency as it is counted: rounded up to two significant digits (at most 10 % above). */
+/** A latency as it is counted: the upper bound of its histogram bin (at most 17 % above it). */
 export function latencyBin(ms: number): number {
-  return roundUpSignificant(ms, 2);
+  return binUpperBound(ms);
 }
 
 /** The names of the counters. Histogram fields end in the bin's value (`latency:1300`). */

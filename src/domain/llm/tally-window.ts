@@ -11,6 +11,7 @@
 
 /** Bucket sizes in ms. UTC days and hours both start at multiples of their size since the epoch. */
 export const bucketMs = { hour: 3_600_000, day: 86_400_000 } as const;
+/** `hour` or `day`. */
 export type BucketUnit = keyof typeof bucketMs;
 
 /** The counters of one UTC hour or day, starting at `start` (epoch ms). */
@@ -26,6 +27,7 @@ export interface DecisionSpan {
   toInclusive: boolean;
 }
 
+/** A window's tally: these buckets' counters plus the stored decisions of these spans. */
 export interface WindowPlan {
   buckets: TallyBucket[];
   spans: DecisionSpan[];
