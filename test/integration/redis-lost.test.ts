@@ -58,6 +58,8 @@ describe('a Redis that comes back empty', () => {
       compliance: false,
     });
 
+    // The schedulers can be visible a moment before the re-apply logs that it is done.
+    await eventually(() => Promise.resolve(c.output().includes('reconnected to redis: support-mode queue states and job schedulers re-applied')), 10_000);
     const lines = c.output().split('\n');
     expect(lines.filter((l) => l.includes('redis unreachable'))).toHaveLength(1);
     expect(lines.filter((l) => l.includes('"level":"ERROR"'))).toEqual([]);
