@@ -5,7 +5,12 @@ import type { Logger } from '../observability/logger.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 
-const unsafe = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * The methods that change state and may carry a body. The middleware only they need (body limit,
+ * request id, cross-site check, audit) is mounted for these alone, so a read pays nothing for it.
+ */
+export const mutatingMethods = ['POST', 'PUT', 'PATCH', 'DELETE'];
+const unsafe = new Set(mutatingMethods);
 
 /**
  * Refuses state-changing requests a browser sends on behalf of another site (Basic
