@@ -13,7 +13,7 @@ import type { AppEnv } from './env.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, mutatingMethods } from './middleware.js';
+import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -44,6 +44,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     mutatingMethods,
     '*',
     csrfGuard(),
+    freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestId(),
     bodyLimit({
       maxSize: limits.bodyLimitBytes,

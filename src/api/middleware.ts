@@ -30,6 +30,26 @@ export function csrfGuard(): MiddlewareHandler<AppEnv> {
   };
 }
 
+export interface FreshFleetOptions {
+  /** Drops what the fleet read model keeps (`FleetReader.invalidate`). */
+  invalidate: () => void;
+}
+
+/**
+ * After a request that may have changed the fleet (a transition, a canary, a job retried on the
+ * board), the next read of it goes to Redis: the change shows at once rather than after the
+ * snapshot's reuse window. Mount it on mutating methods only.
+ */
+export function freshFleetAfterMutations(options: FreshFleetOptions): MiddlewareHandler<AppEnv> {
+  return async function freshFleetAfterMutationsMiddleware(_c, next) {
+    try {
+      await next();
+    } finally {
+      options.invalidate();
+    }
+  };
+}
+
 export interface AuditOptions {
   append: (event: AuditEventInput) => Promise<unknown>;
   logger: Logger;

@@ -34,6 +34,8 @@ export const healthThresholds = {
   minSamples: 4,
   /** Work waiting but nothing completed for this long: the queue is not moving. */
   stuckAfterSeconds: 15 * 60,
+  /** Window of the recent completed/failed figures the failed ratio is taken over (BullMQ per-minute metrics). */
+  windowMinutes: 15,
   redisSlowMs: 100,
 };
 
