@@ -1,3 +1,4 @@
+import { redisSlowMs } from '../fleet/thresholds.js';
 import { desiredQueueStates, statusOf, type SupportModeState } from './state.js';
 
 /** What health is derived from, per queue, all read from Redis/BullMQ. */
@@ -36,7 +37,8 @@ export const healthThresholds = {
   stuckAfterSeconds: 15 * 60,
   /** Window of the recent completed/failed figures the failed ratio is taken over (BullMQ per-minute metrics). */
   windowMinutes: 15,
-  redisSlowMs: 100,
+  /** The one slow-Redis threshold (`domain/fleet/thresholds.ts`), shared with the audit and the alert rules. */
+  redisSlowMs,
 };
 
 const rank: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
