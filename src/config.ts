@@ -250,6 +250,12 @@ const settings = {
   }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
   BSM_TWO_PERSON_RULE: setting({ description: 'two-person rule: an action that waits for approval is approved by another key than the one that requested it; false lifts it for one-person installs (every approval then records that it was off)', expected: 'true or false', schema: bool, default: true }),
+  BSM_FLEET_SNAPSHOT_MS: setting({
+    description: 'how long one read of the fleet (queue counts, workers, health signals) serves health and status requests; 0: no reuse, concurrent requests still share one read',
+    expected: 'an integer 0-60000',
+    schema: integer(0, 60_000),
+    default: 1_000,
+  }),
 };
 
 /** Per-queue settings: `BSM_<QUEUE>_CONCURRENCY`, `BSM_<QUEUE>_RATE_MAX`, `BSM_<QUEUE>_RATE_DURATION_MS`. */

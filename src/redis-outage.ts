@@ -1,13 +1,5 @@
 import type { Logger } from './observability/logger.js';
-
-const connectionCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-const connectionMessages = [/connection is closed/i, /stream isn't writeable/i, /connect e[a-z]+/i, /socket closed unexpectedly/i, /reached the max retries per request/i];
-
-/** Whether an error says Redis cannot be reached (as opposed to a command that failed). */
-export function isConnectionError(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return (typeof code === 'string' && connectionCodes.has(code)) || connectionMessages.some((m) => m.test(err.message));
-}
+import { isRedisUnreachable } from './redis.js';
 
 export interface RedisOutageLog {
   /** Logs an error from any connection, queue or worker: the first one of an outage once, every other kind always. */
@@ -26,7 +18,7 @@ export function redisOutageLog(logger: Logger, clock: () => number = Date.now): 
   let folded = 0;
   return {
     error(source, err) {
-      if (!isConnectionError(err)) {
+      if (!isRedisUnreachable(err)) {
         logger.error({ source, err: err.message }, `${source} error`);
         return;
       }

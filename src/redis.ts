@@ -13,6 +13,9 @@ export type ConnectionRole = 'blocking' | 'client' | 'job';
 /** Reconnects a `job` command waits through before it fails: with the back-off below, about 90 s. */
 const jobCommandRetries = 20;
 
+/** Every connection {@link createRedis} made that has not ended: what {@link isRedisUnreachable} consults by default. */
+const openConnections = new Set<Redis>();
+
 export function createRedis(url: string, role: ConnectionRole, name?: string): Redis {
   const common: RedisOptions = {
     connectionName: name,
@@ -25,7 +28,62 @@ export function createRedis(url: string, role: ConnectionRole, name?: string): R
     job: { ...common, maxRetriesPerRequest: jobCommandRetries, enableOfflineQueue: true, enableReadyCheck: true },
     client: { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 },
   }[role];
-  return new Redis(url, options);
+  const redis = new Redis(url, options);
+  openConnections.add(redis);
+  redis.on('ready', () => openConnections.add(redis));
+  redis.on('end', () => openConnections.delete(redis));
+  return redis;
+}
+
+/** What {@link isRedisUnreachable} reads of a connection (an ioredis `Redis` has both). */
+export interface ConnectionView {
+  readonly status: string;
+  readonly stream?: { readonly writable: boolean } | undefined;
+}
+
+/** Whether a connection can carry a command now: its handshake is done and its socket takes writes. */
+export function connectionUsable(connection: ConnectionView): boolean {
+  return connection.status === 'ready' && connection.stream?.writable !== false;
+}
+
+/** Socket error codes: the operating system says the server cannot be reached. */
+const socketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/**
+ * Error classes that mean the command never got an answer: ioredis gave up on it
+ * (`MaxRetriesPerRequestError` and the `AbortError`/`InterruptError` of redis-errors it builds on),
+ * the reply stream was garbled (`ParserError`), BullMQ found its connection closed. ioredis does not
+ * export them, so they are told by class name (each class sets it on its prototype).
+ */
+const unansweredClasses = new Set(['MaxRetriesPerRequestError', 'AbortError', 'InterruptError', 'ParserError', 'ConnectionClosedError']);
+/**
+ * ioredis rejects a command that outlived `commandTimeout` with a plain `Error` of this text, and it
+ * is the one failure it raises while the connection still reads `ready` (a Redis that hangs). It has
+ * no class to test, so this one text is compared, whole; test/integration/health-snapshot.test.ts
+ * provokes it on a real server (CLIENT PAUSE) and would fail if ioredis changed it.
+ */
+const commandTimedOut = 'Command timed out';
+
+/**
+ * Whether `err` says Redis could not be reached, as opposed to a command Redis answered with an
+ * error (a `ReplyError`) or a bug. Decided by the error's class or socket code, then by the state
+ * of the connections: ioredis raises a plain `Error` ("Connection is closed", "Stream isn't
+ * writeable…") for a command it could not send, which only happens while a connection is down.
+ * `connections` defaults to every connection this process made with {@link createRedis}.
+ */
+export function isRedisUnreachable(err: unknown, connections: Iterable<ConnectionView> = openConnections): boolean {
+  if (!(err instanceof Error) || err.name === 'ReplyError') {
+    return false;
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (unansweredClasses.has(err.name) || (typeof code === 'string' && socketCodes.has(code)) || err.message === commandTimedOut) {
+    return true;
+  }
+  for (const connection of connections) {
+    if (!connectionUsable(connection)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Resolves once the connection is ready, or rejects after `timeoutMs`. */

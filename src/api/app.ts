@@ -13,7 +13,7 @@ import type { AppEnv } from './env.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard } from './middleware.js';
+import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -37,9 +37,15 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use('*', requestId());
-  app.use(
+  // Only requests that change state get these: a read has no body to limit (and asking for one
+  // makes @hono/node-server build the whole Request object, a large share of a cheap GET's cost),
+  // and request ids are for the audit trail, which records mutations only.
+  app.on(
+    mutatingMethods,
     '*',
+    csrfGuard(),
+    freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
+    requestId(),
     bodyLimit({
       maxSize: limits.bodyLimitBytes,
       onError: () => {
@@ -47,10 +53,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       },
     }),
   );
-  app.use('*', csrfGuard());
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
-  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode' }), audit);
-  app.use('/test/*', authenticate({ keyring: deps.keyring }), audit);
+  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode' }));
+  app.use('/test/*', authenticate({ keyring: deps.keyring }));
+  app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
 
   app.route('/health', healthRoutes(deps));
   app.route('/admin/feature-flags', featureFlagRoutes(deps));

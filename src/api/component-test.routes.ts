@@ -98,10 +98,12 @@ export function componentTestRoutes(deps: ApiDeps) {
         throw unknownComponent(name);
       }
       const queue = name as QueueName;
-      const snap = (await deps.fleetReader.snapshot()).queues[queue];
+      // Whether it can run now decides the answer: figures read for this request, not reused ones.
+      const fresh = await deps.fleetReader.snapshot({ maxAgeMs: 0 });
+      const snap = fresh.queues[queue];
       if (snap.paused) {
         // Why it is paused decides the fix: a component to activate, support mode to enable, an emergency to recover from.
-        const inactive = inactivityOf(queue, await deps.supportMode.read());
+        const inactive = inactivityOf(queue, fresh.mode);
         const why = inactive?.reason ?? 'its queue is paused although support mode wants it running; support mode re-applies queue states on its next transition';
         throw new ApiError(409, 'conflict', `cannot test ${queue}: ${why}`, { paused: true });
       }

@@ -38,8 +38,6 @@ export interface ApiLimits {
   bodyLimitBytes: number;
   /** How long a component test waits for its canary job. */
   canaryTimeoutMs: number;
-  /** Window of the failed-ratio signal. */
-  healthWindowMinutes: number;
 }
 
-export const defaultLimits: ApiLimits = { healthTimeoutMs: 2_000, bodyLimitBytes: 64 * 1024, canaryTimeoutMs: 15_000, healthWindowMinutes: 15 };
+export const defaultLimits: ApiLimits = { healthTimeoutMs: 2_000, bodyLimitBytes: 64 * 1024, canaryTimeoutMs: 15_000 };

@@ -7,6 +7,7 @@ import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
+import { isRedisUnreachable } from '../redis.js';
 
 /** The one error body of the API. */
 export interface ErrorBody {
@@ -40,10 +41,6 @@ const codeByStatus: Partial<Record<number, string>> = {
   415: 'unsupported_media_type',
   503: 'unavailable',
 };
-
-function looksLikeRedisDown(err: Error): boolean {
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|enableOfflineQueue|Command timed out|ETIMEDOUT|Reached the max retries/i.test(err.message);
-}
 
 /** The one error shape: `{ error: { code, message, details } }`, `details` null when empty. */
 export function errorBody(code: string, message: string, details: unknown = null): ErrorBody {
@@ -85,7 +82,7 @@ export function errorHandler(logger: Logger) {
             : err.message || 'request rejected';
       return c.json(errorBody(codeByStatus[status] ?? 'http_error', message), status);
     }
-    if (looksLikeRedisDown(err)) {
+    if (isRedisUnreachable(err)) {
       logger.warn({ err: err.message, path: c.req.path }, 'redis unavailable');
       const mutating = c.req.method !== 'GET' && c.req.method !== 'HEAD';
       return c.json(

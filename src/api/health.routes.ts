@@ -1,4 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { perRead } from '../domain/fleet/per-read.js';
+import type { FleetSnapshot } from '../domain/fleet/ports.js';
 import { assessLlm, assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
 import { desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
@@ -66,13 +68,20 @@ const PathStatus = z
   })
   .openapi('LlmPathStatus');
 
+/** How old the fleet figures an answer is derived from are: one read serves many requests for a moment (`BSM_FLEET_SNAPSHOT_MS`). */
+const figures = {
+  figuresAt: isoTime.openapi({ description: 'When the queue figures and the Redis latency were read' }),
+  figuresAgeMs: count.openapi({ description: 'How old those figures were when this answer was made' }),
+};
+
 export const HealthSchema = z
-  .object({ status: HealthStatus, checkedAt: isoTime, mode: SupportStatusSchema, redis: RedisUp, components: keyed(queueNames, HealthSummary) })
+  .object({ status: HealthStatus, checkedAt: isoTime, ...figures, mode: SupportStatusSchema, redis: RedisUp, components: keyed(queueNames, HealthSummary) })
   .openapi('Health');
 export const HealthDetailedSchema = z
   .object({
     status: HealthStatus,
     checkedAt: isoTime,
+    ...figures,
     mode: SupportStatusSchema,
     redis: RedisUp,
     components: keyed(queueNames, ComponentHealthSchema),
@@ -84,9 +93,9 @@ export const HealthDetailedSchema = z
   })
   .openapi('HealthDetailed');
 export const SupportModeHealthSchema = z
-  .object({ component: z.literal('bedrock-support'), status: HealthStatus, mode: SupportStatusSchema, checkedAt: isoTime, components: keyed(queueNames, HealthSummary) })
+  .object({ component: z.literal('bedrock-support'), status: HealthStatus, mode: SupportStatusSchema, checkedAt: isoTime, ...figures, components: keyed(queueNames, HealthSummary) })
   .openapi('SupportModeHealth');
-export const OneComponentHealthSchema = ComponentHealthSchema.extend({ component: QueueNameSchema, mode: SupportStatusSchema, redis: RedisUp, checkedAt: isoTime }).openapi(
+export const OneComponentHealthSchema = ComponentHealthSchema.extend({ component: QueueNameSchema, mode: SupportStatusSchema, redis: RedisUp, checkedAt: isoTime, ...figures }).openapi(
   'OneComponentHealth',
 );
 /** The health 503: the error, with `status` at the top for `jq .status`. */
@@ -106,11 +115,45 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-interface FleetHealth {
-  checkedAt: string;
+/** Health derived from one read of the fleet: the same for every request that read serves (within a second). */
+interface DerivedHealth {
+  status: z.infer<typeof HealthStatus>;
   mode: ReturnType<typeof statusOf>;
   redis: { status: 'up'; latencyMs: number };
   components: Record<QueueName, ComponentHealth>;
+  summary: Record<QueueName, z.infer<typeof HealthSummary>>;
+}
+
+/** Each component's health from a snapshot's queue figures and support-mode state. */
+function deriveHealth(fleet: FleetSnapshot, now: Date): DerivedHealth {
+  const state = fleet.mode;
+  const desired = desiredQueueStates(state);
+  const redisLatencyMs = fleet.redis.latencyMs;
+  const components = {} as Record<QueueName, ComponentHealth>;
+  const summary = {} as DerivedHealth['summary'];
+  for (const name of queueNames) {
+    const q = fleet.queues[name];
+    const h = assessQueue(
+      {
+        name,
+        expectedRunning: desired[name] === 'running',
+        inactive: inactivityOf(name, state) ?? undefined,
+        paused: q.paused,
+        workers: q.workers.count,
+        waiting: q.counts.waiting + q.counts.prioritized,
+        active: q.counts.active,
+        failedKept: q.counts.failed,
+        recent: q.recent,
+        stalled: q.stalled,
+        lastCompletedAt: q.lastCompletedAt,
+      },
+      now,
+      redisLatencyMs,
+    );
+    components[name] = h;
+    summary[name] = { status: h.status, active: h.active, reasons: h.reasons };
+  }
+  return { status: worst(Object.values(components).map((x) => x.status)), mode: statusOf(state), redis: { status: 'up', latencyMs: redisLatencyMs }, components, summary };
 }
 
 /**
@@ -126,35 +169,6 @@ function guarded<T>(deps: ApiDeps, work: Promise<T>): Promise<T> {
   });
 }
 
-/** Reads every signal once and derives each component's health. */
-function collect(deps: ApiDeps, only?: readonly QueueName[]): Promise<FleetHealth> {
-  const windowMinutes = { ...defaultLimits, ...deps.limits }.healthWindowMinutes;
-  const queues = only ?? queueNames;
-  return guarded(
-    deps,
-    (async () => {
-      const [latency, state, signals] = await Promise.all([
-        deps.fleetReader.ping(),
-        deps.supportMode.read(),
-        Promise.all(queues.map((q) => deps.fleetReader.signals(q, windowMinutes))),
-      ]);
-      const desired = desiredQueueStates(state);
-      const now = deps.clock();
-      const redisLatencyMs = Math.round(latency * 1000) / 1000;
-      const components = Object.fromEntries(
-        signals.map((s) => [
-          s.name,
-          assessQueue({ ...s, expectedRunning: desired[s.name] === 'running', inactive: inactivityOf(s.name, state) ?? undefined }, now, redisLatencyMs),
-        ]),
-      ) as Record<QueueName, ComponentHealth>;
-      return { checkedAt: now.toISOString(), mode: statusOf(state), redis: { status: 'up' as const, latencyMs: redisLatencyMs }, components };
-    })(),
-  );
-}
-
-const summary = (components: Record<QueueName, ComponentHealth>) =>
-  Object.fromEntries(Object.entries(components).map(([n, h]) => [n, { status: h.status, active: h.active, reasons: h.reasons }])) as Record<QueueName, z.infer<typeof HealthSummary>>;
-
 const publicGet = <T extends z.ZodType>(path: string, description: string, schema: T, params?: z.ZodObject) =>
   createRoute({
     method: 'get',
@@ -165,27 +179,45 @@ const publicGet = <T extends z.ZodType>(path: string, description: string, schem
     responses: { 200: jsonResponse(schema, description), 503: jsonResponse(HealthUnavailableSchema, 'Redis is unreachable'), ...notFound },
   });
 
-/** `/health…`: public, derived from live signals; 503 quickly when Redis does not answer. */
+/** A health answer's parts: what was derived from the read, and when. */
+type Health = DerivedHealth & { checkedAt: string; figuresAt: string; figuresAgeMs: number };
+
+/** `/health…`: public, derived from one snapshot of the fleet; 503 quickly when Redis does not answer. */
 export function healthRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
+  // Ages are in whole seconds: one derivation per read of the fleet and second.
+  const derived = perRead(deriveHealth, 1_000);
+  const health = (fleet: FleetSnapshot): Health => {
+    const now = deps.clock();
+    return { ...derived(fleet, now), checkedAt: now.toISOString(), figuresAt: fleet.at, figuresAgeMs: fleet.ageMs };
+  };
+  /**
+   * Answers from the kept snapshot at once when there is one: no promise, so the server takes
+   * its synchronous path, as for a static route. Otherwise once Redis answered, within the
+   * health timeout.
+   */
+  const withHealth = <R>(answer: (h: Health) => R): R | Promise<R> => {
+    const kept = deps.fleetReader.kept();
+    return kept ? answer(health(kept)) : guarded(deps, deps.fleetReader.snapshot()).then((fleet) => answer(health(fleet)));
+  };
 
-  app.openapi(publicGet('/', 'Overall health', HealthSchema), async (c) => {
-    const h = await collect(deps);
-    return c.json({ status: worst(Object.values(h.components).map((x) => x.status)), checkedAt: h.checkedAt, mode: h.mode, redis: h.redis, components: summary(h.components) }, 200);
-  });
+  app.openapi(publicGet('/', 'Overall health', HealthSchema), (c) =>
+    withHealth((h) => c.json({ status: h.status, checkedAt: h.checkedAt, figuresAt: h.figuresAt, figuresAgeMs: h.figuresAgeMs, mode: h.mode, redis: h.redis, components: h.summary }, 200)),
+  );
 
   // Both detailed views show the same: every queue with its signals, and the LLM paths.
   const detailed = async () => {
-    const [h, paths] = await Promise.all([collect(deps), guarded(deps, deps.llm.router.pathStatus())]);
+    const [h, paths] = await Promise.all([withHealth((x) => x), guarded(deps, deps.llm.router.pathStatus())]);
     const llm = assessLlm(paths);
-    return { status: worst([...Object.values(h.components).map((x) => x.status), llm.status]), ...h, llm: { ...llm, paths } };
+    return { status: worst([h.status, llm.status]), checkedAt: h.checkedAt, figuresAt: h.figuresAt, figuresAgeMs: h.figuresAgeMs, mode: h.mode, redis: h.redis, components: h.components, llm: { ...llm, paths } };
   };
   app.openapi(publicGet('/detailed', 'Health of Redis, every queue with its signals, and the LLM paths', HealthDetailedSchema), async (c) => c.json(await detailed(), 200));
 
-  app.openapi(publicGet('/bedrock-support', 'Support mode health', SupportModeHealthSchema), async (c) => {
-    const h = await collect(deps);
-    return c.json({ component: 'bedrock-support' as const, status: worst(Object.values(h.components).map((x) => x.status)), mode: h.mode, checkedAt: h.checkedAt, components: summary(h.components) }, 200);
-  });
+  app.openapi(publicGet('/bedrock-support', 'Support mode health', SupportModeHealthSchema), (c) =>
+    withHealth((h) =>
+      c.json({ component: 'bedrock-support' as const, status: h.status, mode: h.mode, checkedAt: h.checkedAt, figuresAt: h.figuresAt, figuresAgeMs: h.figuresAgeMs, components: h.summary }, 200),
+    ),
+  );
 
   app.openapi(publicGet('/bedrock-support/detailed', 'Support mode health with every component in detail, and the LLM paths', HealthDetailedSchema), async (c) => c.json(await detailed(), 200));
 
@@ -194,9 +226,8 @@ export function healthRoutes(deps: ApiDeps) {
       throw unknownComponent(name);
     }
     const queue = name as QueueName;
-    const h = await collect(deps, [queue]);
-    const one = h.components[queue];
-    return { component: queue, ...one, mode: h.mode, redis: h.redis, checkedAt: h.checkedAt };
+    const h = await withHealth((x) => x);
+    return { component: queue, ...h.components[queue], mode: h.mode, redis: h.redis, checkedAt: h.checkedAt, figuresAt: h.figuresAt, figuresAgeMs: h.figuresAgeMs };
   };
   const Param = z.object({ component: z.string().openapi({ example: 'meta-monitor' }) });
   app.openapi(publicGet('/component/{component}', 'Health of one component', OneComponentHealthSchema, Param), async (c) => c.json(await component(c.req.param('component') ?? ''), 200));

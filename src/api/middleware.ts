@@ -5,7 +5,12 @@ import type { Logger } from '../observability/logger.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 
-const unsafe = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/**
+ * The methods that change state and may carry a body. The middleware only they need (body limit,
+ * request id, cross-site check, audit) is mounted for these alone, so a read pays nothing for it.
+ */
+export const mutatingMethods = ['POST', 'PUT', 'PATCH', 'DELETE'];
+const unsafe = new Set(mutatingMethods);
 
 /**
  * Refuses state-changing requests a browser sends on behalf of another site (Basic
@@ -22,6 +27,26 @@ export function csrfGuard(): MiddlewareHandler<AppEnv> {
       }
     }
     await next();
+  };
+}
+
+export interface FreshFleetOptions {
+  /** Drops what the fleet read model keeps (`FleetReader.invalidate`). */
+  invalidate: () => void;
+}
+
+/**
+ * After a request that may have changed the fleet (a transition, a canary, a job retried on the
+ * board), the next read of it goes to Redis: the change shows at once rather than after the
+ * snapshot's reuse window. Mount it on mutating methods only.
+ */
+export function freshFleetAfterMutations(options: FreshFleetOptions): MiddlewareHandler<AppEnv> {
+  return async function freshFleetAfterMutationsMiddleware(_c, next) {
+    try {
+      await next();
+    } finally {
+      options.invalidate();
+    }
   };
 }
 

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { componentNames, statusOf, type ComponentName, type SupportModeState } from '../domain/support-mode/state.js';
 import type { TransitionResult } from '../domain/support-mode/service.js';
-import type { FleetState } from '../domain/fleet/fleet-state.js';
+import { perRead } from '../domain/fleet/per-read.js';
+import type { FleetSnapshot } from '../domain/fleet/ports.js';
 import { queueNames } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
@@ -63,6 +64,8 @@ export const SupportModeStatusSchema = z
     lastTransition: z.object({ at: isoTime, action: z.string().openapi({ example: 'activate' }), by: z.string(), reason: z.string().nullable() }).nullable(),
     version: count,
     checkedAt: isoTime,
+    figuresAt: isoTime.openapi({ description: 'When the queue figures were read (one read serves many requests for a moment, BSM_FLEET_SNAPSHOT_MS)' }),
+    figuresAgeMs: count.openapi({ description: 'How old the queue figures were when this answer was made' }),
   })
   .openapi('SupportModeStatus');
 
@@ -111,8 +114,9 @@ function expand(components: readonly (ComponentName | 'all')[]): ComponentName[]
   return components.includes('all') ? [...componentNames] : [...new Set(components as ComponentName[])];
 }
 
-/** The support mode as an operator reads it: state plus each queue's live numbers. */
-export function statusView(state: SupportModeState, fleet: FleetState): SupportModeStatus {
+/** The support mode as an operator reads it: state plus each queue's live numbers (the answer adds when they were read). */
+export function statusView(fleet: FleetSnapshot): Omit<SupportModeStatus, 'checkedAt' | 'figuresAt' | 'figuresAgeMs'> {
+  const state = fleet.mode;
   return {
     status: statusOf(state),
     featureFlag: namedFlag(state.flag),
@@ -132,7 +136,6 @@ export function statusView(state: SupportModeState, fleet: FleetState): SupportM
     lastEmergency: state.lastEmergency,
     lastTransition: state.lastTransition,
     version: state.version,
-    checkedAt: fleet.at,
   };
 }
 
@@ -150,6 +153,8 @@ const post = <T extends z.ZodType>(path: string, body: T, required: boolean, sum
 
 export function supportModeRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
+  // One view per read of the fleet, however many requests it serves.
+  const status = perRead(statusView);
   const actor = (by: string, r?: string) => ({ by, reason: r });
 
   app.openapi(post('/enable', EnableBody, false, 'Enable support mode (inactive unless active: true)'), async (c) => {
@@ -214,8 +219,8 @@ export function supportModeRoutes(deps: ApiDeps) {
       responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors, 400: bodyErrors[400] },
     }),
     async (c) => {
-      const [state, snapshot] = await Promise.all([deps.supportMode.read(), deps.fleetReader.snapshot()]);
-      return c.json(statusView(state, snapshot), 200);
+      const [fleet, now] = [await deps.fleetReader.snapshot(), deps.clock()];
+      return c.json({ ...status(fleet, now), checkedAt: now.toISOString(), figuresAt: fleet.at, figuresAgeMs: fleet.ageMs }, 200);
     },
   );
 

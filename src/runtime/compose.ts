@@ -5,6 +5,7 @@ import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import { createFeatureFlagService, type FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { QueueName } from '../domain/queue-names.js';
+import { healthThresholds } from '../domain/support-mode/health.js';
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { JobDeps } from '../jobs/deps.js';
 import type { Logger } from '../observability/logger.js';
@@ -49,6 +50,20 @@ export interface ComposeOptions {
 }
 
 /**
+ * The support-mode service, with the fleet reader told after every transition (and queue
+ * re-application) of this process, so `/status` right after one shows the queues as it left them.
+ */
+function invalidatingFleet(service: SupportModeService, reader: FleetReader): SupportModeService {
+  const after = <T>(work: Promise<T>) => work.finally(() => reader.invalidate());
+  return {
+    read: () => service.read(),
+    execute: (command, actor) => after(service.execute(command, actor)),
+    emergencyShutdown: (input, actor) => after(service.emergencyShutdown(input, actor)),
+    reconcileQueues: () => after(service.reconcileQueues()),
+  };
+}
+
+/**
  * The composition root: builds every store, queue and provider once for a connection. The
  * program calls it once for the connection the API and schedulers use (commands fail fast
  * while Redis is down) and, in a process that runs workers, once for the job handlers'
@@ -57,10 +72,17 @@ export interface ComposeOptions {
 export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
-  const fleetReader = createFleetReader({ connection: redis, prefix, queues: fleet.queues });
   const auditTrail = createAuditTrail(redis, prefix);
   const llm = createLlm(config, redis, prefix, logger, options.clock);
-  const supportMode = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
+  const service = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
+  const fleetReader = createFleetReader({
+    connection: redis,
+    queues: fleet.queues,
+    readMode: () => service.read(),
+    reuseMs: config.BSM_FLEET_SNAPSHOT_MS,
+    windowMinutes: healthThresholds.windowMinutes,
+  });
+  const supportMode = invalidatingFleet(service, fleetReader);
   const featureFlags = createFeatureFlagService({
     store: createFeatureFlagStore(redis, prefix),
     audit: (event) => auditTrail.append(event),
@@ -69,7 +91,8 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
   const jobDeps: JobDeps = {
-    fleet: fleetReader,
+    // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
+    fleet: { ...fleetReader, snapshot: (o) => fleetReader.snapshot({ maxAgeMs: 0, ...o }), kept: () => null },
     reports: createReportStore(redis, prefix),
     auditTrail,
     redisFacts: () => readRedisFacts(redis),

@@ -1,90 +1,106 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { FleetState, QueueState } from '../domain/fleet/fleet-state.js';
-import type { FleetReader } from '../domain/fleet/ports.js';
+import type { FleetReader, FleetSnapshot } from '../domain/fleet/ports.js';
 import type { ExecutionRecord } from '../domain/meta-monitor/analyze-executions.js';
-import { queueNames, type QueueName } from '../domain/queue-names.js';
-import { pingLatencyMs } from '../redis.js';
+import type { QueueName } from '../domain/queue-names.js';
+import type { SupportModeState } from '../domain/support-mode/state.js';
+import { connectionUsable } from '../redis.js';
+import { metricSum, readFleet } from './fleet-internals.js';
 
 export interface FleetReaderOptions {
   connection: Redis;
-  prefix: string;
   /** The queues, made by the job factory (`src/queues/fleet.ts`). */
   queues: Readonly<Record<QueueName, Queue>>;
+  /** Reads the stored support-mode state (its store's read: one GET, sent beside the pipeline). */
+  readMode: () => Promise<SupportModeState>;
+  /**
+   * How long a snapshot is handed to callers that accept the default age, in ms
+   * (`BSM_FLEET_SNAPSHOT_MS`). 0: no reuse; concurrent callers still share a read in flight.
+   */
+  reuseMs: number;
+  /** Window of the recent completed/failed figures, in minutes. */
+  windowMinutes: number;
+  /** Monotonic clock in ms (default `performance.now`). */
+  now?: () => number;
 }
 
-/** Reads the fleet's state from Redis through BullMQ. */
+type Figures = Omit<FleetSnapshot, 'ageMs'>;
+
+/** One read of the fleet: its figures (once Redis answered), when it was sent, and the generation it belongs to. */
+interface Read {
+  figures: Promise<Figures>;
+  /** Set when the read succeeded. */
+  value?: Figures;
+  sentAt: number;
+  generation: number;
+}
+
+/**
+ * The fleet read model: snapshots read in one round trip (`fleet-internals.ts`, and the
+ * support-mode state's GET sent beside it), shared by concurrent callers and reused for
+ * `reuseMs`. A snapshot is handed out only while the connection is ready: during an outage
+ * every caller goes to Redis and fails fast, so health says 503 at once instead of repeating
+ * what it saw before. Dropping the connection, a failed read and {@link FleetReader.invalidate}
+ * start a new generation: nothing read before is handed out again, and a read still in flight
+ * is not kept.
+ */
 export function createFleetReader(options: FleetReaderOptions): FleetReader {
-  const { queues } = options;
+  const { queues, connection } = options;
+  const now = options.now ?? (() => performance.now());
+  let generation = 0;
+  /** The newest read of this generation: done (kept) or in flight. */
+  let latest: Read | null = null;
 
-  const queueState = async (name: QueueName): Promise<QueueState> => {
-    const q = queues[name];
-    const [counts, paused, workers] = await Promise.all([
-      q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
-      q.isPaused(),
-      q.getWorkers(),
-    ]);
-    return {
-      name,
-      paused,
-      counts: {
-        waiting: counts.waiting ?? 0,
-        prioritized: counts.prioritized ?? 0,
-        active: counts.active ?? 0,
-        delayed: counts.delayed ?? 0,
-        completed: counts.completed ?? 0,
-        failed: counts.failed ?? 0,
+  const invalidate = () => {
+    generation += 1;
+    latest = null;
+  };
+  // A snapshot is never handed out across an outage, even one shorter than the reuse window.
+  connection.on('close', invalidate);
+
+  const start = (): Read => {
+    // The wall-clock time and the monotonic one of the same instant: `at` and `ageMs` agree.
+    const [sentAt, at] = [now(), new Date().toISOString()];
+    const both = Promise.all([readFleet(connection, queues, options.windowMinutes), options.readMode()]);
+    const read: Read = { figures: both.then(([fleet, mode]) => ({ at, ...fleet, mode })), sentAt, generation };
+    latest = read;
+    read.figures.then(
+      (value) => {
+        read.value = value;
       },
-      workers: { count: workers.length },
-    };
+      () => {
+        if (latest === read) {
+          invalidate();
+        }
+      },
+    );
+    return read;
   };
 
-  const stalledJobs = async (queue: QueueName): Promise<string[]> => {
-    const active = await queues[queue].getActive(0, 499);
-    const locks = await Promise.all(active.map((j) => options.connection.exists(`${options.prefix}:${queue}:${j.id}:lock`)));
-    return active.filter((_, i) => locks[i] === 0).map((j) => j.id as string);
-  };
-
-  const lastCompletedAt = async (queue: QueueName): Promise<Date | null> => {
-    const [job] = await queues[queue].getJobs(['completed'], 0, 0, false);
-    return job?.finishedOn === undefined ? null : new Date(job.finishedOn);
-  };
-
-  const metricTotals = async (queue: QueueName, minutes: number) => {
-    const sum = async (type: 'completed' | 'failed') => {
-      const m = await queues[queue].getMetrics(type, 0, minutes - 1);
-      // Data points are flushed per minute; jobs since the last flush are still in the counter.
-      const pending = Math.max(0, m.meta.count - m.meta.prevCount);
-      return m.data.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) + pending;
-    };
-    const [completed, failed] = await Promise.all([sum('completed'), sum('failed')]);
-    return { completed, failed };
-  };
+  /** The newest read, when one of this generation exists and the connection can be trusted to say the figures still hold. */
+  const current = (): Read | null => (latest !== null && latest.generation === generation && connectionUsable(connection) ? latest : null);
+  const aged = (value: Figures, read: Read): FleetSnapshot => ({ ...value, ageMs: Math.round(now() - read.sentAt) });
+  const handOver = (read: Read): Promise<FleetSnapshot> =>
+    read.value === undefined ? read.figures.then((value) => aged(value, read)) : Promise.resolve(aged(read.value, read));
 
   return {
-    ping: () => pingLatencyMs(options.connection),
-    async snapshot(): Promise<FleetState> {
-      const [latencyMs, ...states] = await Promise.all([pingLatencyMs(options.connection), ...queueNames.map(queueState)]);
-      return {
-        at: new Date().toISOString(),
-        redis: { latencyMs: Math.round(latencyMs * 1000) / 1000 },
-        queues: Object.fromEntries(states.map((s) => [s.name, s])) as Record<QueueName, QueueState>,
-      };
+    snapshot({ maxAgeMs } = {}) {
+      const read = current();
+      if (read) {
+        const age = now() - read.sentAt;
+        // A read in flight is shared with whoever accepts the default age; a done one within the window.
+        const fits = maxAgeMs === undefined ? read.value === undefined || age < options.reuseMs : age < maxAgeMs;
+        if (fits) {
+          return handOver(read);
+        }
+      }
+      return handOver(start());
     },
-    async signals(queue, windowMinutes) {
-      const [state, recent, stalled, last] = await Promise.all([queueState(queue), metricTotals(queue, windowMinutes), stalledJobs(queue), lastCompletedAt(queue)]);
-      return {
-        name: queue,
-        paused: state.paused,
-        workers: state.workers.count,
-        waiting: state.counts.waiting + state.counts.prioritized,
-        active: state.counts.active,
-        failedKept: state.counts.failed,
-        recent: { windowMinutes, ...recent },
-        stalled: stalled.length,
-        lastCompletedAt: last?.toISOString() ?? null,
-      };
+    kept() {
+      const read = current();
+      return read?.value !== undefined && now() - read.sentAt < options.reuseMs ? aged(read.value, read) : null;
     },
+    invalidate,
     async finishedJobs(queue, since, limit = 5_000) {
       const out: ExecutionRecord[] = [];
       let truncated = false;
@@ -110,6 +126,13 @@ export function createFleetReader(options: FleetReaderOptions): FleetReader {
       }
       return { records: out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)), truncated };
     },
-    metricTotals,
+    async metricTotals(queue, minutes) {
+      const sum = async (type: 'completed' | 'failed') => {
+        const m = await queues[queue].getMetrics(type, 0, minutes - 1);
+        return metricSum(m.meta.count, m.meta.prevCount, m.data);
+      };
+      const [completed, failed] = await Promise.all([sum('completed'), sum('failed')]);
+      return { completed, failed };
+    },
   };
 }

@@ -1,4 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateFleetRules } from '../../src/domain/alerts/fleet-rules.js';
+import { auditFleet } from '../../src/domain/audit/fleet-audit.js';
+import type { FleetState, QueueState } from '../../src/domain/fleet/fleet-state.js';
+import { redisSlowMs } from '../../src/domain/fleet/thresholds.js';
+import { queueNames } from '../../src/domain/queue-names.js';
 import { assessLlm, assessQueue, healthThresholds, type QueueSignals } from '../../src/domain/support-mode/health.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
@@ -75,6 +80,33 @@ describe('health rules', () => {
     const many = assessQueue(base({ workers: 0, stalled: 1, ...recent(1, 3) }), now, 150);
     expect(many.status).toBe('unhealthy');
     expect(many.reasons).toEqual(['no live worker', '3 of 4 jobs failed in the last 15 min', '1 stalled job(s)', 'redis ping 150 ms']);
+  });
+
+  it('one slow-Redis threshold: health degrades, the audit warns and the alert rules raise a P2 at the same latency', () => {
+    expect(redisSlowMs).toBe(100);
+    expect(healthThresholds.redisSlowMs).toBe(redisSlowMs);
+    const queue = (name: string): QueueState => ({
+      name,
+      paused: false,
+      counts: { waiting: 0, prioritized: 0, active: 0, delayed: 0, completed: 0, failed: 0 },
+      workers: { count: 1 },
+      recent: { windowMinutes: 15, completed: 0, failed: 0 },
+      stalled: 0,
+      lastCompletedAt: null,
+    });
+    const fleet = (latencyMs: number): FleetState => ({
+      at: now.toISOString(),
+      redis: { latencyMs },
+      queues: Object.fromEntries(queueNames.map((q) => [q, queue(q)])) as FleetState['queues'],
+    });
+    const verdicts = (latencyMs: number) => ({
+      health: assessQueue(base(), now, latencyMs).status,
+      audit: auditFleet('comprehensive', fleet(latencyMs), {}).checks.find((c) => c.id === 'redis.latency')?.status,
+      alert: evaluateFleetRules(fleet(latencyMs)).find((a) => a.id === 'redis.slow')?.priority ?? null,
+    });
+    expect(verdicts(redisSlowMs - 0.001)).toEqual({ health: 'healthy', audit: 'pass', alert: null });
+    expect(verdicts(redisSlowMs)).toEqual({ health: 'degraded', audit: 'warn', alert: 'P2' });
+    expect(verdicts(10 * redisSlowMs)).toEqual({ health: 'degraded', audit: 'warn', alert: 'P2' });
   });
 
   it('LLM paths: a configured remote path the router skips degrades; unconfigured ones and local do not', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FleetState } from '../fleet/fleet-state.js';
+import { redisSlowMs } from '../fleet/thresholds.js';
 
 export const alertPriorities = ['P0', 'P1', 'P2'] as const;
 export type AlertPriority = (typeof alertPriorities)[number];
@@ -15,7 +16,7 @@ export type FiringAlert = z.infer<typeof firingAlertSchema>;
 
 /**
  * Rules over the fleet's state. P0: every queue without a worker (support mode is
- * unavailable). P1: one queue with work waiting and no worker. P2: slow Redis.
+ * unavailable). P1: one queue with work waiting and no worker. P2: slow Redis (`redisSlowMs`).
  */
 export function evaluateFleetRules(state: FleetState): FiringAlert[] {
   const alerts: FiringAlert[] = [];
@@ -31,7 +32,7 @@ export function evaluateFleetRules(state: FleetState): FiringAlert[] {
       }
     }
   }
-  if (state.redis.latencyMs >= 250) {
+  if (state.redis.latencyMs >= redisSlowMs) {
     alerts.push({ id: 'redis.slow', priority: 'P2', title: 'Redis answers slowly', detail: `${state.redis.latencyMs} ms ping` });
   }
   return alerts;

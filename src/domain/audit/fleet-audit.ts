@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FleetState } from '../fleet/fleet-state.js';
+import { redisSlowMs } from '../fleet/thresholds.js';
 
 /** Facts read from Redis `INFO`. Absent fields were not reported by the server. */
 export interface RedisFacts {
@@ -56,10 +57,10 @@ export function auditFleet(
   checks.push({
     id: 'redis.latency',
     title: 'Redis answers quickly',
-    status: latency < 50 ? 'pass' : latency < 250 ? 'warn' : 'fail',
+    status: latency < redisSlowMs ? 'pass' : 'warn',
     severity: 'high',
     observed: `${latency} ms`,
-    expected: '< 50 ms',
+    expected: `< ${redisSlowMs} ms`,
   });
   if (redis.maxmemoryPolicy !== undefined) {
     checks.push(

@@ -9,9 +9,16 @@ export interface QueueState {
   paused: boolean;
   counts: { waiting: number; prioritized: number; active: number; delayed: number; completed: number; failed: number };
   workers: { count: number };
+  /** Completed and failed jobs over the last `windowMinutes` (BullMQ per-minute metrics). */
+  recent: { windowMinutes: number; completed: number; failed: number };
+  /** Active jobs whose lock is gone: no worker holds them any more. */
+  stalled: number;
+  /** When the newest completed job kept by BullMQ finished. */
+  lastCompletedAt: string | null;
 }
 
 export interface FleetState {
+  /** When the figures were read (the read was sent to Redis). */
   at: string;
   redis: { latencyMs: number };
   queues: Record<QueueName, QueueState>;

@@ -1,18 +1,26 @@
 import type { ExecutionRecord } from '../meta-monitor/analyze-executions.js';
 import type { QueueName } from '../queue-names.js';
+import type { SupportModeState } from '../support-mode/state.js';
 import type { FleetState } from './fleet-state.js';
 
-/** Health signals of one queue, read from Redis/BullMQ (see `domain/support-mode/health.ts`). */
-export interface QueueSignalsRead {
-  name: QueueName;
-  paused: boolean;
-  workers: number;
-  waiting: number;
-  active: number;
-  failedKept: number;
-  recent: { windowMinutes: number; completed: number; failed: number };
-  stalled: number;
-  lastCompletedAt: string | null;
+/**
+ * A snapshot as a caller gets it: the queue figures and the support-mode state, read together
+ * (health compares what support mode wants with what the queues do), and how old they are.
+ * Snapshots handed out from one read share its objects (`queues`, `mode`): read-only.
+ */
+export interface FleetSnapshot extends FleetState {
+  /** The support-mode state as stored, read with the figures. */
+  mode: SupportModeState;
+  /** Milliseconds between the read being sent to Redis and this snapshot being handed over. */
+  ageMs: number;
+}
+
+export interface SnapshotOptions {
+  /**
+   * The oldest figures the caller accepts, in ms. Unset: the reader's reuse window (a kept
+   * snapshot, or a read already in flight, is shared). 0: figures read after this call.
+   */
+  maxAgeMs?: number;
 }
 
 /**
@@ -20,12 +28,19 @@ export interface QueueSignalsRead {
  * read model sits. Domain code and job handlers receive what it reads; they never read Redis.
  */
 export interface FleetReader {
-  /** Every queue's counts, paused state and live workers, and Redis' latency. */
-  snapshot(): Promise<FleetState>;
-  /** Everything health is derived from, for one queue. */
-  signals(queue: QueueName, windowMinutes: number): Promise<QueueSignalsRead>;
-  /** Round-trip time of one Redis PING, in ms. */
-  ping(): Promise<number>;
+  /**
+   * Every queue's counts, paused state, live workers and health signals, Redis' latency and the
+   * support-mode state, read in one round trip. Concurrent callers share one read; a read is reused for a short
+   * window; none is handed out while the connection is not ready, so an outage is never masked.
+   */
+  snapshot(options?: SnapshotOptions): Promise<FleetSnapshot>;
+  /**
+   * The snapshot `snapshot()` would hand over without going to Redis, or null: a kept read
+   * within the reuse window, the connection ready. Lets a caller answer without waiting.
+   */
+  kept(): FleetSnapshot | null;
+  /** Forgets what was read (and any read in flight): the next caller reads Redis. Call it after this process changed the fleet. */
+  invalidate(): void;
   /**
    * Completed and failed jobs kept by BullMQ that finished at or after `since`, newest first,
    * reading at most `limit` of each state; `truncated` says the limit was reached.

@@ -1,3 +1,4 @@
+import { redisSlowMs } from '../fleet/thresholds.js';
 import { desiredQueueStates, statusOf, type SupportModeState } from './state.js';
 
 /** What health is derived from, per queue, all read from Redis/BullMQ. */
@@ -34,7 +35,10 @@ export const healthThresholds = {
   minSamples: 4,
   /** Work waiting but nothing completed for this long: the queue is not moving. */
   stuckAfterSeconds: 15 * 60,
-  redisSlowMs: 100,
+  /** Window of the recent completed/failed figures the failed ratio is taken over (BullMQ per-minute metrics). */
+  windowMinutes: 15,
+  /** The one slow-Redis threshold (`domain/fleet/thresholds.ts`), shared with the audit and the alert rules. */
+  redisSlowMs,
 };
 
 const rank: Record<HealthStatus, number> = { healthy: 0, degraded: 1, unhealthy: 2 };
