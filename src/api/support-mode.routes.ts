@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { componentNames, statusOf, type ComponentName, type SupportModeState } from '../domain/support-mode/state.js';
 import type { TransitionResult } from '../domain/support-mode/service.js';
-import { perRead } from '../domain/fleet/per-read.js';
+import { perRead, withSnapshot } from '../domain/fleet/per-read.js';
 import type { FleetSnapshot } from '../domain/fleet/ports.js';
 import { queueNames } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
@@ -218,10 +218,28 @@ export function supportModeRoutes(deps: ApiDeps) {
       request: noQuery,
       responses: { 200: jsonResponse(SupportModeStatusSchema, 'Status'), ...protectedErrors, 400: bodyErrors[400] },
     }),
-    async (c) => {
-      const [fleet, now] = [await deps.fleetReader.snapshot(), deps.clock()];
-      return c.json({ ...status(fleet, now), checkedAt: now.toISOString(), figuresAt: fleet.at, figuresAgeMs: fleet.ageMs }, 200);
-    },
+    (c) =>
+      withSnapshot(deps.fleetReader, (fleet) => {
+        const now = deps.clock();
+        const v = status(fleet, now);
+        // One object literal rather than a spread of the kept view: this runs on every request.
+        return c.json(
+          {
+            status: v.status,
+            featureFlag: v.featureFlag,
+            components: v.components,
+            queues: v.queues,
+            emergency: v.emergency,
+            lastEmergency: v.lastEmergency,
+            lastTransition: v.lastTransition,
+            version: v.version,
+            checkedAt: now.toISOString(),
+            figuresAt: fleet.at,
+            figuresAgeMs: fleet.ageMs,
+          },
+          200,
+        );
+      }),
   );
 
   app.openapi(

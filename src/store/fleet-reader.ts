@@ -79,7 +79,8 @@ export function createFleetReader(options: FleetReaderOptions): FleetReader {
 
   /** The newest read, when one of this generation exists and the connection can be trusted to say the figures still hold. */
   const current = (): Read | null => (latest !== null && latest.generation === generation && connectionUsable(connection) ? latest : null);
-  const aged = (value: Figures, read: Read): FleetSnapshot => ({ ...value, ageMs: Math.round(now() - read.sentAt) });
+  // Spelled out rather than spread: this runs once per health request.
+  const aged = (value: Figures, read: Read): FleetSnapshot => ({ at: value.at, redis: value.redis, queues: value.queues, mode: value.mode, ageMs: Math.round(now() - read.sentAt) });
   const handOver = (read: Read): Promise<FleetSnapshot> =>
     read.value === undefined ? read.figures.then((value) => aged(value, read)) : Promise.resolve(aged(read.value, read));
 

@@ -1,4 +1,4 @@
-import type { FleetSnapshot } from './ports.js';
+import type { FleetReader, FleetSnapshot } from './ports.js';
 
 /**
  * A view derived from fleet snapshots, computed once per read of the fleet rather than once per
@@ -15,4 +15,14 @@ export function perRead<T>(derive: (snapshot: FleetSnapshot, now: Date) => T, re
     }
     return last.value;
   };
+}
+
+/**
+ * Calls `answer` with the kept snapshot at once when there is one, so the caller returns a value
+ * rather than a promise (a web server can then answer without an async chain), or else with the
+ * snapshot `read` fetches.
+ */
+export function withSnapshot<R>(reader: FleetReader, answer: (snapshot: FleetSnapshot) => R, read: () => Promise<FleetSnapshot> = () => reader.snapshot()): R | Promise<R> {
+  const kept = reader.kept();
+  return kept ? answer(kept) : read().then(answer);
 }
