@@ -28,7 +28,7 @@ import { queueNames, type QueueName } from '../domain/queue-names.js';
  */
 
 /** Active jobs examined per queue for stalled detection (a fleet runs far fewer at once). */
-export const activeScanLimit = 500;
+const activeScanLimit = 500;
 
 /**
  * KEYS[i]: a queue's active list; ARGV[i]: that queue's job-key prefix (`<prefix>:<queue>:`);
@@ -63,12 +63,12 @@ export function metricSum(countNow: number, countAtFlush: number, points: readon
 }
 
 /** The CLIENT LIST name a worker of `queue` connects with, without the `:w:<name>` of named workers. */
-export function workerClientName(queue: Queue): string {
+function workerClientName(queue: Queue): string {
   return `${queue.opts.prefix ?? 'bull'}:${Buffer.from(queue.name).toString('base64')}`;
 }
 
 /** Live workers per queue from one CLIENT LIST, matched as `Queue#getWorkers` matches them. */
-export function workersFromClientList(list: string, queues: Readonly<Record<QueueName, Queue>>): Record<QueueName, number> {
+function workersFromClientList(list: string, queues: Readonly<Record<QueueName, Queue>>): Record<QueueName, number> {
   const bases = queueNames.map((name) => ({ name, exact: workerClientName(queues[name]), named: `${workerClientName(queues[name])}:w:` }));
   const workers = Object.fromEntries(queueNames.map((n) => [n, 0])) as Record<QueueName, number>;
   for (const line of list.split('\n')) {
@@ -113,9 +113,6 @@ function queueState(name: QueueName, replies: unknown[], workers: number, stalle
     lastCompletedAt: finishedOn === null || !Number.isFinite(finishedOn) ? null : new Date(finishedOn).toISOString(),
   };
 }
-
-/** Commands one read sends: PING, CLIENT LIST, the stalled script, and {@link queueReads} per queue. */
-export const commandsPerRead = 3 + 12 * queueNames.length;
 
 /**
  * Reads every queue's state in one pipelined round trip (the caller notes when it sent it). Redis'
