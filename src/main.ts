@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { createApp } from './api/app.js';
 import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } from './api/auth.js';
 import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet, type Config } from './config.js';
-import { queueNames, type QueueName } from './domain/queue-names.js';
 import { statusOf } from './domain/support-mode/state.js';
 import { declaredSchedules } from './jobs/registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -27,7 +26,6 @@ import { startWorkers } from './workers/runner.js';
 
 type Step = () => Promise<void>;
 
-const rateLimitsOf = (config: Config) => Object.fromEntries(queueNames.map((q) => [q, config.queues[q].rateLimit.max])) as Record<QueueName, number>;
 
 /** The workers, on a connection of their own for the handlers; their stop step. */
 async function startWorkerRole(invocation: Invocation, config: Config, url: string, parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog> }): Promise<Step> {
@@ -112,7 +110,7 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
     featureFlags: adapters.featureFlags,
     llm: adapters.llm,
     schedules: () => listSchedules(adapters.fleet),
-    queueRateLimits: rateLimitsOf(config),
+    queueSettings: config.queues,
     clock: () => new Date(),
   });
   let server: ServerType;

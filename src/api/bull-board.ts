@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import type { QueueSettings } from '../config.js';
 import type { Fleet } from '../queues/fleet.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { requirePermission, roleCan } from './auth.js';
@@ -32,11 +33,11 @@ class FleetQueueAdapter extends BullMQAdapter {
   }
 }
 
-function board(fleet: Fleet, rateLimits: Record<QueueName, number>, readOnlyMode: boolean): Hono {
+function board(fleet: Fleet, settings: Record<QueueName, QueueSettings>, readOnlyMode: boolean): Hono {
   const adapter = new HonoAdapter(serveStatic);
   adapter.setBasePath(bullBoardPath);
   createBullBoard({
-    queues: queueNames.map((n) => new FleetQueueAdapter(fleet.queue(n), rateLimits[n], { readOnlyMode, description: n })),
+    queues: queueNames.map((n) => new FleetQueueAdapter(fleet.queue(n), settings[n].rateLimit.max, { readOnlyMode, description: n })),
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: readOnlyMode ? 'Bedrock Support (read-only)' : 'Bedrock Support' } },
   });
@@ -92,9 +93,9 @@ async function schedulersEmptyWouldStop(queue: FleetQueue): Promise<string[]> {
  * Bull Board for the five queues. Operators and admins get the full board; viewers and
  * approvers a read-only one. Authentication and CSRF checks run before this.
  */
-export function bullBoardRoutes(fleet: Fleet, rateLimits: Record<QueueName, number>): Hono<AppEnv> {
-  const full = board(fleet, rateLimits, false);
-  const readOnly = board(fleet, rateLimits, true);
+export function bullBoardRoutes(fleet: Fleet, settings: Record<QueueName, QueueSettings>): Hono<AppEnv> {
+  const full = board(fleet, settings, false);
+  const readOnly = board(fleet, settings, true);
   const app = new Hono<AppEnv>();
   // Viewing the board is reading: an ingest key (no read permission) gets the 403 every GET gives it.
   app.use('*', requirePermission('read'));

@@ -7,6 +7,7 @@ import type { FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
 import type { ScheduleState } from '../domain/schedules.js';
+import type { QueueSettings } from '../config.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { Keyring } from './auth.js';
@@ -25,8 +26,8 @@ export interface ApiDeps {
   llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean } };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
-  /** Each queue's rate limit (jobs per window), so the board tells a reached limit from a used window. */
-  queueRateLimits: Record<QueueName, number>;
+  /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */
+  queueSettings: Record<QueueName, QueueSettings>;
   clock: () => Date;
   limits?: Partial<ApiLimits>;
 }

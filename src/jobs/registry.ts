@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { queueNames, type QueueName } from '../domain/queue-names.js';
+import type { QueueName } from '../domain/queue-names.js';
 import type { Config } from '../config.js';
 import type { JobDeclaration, ScheduleSpec } from './define.js';
 import { alertEvaluationJob } from './bedrock-support/alert-evaluation.job.js';
@@ -39,10 +39,6 @@ export type JobOf<Q extends QueueName, N extends string> = Extract<AnyJob, { que
 export type JobName<Q extends QueueName> = Extract<AnyJob, { queue: Q }>['name'];
 /** A job's payload as callers may pass it (before defaults). */
 export type JobInput<Q extends QueueName, N extends string> = z.input<JobOf<Q, N>['payload']>;
-/** A job's payload after its schema applied the defaults. */
-export type JobData<Q extends QueueName, N extends string> = z.output<JobOf<Q, N>['payload']>;
-/** A job's result. */
-export type JobResult<Q extends QueueName, N extends string> = z.output<JobOf<Q, N>['result']>;
 
 /** Every queue has at least one job (a queue left out of the list does not compile). */
 const everyQueueHasJobs: { [Q in QueueName]: JobName<Q> } = {
@@ -113,6 +109,3 @@ export function declaredSchedules(config: Config): ScheduleDeclaration[] {
     ];
   });
 }
-
-/** Every queue's job names, for documentation and checks. */
-export const jobNamesByQueue = Object.fromEntries(queueNames.map((q) => [q, [...jobsOf(q).keys()]])) as Record<QueueName, string[]>;

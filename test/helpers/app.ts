@@ -68,7 +68,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     keyring: createKeyring((Object.keys(tokens) as Role[]).map((role) => ({ name: `${role}-key`, role, token: tokens[role] }))),
     featureFlags: adapters.featureFlags,
     schedules: () => listSchedules(t.fleet),
-    queueRateLimits: Object.fromEntries(Object.entries(t.config.queues).map(([q, s]) => [q, s.rateLimit.max])) as Record<QueueName, number>,
+    queueSettings: t.config.queues,
     clock: () => new Date(),
   });
   return {
