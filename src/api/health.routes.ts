@@ -19,7 +19,13 @@ const QueueSignals = z
     name: z.string().openapi({ example: 'meta-monitor' }),
     expectedRunning: z.boolean(),
     // Present only when support mode keeps the queue paused.
-    inactive: z.object({ status: HealthStatus, reason: z.string() }).optional(),
+    inactive: z
+      .object({
+        status: HealthStatus,
+        code: z.enum(['emergency_shutdown', 'support_mode_disabled', 'component_inactive']),
+        reason: z.string().openapi({ description: "Names no one and quotes no caller's words; an emergency's reason and initiator are in GET /admin/bedrock-support/status" }),
+      })
+      .optional(),
     paused: z.boolean(),
     workers: count,
     waiting: count,

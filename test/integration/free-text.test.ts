@@ -33,6 +33,21 @@ describe('free text a caller sends is redacted before it is stored anywhere', ()
     const emergency = (await t.auditTrail.range()).find((e) => e.event?.action === 'support-mode.emergency');
     expect(emergency?.event?.details).toMatchObject({ command: { initiatedBy: 'Jane <[EMAIL_1]>' } });
   });
+
+  it('public health answers give the status and a reason code, never the emergency reason or its initiator', async () => {
+    const words = ['Paged by', 'refund', 'Jane', '[EMAIL_1]'];
+    for (const path of ['/health', '/health/detailed', '/health/bedrock-support', '/health/bedrock-support/detailed', '/health/meta-monitor', '/health/component/compliance']) {
+      const res = await t.call('GET', path, { role: null });
+      expect(res.status, path).toBe(200);
+      const body = await res.text();
+      for (const w of [...words, ...pii]) {
+        expect(body, `${path} shows ${w}`).not.toContain(w);
+      }
+      expect(body, path).toContain('"status":"unhealthy"');
+    }
+    const one = (await (await t.call('GET', '/health/meta-monitor', { role: null })).json()) as { signals: { inactive?: { code: string; reason: string } } };
+    expect(one.signals.inactive).toMatchObject({ code: 'emergency_shutdown', reason: expect.stringContaining('GET /admin/bedrock-support/status') as unknown });
+  });
 });
 
 describe('a change whose audit entry cannot be written does not stand', () => {

@@ -70,7 +70,7 @@ describe('health rules', () => {
 
   it('a paused queue of an active component degrades; an inactive one carries its inactivity verdict', () => {
     expect(assessQueue(base({ paused: true }), now, 1)).toMatchObject({ status: 'degraded', reasons: ['queue paused although the component is active'] });
-    const emergency = assessQueue(base({ expectedRunning: false, paused: true, inactive: { status: 'unhealthy', reason: 'stopped by the emergency shutdown' } }), now, 1);
+    const emergency = assessQueue(base({ expectedRunning: false, paused: true, inactive: { status: 'unhealthy', code: 'emergency_shutdown', reason: 'stopped by the emergency shutdown' } }), now, 1);
     expect(emergency).toMatchObject({ status: 'unhealthy', active: false, reasons: ['stopped by the emergency shutdown'] });
   });
 

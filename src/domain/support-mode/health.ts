@@ -7,7 +7,7 @@ export interface QueueSignals {
   /** Whether support mode wants this queue running. */
   expectedRunning: boolean;
   /** When it does not: how much that matters and why it is so ({@link inactivityOf}). */
-  inactive?: { status: HealthStatus; reason: string };
+  inactive?: Inactivity;
   paused: boolean;
   workers: number;
   waiting: number;
@@ -20,6 +20,16 @@ export interface QueueSignals {
 }
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** Why support mode keeps a queue paused, as a code a monitor can match on. */
+export type InactivityCode = 'emergency_shutdown' | 'support_mode_disabled' | 'component_inactive';
+
+export interface Inactivity {
+  status: HealthStatus;
+  code: InactivityCode;
+  /** Names no one and quotes nothing a caller wrote: health is public. */
+  reason: string;
+}
 
 export interface ComponentHealth {
   status: HealthStatus;
@@ -51,21 +61,25 @@ export function worst(statuses: HealthStatus[]): HealthStatus {
  * Why a queue that support mode keeps paused is not running, and what that does to its health:
  * not doing its work is never `healthy` (the runbook's morning check lists everything that is not),
  * an emergency shutdown is `unhealthy`, a component left inactive or support mode disabled `degraded`.
- * Null when the queue is meant to run.
+ * Null when the queue is meant to run. The reason is for public answers: an emergency's own reason
+ * and who called it are free text, shown to authenticated callers only (`/status`).
  */
-export function inactivityOf(queue: string, state: SupportModeState): { status: HealthStatus; reason: string } | null {
+export function inactivityOf(queue: string, state: SupportModeState): Inactivity | null {
   if (desiredQueueStates(state)[queue as keyof ReturnType<typeof desiredQueueStates>] !== 'paused') {
     return null;
   }
   const status = statusOf(state);
   if (status === 'emergency' && state.emergency) {
-    const e = state.emergency;
-    return { status: 'unhealthy', reason: `stopped by the emergency shutdown at ${e.at} (${e.initiatedBy}: ${e.reason}); recover with POST /admin/feature-flags/bedrock-support/enable, then activate components one at a time` };
+    return {
+      status: 'unhealthy',
+      code: 'emergency_shutdown',
+      reason: `stopped by the emergency shutdown at ${state.emergency.at} (why and by whom: GET /admin/bedrock-support/status); recover with POST /admin/feature-flags/bedrock-support/enable, then activate components one at a time`,
+    };
   }
   if (status === 'disabled') {
-    return { status: 'degraded', reason: 'inactive: support mode is disabled, its jobs wait; enable it with POST /admin/bedrock-support/enable' };
+    return { status: 'degraded', code: 'support_mode_disabled', reason: 'inactive: support mode is disabled, its jobs wait; enable it with POST /admin/bedrock-support/enable' };
   }
-  return { status: 'degraded', reason: 'inactive: queue paused, its jobs wait; activate it with POST /admin/bedrock-support/activate-component' };
+  return { status: 'degraded', code: 'component_inactive', reason: 'inactive: queue paused, its jobs wait; activate it with POST /admin/bedrock-support/activate-component' };
 }
 
 /** Health of one component's queue from its signals. */
