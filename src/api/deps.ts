@@ -9,6 +9,7 @@ import type { LlmRouter } from '../domain/llm/router.js';
 import type { ScheduleState } from '../domain/schedules.js';
 import type { QueueSettings } from '../config.js';
 import type { QueueName } from '../domain/queue-names.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { Keyring } from './auth.js';
 
@@ -23,7 +24,7 @@ export interface ApiDeps {
   /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
   featureFlags: FeatureFlagService;
   /** The LLM router, budget and PII counts. */
-  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean } };
+  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean }; assistLimit: RateLimiter };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */

@@ -6,7 +6,7 @@ import { costDayRetentionDays as maxReportDays, decisionOutcomes, decisionRetent
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
-import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, LlmPathSchema, protectedErrors, RemotePathSchema, RouteReasonSchema } from './openapi.js';
+import { bodyErrors, count, ErrorSchema, guard, isoTime, jsonBody, jsonResponse, keyed, LlmPathSchema, protectedErrors, RemotePathSchema, RouteReasonSchema } from './openapi.js';
 
 const maxContextDepth = 16;
 
@@ -190,7 +190,12 @@ export function llmRoutes(deps: ApiDeps) {
       summary: 'Ask the support operator a question; answered through the router (redacted first)',
       ...guard('operate'),
       request: { body: jsonBody(AssistBody) },
-      responses: { 200: jsonResponse(AssistAnswerSchema, 'The answer with the path used, latency, tokens and cost'), ...protectedErrors, ...bodyErrors },
+      responses: {
+        200: jsonResponse(AssistAnswerSchema, 'The answer with the path used, latency, tokens and cost'),
+        ...protectedErrors,
+        ...bodyErrors,
+        429: jsonResponse(ErrorSchema, 'This API key asked BSM_ASSIST_RATE_MAX questions in the window (`rate_limited`), or the LLM provider throttles (`throttled`); Retry-After says when to ask again'),
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
@@ -206,6 +211,22 @@ export function llmRoutes(deps: ApiDeps) {
             ? `support mode is in an emergency shutdown since ${state.emergency.at} (${state.emergency.reason}): the operator answers again once the feature flag is enabled`
             : 'support mode is disabled: enable it with POST /admin/bedrock-support/enable before asking the operator',
           { status },
+        );
+      }
+      // After the checks that refuse without writing: a refused question (here too) counts for nothing.
+      const limit = await deps.llm.assistLimit.take(c.get('principal').name);
+      if (limit.limit > 0) {
+        c.header('RateLimit-Limit', String(limit.limit));
+        c.header('RateLimit-Remaining', String(limit.remaining));
+      }
+      if (!limit.allowed) {
+        const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
+        throw new ApiError(
+          429,
+          'rate_limited',
+          `API key ${c.get('principal').name} asked ${limit.limit} questions in the window of BSM_ASSIST_RATE_WINDOW_MS; ask again in ${seconds} s`,
+          { limit: limit.limit, retryAfterSeconds: seconds },
+          { 'Retry-After': String(seconds) },
         );
       }
       // The context travels as facts: the router scans them and the providers fence them as

@@ -12,6 +12,8 @@ import type { Logger } from '../observability/logger.js';
 import { createLlmStore } from '../store/llm.store.js';
 import { createPiiCounter } from '../store/pii-counter.store.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
+import type { RateLimiter } from '../domain/rate-limit.js';
+import { createRateLimiter } from '../store/rate-limit.store.js';
 
 /** The LLM layer as the rest of the service uses it. */
 export interface Llm {
@@ -20,6 +22,8 @@ export interface Llm {
   pii: PiiCounter;
   /** Which remote paths are configured. */
   configured: { direct: boolean; mcp: boolean };
+  /** Questions per API key (`BSM_ASSIST_RATE_*`). */
+  assistLimit: RateLimiter;
   close(): Promise<void>;
 }
 
@@ -40,6 +44,8 @@ type LlmSettings = Pick<
   | 'BSM_EXTRA_ALLOWED_REGIONS'
   | 'BSM_LLM_FALLBACK_RESERVE'
   | 'routingMatrix'
+  | 'BSM_ASSIST_RATE_MAX'
+  | 'BSM_ASSIST_RATE_WINDOW_MS'
 >;
 
 function mapping(spec: string): McpArgumentMapping {
@@ -100,6 +106,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     budget,
     pii,
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
+    assistLimit: createRateLimiter(redis, keyPrefix, 'assist', { max: config.BSM_ASSIST_RATE_MAX, windowMs: config.BSM_ASSIST_RATE_WINDOW_MS }),
     async close() {
       await Promise.allSettled([direct?.close(), mcp?.close()]);
     },

@@ -1,5 +1,8 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { boundDetails, boundText } from './bound.js';
+import { canonicalJson, sha256 } from './canonical.js';
+
+export { canonicalJson, sha256 } from './canonical.js';
 
 /** What a caller appends to the audit trail. */
 export interface AuditEventInput {
@@ -50,38 +53,17 @@ export interface ChainedEvent {
 /** The hash before the first entry. */
 export const genesisHash = '0'.repeat(64);
 
-/**
- * JSON with object keys sorted at every depth and no insignificant white space, so the
- * same value always hashes the same. `undefined` fields are dropped, as JSON does.
- */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    return value.map(sortKeys);
-  }
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) {
-        out[key] = sortKeys(v);
-      }
-    }
-    return out;
-  }
-  return value;
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/** Builds the next entry after `head`. */
+/** Builds the next entry after `head`, its parts within {@link auditBounds}. */
 export function chainEvent(input: AuditEventInput, head: { seq: number; hash: string }, at: Date): ChainedEvent {
-  const event: AuditEvent = { seq: head.seq + 1, at: at.toISOString(), prevHash: head.hash, ...input };
+  const event: AuditEvent = {
+    seq: head.seq + 1,
+    at: at.toISOString(),
+    prevHash: head.hash,
+    actor: boundText(input.actor),
+    action: boundText(input.action),
+    ...(input.target === undefined ? {} : { target: boundText(input.target) }),
+    ...(input.details === undefined ? {} : { details: boundDetails(input.details) }),
+  };
   const json = canonicalJson(event);
   return { event, json, hash: sha256(json) };
 }
