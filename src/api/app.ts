@@ -63,7 +63,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', supportModeRoutes(deps));
   app.route('/admin/bedrock-support', llmRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
-  app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings));
+  app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
   app.doc('/openapi.json', {

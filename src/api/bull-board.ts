@@ -4,6 +4,7 @@ import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { QueueSettings } from '../config.js';
+import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { Fleet } from '../queues/fleet.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { requirePermission, roleCan } from './auth.js';
@@ -89,11 +90,55 @@ async function schedulersEmptyWouldStop(queue: FleetQueue): Promise<string[]> {
   return schedulers.filter((_, i) => states[i] === 'waiting' || states[i] === 'prioritized').map((s) => s.key);
 }
 
+/** What a board request that may change a queue acts on: its entry in the audit trail. */
+interface BoardAction {
+  /** The board's route after `/api/queues/<queue>` (`/retry/failed`, `/<job>/promote`), or its whole API path. */
+  route: string;
+  queue?: QueueName;
+  jobId?: string;
+}
+
+/** The board's routes that change a queue and are not refused above: method, then the route after `/api/queues/<queue>`. */
+const queueRoutes = /^PUT (\/(clean|retry)\/[^/]+|\/promote|\/empty|\/job-schedulers\/[^/]+\/run)$/;
+const jobRoutes = /^(PUT \/([^/]+)\/(clean|promote|retry|remove-unprocessed-children)|PATCH \/([^/]+)\/(delay|priority))$/;
+
+/**
+ * The action a mutating board request would take, or null when the board will refuse it without
+ * a change (no such queue, job or route): those are not recorded, as refused API requests are not.
+ */
+async function boardAction(fleet: Fleet, method: string, sub: string): Promise<BoardAction | null> {
+  if (method === 'POST' && sub === '/api/metrics/history/purge') {
+    return { route: sub };
+  }
+  const m = /^\/api\/queues\/([^/]+)(\/.+)$/.exec(sub);
+  const name = m?.[1];
+  const rest = m?.[2];
+  if (!name || !rest || !(queueNames as readonly string[]).includes(name)) {
+    return null;
+  }
+  const queue = name as QueueName;
+  if (queueRoutes.test(`${method} ${rest}`)) {
+    return { route: rest, queue };
+  }
+  const job = jobRoutes.exec(`${method} ${rest}`);
+  const jobId = job?.[2] ?? job?.[4];
+  if (jobId === undefined) {
+    return null;
+  }
+  let id: string;
+  try {
+    id = decodeURIComponent(jobId);
+  } catch {
+    return null;
+  }
+  return (await fleet.queue(queue).getJob(id)) ? { route: rest, queue, jobId: id } : null;
+}
+
 /**
  * Bull Board for the five queues. Operators and admins get the full board; viewers and
  * approvers a read-only one. Authentication and CSRF checks run before this.
  */
-export function bullBoardRoutes(fleet: Fleet, settings: Record<QueueName, QueueSettings>): Hono<AppEnv> {
+export function bullBoardRoutes(fleet: Fleet, settings: Record<QueueName, QueueSettings>, auditTrail: Pick<AuditTrail, 'append'>): Hono<AppEnv> {
   const full = board(fleet, settings, false);
   const readOnly = board(fleet, settings, true);
   const app = new Hono<AppEnv>();
@@ -125,6 +170,19 @@ export function bullBoardRoutes(fleet: Fleet, settings: Record<QueueName, QueueS
             ),
             409,
           );
+        }
+      }
+      if (roleCan(c.get('principal').role, 'operate')) {
+        const action = await boardAction(fleet, c.req.method, sub);
+        if (action) {
+          try {
+            await auditTrail.append({ actor: c.get('principal').name, action: 'queue.board', target: action.queue ?? 'all queues', details: { ...action, requestId: c.get('requestId') } });
+          } catch (err) {
+            return c.json(
+              boardRefusal('Not recorded, not done', `The audit trail could not record this action (${(err as Error).message}), so it was not done. Try again once Redis takes writes.`, 'audit_unavailable'),
+              503,
+            );
+          }
         }
       }
     } else if (sub === '/') {

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LlmThrottledError, operationTypes, type OperationType } from '../domain/llm/types.js';
 import type { CanaryResult } from '../jobs/canary.job.js';
+import { recordBeforeChange } from '../domain/audit-trail/ports.js';
 import { inactivityOf } from '../domain/support-mode/health.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
@@ -110,6 +111,7 @@ export function componentTestRoutes(deps: ApiDeps) {
       if (snap.workers.count === 0) {
         throw new ApiError(503, 'unavailable', `no live worker on queue ${queue}: start one with bsm worker --queues ${queue}`, { workers: 0 });
       }
+      await recordBeforeChange(deps.auditTrail, { actor: c.get('principal').name, action: 'component.test', target: queue, details: { requestId: c.get('requestId') } });
       const started = performance.now();
       const job = await deps.fleet.add(queue, 'canary', { requestedBy: c.get('principal').name }, { priority: 'high' });
       const jobId = job.id as string;

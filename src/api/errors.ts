@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
-import { AuditUnavailableError } from '../domain/support-mode/service.js';
+import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';

@@ -80,3 +80,55 @@ describe('a change whose audit entry cannot be written does not stand', () => {
     await expect.poll(async () => (await t.auditTrail.range()).map((e) => e.event?.action), { timeout: 10_000, interval: 100 }).toContain('support-mode.emergency');
   });
 });
+
+describe('changes made from Bull Board and canaries are recorded before they are made', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('audit-first', { workers: ['compliance'] });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const actions = async () => (await t.auditTrail.range()).map((e) => e.event?.action);
+
+  it('with the trail broken a board action and a canary answer 503 and change nothing; with it back they are recorded and done', async () => {
+    const queue = t.fleet.queue('compliance');
+    const delayed = await queue.add('canary', { requestedBy: 'test' }, { delay: 600_000 });
+    const streamKey = `${t.prefix}:audit-trail`;
+    await t.client.set(streamKey, 'not a stream');
+
+    const promote = await t.call('PUT', `/admin/queues/api/queues/compliance/${delayed.id}/promote`);
+    expect(promote.status).toBe(503);
+    // In the board's own shape, so its toast says why.
+    expect(await promote.json()).toMatchObject({ error: 'Not recorded, not done', code: 'audit_unavailable' });
+    expect(await queue.getJobState(delayed.id as string)).toBe('delayed');
+
+    const canary = await t.call('POST', '/test/bedrock-support/compliance');
+    expect(canary.status).toBe(503);
+    expect(((await canary.json()) as { error: { code: string } }).error.code).toBe('audit_unavailable');
+    expect(await queue.getJobCounts('waiting', 'active', 'completed', 'prioritized')).toEqual({ waiting: 0, active: 0, completed: 0, prioritized: 0 });
+
+    await t.client.del(streamKey);
+    expect((await t.call('PUT', `/admin/queues/api/queues/compliance/${delayed.id}/promote`)).status).toBe(204);
+    expect((await t.call('POST', '/test/bedrock-support/compliance')).status).toBe(200);
+    const entries = await t.auditTrail.range();
+    const board = entries.find((e) => e.event?.action === 'queue.board');
+    expect(board?.event).toMatchObject({ actor: 'admin-key', target: 'compliance', details: { route: `/${delayed.id}/promote`, queue: 'compliance', jobId: delayed.id } });
+    expect(await actions()).toContain('component.test');
+  });
+
+  it('a board request the board refuses without a change (no such job) writes no entry', async () => {
+    const before = (await actions()).length;
+    for (const [method, path] of [
+      ['PUT', '/admin/queues/api/queues/compliance/no-such-job/retry'],
+      ['PATCH', '/admin/queues/api/queues/compliance/no-such-job/promote'],
+      ['PUT', '/admin/queues/api/queues/no-such-queue/promote'],
+    ] as const) {
+      expect((await t.call(method, path)).status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+    }
+    expect((await actions()).length).toBe(before);
+  });
+});

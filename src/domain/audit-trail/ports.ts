@@ -22,3 +22,20 @@ export interface AuditTrail {
   /** Removes archived entries and moves the anchor to the last of them, atomically. */
   dropArchived(entries: StoredAuditEntry[]): Promise<void>;
 }
+
+/** The audit trail did not take the entry of a change, so the change was not made. */
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+}
+
+/**
+ * Writes the entry of a change about to be made: every change is in the audit trail, or it does
+ * not happen. Throws {@link AuditUnavailableError} when the trail does not take it.
+ */
+export async function recordBeforeChange(trail: { append(input: AuditEventInput): Promise<unknown> }, input: AuditEventInput): Promise<void> {
+  try {
+    await trail.append(input);
+  } catch (err) {
+    throw new AuditUnavailableError(`the audit trail could not record this change, so it was not made: ${(err as Error).message}`);
+  }
+}

@@ -1,11 +1,9 @@
 import type { AuditEventInput } from '../audit-trail/chain.js';
 import { Redactor } from '../compliance/pii.js';
+import { recordBeforeChange } from '../audit-trail/ports.js';
 import { apply, desiredQueueStates, statusOf, type Actor, type Command, type SupportModeState, type SupportStatus } from './state.js';
 
-/** The audit trail did not take the entry of a change, so the change was not made. */
-export class AuditUnavailableError extends Error {
-  override readonly name = 'AuditUnavailableError';
-}
+export { AuditUnavailableError } from '../audit-trail/ports.js';
 
 type QueueName = keyof ReturnType<typeof desiredQueueStates>;
 
@@ -100,11 +98,7 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
       // recorded even when it changes nothing: the trail shows who asked for what.
       before = await deps.store.read();
       const planned = apply(before, command, actor, deps.clock());
-      try {
-        await deps.audit(entry(command, actor, before, planned));
-      } catch (err) {
-        throw new AuditUnavailableError(`the audit trail could not record this change, so it was not made: ${(err as Error).message}`);
-      }
+      await recordBeforeChange({ append: deps.audit }, entry(command, actor, before, planned));
       ({ before, after } = planned.version === before.version ? { before, after: before } : await deps.store.update((s) => apply(s, command, actor, deps.clock())));
       await applyQueues(after);
     }
