@@ -98,7 +98,7 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
       // recorded even when it changes nothing: the trail shows who asked for what.
       before = await deps.store.read();
       const planned = apply(before, command, actor, deps.clock());
-      await recordBeforeChange({ append: deps.audit }, entry(command, actor, before, planned));
+      await recordBeforeChange({ append: (e) => deps.audit(e) }, entry(command, actor, before, planned));
       ({ before, after } = planned.version === before.version ? { before, after: before } : await deps.store.update((s) => apply(s, command, actor, deps.clock())));
       await applyQueues(after);
     }
