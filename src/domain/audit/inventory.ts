@@ -1,0 +1,193 @@
+/**
+ * The inventory: what should exist in a team's infrastructure, one target per thing the auditor
+ * probes. Parsed once with zod wherever it comes from (a file at start-up, `PUT …/audit/config`,
+ * Redis); a target's kind decides its probe and its fields.
+ */
+import { z } from 'zod';
+import { queueNames } from '../queue-names.js';
+import { featureFlagNames } from '../feature-flags.js';
+
+export const criticalities = ['critical', 'high', 'medium', 'low'] as const;
+export type Criticality = (typeof criticalities)[number];
+
+export const targetKinds = ['http', 'tcp', 'tls', 'dns', 'redis', 'queue', 'feature-flag', 'llm'] as const;
+export type TargetKind = (typeof targetKinds)[number];
+
+/** A secret given as the name of an environment variable of the worker processes (`{ env: NAME }`), or as itself. */
+export const secretValue = z.union([
+  z.string().max(4_096),
+  z
+    .object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') })
+    .strict(),
+]);
+export type SecretValue = z.infer<typeof secretValue>;
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,79}$/, 'lower-case letters, digits, ".", "_" and "-", 1-80 characters, starting with a letter or digit');
+const ms = (max: number) => z.number().int().min(1).max(max);
+
+const base = {
+  id,
+  /** The part of the team's system it belongs to (free of personal data: a service name). */
+  component: z.string().trim().min(1).max(80),
+  criticality: z.enum(criticalities),
+  description: z.string().trim().max(300).optional(),
+  /** Bound on the whole probe; the inventory's `defaults.timeoutMs` when absent. */
+  timeoutMs: ms(120_000).optional(),
+};
+
+const httpTarget = z
+  .object({
+    ...base,
+    kind: z.literal('http'),
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name'), secretValue).optional(),
+    /** One status or several; any other is a gap. */
+    expectStatus: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).default(200),
+    latencyBudgetMs: ms(60_000).default(1_000),
+    /** Fields the JSON body must hold, by dotted path (`status`, `checks.db`), with the value expected. */
+    expectJson: z.record(z.string().min(1).max(200), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    /** A CA file (PEM) to trust for an `https` URL, besides the system's. */
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+const tcpTarget = z
+  .object({ ...base, kind: z.literal('tcp'), host: z.string().min(1).max(253), port: z.number().int().min(1).max(65_535), latencyBudgetMs: ms(60_000).default(1_000) })
+  .strict();
+
+const tlsTarget = z
+  .object({
+    ...base,
+    kind: z.literal('tls'),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65_535).default(443),
+    /** The name the certificate must carry (SNI); the host when absent. */
+    servername: z.string().min(1).max(253).optional(),
+    minDaysLeft: z.number().int().min(0).max(3_650).default(14),
+    /** A CA file (PEM) to trust besides the system's (a private CA). */
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+const dnsTarget = z
+  .object({ ...base, kind: z.literal('dns'), name: z.string().min(1).max(253), expectAddresses: z.array(z.string().min(1)).min(1).optional() })
+  .strict();
+
+const redisTarget = z
+  .object({
+    ...base,
+    kind: z.literal('redis'),
+    /** The Redis to probe; the fleet's own when absent. */
+    url: secretValue.optional(),
+    latencyBudgetMs: ms(60_000).default(100),
+    expectEvictionPolicy: z.string().min(1).max(40).optional(),
+    expectAof: z.boolean().optional(),
+    /** Largest share of `maxmemory` in use (0-1), when a maxmemory is set. */
+    maxMemoryShare: z.number().gt(0).max(1).optional(),
+  })
+  .strict();
+
+const queueTarget = z
+  .object({
+    ...base,
+    kind: z.literal('queue'),
+    queue: z.enum(queueNames),
+    minWorkers: z.number().int().min(0).max(1_000).default(1),
+    /** Largest failed share of the jobs finished in the health window (15 min). */
+    maxFailedRatio: z.number().min(0).max(1).default(0.1),
+    /** Oldest waiting job, at most. */
+    maxOldestWaitingSeconds: z.number().int().min(1).max(7 * 86_400).default(900),
+  })
+  .strict();
+
+const flagTarget = z.object({ ...base, kind: z.literal('feature-flag'), flag: z.enum(featureFlagNames), expected: z.boolean() }).strict();
+
+const llmTarget = z
+  .object({ ...base, kind: z.literal('llm'), path: z.enum(['direct', 'mcp']), latencyBudgetMs: ms(120_000).default(10_000) })
+  .strict();
+
+export const targetSchema = z.discriminatedUnion('kind', [httpTarget, tcpTarget, tlsTarget, dnsTarget, redisTarget, queueTarget, flagTarget, llmTarget]);
+export type Target = z.output<typeof targetSchema>;
+export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
+
+export const inventorySchema = z
+  .object({
+    defaults: z
+      .object({
+        /** Bound on each probe. */
+        timeoutMs: ms(120_000).default(5_000),
+        /** Probes run at once. */
+        concurrency: z.number().int().min(1).max(256).default(16),
+      })
+      .strict()
+      .default({ timeoutMs: 5_000, concurrency: 16 }),
+    targets: z.array(targetSchema).min(1).max(5_000),
+  })
+  .strict()
+  .superRefine((inv, ctx) => {
+    const seen = new Map<string, number>();
+    inv.targets.forEach((t, i) => {
+      const first = seen.get(t.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'id'], message: `target id "${t.id}" is used twice (targets ${first} and ${i})` });
+      }
+      seen.set(t.id, i);
+    });
+  });
+export type Inventory = z.output<typeof inventorySchema>;
+export type InventoryInput = z.input<typeof inventorySchema>;
+
+/** The inventory in force: its version (1, 2, … in Redis), where it came from, when and by whom it was set. */
+export interface InventoryVersion {
+  version: number;
+  source: 'built-in' | 'file' | 'api';
+  /** The file's path, or the API key's name. */
+  setBy: string;
+  setAt: string;
+  inventory: Inventory;
+}
+
+/** With no `BSM_INVENTORY`, the auditor audits the fleet itself through the same kinds. */
+export function builtInInventory(): Inventory {
+  return inventorySchema.parse({
+    targets: [
+      { id: 'fleet-redis', kind: 'redis', component: 'bedrock-support', criticality: 'critical', description: "the fleet's own Redis", expectEvictionPolicy: 'noeviction', expectAof: true, maxMemoryShare: 0.8 },
+      ...queueNames.map((q) => ({ id: `queue-${q}`, kind: 'queue' as const, component: q, criticality: 'high' as const, queue: q })),
+    ],
+  });
+}
+
+const masked = '***';
+
+/** The inventory as `GET …/audit/config` shows it: literal secrets (header values, Redis passwords) masked, environment names kept. */
+export function maskSecrets(inventory: Inventory): Inventory {
+  return {
+    ...inventory,
+    targets: inventory.targets.map((t) => {
+      if (t.kind === 'http') {
+        const headers = t.headers === undefined ? undefined : Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, typeof v === 'string' ? masked : v]));
+        return { ...t, url: maskUrl(t.url), headers };
+      }
+      if (t.kind === 'redis' && typeof t.url === 'string') {
+        return { ...t, url: maskUrl(t.url) };
+      }
+      return t;
+    }),
+  };
+}
+
+/** A URL with its password (and any user name's secret part) replaced. */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) {
+      u.password = masked;
+    }
+    return u.toString();
+  } catch {
+    return masked;
+  }
+}
