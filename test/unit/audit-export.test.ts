@@ -157,12 +157,13 @@ const unmetCount = (r: AuditReport) => r.targets.reduce((n, t) => n + t.observat
 
 describe('export formats', () => {
   it('lists the formats ?format= accepts', () => {
-    expect(exportFormats).toEqual(['json', 'csv']);
+    expect(exportFormats).toEqual(['json', 'markdown', 'csv']);
   });
 
   it('names each file after the audit and says its type and charset', () => {
     const report = buildReport();
     expect(exportReport(report, 'json')).toMatchObject({ contentType: 'application/json; charset=utf-8', fileName: 'audit-42.json' });
+    expect(exportReport(report, 'markdown')).toMatchObject({ contentType: 'text/markdown; charset=utf-8', fileName: 'audit-42.md' });
     expect(exportReport(report, 'csv')).toMatchObject({ contentType: 'text/csv; charset=utf-8', fileName: 'audit-42-findings.csv' });
   });
 
@@ -182,6 +183,125 @@ describe('JSON export', () => {
     const { body } = exportReport(report, 'json');
     expect(body).toContain('\n  "auditId": "audit-42",\n');
     expect(auditReportSchema.parse(JSON.parse(body))).toEqual(report);
+  });
+});
+
+/** A table row's cells, split where a `|` is not escaped, as GitHub's table extension does. */
+function markdownCells(line: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  for (let i = 0; i < line.length; i += 1) {
+    const c = line.charAt(i);
+    if (c === '\\') {
+      cell += c + line.charAt(i + 1);
+      i += 1;
+    } else if (c === '|') {
+      cells.push(cell.trim());
+      cell = '';
+    } else {
+      cell += c;
+    }
+  }
+  cells.push(cell.trim());
+  // A row starts and ends with a pipe: drop the empty text outside them.
+  return cells.slice(1, -1);
+}
+
+/** The tables of a Markdown text, by the heading above each: its rows' cells, the header and delimiter rows included. */
+function markdownTables(md: string): Map<string, string[][]> {
+  const tables = new Map<string, string[][]>();
+  let heading = '';
+  for (const line of md.split('\n')) {
+    if (line.startsWith('#')) {
+      heading = line.replace(/^#+ /, '');
+    } else if (line.startsWith('|')) {
+      tables.set(heading, [...(tables.get(heading) ?? []), markdownCells(line)]);
+    }
+  }
+  return tables;
+}
+
+/** What a Markdown renderer shows for an escaped inline text: backslash escapes undone, `<br>` as a line break. */
+const markdownText = (cell: string | undefined) => cell?.replace(/\\(.)|<br>/g, (_, escaped: string | undefined) => escaped ?? '\n');
+
+describe('Markdown export', () => {
+  const report = buildReport();
+  const { body } = exportReport(report, 'markdown');
+
+  it('opens with the audit, its status, the score with its formula, and the trend', () => {
+    expect(body.startsWith('# Audit report audit-42\n')).toBe(true);
+    expect(body).toContain('\n- **Type:** comprehensive\n');
+    expect(body).toContain('\n- **When:** 2026-11-26T08:15:00.000Z to 2026-11-26T08:15:05.200Z (5200 ms)\n');
+    expect(body).toContain('\n- **Status:** unhealthy\n');
+    // Weights 8+8+4+2+4+1+2 = 29 audited, api-gateway (8) and dns-api (2) passed.
+    expect(body).toContain('\n- **Score:** 34/100 = 100 × Σ w(passed) / Σ w(audited) = 100 × 10 / 29, weights critical 8, high 4, medium 2, low 1;');
+    expect(body).toContain('\n- **Trend:** since audit-41: score 70 → 34 (-36); 3 new gaps, 2 resolved\n');
+  });
+
+  it('has a table of the targets and one of the gaps per severity, each row with as many cells as the header', () => {
+    const tables = markdownTables(body);
+    expect([...tables.keys()]).toEqual(['Targets (7)', 'Critical (1)', 'High (4)', 'Medium (1)', 'Low (2)', 'Resolved gaps (2)']);
+    const rowCounts = [...tables.values()].map((rows) => rows.length - 2);
+    expect(rowCounts).toEqual([7, 1, 4, 1, 2, 2]);
+    for (const rows of tables.values()) {
+      const width = rows[0]?.length;
+      expect(rows.every((r) => r.length === width)).toBe(true);
+    }
+    expect(tables.get('Targets (7)')?.[0]).toEqual(['Target', 'Kind', 'Component', 'Criticality', 'Status', 'Time (ms)', 'Unmet checks']);
+    expect(tables.get('High (4)')?.[0]).toEqual(['Gap', 'Type', 'Title', 'Expected', 'Observed', 'Count', 'First seen', 'Last seen', 'Change']);
+  });
+
+  it('escapes | and line breaks in cells, so the hostile strings read back whole', () => {
+    const tables = markdownTables(body);
+    const targets = tables.get('Targets (7)') ?? [];
+    const edge = targets.find((r) => markdownText(r[0]) === hostileTargetId);
+    expect(edge?.map(markdownText)).toEqual([hostileTargetId, 'tls', hostileComponent, 'medium', 'fail', '96', 'hostname, days-left']);
+    const error = targets.find((r) => r[0] === 'queue-infrastructure-auditor');
+    expect(markdownText(error?.[4])).toBe('error');
+    expect(markdownText(error?.[6])).toBe(`unreachable (timeout): no answer within 5000 ms; probe error: ${probeError}`);
+    const hostname = tables.get('High (4)')?.find((r) => markdownText(r[2]) === pipedTitle);
+    expect(hostname?.map(markdownText).slice(1)).toEqual(['security_vulnerability', pipedTitle, 'CN=edge.example.com', injectedImage, '1', '2026-11-26T08:15:02.500Z', '2026-11-26T08:15:05.000Z', 'new']);
+    expect(body).toContain('Certificate names the host \\| wildcard');
+    expect(body).not.toContain(pipedTitle.split('\n')[0]);
+  });
+
+  it('shows the change of every gap: new, recurring and reopened', () => {
+    const changes = [...markdownTables(body)].filter(([heading]) => /^(Critical|High|Medium|Low) /.test(heading)).flatMap(([, rows]) => rows.slice(2).map((r) => r[8]));
+    expect(changes.sort()).toEqual(['new', 'new', 'new', 'recurring', 'recurring', 'recurring', 'reopened', 'reopened']);
+  });
+
+  it('lists the resolved gaps, the recommendations and the narrative', () => {
+    const resolved = markdownTables(body).get('Resolved gaps (2)')?.slice(2).map((r) => r.map(markdownText));
+    expect(resolved).toEqual(report.resolved.map((r) => [r.id, r.title, r.subject]));
+    const section = (heading: string) => body.split(`## ${heading}\n\n`)[1]?.split('\n\n## ')[0];
+    const recommendations = section('Recommendations (3)')?.split('\n');
+    expect(recommendations).toHaveLength(3);
+    expect(recommendations?.[1]).toBe(`- high: Renew the edge certificate \\| check the SAN list \\<script\\>alert(1)\\</script\\> (${report.gaps[5]?.id})`);
+    expect(section('Narrative')).toBe(
+      '> The fleet Redis has no password: fix that first.\n>\n> The edge certificate \\<script\\>alert("n")\\</script\\> \\& its \\| pipe expire soon.\n\nWritten through the local path, no model.\n',
+    );
+  });
+
+  it('says so when there is nothing to compare with, no gap and no narrative', () => {
+    const first = exportReport(
+      {
+        ...report,
+        gaps: [],
+        resolved: [],
+        recommendations: [],
+        narrative: null,
+        trend: { previousAuditId: null, previousScore: null, scoreDelta: null, newGaps: 0, resolvedGaps: 0 },
+      },
+      'markdown',
+    ).body;
+    expect(first).toContain('\n- **Trend:** first audit, nothing to compare with; 0 new gaps, 0 resolved\n');
+    expect(first).toContain('\n## Gaps (0)\n\nNo open gap.\n');
+    expect(first).toContain('\n## Recommendations (0)\n\nNone.\n');
+    expect(first).not.toContain('## Narrative');
+  });
+
+  it('leaves no tag a Markdown renderer would pass through', () => {
+    expect(body).not.toMatch(/(?<!\\)<(?!br>)/);
   });
 });
 

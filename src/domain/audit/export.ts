@@ -3,10 +3,11 @@
  * format is a whole file (body, content type, file name), made from the stored report alone.
  */
 import { findingsCsv } from './export-csv.js';
+import { reportMarkdown } from './export-markdown.js';
 import type { AuditReport } from './report.js';
 
 /** The formats `?format=` accepts. */
-export const exportFormats = ['json', 'csv'] as const;
+export const exportFormats = ['json', 'markdown', 'csv'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 /** A report as a file to download. */
@@ -24,14 +25,17 @@ function fileStem(auditId: string): string {
 }
 
 /**
- * The report as a file: `json` (the report itself, pretty) or `csv` (one row per finding, see
- * `export-csv.ts`).
+ * The report as a file: `json` (the report itself, pretty), `markdown` (to read: facts, score,
+ * trend, targets, gaps by severity, recommendations, narrative) or `csv` (one row per finding,
+ * see `export-csv.ts`).
  */
 export function exportReport(report: AuditReport, format: ExportFormat): ExportedReport {
   const stem = fileStem(report.auditId);
   switch (format) {
     case 'json':
       return { body: `${JSON.stringify(report, null, 2)}\n`, contentType: 'application/json; charset=utf-8', fileName: `${stem}.json` };
+    case 'markdown':
+      return { body: reportMarkdown(report), contentType: 'text/markdown; charset=utf-8', fileName: `${stem}.md` };
     case 'csv':
       return { body: findingsCsv(report), contentType: 'text/csv; charset=utf-8', fileName: `${stem}-findings.csv` };
   }
