@@ -26,8 +26,6 @@ function render(block: Block): string[] {
       const row = (cells: string[]) => `| ${cells.map(markdownInline).join(' | ')} |`;
       return [row(block.columns), `|${block.columns.map(() => ' --- |').join('')}`, ...block.rows.map((r) => row(r.map((c) => c.text)))];
     }
-    case 'list':
-      return block.items.map((item) => `- ${markdownInline(item.text)}`);
     case 'paragraph':
       return [markdownInline(block.text)];
     case 'quote':

@@ -18,9 +18,8 @@ export interface Cell {
 export type Block =
   | { kind: 'heading'; level: 2 | 3; text: string; tone?: Tone }
   | { kind: 'facts'; items: { label: string; value: string; tone?: Tone }[] }
-  /** `name` is a fixed word (`targets`, `gaps-high`, `resolved`), never report data: the HTML uses it as the table's id. */
+  /** `name` is a fixed word (`targets`, `gaps-high`, `resolved`, `recommendations`), never report data: the HTML uses it as the table's id. */
   | { kind: 'table'; name: string; columns: string[]; rows: Cell[][] }
-  | { kind: 'list'; name: string; items: Cell[] }
   | { kind: 'paragraph'; text: string }
   /** Text written by someone else (the narrative), kept with its line breaks. */
   | { kind: 'quote'; text: string };
@@ -161,9 +160,10 @@ export function reportView(report: AuditReport): ReportView {
     report.recommendations.length === 0
       ? { kind: 'paragraph', text: 'None.' }
       : {
-          kind: 'list',
+          kind: 'table',
           name: 'recommendations',
-          items: report.recommendations.map((r) => ({ text: `${r.priority}: ${r.text} (${r.gapId})`, tone: severityTones[r.priority] })),
+          columns: ['Priority', 'Recommendation', 'Gap'],
+          rows: report.recommendations.map((r) => [{ text: r.priority, tone: severityTones[r.priority] }, { text: r.text }, { text: r.gapId }]),
         },
   ];
   if (report.narrative !== null) {
