@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportFormats, exportReport } from '../../src/domain/audit/export.js';
 import { gapFingerprint, gapIdOf, severityOf } from '../../src/domain/gaps/gap.js';
 import { auditReportSchema, overallStatusOf, scoreOf, type AuditReport, type ReportGap, type TargetResult } from '../../src/domain/audit/report.js';
@@ -157,13 +159,14 @@ const unmetCount = (r: AuditReport) => r.targets.reduce((n, t) => n + t.observat
 
 describe('export formats', () => {
   it('lists the formats ?format= accepts', () => {
-    expect(exportFormats).toEqual(['json', 'markdown', 'csv']);
+    expect(exportFormats).toEqual(['json', 'markdown', 'html', 'csv']);
   });
 
   it('names each file after the audit and says its type and charset', () => {
     const report = buildReport();
     expect(exportReport(report, 'json')).toMatchObject({ contentType: 'application/json; charset=utf-8', fileName: 'audit-42.json' });
     expect(exportReport(report, 'markdown')).toMatchObject({ contentType: 'text/markdown; charset=utf-8', fileName: 'audit-42.md' });
+    expect(exportReport(report, 'html')).toMatchObject({ contentType: 'text/html; charset=utf-8', fileName: 'audit-42.html' });
     expect(exportReport(report, 'csv')).toMatchObject({ contentType: 'text/csv; charset=utf-8', fileName: 'audit-42-findings.csv' });
   });
 
@@ -302,6 +305,123 @@ describe('Markdown export', () => {
 
   it('leaves no tag a Markdown renderer would pass through', () => {
     expect(body).not.toMatch(/(?<!\\)<(?!br>)/);
+  });
+});
+
+describe('HTML export, as text', () => {
+  const report = buildReport();
+  const { body } = exportReport(report, 'html');
+
+  it('is a whole document: doctype, language, charset, title', () => {
+    expect(body.startsWith('<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')).toBe(true);
+    expect(body).toContain('<title>Audit report audit-42</title>');
+    expect(body.trimEnd().endsWith('</html>')).toBe(true);
+  });
+
+  it('fetches nothing and runs nothing: no script, no URL in an attribute, no font or import in the style', () => {
+    expect(body).not.toMatch(/<script/i);
+    expect(body).not.toMatch(/<(link|img|iframe|object|embed|base|form)\b/i);
+    const tags = body.match(/<[a-z][^>]*>/gi) ?? [];
+    expect(tags.length).toBeGreaterThan(100);
+    expect(tags.filter((t) => /\s(src|href|srcset|action|poster|data|background)\s*=/i.test(t))).toEqual([]);
+    expect(body).not.toMatch(/url\(|@import|@font-face/i);
+    expect(body).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`);
+  });
+
+  it('escapes every value, quotes included', () => {
+    expect(body).toContain('<td>edge-&#34;cdn&#34;&#60;script&#62;alert(&#39;id&#39;)&#60;/script&#62;&#38;co</td>');
+    expect(body).toContain('<td>edge, &#34;cdn&#34; &#38; &#60;b&#62;friends&#60;/b&#62;</td>');
+    expect(body).toContain('<td>Certificate names the host | wildcard, &#34;edge&#34; &#60;i&#62;&#38;amp;&#60;/i&#62;\nsecond line</td>');
+    expect(body).toContain('<td>&#60;img src=&#34;http://evil.example/pixel.png&#34;&#62; CN=*.evil.example</td>');
+  });
+});
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without a browser these tests are skipped, saying why; BSM_REQUIRE_BROWSER=1 (CI) makes a missing browser fail them.
+const hasBrowser = existsSync(executablePath);
+const browserRequired = process.env.BSM_REQUIRE_BROWSER === '1';
+if (!hasBrowser && !browserRequired) {
+  process.stderr.write(`HTML export browser tests skipped: no Chromium at ${executablePath} (apt install chromium, or set CHROMIUM_PATH)\n`);
+}
+
+describe.skipIf(!hasBrowser && !browserRequired)('HTML export, in Chromium with the network cut', () => {
+  const report = buildReport();
+  const { body } = exportReport(report, 'html');
+  let browser: Browser | undefined;
+  let page: Page;
+  const requests: string[] = [];
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'] });
+    // Scripts on, as in a reader's browser: an injected script would run and be seen below.
+    page = await browser.newPage({ javaScriptEnabled: true });
+    // Every request the page makes is recorded and refused: a file read offline has none to make.
+    await page.route('**/*', async (route) => {
+      requests.push(route.request().url());
+      await route.abort();
+    });
+    // A blocked load (CSP) or a script error shows here even when no request leaves.
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') {
+        problems.push(m.text());
+      }
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('dialog', (d) => {
+      problems.push(`a script opened a dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.setContent(body, { waitUntil: 'load' });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  // Read through locators only: the project's TypeScript has no DOM types, so no page function touches the DOM.
+  const cells = async (table: string) => Promise.all((await page.locator(`${table} tbody tr`).all()).map((row) => row.locator('td').allTextContents()));
+  const colourOf = (selector: string) => page.evaluate<string>(`getComputedStyle(document.querySelector(${JSON.stringify(selector)})).color`);
+
+  it('loads without a request, a script or a complaint', async () => {
+    expect(requests).toEqual([]);
+    expect(problems).toEqual([]);
+    expect(await page.locator('script').count()).toBe(0);
+    expect(await page.locator('img, iframe, object, embed, link, [src], [href]').count()).toBe(0);
+    expect(await page.title()).toBe('Audit report audit-42');
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+  });
+
+  it('shows the hostile strings as text, in the cells where they belong', async () => {
+    const targets = await cells('#targets');
+    expect(targets.map((r) => r[0])).toEqual(report.targets.map((t) => t.id));
+    expect(targets.find((r) => r[0] === hostileTargetId)).toEqual([hostileTargetId, 'tls', hostileComponent, 'medium', 'fail', '96', 'hostname, days-left']);
+    expect(targets.find((r) => r[0] === 'queue-infrastructure-auditor')?.[6]).toBe(`unreachable (timeout): no answer within 5000 ms; probe error: ${probeError}`);
+    const high = await cells('#gaps-high');
+    expect(high.find((r) => r[2] === pipedTitle)?.slice(3)).toEqual(['CN=edge.example.com', injectedImage, '1', '2026-11-26T08:15:02.500Z', '2026-11-26T08:15:05.000Z', 'new']);
+    expect(await page.locator('blockquote').textContent()).toBe(report.narrative?.text);
+    expect(await cells('#recommendations')).toEqual(report.recommendations.map((r) => [r.priority, r.text, r.gapId]));
+  });
+
+  it('has the same tables as the Markdown export, with the same rows', async () => {
+    const tables = await Promise.all((await page.locator('table').all()).map(async (t) => [await t.getAttribute('id'), await t.locator('tbody tr').count()]));
+    expect(tables).toEqual([['targets', 7], ['gaps-critical', 1], ['gaps-high', 4], ['gaps-medium', 1], ['gaps-low', 2], ['resolved', 2], ['recommendations', 3]]);
+    expect((await cells('#resolved')).map((r) => r[1])).toEqual(report.resolved.map((r) => r.title));
+    const [labels, values] = await Promise.all([page.locator('dl.facts dt').allTextContents(), page.locator('dl.facts dd').allTextContents()]);
+    const facts = labels.map((label, i) => `${label}: ${values[i]}`);
+    expect(facts).toContain('Score: 34/100 = 100 × Σ w(passed) / Σ w(audited) = 100 × 10 / 29, weights critical 8, high 4, medium 2, low 1; a probe that could not run counts as not passed');
+    expect(facts).toContain('Trend: since audit-41: score 70 → 34 (-36); 3 new gaps, 2 resolved');
+  });
+
+  it('colours statuses: pass green, fail red, error amber, unhealthy red', async () => {
+    const statusCell = (id: string) => `#targets tbody tr:nth-child(${report.targets.findIndex((t) => t.id === id) + 1}) td:nth-child(5)`;
+    const [pass, fail, error, overall] = await Promise.all([
+      colourOf(statusCell('api-gateway')),
+      colourOf(statusCell('payments-db')),
+      colourOf(statusCell('queue-infrastructure-auditor')),
+      colourOf('dl.facts dd:nth-of-type(5)'),
+    ]);
+    expect([pass, fail, error, overall]).toEqual(['rgb(26, 127, 55)', 'rgb(207, 34, 46)', 'rgb(154, 103, 0)', 'rgb(207, 34, 46)']);
   });
 });
 

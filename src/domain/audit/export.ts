@@ -3,11 +3,12 @@
  * format is a whole file (body, content type, file name), made from the stored report alone.
  */
 import { findingsCsv } from './export-csv.js';
+import { reportHtml } from './export-html.js';
 import { reportMarkdown } from './export-markdown.js';
 import type { AuditReport } from './report.js';
 
 /** The formats `?format=` accepts. */
-export const exportFormats = ['json', 'markdown', 'csv'] as const;
+export const exportFormats = ['json', 'markdown', 'html', 'csv'] as const;
 export type ExportFormat = (typeof exportFormats)[number];
 
 /** A report as a file to download. */
@@ -26,8 +27,8 @@ function fileStem(auditId: string): string {
 
 /**
  * The report as a file: `json` (the report itself, pretty), `markdown` (to read: facts, score,
- * trend, targets, gaps by severity, recommendations, narrative) or `csv` (one row per finding,
- * see `export-csv.ts`).
+ * trend, targets, gaps by severity, recommendations, narrative), `html` (the same, as one file
+ * that reads offline) or `csv` (one row per finding, see `export-csv.ts`).
  */
 export function exportReport(report: AuditReport, format: ExportFormat): ExportedReport {
   const stem = fileStem(report.auditId);
@@ -36,6 +37,8 @@ export function exportReport(report: AuditReport, format: ExportFormat): Exporte
       return { body: `${JSON.stringify(report, null, 2)}\n`, contentType: 'application/json; charset=utf-8', fileName: `${stem}.json` };
     case 'markdown':
       return { body: reportMarkdown(report), contentType: 'text/markdown; charset=utf-8', fileName: `${stem}.md` };
+    case 'html':
+      return { body: reportHtml(report), contentType: 'text/html; charset=utf-8', fileName: `${stem}.html` };
     case 'csv':
       return { body: findingsCsv(report), contentType: 'text/csv; charset=utf-8', fileName: `${stem}-findings.csv` };
   }
