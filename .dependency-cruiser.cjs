@@ -3,12 +3,12 @@
  * layout section says the same in words.
  *
  * - domain/: the work and the interfaces it needs (ports). Only domain/, node:* and zod.
- * - adapters (store/, queues/, providers/): implement the ports; import domain/ and the
+ * - adapters (store/, queues/, providers/, probes/): implement the ports; import domain/ and the
  *   platform modules (config, redis, observability), never another adapter folder.
  * - driving sides (api/, workers/, scheduler/): receive adapters from the composition root
  *   (runtime/, main.ts) and call the domain; they never build a store or a provider.
  */
-const adapters = '^src/(store|queues|providers)/';
+const adapters = '^src/(store|queues|providers|probes)/';
 const libraries = {
   http: '^node_modules/(hono|@hono|@bull-board)/',
   redis: '^node_modules/(ioredis|bullmq)/',
@@ -27,17 +27,17 @@ module.exports = {
     },
     {
       name: 'adapter-imports-no-other-adapter',
-      comment: 'An adapter (store/, queues/, providers/) imports domain/, never another adapter folder.',
+      comment: 'An adapter (store/, queues/, providers/, probes/) imports domain/, never another adapter folder.',
       severity: 'error',
-      from: { path: '^src/(store|queues|providers)/' },
+      from: { path: adapters },
       to: { path: [adapters, '^src/(api|workers|scheduler|runtime)/', '^src/main\\.ts$'], pathNot: '^src/$1/' },
     },
     {
       name: 'drivers-get-adapters-from-the-root',
-      comment: 'api/, workers/ and scheduler/ receive stores and providers from the composition root (runtime/), they do not import them.',
+      comment: 'api/, workers/ and scheduler/ receive stores, providers and the prober from the composition root (runtime/), they do not import them.',
       severity: 'error',
       from: { path: '^src/(api|workers|scheduler)/' },
-      to: { path: ['^src/(store|providers|runtime)/', '^src/main\\.ts$'] },
+      to: { path: ['^src/(store|providers|probes|runtime)/', '^src/main\\.ts$'] },
     },
     {
       name: 'drivers-stay-apart',
