@@ -130,7 +130,9 @@ export function startWorkers(options: RunnerOptions): Runner {
       log.warn({ jobId: job?.id, job: job?.name, attemptsMade: job?.attemptsMade, err: err.message }, 'job failed');
     });
     worker.on('error', (err) => {
-      if (options.onWorkerError) {
+      // BullMQ's answer about a job (its key or lock missing, as after Redis lost its data) carries a
+      // numeric code: Redis answered, so it is no outage, even while another connection still reconnects.
+      if (options.onWorkerError && !('code' in err && typeof err.code === 'number')) {
         options.onWorkerError(queue, err);
       } else {
         log.error({ err: err.message }, 'worker error');

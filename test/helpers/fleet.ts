@@ -126,7 +126,7 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
  * (`settings` overrides some queues') and a 1 s grace period.
  */
 /** A handler standing in for a job's own, for tests of how the runner treats failures. */
-export type TestHandler = (job: { data: Record<string, unknown> }, ctx: JobContext) => Promise<unknown>;
+export type TestHandler = (job: { id?: string; data: Record<string, unknown> }, ctx: JobContext) => Promise<unknown>;
 
 /**
  * The project's runner on `queues` of a test fleet. `handlers` replace the declared handlers of
@@ -135,7 +135,13 @@ export type TestHandler = (job: { data: Record<string, unknown> }, ctx: JobConte
 export function startTestRunner(
   t: TestFleet,
   queues: readonly QueueName[],
-  options: { deps?: JobDeps; handlers?: Partial<Record<QueueName, Record<string, TestHandler>>>; settings?: Partial<Record<QueueName, QueueSettings>> } = {},
+  options: {
+    deps?: JobDeps;
+    handlers?: Partial<Record<QueueName, Record<string, TestHandler>>>;
+    settings?: Partial<Record<QueueName, QueueSettings>>;
+    logger?: TestFleet['logger'];
+    onWorkerError?: (queue: QueueName, err: Error) => void;
+  } = {},
 ): Runner {
   const declarations = (jobs as readonly JobDeclaration[]).map((j) => {
     const handler = options.handlers?.[j.queue]?.[j.name];
@@ -150,6 +156,7 @@ export function startTestRunner(
     prefix: t.prefix,
     settings: { ...t.config.queues, ...options.settings },
     graceMs: 1000,
-    logger: t.logger,
+    logger: options.logger ?? t.logger,
+    onWorkerError: options.onWorkerError,
   });
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from 'bullmq';
+import { createLogger } from '../../src/observability/logger.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, spawnBsm, waitForExit, type TestFleet } from '../helpers/fleet.js';
 import { startTestRunner } from '../helpers/fleet.js';
@@ -56,6 +57,36 @@ describe('queues and workers', () => {
     expect(order[3]).toBe('plain');
     expect(order.slice(4).sort()).toEqual(['low-0', 'low-1', 'low-2']);
     await runner.close();
+  });
+});
+
+describe('a job whose data Redis lost while it ran', () => {
+  let t: TestFleet;
+  let runner: Runner | undefined;
+
+  beforeAll(async () => {
+    t = await makeTestFleet('fleet-lost-job');
+  });
+
+  afterAll(async () => {
+    await runner?.close();
+    await t.cleanup();
+  });
+
+  it("BullMQ's missing-key answer is logged as a worker error, never handed to the outage log as a connection error", async () => {
+    const lines: { level: string; msg: string; err?: string }[] = [];
+    const logger = createLogger('info', {}, { write: (l: string) => lines.push(JSON.parse(l) as { level: string; msg: string; err?: string }) });
+    const handedOn: string[] = [];
+    runner = startTestRunner(t, ['implementation-support'], {
+      logger,
+      onWorkerError: (_queue, err) => handedOn.push(err.message),
+      // As after a Redis that came back empty: the job's own key is gone when the worker finishes it.
+      handlers: { 'implementation-support': { canary: async (job) => t.client.del(`${t.prefix}:implementation-support:${job.id ?? ''}`) } },
+    });
+    const job = await t.fleet.add('implementation-support', 'canary', { holdMs: 0 });
+    const logged = await eventually(() => Promise.resolve(lines.find((l) => l.msg === 'worker error' && l.err?.startsWith(`Missing key for job ${job.id ?? ''}.`))), 10_000);
+    expect(logged.level).toBe('ERROR');
+    expect(handedOn).toEqual([]);
   });
 });
 
