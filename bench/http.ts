@@ -20,168 +20,22 @@
  *
  * Run alone with `npm run bench:http`; `npm run bench` runs it after the other benchmarks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/redis-server.js';
+import { deleteKeys, killAll, machineBusySeconds, positiveNumber, processCpuSeconds, redisCpuSeconds, startServer, type Server } from './processes.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const readyTimeoutMs = 30_000;
-const stopTimeoutMs = 15_000;
 /** Above this share of non-2xx answers (or of errors) a target's figures mean nothing: the bench fails. */
 const maxBadShare = 0.01;
 /** Two baseline runs further apart than this say the machine was busy with something else. */
 const maxDrift = 0.15;
 
-function positiveNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new Error(`${name} must be a positive number, got "${raw}"`);
-  }
-  return value;
-}
-
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-
-// ---------------------------------------------------------------------------------------------
-// Child processes
-
-interface Server {
-  name: string;
-  base: string;
-  pid: number;
-  logPath: string;
-  /** SIGTERM, then SIGKILL after {@link stopTimeoutMs}. Says how it ended. */
-  stop(): Promise<string>;
-}
-
-/** Every child still running: killed when this process exits, whatever the reason. */
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of live) {
-    child.kill('SIGKILL');
-  }
-});
-
-async function tail(path: string, lines = 15): Promise<string> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** What a child gets from this environment: enough to run node, nothing that configures the service. */
-function inheritedEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
-    const value = process.env[name];
-    if (value !== undefined) {
-      env[name] = value;
-    }
-  }
-  return env;
-}
-
-/**
- * Starts `node --import tsx <script> [args]` on a free port of 127.0.0.1, stdout and stderr to
- * `logPath`, and waits until GET /health answers (200 or 503: the server is up either way).
- */
-async function startServer(name: string, script: string[], env: Record<string, string>, logPath: string): Promise<Server> {
-  const port = await freePort();
-  const log = openSync(logPath, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', ...script], {
-    cwd: root,
-    env: { ...inheritedEnv(), ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', log, log],
-  });
-  closeSync(log);
-  live.add(child);
-  let exit: string | undefined;
-  const exited = new Promise<string>((done) => {
-    child.once('exit', (code, signal) => {
-      live.delete(child);
-      exit = signal ? `killed by ${signal}` : `exit code ${code}`;
-      done(exit);
-    });
-  });
-  const server: Server = {
-    name,
-    base: `http://127.0.0.1:${port}`,
-    pid: child.pid ?? 0,
-    logPath,
-    async stop() {
-      if (exit !== undefined) {
-        return `had already ended (${exit})`;
-      }
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-      const how = await exited;
-      clearTimeout(timer);
-      return how;
-    },
-  };
-
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (exit !== undefined) {
-      throw new Error(`${name} ended (${exit}) before it answered GET /health; the end of its log (${logPath}):\n${await tail(logPath)}`);
-    }
-    try {
-      const res = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(1_000) });
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 503) {
-        return server;
-      }
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error(`${name} did not answer GET /health within ${readyTimeoutMs / 1000} s; the end of its log (${logPath}):\n${await tail(logPath)}`);
-    }
-    await sleep(100);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // CPU accounting, to see whether the load generator or the server is the bottleneck (2 cores)
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere. */
-async function processCpuSeconds(pid: number): Promise<number | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm) ": state is the first; utime and stime are the 12th and 13th (in clock ticks of 1/100 s).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-async function redisCpuSeconds(redis: Redis): Promise<number | undefined> {
-  const info = await redis.info('cpu').catch(() => '');
-  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
-  const total = field('used_cpu_user') + field('used_cpu_sys');
-  return Number.isFinite(total) ? total : undefined;
-}
-
-/** CPU seconds the whole machine has spent busy so far (all cores, from /proc/stat); undefined elsewhere. */
-async function machineBusySeconds(): Promise<number | undefined> {
-  try {
-    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-    // cpu  user nice system idle iowait irq softirq steal ...
-    const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
-    const busy = [user, nice, system, irq, softirq].reduce<number>((sum, t) => sum + (t ?? NaN), 0);
-    return Number.isFinite(busy) ? busy / 100 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Shares of one core (1 = a whole core) while a target was measured. */
 interface CpuShares {
@@ -331,9 +185,7 @@ export async function httpBench(): Promise<HttpBenchResult> {
   };
   const interrupted = (signal: NodeJS.Signals) => {
     process.stderr.write(`http bench: ${signal}: stopping the servers\n`);
-    for (const child of live) {
-      child.kill('SIGKILL');
-    }
+    killAll();
     process.exit(130);
   };
   process.once('SIGINT', interrupted);
@@ -348,14 +200,14 @@ export async function httpBench(): Promise<HttpBenchResult> {
     process.stderr.write(
       `http bench: ${load.connections} connections, ${load.warmupSeconds} s warm-up + ${load.seconds} s measured per target; logs in ${dir}\n`,
     );
-    const bare = await startServer('bare hono', ['bench/bare-hono.ts'], {}, join(dir, 'bare-hono.log'));
+    const bare = await startServer('bare hono', ['--import', 'tsx', 'bench/bare-hono.ts'], {}, join(dir, 'bare-hono.log'));
     servers.push(bare);
     const baselineTarget: Target = { label: 'baseline: bare Hono GET /health', server: bare, path: '/health' };
     const baseline1 = await measure(baselineTarget, load, redis);
 
     const service = await startServer(
       'service',
-      ['src/main.ts', 'all'],
+      ['--import', 'tsx', 'src/main.ts', 'all'],
       {
         REDIS_URL: redisUrl,
         BSM_PREFIX: prefix,
@@ -432,17 +284,6 @@ export async function httpBench(): Promise<HttpBenchResult> {
     redis.disconnect();
     if (!kept) {
       await rm(dir, { recursive: true, force: true });
-    }
-  }
-}
-
-/** The service's keys, left in Redis when REDIS_URL is not a throwaway one. */
-async function deleteKeys(redis: Redis, keyPrefix: string): Promise<void> {
-  const stream = redis.scanStream({ match: `${keyPrefix}*`, count: 500 });
-  for await (const keys of stream) {
-    const batch = keys as string[];
-    if (batch.length > 0) {
-      await redis.unlink(...batch);
     }
   }
 }

@@ -6,9 +6,15 @@
  *    cancellation wrapper, metrics) against a bare BullMQ Worker with a no-op processor.
  * 2. Audit-trail appends: hash-chained, compare-and-set appends against plain XADDs.
  * 3. HTTP: the service's read endpoints against a bare Hono app (bench/http.ts).
+ * 4. Idle cost: `node dist/main.js all` doing nothing against a bare process of the same fleet
+ *    shape, CPU share, resident memory and Redis's CPU (bench/idle.ts).
+ * 5. Bedrock under a quota: LLM jobs through the compiled worker against a Converse fake with a
+ *    request quota, the share of the quota turned into answers (bench/bedrock-quota.ts).
  *
- * Run with `npm run bench` (a throwaway redis-server is started for it); the HTTP part alone
- * with `npm run bench:http`.
+ * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, http, idle, bedrock-quota); the
+ * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
+ * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -20,7 +26,9 @@ import { createAuditTrail } from '../src/store/audit-trail.store.js';
 import { composeAdapters } from '../src/runtime/compose.js';
 import { createControlChannel } from '../src/store/control-channel.js';
 import { startWorkers } from '../src/workers/runner.js';
+import { bedrockQuotaBench } from './bedrock-quota.js';
 import { httpBench } from './http.js';
+import { idleBench } from './idle.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -124,13 +132,39 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const bare = await bareThroughput();
-const fleet = await fleetThroughput();
-const trail = await appendRates();
-const rows = [
-  { benchmark: `job throughput, ${jobs} jobs, concurrency ${concurrency}`, service: `${fleet.toFixed(0)} jobs/s`, baseline: `${bare.toFixed(0)} jobs/s (bare BullMQ)`, ratio: (fleet / bare).toFixed(2) },
-  { benchmark: `audit-trail append, ${appends} sequential`, service: `${trail.chained.toFixed(0)} appends/s`, baseline: `${trail.bare.toFixed(0)} XADD/s`, ratio: (trail.chained / trail.bare).toFixed(2) },
-];
-console.table(rows);
-const http = await httpBench();
-process.exit(http.ok ? 0 : 1);
+const names = ['jobs', 'appends', 'http', 'idle', 'bedrock-quota'] as const;
+type BenchName = (typeof names)[number];
+const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
+const args = process.argv.slice(2);
+const unknown = args.filter((a) => !isBenchName(a));
+if (unknown.length > 0) {
+  process.stderr.write(`bench: unknown benchmark ${unknown.map((u) => `"${u}"`).join(', ')}; the names: ${names.join(', ')} (none: all of them)
+`);
+  process.exit(2);
+}
+const selected = new Set<BenchName>(args.length === 0 ? names : args.filter(isBenchName));
+
+let ok = true;
+const rows: Record<string, string>[] = [];
+if (selected.has('jobs')) {
+  const bare = await bareThroughput();
+  const fleet = await fleetThroughput();
+  rows.push({ benchmark: `job throughput, ${jobs} jobs, concurrency ${concurrency}`, service: `${fleet.toFixed(0)} jobs/s`, baseline: `${bare.toFixed(0)} jobs/s (bare BullMQ)`, ratio: (fleet / bare).toFixed(2) });
+}
+if (selected.has('appends')) {
+  const trail = await appendRates();
+  rows.push({ benchmark: `audit-trail append, ${appends} sequential`, service: `${trail.chained.toFixed(0)} appends/s`, baseline: `${trail.bare.toFixed(0)} XADD/s`, ratio: (trail.chained / trail.bare).toFixed(2) });
+}
+if (rows.length > 0) {
+  console.table(rows);
+}
+if (selected.has('http')) {
+  ok = (await httpBench()).ok && ok;
+}
+if (selected.has('idle')) {
+  ok = (await idleBench()).ok && ok;
+}
+if (selected.has('bedrock-quota')) {
+  ok = (await bedrockQuotaBench()).ok && ok;
+}
+process.exit(ok ? 0 : 1);

@@ -5,11 +5,15 @@
  * an `http://` endpoint); `fetch` and curl speak HTTP/1.1. One TCP port serves both: a `net` server
  * reads the first bytes of each connection, puts them back, and hands the socket to an HTTP/2 or an
  * HTTP/1.1 server depending on whether they start the HTTP/2 connection preface.
+ *
+ * With a quota it also throttles as Bedrock does past a requests-per-second limit (see
+ * {@link BedrockFakeOptions}); the Bedrock-quota benchmark runs the service against that.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /** What the fake does with one Converse request. */
 export type BedrockBehaviour =
@@ -34,6 +38,21 @@ export interface RecordedBedrockRequest {
   headers: Record<string, string>;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: unknown;
+  /** When it arrived, `performance.now()` of the fake's process. */
+  receivedAt: number;
+  /** The status answered, and when (`performance.now()`); unset until answered, and when the client went away first. */
+  status?: number;
+  answeredAt?: number;
+}
+
+export interface BedrockFakeOptions {
+  /**
+   * A request quota, a token bucket: it holds up to `burst` requests (full at the start) and
+   * refills at `perSecond`. A Converse request that finds it empty is answered at once with HTTP 429
+   * `ThrottlingException` and no `Retry-After` (as Bedrock answers past a quota), before any
+   * scripted behaviour is taken; an admitted one takes a token and behaves as scripted.
+   */
+  quota?: { perSecond: number; burst: number };
 }
 
 export interface BedrockFake {
@@ -59,18 +78,38 @@ let requestCounter = 0;
 const http2Preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 /** Starts the fake on 127.0.0.1 on a free port. */
-export async function startBedrockFake(): Promise<BedrockFake> {
+export async function startBedrockFake(options: BedrockFakeOptions = {}): Promise<BedrockFake> {
   const requests: RecordedBedrockRequest[] = [];
   const queue: BedrockBehaviour[] = [];
   let defaultBehaviour: BedrockBehaviour = { kind: 'ok', text: 'fake answer' };
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  const quota = options.quota;
+  if (quota && !(quota.perSecond > 0 && quota.burst >= 1)) {
+    throw new RangeError(`quota needs perSecond > 0 and burst >= 1, got ${JSON.stringify(quota)}`);
+  }
+  let tokens = quota?.burst ?? 0;
+  let refilledAt = performance.now();
+  /** Takes a token when there is one (always true without a quota). */
+  function admitted(now: number): boolean {
+    if (!quota) {
+      return true;
+    }
+    tokens = Math.min(quota.burst, tokens + ((now - refilledAt) * quota.perSecond) / 1000);
+    refilledAt = now;
+    if (tokens < 1) {
+      return false;
+    }
+    tokens -= 1;
+    return true;
+  }
 
   async function handle(
     protocol: 'h2' | 'http/1.1',
     req: http.IncomingMessage | http2.Http2ServerRequest,
     res: http.ServerResponse | http2.Http2ServerResponse,
   ): Promise<void> {
+    const receivedAt = performance.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) {
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
@@ -80,10 +119,20 @@ export async function startBedrockFake(): Promise<BedrockFake> {
     const method = req.method ?? '';
     const match = /^\/model\/([^/]+)\/converse$/.exec(path.split('?')[0] ?? '');
     const modelId = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
-    requests.push({ protocol, method, path, modelId, headers: plainHeaders(req.headers), body: parseBody(raw) });
+    const record: RecordedBedrockRequest = { protocol, method, path, modelId, headers: plainHeaders(req.headers), body: parseBody(raw), receivedAt };
+    requests.push(record);
+    const send = (status: number, body: unknown, errorType?: string, extraHeaders?: Record<string, string>): void => {
+      record.status = status;
+      record.answeredAt = performance.now();
+      sendJson(res, status, body, errorType, extraHeaders);
+    };
 
     if (method !== 'POST' || modelId === undefined) {
-      sendJson(res, 404, { message: `No Converse route for ${method} ${path}` }, 'UnknownOperationException');
+      send(404, { message: `No Converse route for ${method} ${path}` }, 'UnknownOperationException');
+      return;
+    }
+    if (!admitted(performance.now())) {
+      send(429, { message: 'Too many requests, please wait before trying again.' }, 'ThrottlingException');
       return;
     }
     let behaviour = queue.shift() ?? defaultBehaviour;
@@ -104,7 +153,7 @@ export async function startBedrockFake(): Promise<BedrockFake> {
                 inputTokens: Math.ceil(raw.length / 4),
                 outputTokens: Math.ceil(behaviour.text.length / 4),
               });
-        sendJson(res, 200, {
+        send(200, {
           output: { message: { role: 'assistant', content: [{ text: behaviour.text }] } },
           stopReason: behaviour.stopReason ?? 'end_turn',
           ...(usage === null ? {} : { usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens } }),
@@ -113,8 +162,7 @@ export async function startBedrockFake(): Promise<BedrockFake> {
         return;
       }
       case 'throttle':
-        sendJson(
-          res,
+        send(
           429,
           { message: 'Rate exceeded' },
           'ThrottlingException',
@@ -122,8 +170,7 @@ export async function startBedrockFake(): Promise<BedrockFake> {
         );
         return;
       case 'error':
-        sendJson(
-          res,
+        send(
           behaviour.status,
           { message: behaviour.message ?? `Fake failure with status ${behaviour.status}` },
           behaviour.errorType ?? errorTypeFor(behaviour.status),

@@ -180,3 +180,34 @@ describe('Bedrock provider against the Converse fake', () => {
     ]);
   });
 });
+
+describe('the Converse fake with a quota (what the Bedrock-quota benchmark runs against)', () => {
+  let fake: BedrockFake;
+  let provider: LlmProvider;
+
+  beforeAll(async () => {
+    stubAwsEnv();
+    fake = await startBedrockFake({ quota: { perSecond: 1, burst: 3 } });
+    provider = createBedrockProvider({ region: 'eu-central-1', modelId, endpoint: fake.url });
+  });
+
+  afterAll(async () => {
+    await provider.close();
+    await fake.close();
+    vi.unstubAllEnvs();
+  });
+
+  it('admits a burst, throttles past it as Bedrock does (429 ThrottlingException, no Retry-After), and admits again once it refilled', async () => {
+    const settled = await Promise.allSettled(Array.from({ length: 4 }, () => provider.complete(request, AbortSignal.timeout(5_000))));
+
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(3);
+    const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toBeInstanceOf(LlmThrottledError);
+    expect((rejected[0] as LlmThrottledError).retryAfterMs).toBeUndefined();
+    expect(fake.requests.map((r) => r.status).sort()).toEqual([200, 200, 200, 429]);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await expect(provider.complete(request, AbortSignal.timeout(5_000))).resolves.toMatchObject({ text: 'fake answer' });
+  });
+});
