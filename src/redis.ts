@@ -75,6 +75,10 @@ export function isRedisUnreachable(err: unknown, connections: Iterable<Connectio
     return false;
   }
   const code = (err as NodeJS.ErrnoException).code;
+  // A numeric code is an answer: BullMQ's scripts reply with one (`Missing key for job N`, -1…).
+  if (typeof code === 'number') {
+    return false;
+  }
   if (unansweredClasses.has(err.name) || (typeof code === 'string' && socketCodes.has(code)) || err.message === commandTimedOut) {
     return true;
   }

@@ -22,6 +22,9 @@ describe('redis outage log', () => {
     const reply = Object.assign(new Error('ERR Error running script (call to f_1234): @user_script:1: WRONGTYPE'), { name: 'ReplyError' });
     expect(isRedisUnreachable(reply, reconnecting)).toBe(false);
     expect(isRedisUnreachable('a string', reconnecting)).toBe(false);
+    // BullMQ's script answers carry a numeric code: Redis answered, even while another connection reconnects.
+    const missingKey = Object.assign(new Error('Missing key for job 7. moveToFinished'), { code: -1 });
+    expect(isRedisUnreachable(missingKey, reconnecting)).toBe(false);
   });
 
   it('one warning per outage, command errors always, and the recovery with how long and how much was folded', () => {
