@@ -150,6 +150,31 @@ export interface InventoryVersion {
   inventory: Inventory;
 }
 
+/** Where a new version of the inventory comes from: the source, who set it (file path, API key name), when. */
+export interface InventoryChange {
+  source: InventoryVersion['source'];
+  setBy: string;
+  at: Date;
+}
+
+/**
+ * The inventory in force, versioned (a port: `store/inventory.store.ts` keeps it in Redis, so
+ * every process audits against the same version). The last versions are kept for reference.
+ */
+export interface InventoryStore {
+  /** The version in force; null before anything was set. */
+  current(): Promise<InventoryVersion | null>;
+  /** A version still kept; null when it never existed or is too old. */
+  get(version: number): Promise<InventoryVersion | null>;
+  /** Makes `inventory` the next version (the previous one plus 1). */
+  replace(inventory: Inventory, change: InventoryChange): Promise<InventoryVersion>;
+  /**
+   * At start-up, from the file or the built-in inventory: the current version when it already
+   * holds the same inventory (nothing is written), else a new version.
+   */
+  seed(inventory: Inventory, change: InventoryChange): Promise<InventoryVersion>;
+}
+
 /** With no `BSM_INVENTORY`, the auditor audits the fleet itself through the same kinds. */
 export function builtInInventory(): Inventory {
   return inventorySchema.parse({

@@ -5,6 +5,7 @@
  * so the same problem seen again is the same gap, with its id `gap-…` from the fingerprint.
  */
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { Criticality } from '../audit/inventory.js';
 
 export const gapTypes = ['missing_implementation', 'incomplete_feature', 'broken_integration', 'performance_issue', 'security_vulnerability', 'configuration_drift'] as const;
@@ -88,6 +89,30 @@ export interface Gap extends GapSighting {
   /** Changes of status, oldest first (bounded). */
   history: { at: string; from: GapStatus | null; to: GapStatus; by: string }[];
 }
+
+/** A stored gap as it comes back from storage: parsed through this, never cast. */
+export const gapSchema = z.object({
+  id: z.string(),
+  fingerprint: z.string(),
+  source: z.enum(gapSources),
+  subject: z.string(),
+  check: z.string(),
+  type: z.enum(gapTypes),
+  severity: z.enum(gapSeverities),
+  title: z.string(),
+  components: z.array(z.string()),
+  evidence: z.object({ expected: z.string(), observed: z.string() }),
+  status: z.enum(gapStatuses),
+  count: z.number().int().min(1),
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+  lastSeenBy: z.string(),
+  resolvedAt: z.string().optional(),
+  resolvedBy: z.string().optional(),
+  reopenedCount: z.number().int().min(0),
+  dismissed: z.object({ by: z.string(), reason: z.string(), at: z.string() }).optional(),
+  history: z.array(z.object({ at: z.string(), from: z.enum(gapStatuses).nullable(), to: z.enum(gapStatuses), by: z.string() })),
+}) satisfies z.ZodType<Gap>;
 
 /** What one run's sightings did to the store. */
 export interface GapObservation {
