@@ -8,7 +8,7 @@ import { bindManyKeyScript, type ManyKeyLuaScript } from './redis-scripts.js';
 
 export { GapStoreBusyError } from '../domain/gaps/lifecycle.js';
 
-/** Gaps `list` returns when the caller names no limit, and at most. */
+/** Gaps `list` returns when the caller names no limit (or not a number), and at most; a limit below 1 counts as 1. */
 export const gapListLimits = { default: 100, max: 1_000 } as const;
 
 const maxAttempts = 50;
@@ -199,7 +199,8 @@ export function createGapStore(redis: Redis, keyPrefix: string): GapStore {
     },
 
     async list(filter = {}) {
-      const limit = Math.min(Math.max(Math.trunc(filter.limit ?? gapListLimits.default), 1), gapListLimits.max);
+      const asked = filter.limit !== undefined && Number.isFinite(filter.limit) ? Math.trunc(filter.limit) : gapListLimits.default;
+      const limit = Math.min(Math.max(asked, 1), gapListLimits.max);
       const statuses = filter.status === undefined ? null : new Set(filter.status);
       if (statuses?.size === 0) {
         return [];

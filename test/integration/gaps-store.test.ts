@@ -141,6 +141,8 @@ describe('gap store', () => {
     const ids = async (filter: Parameters<GapStore['list']>[0]) => (await store.list(filter)).map((g) => g.id);
     expect(await ids({})).toEqual([idOf(m1), idOf(g3), idOf(g2), idOf(g1)]);
     expect(await ids({ limit: 2 })).toEqual([idOf(m1), idOf(g3)]);
+    expect(await ids({ limit: 0 })).toEqual([idOf(m1)]);
+    expect(await ids({ limit: Number.NaN })).toHaveLength(4);
     expect(await ids({ source: 'audit' })).toEqual([idOf(g3), idOf(g2), idOf(g1)]);
     expect(await ids({ status: ['detected'] })).toEqual([idOf(m1), idOf(g3)]);
     expect(await ids({ status: ['detected'], source: 'audit' })).toEqual([idOf(g3)]);
