@@ -8,7 +8,7 @@ import { bindManyKeyScript, type ManyKeyLuaScript } from './redis-scripts.js';
 
 export { GapStoreBusyError } from '../domain/gaps/lifecycle.js';
 
-/** Gaps `list` returns when the caller names no limit, and at most. */
+/** Gaps `list` returns when the caller names no limit (or not a number), and at most; a limit below 1 counts as 1. */
 export const gapListLimits = { default: 100, max: 1_000 } as const;
 
 const maxAttempts = 50;
@@ -20,10 +20,11 @@ const fixedWriteKeys = 5 + gapStatuses.length;
  * was read, keeping every index in step, and bumps the revision.
  * KEYS: revision, by-last-seen, the status sets (in `gapStatuses` order), source set, subject
  * index, open hash, then one key per changed gap.
- * ARGV: expected revision; a JSON array with, per gap in KEYS order, `[json, lastSeenAt ms,
- * status index before (0: new), status index after, open (1/0), id, subject]`. One argument for
- * all the gaps keeps a large run far from the limits on a call's arguments; cjson only decodes
- * it (its encoder would turn an empty array into an object: no gap JSON is made here).
+ * ARGV: expected revision; a JSON array with, per gap in KEYS order, `[lastSeenAt ms, status
+ * index before (0: new), status index after, open (1/0), id, subject]`; then each gap's JSON, in
+ * KEYS order. cjson only decodes the index array (its encoder would turn an empty array into an
+ * object: no gap JSON is made here). Two arguments and a key a gap keep a run of tens of
+ * thousands of gaps within the limits on a call's arguments.
  */
 const writeScript: ManyKeyLuaScript<0 | 1> = {
   name: 'bsmGapsWrite',
@@ -37,8 +38,8 @@ local sourceSet, subjects, open = KEYS[3 + statuses], KEYS[4 + statuses], KEYS[5
 local values, seen, added, removed, members, opened, closed = {}, {}, {}, {}, {}, {}, {}
 for s = 1, statuses do added[s] = {}; removed[s] = {} end
 for i, change in ipairs(cjson.decode(ARGV[2])) do
-  local json, score, before, after, isOpen, id, subject = unpack(change)
-  values[#values + 1] = KEYS[${fixedWriteKeys} + i]; values[#values + 1] = json
+  local score, before, after, isOpen, id, subject = unpack(change)
+  values[#values + 1] = KEYS[${fixedWriteKeys} + i]; values[#values + 1] = ARGV[2 + i]
   seen[#seen + 1] = score; seen[#seen + 1] = id
   if before ~= 0 and before ~= after then removed[before][#removed[before] + 1] = id end
   local add = added[after]
@@ -149,7 +150,6 @@ export function createGapStore(redis: Redis, keyPrefix: string): GapStore {
     const k = sourceKeys(source);
     const statusIndex = (s: GapStatus) => gapStatuses.indexOf(s) + 1;
     const rows = changes.map(({ before, after }) => [
-      JSON.stringify(after),
       String(Date.parse(after.lastSeenAt)),
       before === null ? 0 : statusIndex(before.status),
       statusIndex(after.status),
@@ -158,7 +158,7 @@ export function createGapStore(redis: Redis, keyPrefix: string): GapStore {
       after.subject,
     ]);
     const keys = [k.rev, byLastSeenKey, ...gapStatuses.map(statusKey), k.set, k.subjects, k.open, ...changes.map((c) => gapKey(c.after.id))];
-    return (await write(keys, rev, JSON.stringify(rows))) === 1;
+    return (await write(keys, rev, JSON.stringify(rows), ...changes.map((c) => JSON.stringify(c.after)))) === 1;
   };
 
   const backOff = (attempt: number) => sleep(Math.floor(Math.random() * 5 * (attempt + 1)));
@@ -199,7 +199,8 @@ export function createGapStore(redis: Redis, keyPrefix: string): GapStore {
     },
 
     async list(filter = {}) {
-      const limit = Math.min(Math.max(Math.trunc(filter.limit ?? gapListLimits.default), 1), gapListLimits.max);
+      const asked = filter.limit !== undefined && Number.isFinite(filter.limit) ? Math.trunc(filter.limit) : gapListLimits.default;
+      const limit = Math.min(Math.max(asked, 1), gapListLimits.max);
       const statuses = filter.status === undefined ? null : new Set(filter.status);
       if (statuses?.size === 0) {
         return [];

@@ -141,6 +141,8 @@ describe('gap store', () => {
     const ids = async (filter: Parameters<GapStore['list']>[0]) => (await store.list(filter)).map((g) => g.id);
     expect(await ids({})).toEqual([idOf(m1), idOf(g3), idOf(g2), idOf(g1)]);
     expect(await ids({ limit: 2 })).toEqual([idOf(m1), idOf(g3)]);
+    expect(await ids({ limit: 0 })).toEqual([idOf(m1)]);
+    expect(await ids({ limit: Number.NaN })).toHaveLength(4);
     expect(await ids({ source: 'audit' })).toEqual([idOf(g3), idOf(g2), idOf(g1)]);
     expect(await ids({ status: ['detected'] })).toEqual([idOf(m1), idOf(g3)]);
     expect(await ids({ status: ['detected'], source: 'audit' })).toEqual([idOf(g3)]);
@@ -224,16 +226,26 @@ describe('gap store', () => {
     };
     const opened = await time('audit-1', 0);
     const again = await time('audit-2', 1);
+    // A worker records run after run: the later ones show the time once the code is warm.
+    const warm: number[] = [];
+    for (let minute = 2; minute < 7; minute++) {
+      warm.push((await time(`audit-${minute + 1}`, minute)).ms);
+    }
     const resolveAll = performance.now();
-    const resolved = await store.observe(run('audit-3', 2, scope), []);
+    const resolved = await store.observe(run('audit-9', 8, scope), []);
     const resolveMs = performance.now() - resolveAll;
-    console.log(`observe of 1,000 sightings: ${opened.ms.toFixed(1)} ms new, ${again.ms.toFixed(1)} ms recurring; resolving 1,000: ${resolveMs.toFixed(1)} ms`);
+    const median = [...warm].sort((x, y) => x - y)[2] ?? NaN;
+    console.log(
+      `observe of 1,000 sightings: ${opened.ms.toFixed(1)} ms all new, ${again.ms.toFixed(1)} ms all recurring (first time), ` +
+        `${median.toFixed(1)} ms recurring (median of 5 later runs: ${warm.map((ms) => ms.toFixed(1)).join(', ')}); resolving 1,000: ${resolveMs.toFixed(1)} ms`,
+    );
     expect(opened.result.opened).toHaveLength(1_000);
     expect(again.result.recurring).toHaveLength(1_000);
     expect(resolved.resolved).toHaveLength(1_000);
     expect(opened.ms).toBeLessThan(2_000);
     expect(again.ms).toBeLessThan(2_000);
-    await store.observe(run('audit-4', 3, []), [sighting('one-more')]);
+    expect(Math.max(...warm)).toBeLessThan(2_000);
+    await store.observe(run('audit-10', 9, []), [sighting('one-more')]);
     expect(await store.list()).toHaveLength(100);
     expect(await store.list({ limit: 5_000 })).toHaveLength(1_000);
   });
