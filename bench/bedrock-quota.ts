@@ -203,7 +203,7 @@ async function runScenario(scenario: Scenario, quota: Quota, dist: Dist, redisUr
     // What the jobs say.
     const finished = (await Promise.all(added.map((j) => q.getJob(j.id ?? '')))).filter((j): j is Job => j !== undefined);
     const failed = await q.getFailed(0, -1);
-    const paths = finished.map((j) => auditJob.result.safeParse(j.returnvalue)).map((r) => (r.success ? r.data.narrative.path : 'unreadable'));
+    const paths = finished.map((j) => auditJob.result.safeParse(j.returnvalue)).map((r) => (r.success ? (r.data.narrative?.path ?? 'none') : 'unreadable'));
     const notBedrock = paths.filter((p) => p !== 'direct').length;
     const enqueueToFinish = finished.map((j) => (j.finishedOn ?? NaN) - j.timestamp);
     const startToFinish = finished.map((j) => (j.finishedOn ?? NaN) - (j.processedOn ?? NaN));

@@ -129,7 +129,6 @@ const settings = {
     description: 'inventory file for the auditor; without it the auditor audits the fleet itself',
     expected: 'a file path',
     schema: z.string().trim().min(1),
-    notUsedYet: 'the infrastructure auditor',
   }),
   CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false, notUsedYet: 'observability' }),
   ALERT_WEBHOOK_URL: setting({ description: 'where alerts are posted', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']), notUsedYet: 'observability' }),

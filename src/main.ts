@@ -22,6 +22,7 @@ import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
 import { createControlChannel, type ControlChannel } from './store/control-channel.js';
+import { InventoryFileError, loadInventoryFile } from './store/inventory-file.js';
 import { startWorkers } from './workers/runner.js';
 
 type Step = () => Promise<void>;
@@ -111,6 +112,8 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
     llm: adapters.llm,
     schedules: () => listSchedules(adapters.fleet),
     queueSettings: config.queues,
+    reports: adapters.reports,
+    audit: { inventory: adapters.inventory },
     clock: () => new Date(),
   });
   let server: ServerType;
@@ -136,6 +139,8 @@ async function run(invocation: Invocation): Promise<void> {
   for (const { name, usedBy } of settingsNotUsedYet()) {
     logger.warn({ setting: name }, `${name} is set but this version does not use it yet (it is read once ${usedBy} lands)`);
   }
+  // A bad inventory file stops start-up with one line naming the file, the target, the field and the line.
+  const inventory = config.BSM_INVENTORY ? await loadInventoryFile(config.BSM_INVENTORY) : null;
   const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
   logger.info(
     { redis: describeRedisUrl(url), from: config.REDIS_URL ? 'REDIS_URL' : own ? 'started' : 'local', ...(own ? { dataDir: own.dataDir, pid: own.process.pid } : {}) },
@@ -165,6 +170,11 @@ async function run(invocation: Invocation): Promise<void> {
   const adapters = composeAdapters({ config, redis: client, prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
   const { llm, supportMode, fleet } = adapters;
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
+
+  if (config.BSM_INVENTORY && inventory) {
+    const seeded = await adapters.inventory.seed(inventory, { source: 'file', setBy: config.BSM_INVENTORY, at: new Date() });
+    logger.info({ inventory: config.BSM_INVENTORY, version: seeded.version, targets: inventory.targets.length }, 'auditor inventory in force');
+  }
 
   const stops: Step[] = [];
   // What is declared here but lives in Redis: the queue states support mode wants, and the job
@@ -237,7 +247,7 @@ try {
   }
   await run(invocation);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError || err instanceof ApiKeysError) {
+  if (err instanceof InventoryFileError || err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError || err instanceof ApiKeysError) {
     process.stderr.write(`bsm: ${err.message}\n`);
     process.exit(2);
   }

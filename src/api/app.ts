@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { auditRoutes } from './audit.routes.js';
 import { authenticate } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
 import { componentTestRoutes } from './component-test.routes.js';
@@ -62,6 +63,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/feature-flags', featureFlagRoutes(deps));
   app.route('/admin/bedrock-support', supportModeRoutes(deps));
   app.route('/admin/bedrock-support', llmRoutes(deps));
+  app.route('/admin/bedrock-support', auditRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

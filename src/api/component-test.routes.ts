@@ -2,11 +2,11 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { LlmThrottledError, operationTypes, type OperationType } from '../domain/llm/types.js';
 import type { CanaryResult } from '../jobs/canary.job.js';
 import { recordBeforeChange } from '../domain/audit-trail/ports.js';
-import { inactivityOf } from '../domain/support-mode/health.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
 import { defaultLimits } from './deps.js';
 import type { AppEnv } from './env.js';
+import { assertRunnable } from './runnable.js';
 import { ApiError, errorBody } from './errors.js';
 import { bodyErrors, ErrorSchema, guard, jsonBody, jsonResponse, LlmPathSchema, notFound, protectedErrors, QueueNameSchema, RemotePathSchema, RouteReasonSchema } from './openapi.js';
 
@@ -99,18 +99,7 @@ export function componentTestRoutes(deps: ApiDeps) {
         throw unknownComponent(name);
       }
       const queue = name as QueueName;
-      // Whether it can run now decides the answer: figures read for this request, not reused ones.
-      const fresh = await deps.fleetReader.snapshot({ maxAgeMs: 0 });
-      const snap = fresh.queues[queue];
-      if (snap.paused) {
-        // Why it is paused decides the fix: a component to activate, support mode to enable, an emergency to recover from.
-        const inactive = inactivityOf(queue, fresh.mode);
-        const why = inactive?.reason ?? 'its queue is paused although support mode wants it running; support mode re-applies queue states on its next transition';
-        throw new ApiError(409, 'conflict', `cannot test ${queue}: ${why}`, { paused: true });
-      }
-      if (snap.workers.count === 0) {
-        throw new ApiError(503, 'unavailable', `no live worker on queue ${queue}: start one with bsm worker --queues ${queue}`, { workers: 0 });
-      }
+      await assertRunnable(deps, queue, `test ${queue}`);
       await recordBeforeChange(deps.auditTrail, { actor: c.get('principal').name, action: 'component.test', target: queue, details: { requestId: c.get('requestId') } });
       const started = performance.now();
       const job = await deps.fleet.add(queue, 'canary', { requestedBy: c.get('principal').name }, { priority: 'high' });

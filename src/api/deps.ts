@@ -10,6 +10,8 @@ import type { ScheduleState } from '../domain/schedules.js';
 import type { QueueSettings } from '../config.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
+import type { ReportStore } from '../domain/reports.js';
+import type { InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { Keyring } from './auth.js';
 
@@ -29,6 +31,10 @@ export interface ApiDeps {
   schedules: () => Promise<ScheduleState[]>;
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */
   queueSettings: Record<QueueName, QueueSettings>;
+  /** Stored job results (audit reports). */
+  reports: ReportStore;
+  /** The infrastructure auditor's inventory in force. */
+  audit: { inventory: InventoryInForce };
   clock: () => Date;
   limits?: Partial<ApiLimits>;
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { LlmRequest } from './llm/types.js';
-import type { FleetAuditResult } from './audit/fleet-audit.js';
 import type { ExecutionAnalysis } from './meta-monitor/analyze-executions.js';
 import type { DailyCheckResult } from './support-mode/daily-check.js';
 import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
@@ -16,29 +15,17 @@ export const narrativeSchema = z.object({
 });
 export type Narrative = z.infer<typeof narrativeSchema>;
 
-const base =
+/** What every narrative request tells the model about its reader and its limits. */
+export const narrativeSystemPrompt =
   'You are Bedrock Support Mode, a secondary operator beside a primary AI agent. Write for an on-call engineer: ' +
   'plain sentences, at most 150 words, no headings. Use only the facts given; never invent numbers, hosts or causes. ' +
   'If the facts show nothing wrong, say so in one sentence.';
-
-export function auditNarrativeRequest(result: FleetAuditResult): LlmRequest {
-  const findings = result.checks
-    .filter((c) => c.status !== 'pass')
-    .map((c) => ({ severity: c.status === 'fail' ? c.severity : 'low', title: c.title, observed: c.observed, expected: c.expected }));
-  return {
-    operation: 'infrastructure',
-    task: 'audit-narrative',
-    system: `${base} Summarise this infrastructure audit: what fails, why it matters, what to do first.`,
-    prompt: `Audit (${result.type}) scored ${result.score}/100.`,
-    facts: { status: result.summary.fail > 0 ? 'failing' : result.summary.warn > 0 ? 'warnings' : 'passing', score: result.score, summary: result.summary, findings, changes: result.changes },
-  };
-}
 
 export function executionNarrativeRequest(a: ExecutionAnalysis): LlmRequest {
   return {
     operation: 'meta_monitor',
     task: 'execution-analysis-narrative',
-    system: `${base} Summarise these execution statistics: failure clusters, slow job kinds, what to look at.`,
+    system: `${narrativeSystemPrompt} Summarise these execution statistics: failure clusters, slow job kinds, what to look at.`,
     prompt: `Executions between ${a.window.from} and ${a.window.to}.`,
     facts: {
       executions: a.executions,
@@ -53,7 +40,7 @@ export function dailyCheckNarrativeRequest(r: DailyCheckResult): LlmRequest {
   return {
     operation: 'standard',
     task: 'daily-check-narrative',
-    system: `${base} This is the Morning Support Mode Check.`,
+    system: `${narrativeSystemPrompt} This is the Morning Support Mode Check.`,
     prompt: `Daily check at ${r.checkedAt}: ${r.status}.`,
     facts: { status: r.status, problems: r.problems, queues: r.queues, redisLatencyMs: r.redisLatencyMs },
   };
@@ -63,7 +50,7 @@ export function weeklyReviewNarrativeRequest(r: WeeklyReviewResult): LlmRequest 
   return {
     operation: 'background',
     task: 'weekly-review-narrative',
-    system: `${base} This is the Weekly Support Mode Review: trends and recurring problems.`,
+    system: `${narrativeSystemPrompt} This is the Weekly Support Mode Review: trends and recurring problems.`,
     prompt: `Week from ${r.from} to ${r.to}.`,
     facts: { dailyChecks: r.dailyChecks, queues: r.queues },
   };

@@ -1,5 +1,5 @@
 import type { ReportStore } from '../domain/reports.js';
-import type { RedisFacts } from '../domain/audit/fleet-audit.js';
+import type { RedisFacts } from '../domain/audit/redis-facts.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
@@ -7,6 +7,9 @@ import type { LlmRouter } from '../domain/llm/router.js';
 import type { LlmProvider } from '../domain/llm/types.js';
 import type { PathResidency } from '../domain/llm/residency.js';
 import type { SupportModeState } from '../domain/support-mode/state.js';
+import type { InventoryVersion } from '../domain/audit/inventory.js';
+import type { Prober } from '../domain/audit/probe.js';
+import type { GapStore } from '../domain/gaps/gap.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -31,5 +34,8 @@ export interface JobDeps {
    * narrative), else the local template writer, without any model being called.
    */
   narratives: { modelAllowed: () => Promise<boolean>; local: Pick<LlmProvider, 'complete'> };
+  /** The infrastructure auditor's inventory in force, its probes, and the gap store it shares with the other components. */
+  audit: { inventory: () => Promise<InventoryVersion>; prober: Prober };
+  gaps: GapStore;
   clock: () => Date;
 }

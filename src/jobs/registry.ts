@@ -9,6 +9,7 @@ import { canaryJob } from './canary.job.js';
 import { archiveAuditTrailJob } from './compliance/archive-audit-trail.job.js';
 import { complianceCheckJob } from './compliance/compliance-check.job.js';
 import { auditJob } from './infrastructure-auditor/audit.job.js';
+import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
 import { analyzeExecutionsJob } from './meta-monitor/analyze-executions.job.js';
 
 /**
@@ -22,6 +23,7 @@ export const jobs = [
   alertEvaluationJob,
   canaryJob('bedrock-support'),
   auditJob,
+  reachabilityJob,
   canaryJob('infrastructure-auditor'),
   analyzeExecutionsJob,
   canaryJob('meta-monitor'),

@@ -5,7 +5,7 @@
  * connection is used (and left open).
  */
 import { Redis } from 'ioredis';
-import { parseRedisInfo } from '../domain/audit/fleet-audit.js';
+import { parseRedisInfo } from '../domain/audit/redis-facts.js';
 import type { TargetOf } from '../domain/audit/inventory.js';
 import type { Observation, UnreachableCause } from '../domain/audit/probe.js';
 import { causeOf, describeError, describeTarget, latencyObservation, misconfigured, observation, onAbort, reachedObservation, resolveSecret, unreachable, unsetVariable, type Findings, type ProbeContext } from './findings.js';

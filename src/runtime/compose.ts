@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
@@ -19,6 +21,13 @@ import type { ControlChannel } from '../store/control-channel.js';
 import { createFleetReader } from '../store/fleet-reader.js';
 import { readRedisFacts } from '../store/redis-facts.js';
 import { createReportStore } from '../store/reports.store.js';
+import { createGapStore } from '../store/gaps.store.js';
+import { createInventoryStore } from '../store/inventory.store.js';
+import { createProber } from '../probes/index.js';
+import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
+import type { InventoryStore } from '../domain/audit/inventory.js';
+import type { GapStore } from '../domain/gaps/gap.js';
+import type { ReportStore } from '../domain/reports.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -30,6 +39,11 @@ export interface Adapters {
   llm: Llm;
   supportMode: SupportModeService;
   featureFlags: FeatureFlagService;
+  /** The stored job results (audit reports among them). */
+  reports: ReportStore;
+  /** The auditor's inventory in force (seeded from `BSM_INVENTORY` at start-up, else the built-in one). */
+  inventory: InventoryInForce & { seed: InventoryStore['seed'] };
+  gaps: GapStore;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -64,6 +78,16 @@ function invalidatingFleet(service: SupportModeService, reader: FleetReader): Su
 }
 
 /**
+ * Since when the job that has waited longest on `queue` waits (epoch ms), or null: the oldest of
+ * the waiting list (its tail) and of the first 100 prioritized jobs (a bounded read).
+ */
+async function oldestWaitingAt(queue: Queue): Promise<number | null> {
+  const [waiting, prioritized] = await Promise.all([queue.getJobs(['wait'], 0, 0, true), queue.getJobs(['prioritized'], 0, 99, true)]);
+  const times = [...waiting, ...prioritized].map((j) => j.timestamp).filter((t) => Number.isFinite(t));
+  return times.length === 0 ? null : Math.min(...times);
+}
+
+/**
  * The composition root: builds every store, queue and provider once for a connection. The
  * program calls it once for the connection the API and schedulers use (commands fail fast
  * while Redis is down) and, in a process that runs workers, once for the job handlers'
@@ -90,10 +114,23 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
+  const reports = createReportStore(redis, prefix);
+  const inventoryStore = createInventoryStore(redis, prefix);
+  const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
+  const gaps = createGapStore(redis, prefix);
+  const prober = createProber({
+    fleetReader,
+    oldestWaitingAt: (queue) => oldestWaitingAt(fleet.queue(queue)),
+    flag: async (name) => (name === 'bedrock-support' ? (await supportMode.read()).flag.enabled : featureFlags.enabled(name)),
+    llm: { pathStatus: () => llm.router.pathStatus(), ping: (path, signal) => llm.ping(path, signal) },
+    fleetRedis: redis,
+    env: process.env,
+    readFile: (path) => readFile(path),
+  });
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
     fleet: { ...fleetReader, snapshot: (o) => fleetReader.snapshot({ maxAgeMs: 0, ...o }), kept: () => null },
-    reports: createReportStore(redis, prefix),
+    reports,
     auditTrail,
     redisFacts: () => readRedisFacts(redis),
     archiveSink: options.archiveSink ?? (() => archiveSinkFor(config.BSM_ARCHIVE_URL)),
@@ -105,6 +142,8 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     supportMode: () => supportMode.read(),
     llm: llm.router,
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
+    audit: { inventory: () => inventory.current(), prober },
+    gaps,
     clock: () => new Date(),
   };
   return {
@@ -114,6 +153,9 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     llm,
     supportMode,
     featureFlags,
+    reports,
+    inventory,
+    gaps,
     jobDeps,
     async close() {
       await llm.close();

@@ -22,6 +22,11 @@ export interface Llm {
   pii: PiiCounter;
   /** Which remote paths are configured. */
   configured: { direct: boolean; mcp: boolean };
+  /**
+   * One minimal request on `path` alone (no fallback), for the auditor's `llm` targets: its
+   * latency, its spend recorded like any call's; rejects when the path does not answer.
+   */
+  ping(path: 'direct' | 'mcp', signal: AbortSignal): Promise<{ latencyMs: number }>;
   /** Questions per API key (`BSM_ASSIST_RATE_*`). */
   assistLimit: RateLimiter;
   close(): Promise<void>;
@@ -106,6 +111,17 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     budget,
     pii,
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
+    async ping(path, signal) {
+      const provider = path === 'direct' ? direct : mcp;
+      if (!provider) {
+        throw new Error(`the ${path} path is not configured`);
+      }
+      const started = performance.now();
+      const result = await provider.complete({ operation: 'infrastructure', task: 'reachability-ping', system: 'Answer with the single word: ok.', prompt: 'ping', maxTokens: 8, temperature: 0 }, signal);
+      const latencyMs = performance.now() - started;
+      await budget.record({ component: 'infrastructure-auditor', path, model: result.model, usage: result.usage, ...budget.price(path, result.model, result.usage) });
+      return { latencyMs };
+    },
     assistLimit: createRateLimiter(redis, keyPrefix, 'assist', { max: config.BSM_ASSIST_RATE_MAX, windowMs: config.BSM_ASSIST_RATE_WINDOW_MS }),
     async close() {
       await Promise.allSettled([direct?.close(), mcp?.close()]);

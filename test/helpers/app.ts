@@ -69,6 +69,8 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     featureFlags: adapters.featureFlags,
     schedules: () => listSchedules(t.fleet),
     queueSettings: t.config.queues,
+    reports: adapters.reports,
+    audit: { inventory: adapters.inventory },
     clock: () => new Date(),
   });
   return {

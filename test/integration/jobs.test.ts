@@ -15,6 +15,7 @@ import type { JobDeps } from '../../src/jobs/deps.js';
 import { dailyCheckJob } from '../../src/jobs/bedrock-support/daily-check.job.js';
 import { alertEvaluationJob } from '../../src/jobs/bedrock-support/alert-evaluation.job.js';
 import { auditJob } from '../../src/jobs/infrastructure-auditor/audit.job.js';
+import { scoreOf } from '../../src/domain/audit/report.js';
 import { analyzeExecutionsJob } from '../../src/jobs/meta-monitor/analyze-executions.job.js';
 import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
 import { createControlChannel } from '../../src/store/control-channel.js';
@@ -122,23 +123,26 @@ describe('scheduled jobs do real work', () => {
     expect(result.queues.find((q) => q.name === 'implementation-support')).toEqual({ name: 'implementation-support', completed: 0, failed: 0, failureRate: null });
   });
 
-  it('an infrastructure audit checks Redis and the queues and stores a report', async () => {
+  it('an infrastructure audit of the built-in inventory probes Redis and the queues, records gaps and stores a report', async () => {
     await startRunner();
     const job = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'comprehensive' }, { priority: 'high' });
-    const summary = (await finish(job)) as { score: number };
-    const report = await deps.reports.get('audit', job.id as string, auditJob.result);
-    const checks = Object.fromEntries((report?.body.checks ?? []).map((c) => [c.id, c]));
-    expect(checks['queue.implementation-support.workers']?.status).toBe('fail');
-    expect(checks['queue.meta-monitor.workers']?.status).toBe('pass');
-    // The test's redis-server runs with noeviction.
-    expect(checks['redis.eviction-policy']).toMatchObject({ status: 'pass', observed: 'noeviction' });
-    const total = report?.body.checks.length ?? 0;
-    const passed = report?.body.summary.pass ?? 0;
-    expect(summary.score).toBe(Math.round((passed / total) * 100));
+    const summary = (await finish(job)) as { score: number; auditId: string };
+    const report = (await deps.reports.get('audit', job.id as string, auditJob.result))?.body;
+    expect(report?.auditId).toBe(`audit-${job.id as string}`);
+    expect(report?.inventory.source).toBe('built-in');
+    const status = Object.fromEntries((report?.targets ?? []).map((x) => [x.id, x.status]));
+    expect(status).toMatchObject({ 'queue-implementation-support': 'fail', 'queue-meta-monitor': 'pass' });
+    // The test's redis-server runs with noeviction and without AOF.
+    const redis = report?.targets.find((x) => x.id === 'fleet-redis');
+    expect(redis?.observations.find((o) => o.check === 'eviction-policy')).toMatchObject({ met: true, observed: 'noeviction' });
+    const gaps = (report?.gaps ?? []).map((g) => `${g.subject}/${g.check}`).sort();
+    expect(gaps).toContain('queue-implementation-support/workers');
+    expect(gaps).toContain('fleet-redis/aof');
+    expect(await deps.gaps.get(report?.gaps[0]?.id ?? '')).toMatchObject({ status: 'detected', count: 1, lastSeenBy: report?.auditId });
+    expect(summary.score).toBe(scoreOf(report?.targets ?? []));
   });
 
-  it('an incremental audit reports what changed since the previous audit', async () => {
-    // The previous audit: implementation-support has no worker.
+  it('an incremental audit probes what failed, changed or was not probed within the hour, and resolves what it saw fixed', async () => {
     const first = await startRunner();
     const previous = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'comprehensive' });
     await finish(previous);
@@ -151,42 +155,37 @@ describe('scheduled jobs do real work', () => {
     await finish(job);
     const report = (await deps.reports.get('audit', job.id as string, auditJob.result))?.body;
     expect(report?.type).toBe('incremental');
-    // Only the queue checks are compared exactly: Redis latency on a busy machine may cross its threshold either way.
-    const queueIds = (ids: string[] = []) => ids.filter((id) => id.startsWith('queue.'));
-    expect(report?.changes?.previousAuditId).toBe(previous.id);
-    expect(queueIds(report?.changes?.newlyFailing)).toEqual(['queue.meta-monitor.workers']);
-    expect(queueIds(report?.changes?.resolved)).toEqual(['queue.implementation-support.workers']);
-    // Not passing in both audits (the test's Redis keeps no AOF): not a change. The comprehensive audit reports no changes at all.
-    expect(report?.checks.find((c) => c.id === 'redis.persistence')?.status).toBe('warn');
-    expect(report?.changes?.newlyFailing).not.toContain('redis.persistence');
-    expect((await deps.reports.get('audit', previous.id as string, auditJob.result))?.body.changes).toBeUndefined();
+    const probed = (report?.targets ?? []).map((x) => x.id);
+    // What failed last time is probed again; a target that passed within the hour is not (meta-monitor's loss waits for its turn).
+    expect(probed).toContain('queue-implementation-support');
+    expect(probed).toContain('fleet-redis');
+    expect(probed).not.toContain('queue-meta-monitor');
+    expect(report?.resolved.map((r) => r.subject)).toEqual(['queue-implementation-support']);
+    expect(report?.trend.previousAuditId).toBe(`audit-${previous.id as string}`);
   });
 
-  it('an incremental audit without a previous one reports every failing check as new', async () => {
+  it('an incremental audit with nothing before it probes every target', async () => {
     await startRunner();
     const job = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'incremental' });
     await finish(job);
     const report = (await deps.reports.get('audit', job.id as string, auditJob.result))?.body;
-    const notPassing = (report?.checks ?? []).filter((c) => c.status !== 'pass').map((c) => c.id);
-    expect(notPassing).toContain('queue.implementation-support.workers');
-    expect(report?.changes).toEqual({ newlyFailing: notPassing, resolved: [], previousAuditId: null });
+    expect(report?.summary.targets).toBe(6);
+    expect(report?.trend).toMatchObject({ previousAuditId: null, previousScore: null, scoreDelta: null });
   });
 
-  it('a targeted audit covers only its targets, and scores and summarises only them', async () => {
+  it('a targeted audit probes only its targets; an unknown target fails the job at once', async () => {
     await startRunner();
-    const job = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['queue.implementation-support', 'redis.eviction-policy'] });
-    const summary = (await finish(job)) as { type: string; score: number; summary: Record<string, number> };
+    const job = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['queue-implementation-support', 'fleet-redis'] });
+    await finish(job);
     const report = (await deps.reports.get('audit', job.id as string, auditJob.result))?.body;
-    expect(report?.type).toBe('targeted');
-    expect(report?.checks.map((c) => [c.id, c.status])).toEqual([
-      ['redis.eviction-policy', 'pass'],
-      ['queue.implementation-support.workers', 'fail'],
-      ['queue.implementation-support.backlog', 'pass'],
-    ]);
-    expect(summary).toMatchObject({ type: 'targeted', score: 67, summary: { pass: 2, warn: 0, fail: 1 } });
-    // A target no check has: nothing is audited, and nothing passes.
+    expect(report?.targets.map((x) => x.id)).toEqual(['fleet-redis', 'queue-implementation-support']);
     const none = await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['queue.nope'] });
-    expect(await finish(none)).toMatchObject({ score: 0, summary: { pass: 0, warn: 0, fail: 0 } });
+    const failed = await eventually(async () => {
+      const j = await t.fleet.queue('infrastructure-auditor').getJob(none.id as string);
+      return j?.finishedOn !== undefined ? j : null;
+    });
+    expect(failed.failedReason).toContain('unknown target id: queue.nope');
+    expect(failed.attemptsMade).toBe(1);
   });
 
   it('alert evaluation fires P1 for a running queue with work and no worker, and stores the result', async () => {

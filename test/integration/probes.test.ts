@@ -4,8 +4,7 @@
  * days, a closed port, a name that does not resolve, a second redis-server configured unlike the
  * fleet's, the fleet's queues, and a server that accepts connections and never answers.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -16,10 +15,10 @@ import { targetSchema, type Target } from '../../src/domain/audit/inventory.js';
 import type { ProbeOutcome } from '../../src/domain/audit/probe.js';
 import type { QueueName } from '../../src/domain/queue-names.js';
 import { createProber, type ProberDeps } from '../../src/probes/index.js';
-import { freePort, redisAnswers } from '../../src/redis-server.js';
+import { freePort } from '../../src/redis-server.js';
 import { makeTestFleet, type TestFleet } from '../helpers/fleet.js';
+import { close, listen, makeCertificates, startRedisServer } from '../helpers/planted.js';
 
-const openssl = '/usr/bin/openssl';
 const redisPassword = 'probe-redis-pw-7f3a91';
 const headerToken = 'probe-header-token-c44e02';
 
@@ -32,60 +31,14 @@ let silent: NetServer;
 let silentPort: number;
 const silentSockets = new Set<Socket>();
 let closedPort: number;
-let redis: ChildProcess;
+let redisServer: Awaited<ReturnType<typeof startRedisServer>> | undefined;
 let redisPort: number;
 let fleet: TestFleet;
 let deps: ProberDeps;
 
-function sh(args: string[]): void {
-  const r = spawnSync(openssl, args, { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) {
-    throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
-  }
-}
-
-/** A private CA, and a leaf for `localhost` it signed that expires in 3 days. */
-async function makeCertificates(): Promise<void> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  sh(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '30', '-subj', '/CN=Probe Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  sh(['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=localhost']);
-  await writeFile(join(dir, 'leaf.ext'), 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-  sh(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.crt', '-days', '3', '-extfile', 'leaf.ext']);
-}
-
-function listen(server: HttpServer | HttpsServer | NetServer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      resolve(typeof address === 'object' && address !== null ? address.port : 0);
-    });
-  });
-}
-
-function close(server: HttpServer | HttpsServer | NetServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-async function startRedis(): Promise<void> {
-  redisPort = await freePort();
-  redis = spawn(
-    'redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--maxmemory-policy', 'allkeys-lru', '--maxmemory', '64mb', '--appendonly', 'no', '--save', '', '--requirepass', redisPassword],
-    { stdio: 'ignore' },
-  );
-  const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers('127.0.0.1', redisPort, 200))) {
-    if (Date.now() > deadline || redis.exitCode !== null) {
-      throw new Error('the second redis-server did not start');
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bsm-probes-'));
-  await makeCertificates();
+  await makeCertificates(dir);
 
   http = createHttpServer((req, res) => {
     const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -122,7 +75,8 @@ beforeAll(async () => {
   silentPort = await listen(silent);
 
   closedPort = await freePort();
-  await startRedis();
+  redisServer = await startRedisServer(['--maxmemory-policy', 'allkeys-lru', '--maxmemory', '64mb', '--appendonly', 'no', '--save', '', '--requirepass', redisPassword]);
+  redisPort = redisServer.port;
 
   fleet = await makeTestFleet('probes');
   deps = {
@@ -146,11 +100,7 @@ afterAll(async () => {
   http?.closeAllConnections();
   https?.closeAllConnections();
   await Promise.all([http && close(http), https && close(https), silent && close(silent)]);
-  if (redis && redis.exitCode === null) {
-    const exited = new Promise((r) => redis.once('exit', r));
-    redis.kill('SIGTERM');
-    await exited;
-  }
+  await redisServer?.stop();
   await fleet?.cleanup();
   if (dir) {
     await rm(dir, { recursive: true, force: true });
@@ -207,7 +157,7 @@ describe('http', () => {
     const o = await probe({ id: 'slow', kind: 'http', url: `${httpBase}/slow`, latencyBudgetMs: 100 });
     expect(o.status).toBe('fail');
     expect(unmet(o)).toEqual({ latency: 'performance_issue' });
-    expect(check(o, 'latency').expected).toBe('<= 100 ms');
+    expect(check(o, 'latency').expected).toBe('< 100 ms');
   });
 
   it('reports a JSON field with another value as configuration drift, naming what it saw', async () => {

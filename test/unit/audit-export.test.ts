@@ -82,7 +82,7 @@ const plans: Plan[] = [
 function targetOf(p: Plan): TargetResult {
   const met = (p.met ?? []).map((check) => ({ check, title: `${check} as expected`, expected: 'ok', observed: 'ok', met: true, gapType: 'broken_integration' as const }));
   const unmet = (p.unmet ?? []).map((u) => ({ ...u, met: false }));
-  const base = { id: p.id, kind: p.kind, component: p.component, criticality: p.criticality, durationMs: p.durationMs };
+  const base = { id: p.id, kind: p.kind, component: p.component, criticality: p.criticality, durationMs: p.durationMs, configHash: '0123456789abcdef', probedAt: '2026-11-30T08:00:00.000Z' };
   if (p.error !== undefined) {
     return { ...base, status: 'error', reach: { reachable: false, cause: 'timeout', detail: 'no answer within 5000 ms' }, observations: [], error: p.error };
   }
@@ -150,7 +150,10 @@ function buildReport(): AuditReport {
     narrative: {
       text: 'The fleet Redis has no password: fix that first.\n\nThe edge certificate <script>alert("n")</script> & its | pipe expire soon.',
       path: 'local',
-      model: null,
+      model: 'local-template',
+      reason: 'no_remote_path',
+      latencyMs: 2,
+      costUsd: 0,
     },
   });
 }
@@ -281,7 +284,7 @@ describe('Markdown export', () => {
     expect(recommendations?.[3]?.[1]).toBe('Renew the edge certificate \\| check the SAN list \\<script\\>alert(1)\\</script\\>');
     const section = (heading: string) => body.split(`## ${heading}\n\n`)[1]?.split('\n\n## ')[0];
     expect(section('Narrative')).toBe(
-      '> The fleet Redis has no password: fix that first.\n>\n> The edge certificate \\<script\\>alert("n")\\</script\\> \\& its \\| pipe expire soon.\n\nWritten through the local path, no model.\n',
+      '> The fleet Redis has no password: fix that first.\n>\n> The edge certificate \\<script\\>alert("n")\\</script\\> \\& its \\| pipe expire soon.\n\nWritten through the local path, model local-template (no_remote_path).\n',
     );
   });
 

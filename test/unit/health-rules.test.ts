@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateFleetRules } from '../../src/domain/alerts/fleet-rules.js';
-import { auditFleet } from '../../src/domain/audit/fleet-audit.js';
+import { builtInInventory } from '../../src/domain/audit/inventory.js';
+import { latencyObservation } from '../../src/probes/findings.js';
 import type { FleetState, QueueState } from '../../src/domain/fleet/fleet-state.js';
 import { redisSlowMs } from '../../src/domain/fleet/thresholds.js';
 import { queueNames } from '../../src/domain/queue-names.js';
@@ -99,14 +100,16 @@ describe('health rules', () => {
       redis: { latencyMs },
       queues: Object.fromEntries(queueNames.map((q) => [q, queue(q)])) as FleetState['queues'],
     });
+    const fleetRedis = builtInInventory().targets.find((x) => x.kind === 'redis');
+    const fleetRedisBudget = fleetRedis?.kind === 'redis' ? fleetRedis.latencyBudgetMs : NaN;
     const verdicts = (latencyMs: number) => ({
       health: assessQueue(base(), now, latencyMs).status,
-      audit: auditFleet('comprehensive', fleet(latencyMs), {}).checks.find((c) => c.id === 'redis.latency')?.status,
+      audit: latencyObservation('Redis', latencyMs, fleetRedisBudget).met ? 'pass' : 'fail',
       alert: evaluateFleetRules(fleet(latencyMs)).find((a) => a.id === 'redis.slow')?.priority ?? null,
     });
     expect(verdicts(redisSlowMs - 0.001)).toEqual({ health: 'healthy', audit: 'pass', alert: null });
-    expect(verdicts(redisSlowMs)).toEqual({ health: 'degraded', audit: 'warn', alert: 'P2' });
-    expect(verdicts(10 * redisSlowMs)).toEqual({ health: 'degraded', audit: 'warn', alert: 'P2' });
+    expect(verdicts(redisSlowMs)).toEqual({ health: 'degraded', audit: 'fail', alert: 'P2' });
+    expect(verdicts(10 * redisSlowMs)).toEqual({ health: 'degraded', audit: 'fail', alert: 'P2' });
   });
 
   it('LLM paths: a configured remote path the router skips degrades; unconfigured ones and local do not', () => {

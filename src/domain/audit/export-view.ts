@@ -167,11 +167,11 @@ export function reportView(report: AuditReport): ReportView {
         },
   ];
   if (report.narrative !== null) {
-    const { path, model } = report.narrative;
+    const { path, model, reason } = report.narrative;
     blocks.push(
       { kind: 'heading', level: 2, text: 'Narrative' },
       { kind: 'quote', text: report.narrative.text },
-      { kind: 'paragraph', text: `Written through the ${path} path${model === null ? ', no model' : `, model ${model}`}.` },
+      { kind: 'paragraph', text: `Written through the ${path} path, model ${model} (${reason}).` },
     );
   }
   return { title: `Audit report ${report.auditId}`, blocks };

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { queueNames } from '../queue-names.js';
 import { featureFlagNames } from '../feature-flags.js';
+import { redisSlowMs } from '../fleet/thresholds.js';
 
 export const criticalities = ['critical', 'high', 'medium', 'low'] as const;
 export type Criticality = (typeof criticalities)[number];
@@ -82,7 +83,7 @@ const redisTarget = z
     kind: z.literal('redis'),
     /** The Redis to probe; the fleet's own when absent. */
     url: secretValue.optional(),
-    latencyBudgetMs: ms(60_000).default(100),
+    latencyBudgetMs: ms(60_000).default(redisSlowMs),
     expectEvictionPolicy: z.string().min(1).max(40).optional(),
     expectAof: z.boolean().optional(),
     /** Largest share of `maxmemory` in use (0-1), when a maxmemory is set. */

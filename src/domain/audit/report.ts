@@ -3,6 +3,7 @@
  * exported (JSON, Markdown, HTML, CSV). A zod schema, so what comes back from Redis is checked.
  */
 import { z } from 'zod';
+import { narrativeSchema } from '../narratives.js';
 import { gapSeverities, gapStatuses, gapTypes } from '../gaps/gap.js';
 import { criticalities, targetKinds } from './inventory.js';
 import { unreachableCauses } from './probe.js';
@@ -31,6 +32,9 @@ export const targetResultSchema = z.object({
   reach: z.union([z.object({ reachable: z.literal(true) }), z.object({ reachable: z.literal(false), cause: z.enum(unreachableCauses), detail: z.string() })]),
   observations: z.array(observationSchema),
   error: z.string().optional(),
+  /** The target's configuration as probed, hashed (an incremental audit re-probes a changed target). */
+  configHash: z.string(),
+  probedAt: z.string(),
 });
 export type TargetResult = z.infer<typeof targetResultSchema>;
 
@@ -85,7 +89,8 @@ export const auditReportSchema = z.object({
     resolvedGaps: z.number(),
   }),
   recommendations: z.array(recommendationSchema),
-  narrative: z.object({ text: z.string(), path: z.string(), model: z.string().nullable() }).nullable(),
+  /** The router's narrative over the redacted findings (operation `infrastructure`). */
+  narrative: narrativeSchema.nullable(),
 });
 export type AuditReport = z.infer<typeof auditReportSchema>;
 

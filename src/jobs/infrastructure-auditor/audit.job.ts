@@ -1,41 +1,80 @@
 import { z } from 'zod';
-import { auditFleet, auditTypes, fleetAuditResultSchema } from '../../domain/audit/fleet-audit.js';
-import { auditNarrativeRequest, narrativeSchema } from '../../domain/narratives.js';
-import { defineJob } from '../define.js';
+import { auditNarrativeRequest } from '../../domain/audit/narrative.js';
+import { auditReportSchema, auditTypes } from '../../domain/audit/report.js';
+import { auditIdOf, incrementalMaxAgeMs, runAudit, UnknownTargetsError, type TargetHistory } from '../../domain/audit/run.js';
+import { defineJob, PermanentJobError } from '../define.js';
+import type { JobDeps } from '../deps.js';
 import { narrate } from '../narrative.js';
 
-const auditReportSchema = fleetAuditResultSchema.extend({ narrative: narrativeSchema });
+/** Progress is written at most this often (each write is a Redis round trip). */
+const progressEveryMs = 250;
 
-/** An audit of the fleet's own infrastructure (Redis, queues, workers). */
+/** What the audits of the last two hours saw of each target, newest first: enough for an incremental audit. */
+async function targetHistory(deps: JobDeps, now: Date): Promise<Map<string, TargetHistory>> {
+  const recent = await deps.reports.list('audit', auditReportSchema, { since: new Date(now.getTime() - 2 * incrementalMaxAgeMs), limit: 200 });
+  const history = new Map<string, TargetHistory>();
+  for (const r of recent) {
+    for (const t of r.body.targets) {
+      if (!history.has(t.id)) {
+        history.set(t.id, { probedAt: t.probedAt, status: t.status, configHash: t.configHash });
+      }
+    }
+  }
+  return history;
+}
+
+/** An audit of the inventory in force (the fleet itself when no `BSM_INVENTORY` is set). */
 export const auditJob = defineJob({
   queue: 'infrastructure-auditor',
   name: 'audit',
-  description: "checks the fleet's own Redis (latency, `noeviction`, AOF, memory) and each queue's workers and backlog; `incremental` reports what changed since the previous audit",
+  description:
+    'probes the targets of the inventory in force (every one, those that failed, changed or were not probed within the hour, or the named ones), records every unmet expectation as a gap, and reports score, trend and recommendations',
   payload: z.object({
     type: z.enum(auditTypes).default('comprehensive'),
-    /** For `targeted` audits: the check ids to run. */
-    targets: z.array(z.string().trim().min(1).max(100)).max(100).optional(),
+    /** For `targeted` audits: the target ids. */
+    targets: z.array(z.string().trim().min(1).max(100)).max(500).optional(),
+    /** Redacted by the API before it is enqueued. */
     reason: z.string().trim().max(500).optional(),
+    requestedBy: z.string().max(100).default('scheduler'),
+    priority: z.enum(['high', 'medium', 'low']).default('medium'),
   }),
   result: auditReportSchema,
   stored: true,
   schedule: { id: 'infrastructure-audit', setting: 'BSM_SCHEDULE_INFRA_AUDIT', data: { type: 'incremental', reason: 'scheduled' }, priority: 'medium', description: 'Incremental infrastructure audit' },
   handler: async (job, ctx, deps) => {
-    await job.updateProgress(5);
-    const [state, redis, previous] = await Promise.all([
-      deps.fleet.snapshot(),
-      deps.redisFacts(),
-      job.data.type === 'incremental' ? deps.reports.latest('audit', auditReportSchema) : Promise.resolve(null),
-    ]);
-    ctx.signal.throwIfAborted();
-    await job.updateProgress(60);
-    const result = auditFleet(job.data.type, state, redis, {
-      targets: job.data.targets,
-      previous: previous ? { id: previous.id, checks: previous.body.checks } : null,
-    });
-    await job.updateProgress(70);
-    const narrative = await narrate(deps, 'infrastructure-auditor', auditNarrativeRequest(result), ctx);
+    const now = deps.clock();
+    const auditId = auditIdOf(job.id ?? `local.${now.getTime()}`);
+    const [inventory, history, previous] = await Promise.all([deps.audit.inventory(), targetHistory(deps, now), deps.reports.latest('audit', auditReportSchema)]);
+    let lastWrite = 0;
+    let pending: Promise<void> = Promise.resolve();
+    const onProgress = (done: number, total: number) => {
+      const t = Date.now();
+      if (done === total || t - lastWrite >= progressEveryMs) {
+        lastWrite = t;
+        // Percent, as BullMQ's board shows it; one write at a time, the last one wins.
+        const percent = total === 0 ? 90 : Math.round((done / total) * 90);
+        pending = pending.then(() => job.updateProgress(percent)).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'could not write audit progress'));
+      }
+    };
+    let report;
+    try {
+      report = await runAudit(
+        {
+          auditId,
+          type: job.data.type,
+          trigger: { by: job.data.requestedBy, reason: job.data.reason ?? null, priority: job.data.priority },
+          inventory,
+          targetIds: job.data.targets,
+        },
+        { prober: deps.audit.prober, gaps: deps.gaps, history, previous: previous ? { auditId: previous.body.auditId, score: previous.body.score } : null, clock: deps.clock, onProgress, signal: ctx.signal },
+      );
+    } catch (err) {
+      // The API checks target ids before enqueuing; a scheduled or stale targeted audit still ends clearly.
+      throw err instanceof UnknownTargetsError ? new PermanentJobError(err.message) : err;
+    }
+    await pending;
+    const narrative = await narrate(deps, 'infrastructure-auditor', auditNarrativeRequest(report), ctx);
     await job.updateProgress(100);
-    return { ...result, narrative };
+    return { ...report, narrative };
   },
 });
