@@ -23,6 +23,7 @@ import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
 import { createControlChannel, type ControlChannel } from './store/control-channel.js';
 import { InventoryFileError, loadInventoryFile } from './store/inventory-file.js';
+import { controlHandler } from './runtime/control.js';
 import { startWorkers } from './workers/runner.js';
 
 type Step = () => Promise<void>;
@@ -49,12 +50,7 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
     logger,
     onWorkerError: (queue, err) => outage.error(`worker ${queue}`, err),
   });
-  await control.subscribe((message) => {
-    if (message.type === 'cancel-running') {
-      logger.warn({ reason: message.reason }, 'cancelling running jobs');
-      runner.cancelAll(message.reason);
-    }
-  });
+  await control.subscribe(controlHandler({ runner, control, logger }));
   // A cancellation published while the subscriber was reconnecting is missed: on every
   // reconnect, check whether an emergency shutdown happened meanwhile.
   parts.subscriber?.on('ready', () => {
@@ -171,10 +167,9 @@ async function run(invocation: Invocation): Promise<void> {
   const { llm, supportMode, fleet } = adapters;
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
 
-  if (config.BSM_INVENTORY && inventory) {
-    const seeded = await adapters.inventory.seed(inventory, { source: 'file', setBy: config.BSM_INVENTORY, at: new Date() });
-    logger.info({ inventory: config.BSM_INVENTORY, version: seeded.version, targets: inventory.targets.length }, 'auditor inventory in force');
-  }
+  // The inventory in force: the file's when one is given, else what Redis holds (the built-in one the first time).
+  const inForce = config.BSM_INVENTORY && inventory ? await adapters.inventory.seed(inventory, { source: 'file', setBy: config.BSM_INVENTORY, at: new Date() }) : await adapters.inventory.current();
+  logger.info({ source: inForce.source, setBy: inForce.setBy, version: inForce.version, targets: inForce.inventory.targets.length }, 'auditor inventory in force');
 
   const stops: Step[] = [];
   // What is declared here but lives in Redis: the queue states support mode wants, and the job

@@ -208,7 +208,7 @@ export function auditRoutes(deps: ApiDeps) {
       summary: 'The latest audit report',
       ...guard('read'),
       request: noQuery,
-      responses: { 200: jsonResponse(auditReportSchema.openapi('AuditReport'), 'The report'), ...protectedErrors, ...notFound },
+      responses: { 200: jsonResponse(auditReportSchema, 'The report'), ...protectedErrors, ...notFound },
     }),
     async (c) => {
       const latest = await deps.reports.latest('audit', auditReportSchema);
@@ -348,7 +348,7 @@ export function auditRoutes(deps: ApiDeps) {
       ...guard('read'),
       request: noQuery,
       responses: {
-        200: jsonResponse(reachabilityResultSchema.extend({ reachable: count, unreachable: count }).openapi('AuditPermissions'), 'Each target'),
+        200: jsonResponse(reachabilityResultSchema.extend({ reachable: count, unreachable: count }), 'Each target'),
         ...protectedErrors,
         409: bodyErrors[409],
         504: jsonResponse(ErrorSchema, 'The workers did not answer in time'),

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import type { QueueSettings } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { Fleet } from '../queues/fleet.js';
+import { isRecord } from '../domain/guards.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { requirePermission, roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
@@ -102,13 +103,23 @@ interface BoardAction {
 const queueRoutes = /^PUT (\/(clean|retry)\/[^/]+|\/promote|\/empty|\/job-schedulers\/[^/]+\/run)$/;
 const jobRoutes = /^(PUT \/([^/]+)\/(clean|promote|retry|remove-unprocessed-children)|PATCH \/([^/]+)\/(delay|priority))$/;
 
+/** Bull Board's own body rules for the routes that take one (`schemas/requests` of @bull-board/api): a body it would refuse is no action. */
+const bodyAccepted: Record<string, (body: unknown) => boolean> = {
+  delay: (b) => isRecord(b) && typeof b.runAt === 'number' && Number.isFinite(b.runAt),
+  priority: (b) => isRecord(b) && Number.isInteger(b.priority) && (b.priority as number) >= 0 && (b.priority as number) <= 2 ** 21 - 1,
+  purge: (b) =>
+    b === undefined ||
+    (isRecord(b) && (b.queue === undefined || typeof b.queue === 'string') && (b.before === undefined || (typeof b.before === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(b.before)))),
+};
+
 /**
  * The action a mutating board request would take, or null when the board will refuse it without
- * a change (no such queue, job or route): those are not recorded, as refused API requests are not.
+ * a change (no such queue, job or route, a body it refuses): those are not recorded, as refused
+ * API requests are not.
  */
-async function boardAction(fleet: Fleet, method: string, sub: string): Promise<BoardAction | null> {
+async function boardAction(fleet: Fleet, method: string, sub: string, body: () => Promise<unknown>): Promise<BoardAction | null> {
   if (method === 'POST' && sub === '/api/metrics/history/purge') {
-    return { route: sub };
+    return bodyAccepted.purge?.(await body()) ? { route: sub } : null;
   }
   const m = /^\/api\/queues\/([^/]+)(\/.+)$/.exec(sub);
   const name = m?.[1];
@@ -118,20 +129,31 @@ async function boardAction(fleet: Fleet, method: string, sub: string): Promise<B
   }
   const queue = name as QueueName;
   if (queueRoutes.test(`${method} ${rest}`)) {
+    // "Run now" of a scheduler the queue does not have is refused by the board.
+    const scheduler = /^\/job-schedulers\/([^/]+)\/run$/.exec(rest)?.[1];
+    const id = scheduler === undefined ? undefined : decoded(scheduler);
+    if (scheduler !== undefined && (id === null || !(await fleet.queue(queue).getJobScheduler(id ?? '')))) {
+      return null;
+    }
     return { route: rest, queue };
   }
   const job = jobRoutes.exec(`${method} ${rest}`);
   const jobId = job?.[2] ?? job?.[4];
-  if (jobId === undefined) {
+  const verb = job?.[5];
+  if (jobId === undefined || (verb !== undefined && !bodyAccepted[verb]?.(await body()))) {
     return null;
   }
-  let id: string;
+  const id = decoded(jobId);
+  return id !== null && (await fleet.queue(queue).getJob(id)) ? { route: rest, queue, jobId: id } : null;
+}
+
+/** A path segment decoded, or null when it is not valid percent-encoding. */
+function decoded(segment: string): string | null {
   try {
-    id = decodeURIComponent(jobId);
+    return decodeURIComponent(segment);
   } catch {
     return null;
   }
-  return (await fleet.queue(queue).getJob(id)) ? { route: rest, queue, jobId: id } : null;
 }
 
 /**
@@ -173,7 +195,7 @@ export function bullBoardRoutes(fleet: Fleet, settings: Record<QueueName, QueueS
         }
       }
       if (roleCan(c.get('principal').role, 'operate')) {
-        const action = await boardAction(fleet, c.req.method, sub);
+        const action = await boardAction(fleet, c.req.method, sub, () => c.req.raw.clone().json().catch(() => undefined));
         if (action) {
           try {
             await auditTrail.append({ actor: c.get('principal').name, action: 'queue.board', target: action.queue ?? 'all queues', details: { ...action, requestId: c.get('requestId') } });

@@ -42,6 +42,11 @@ export interface Runner {
   workers: ReadonlyMap<QueueName, Worker>;
   /** Cancels the running jobs of this process; they go back to waiting. */
   cancelAll(reason: string): void;
+  /**
+   * Closes this process's worker of `queue` as `close` does (grace, then cancel) and starts a new
+   * one; false when this process does not run that queue.
+   */
+  restart(queue: QueueName): Promise<boolean>;
   /** Stops taking work, lets running jobs finish within the grace period, then cancels them. */
   close(): Promise<void>;
 }
@@ -79,11 +84,12 @@ async function runDeclared(declaration: JobDeclaration, job: Job, ctx: JobContex
 
 export function startWorkers(options: RunnerOptions): Runner {
   const workers = new Map<QueueName, Worker>();
-  /** Jobs this process is running now. */
-  let running = 0;
+  /** Jobs this process is running now, per queue. */
+  const running = new Map<QueueName, number>();
+  const runningIn = (queues: readonly QueueName[]) => queues.reduce((n, q) => n + (running.get(q) ?? 0), 0);
   const workerName = `${hostname()}:${process.pid}`;
 
-  for (const queue of options.queues) {
+  const startWorker = (queue: QueueName): Worker => {
     const declared = jobsOf(queue, options.jobs);
     const log = options.logger.child({ component: queue, queue });
 
@@ -93,7 +99,7 @@ export function startWorkers(options: RunnerOptions): Runner {
         throw new UnrecoverableError(`no job "${job.name}" is declared on ${queue}`);
       }
       const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
-      running += 1;
+      running.set(queue, (running.get(queue) ?? 0) + 1);
       try {
         return await runDeclared(declaration, job, ctx, options.deps);
       } catch (err) {
@@ -111,7 +117,7 @@ export function startWorkers(options: RunnerOptions): Runner {
         }
         throw err;
       } finally {
-        running -= 1;
+        running.set(queue, (running.get(queue) ?? 1) - 1);
       }
     };
 
@@ -138,7 +144,10 @@ export function startWorkers(options: RunnerOptions): Runner {
         log.error({ err: err.message }, 'worker error');
       }
     });
-    workers.set(queue, worker);
+    return worker;
+  };
+  for (const queue of options.queues) {
+    workers.set(queue, startWorker(queue));
   }
 
   const cancelAll = (reason: string) => {
@@ -147,40 +156,58 @@ export function startWorkers(options: RunnerOptions): Runner {
     }
   };
 
+  /**
+   * Closes the workers of `queues`: running jobs may finish within the grace period, are then
+   * cancelled back to waiting, and the workers closed by force if that cannot happen either.
+   */
+  const closeGracefully = async (queues: readonly QueueName[]) => {
+    const closingWorkers = queues.flatMap((q) => workers.get(q) ?? []);
+    const closing = Promise.all(closingWorkers.map((w) => w.close())).then(() => true);
+    const stop = new AbortController();
+    const after = (ms: number) => delay(ms, false, { signal: stop.signal }).catch(() => false);
+    const cancelWaitMs = options.cancelWaitMs ?? 10_000;
+    // Bounded whatever Redis does: a worker that cannot close cleanly is closed by force, and
+    // what it could not hand back is returned by the stalled-job check of another worker.
+    const forceClose = async (why: string) => {
+      options.logger.error({ cancelWaitMs, running: runningIn(queues) }, why);
+      await Promise.race([Promise.all(closingWorkers.map((w) => w.close(true))), after(1_000)]);
+    };
+    try {
+      if (await Promise.race([closing, after(options.graceMs)])) {
+        return;
+      }
+      if (runningIn(queues) === 0) {
+        // Nothing to cancel: the workers are waiting on Redis to close.
+        if (!(await Promise.race([closing, after(Math.min(cancelWaitMs, 1_000))]))) {
+          await forceClose('workers could not close cleanly (is Redis reachable?): closing by force');
+        }
+        return;
+      }
+      options.logger.warn({ graceMs: options.graceMs, running: runningIn(queues) }, 'jobs still running after the grace period: cancelling them');
+      for (const w of closingWorkers) {
+        w.cancelAllJobs('shutdown');
+      }
+      if (await Promise.race([closing, after(cancelWaitMs)])) {
+        return;
+      }
+      await forceClose('cancelled jobs could not be handed back to waiting (is Redis reachable?): closing by force; the stalled-job check of the next worker returns them');
+    } finally {
+      stop.abort();
+    }
+  };
+
   return {
     workers,
     cancelAll,
-    async close() {
-      const closing = Promise.all([...workers.values()].map((w) => w.close())).then(() => true);
-      const stop = new AbortController();
-      const after = (ms: number) => delay(ms, false, { signal: stop.signal }).catch(() => false);
-      const cancelWaitMs = options.cancelWaitMs ?? 10_000;
-      // Bounded whatever Redis does: a worker that cannot close cleanly is closed by force, and
-      // what it could not hand back is returned by the stalled-job check of another worker.
-      const forceClose = async (why: string) => {
-        options.logger.error({ cancelWaitMs, running }, why);
-        await Promise.race([Promise.all([...workers.values()].map((w) => w.close(true))), after(1_000)]);
-      };
-      try {
-        if (await Promise.race([closing, after(options.graceMs)])) {
-          return;
-        }
-        if (running === 0) {
-          // Nothing to cancel: the workers are waiting on Redis to close.
-          if (!(await Promise.race([closing, after(Math.min(cancelWaitMs, 1_000))]))) {
-            await forceClose('workers could not close cleanly (is Redis reachable?): closing by force');
-          }
-          return;
-        }
-        options.logger.warn({ graceMs: options.graceMs, running }, 'jobs still running after the grace period: cancelling them');
-        cancelAll('shutdown');
-        if (await Promise.race([closing, after(cancelWaitMs)])) {
-          return;
-        }
-        await forceClose('cancelled jobs could not be handed back to waiting (is Redis reachable?): closing by force; the stalled-job check of the next worker returns them');
-      } finally {
-        stop.abort();
+    async restart(queue) {
+      if (!workers.has(queue)) {
+        return false;
       }
+      await closeGracefully([queue]);
+      workers.set(queue, startWorker(queue));
+      options.logger.info({ queue }, 'workers of the queue restarted');
+      return true;
     },
+    close: () => closeGracefully([...workers.keys()]),
   };
 }

@@ -8,6 +8,7 @@ import { createRedis } from '../../src/redis.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
 import type { AuditTrail } from '../../src/domain/audit-trail/ports.js';
 import { createControlChannel, type ControlChannel } from '../../src/store/control-channel.js';
+import { controlHandler } from '../../src/runtime/control.js';
 import type { Adapters } from '../../src/runtime/compose.js';
 import type { Llm } from '../../src/runtime/llm.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
@@ -42,6 +43,8 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
   const adapters: Adapters = t.adapters;
   const { auditTrail, supportMode, llm } = adapters;
   await supportMode.reconcileQueues();
+  // As start-up does: the inventory in force is in Redis before the first request.
+  await adapters.inventory.current();
   let runner: Runner | null = null;
   if (options.workers) {
     runner = startWorkers({
@@ -56,7 +59,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
       logger: t.logger,
     });
     const r = runner;
-    await control.subscribe((m) => r.cancelAll(m.reason));
+    await control.subscribe(controlHandler({ runner: r, control, logger: t.logger }));
   }
   const app = createApp({
     fleet: t.fleet,

@@ -60,12 +60,20 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/status',
         'GET /admin/bedrock-support/schedules',
         'POST /test/bedrock-support/{component}',
+        'POST /admin/bedrock-support/audit/trigger',
+        'GET /admin/bedrock-support/audit/status/{id}',
+        'GET /admin/bedrock-support/audit/latest',
+        'GET /admin/bedrock-support/audit/{id}/details',
+        'GET /admin/bedrock-support/audit/{id}/export',
+        'GET /admin/bedrock-support/audits/last-24h',
+        'GET /admin/bedrock-support/audit/config',
+        'GET /admin/bedrock-support/audit/permissions',
       ]),
     );
     for (const op of operations) {
       if (op.path.startsWith('/admin') || op.path.startsWith('/test')) {
         expect(op.security, `${op.method} ${op.path}`).toEqual([{ bearerAuth: [] }]);
-        expect(['read', 'operate', 'approve']).toContain(op.permission);
+        expect(['read', 'operate', 'approve', 'administer']).toContain(op.permission);
       } else {
         expect(op.path.startsWith('/health'), op.path).toBe(true);
         expect(op.security).toEqual([]);
@@ -141,6 +149,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/activate',
         '/admin/bedrock-support/activate-component',
         '/admin/bedrock-support/assist',
+        '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',
         '/admin/bedrock-support/enable',

@@ -40,7 +40,7 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
     bedrock.throttleFirst(40);
     const jobs: Job[] = [];
     for (let i = 0; i < 50; i++) {
-      jobs.push(await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['redis'] }));
+      jobs.push(await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['fleet-redis'] }));
     }
     const queue = t.fleet.queue('infrastructure-auditor');
     // The whole queue backs off, not just the throttled job: queue.rateLimit() fills the queue's

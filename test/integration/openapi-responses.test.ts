@@ -257,6 +257,29 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/test/bedrock-support/meta-monitor', 503);
   };
 
+  /** Active: an audit triggered, polled, read, exported and listed; the inventory and what the workers reach. */
+  const auditing = async () => {
+    // The narrative from the local writer: the costs and routing figures below count the operator's calls only.
+    await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
+    const config = await call('GET', '/admin/bedrock-support/audit/config', 200, { role: 'viewer' });
+    await call('PUT', '/admin/bedrock-support/audit/config', 200, { body: config.inventory });
+    const accepted = await call('POST', '/admin/bedrock-support/audit/trigger', 202, { role: 'operator' });
+    const id = accepted.auditId as string;
+    await vi.waitFor(async () => expect((await (await t.call('GET', `/admin/bedrock-support/audit/status/${id}`, { role: 'viewer' })).json()) as object).toMatchObject({ state: 'completed' }), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    await call('GET', `/admin/bedrock-support/audit/status/${id}`, 200, { role: 'viewer' });
+    await call('GET', `/admin/bedrock-support/audit/${id}/details`, 200, { role: 'viewer' });
+    await call('GET', `/admin/bedrock-support/audit/${id}/export`, 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/audit/latest', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/audits/last-24h', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/audit/permissions', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/audit/status/audit-nope', 404, { role: 'viewer' });
+    await call('POST', '/admin/bedrock-support/audit/trigger', 400, { body: { targets: ['nope'] } });
+    await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
+  };
+
   /** Active: the component test, the operator asked on three paths, routing figures and costs. */
   const askingAndCosts = async () => {
     const test = await call('POST', '/test/bedrock-support/infrastructure-auditor', 200);
@@ -362,6 +385,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await disabledViews();
     await featureFlags();
     await activation();
+    await auditing();
     await askingAndCosts();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
@@ -380,6 +404,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
     ].map((p) => `POST ${p} 200`);
+    posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });

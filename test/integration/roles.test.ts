@@ -17,7 +17,7 @@ const holds: Record<Role, Permission[]> = {
 const allRoles = Object.keys(holds) as Role[];
 
 /** A request path for a documented template; the generic flag routes get a flag that is not the master switch. */
-const concrete = (path: string) => path.replace('{component}', 'meta-monitor').replace('{flag}', 'llm-narratives');
+const concrete = (path: string) => path.replace('{component}', 'meta-monitor').replace('{flag}', 'llm-narratives').replace('{id}', 'audit-nope');
 
 describe('the role matrix over every protected route', () => {
   let t: TestApp;
@@ -57,8 +57,8 @@ describe('the role matrix over every protected route', () => {
         seen.push(`${role}:${allowed ? 'in' : '403'}`);
       }
     }
-    // Today's routes need read or operate: no route lets ingest in, and none keeps an operator out.
-    expect(new Set(seen)).toEqual(new Set(['viewer:in', 'viewer:403', 'operator:in', 'approver:in', 'approver:403', 'admin:in', 'ingest:403']));
+    // Today's routes need read, operate or administer (the auditor's inventory): no route lets ingest in.
+    expect(new Set(seen)).toEqual(new Set(['viewer:in', 'viewer:403', 'operator:in', 'operator:403', 'approver:in', 'approver:403', 'admin:in', 'ingest:403']));
   });
 
   it('an ingest key is refused the status, Bull Board and every other /admin and /test route', async () => {

@@ -1,4 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/redis-server.js';
 import { spawnBsm, waitForExit } from '../helpers/fleet.js';
@@ -9,6 +12,21 @@ describe('start-up', () => {
     const child = spawnBsm(['all'], { PORT: 'abc' });
     expect(await waitForExit(child)).toBe(2);
     expect(child.output()).toBe('bsm: PORT must be an integer 1-65535, got "abc"\n');
+  });
+
+  it('a bad inventory file stops start-up with one line naming the file, the target, the field and the line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bsm-inventory-'));
+    const file = join(dir, 'inventory.yaml');
+    await writeFile(file, 'targets:\n  - id: api-health\n    kind: http\n    component: api\n    criticality: high\n    url: http://127.0.0.1:1/health\n    latencyBudgetMs: fast\n');
+    try {
+      const child = spawnBsm(['api'], { BSM_INVENTORY: file });
+      expect(await waitForExit(child)).toBe(2);
+      const output = child.output();
+      expect(output.split('\n').filter(Boolean)).toHaveLength(1);
+      expect(output).toMatch(new RegExp(`^bsm: BSM_INVENTORY ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: target "api-health" .*latencyBudgetMs.*\\(line 7\\)\n$`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a cron pattern out of range stops start-up before any scheduler is touched', async () => {
