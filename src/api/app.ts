@@ -71,7 +71,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     info: { title: 'Bedrock Support Mode', version: '0.1.0', description: 'Control API of the Bedrock Support Mode fleet. Health is public; /admin and /test need a bearer token.' },
   });
   app.use('/docs/assets/swagger-ui-dist/*', serveStatic({ root: swaggerDist, rewriteRequestPath: (p) => p.replace(/^\/docs\/assets\/swagger-ui-dist/, '') }));
-  app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' }));
+  const docsPage = swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' });
+  app.get('/docs', docsPage);
+  // A typed or bookmarked `/docs/` is the same page: its asset and document URLs are absolute.
+  app.get('/docs/', docsPage);
 
   // A documented path asked with another method is a 405 naming the methods it takes.
   const documented = app.openAPIRegistry.definitions.flatMap((d) =>
