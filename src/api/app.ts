@@ -4,7 +4,6 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
 import { authenticate } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
 import { componentTestRoutes } from './component-test.routes.js';
@@ -13,7 +12,7 @@ import type { AppEnv } from './env.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods } from './middleware.js';
+import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -45,7 +44,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     '*',
     csrfGuard(),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
-    requestId(),
+    requestIds(),
     bodyLimit({
       maxSize: limits.bodyLimitBytes,
       onError: () => {

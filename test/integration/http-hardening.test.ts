@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 describe('Swagger UI', () => {
   let t: TestApp;
 
@@ -19,5 +21,60 @@ describe('Swagger UI', () => {
       expect(r.headers.get('content-type'), path).toContain('text/html');
       expect(await r.text(), path).toContain('/docs/assets/swagger-ui-dist/swagger-ui-bundle.js');
     }
+  });
+});
+
+describe('request ids', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await makeTestApp('http-hardening-request-id');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** The audit trail's `http.request` entries, oldest first. */
+  async function requestEntries(): Promise<{ target: string; details: Record<string, unknown> }[]> {
+    const entries = await t.auditTrail.range();
+    return entries.flatMap((e) => (e.event?.action === 'http.request' ? [{ target: e.event.target ?? '', details: e.event.details as Record<string, unknown> }] : []));
+  }
+
+  const change = (headers: Record<string, string>) => t.call('POST', '/admin/bedrock-support/enable', { role: 'operator', body: { active: false, reason: 'request id test' }, headers });
+
+  it('the audit trail keeps a unique id of the server\'s own, beside a well-formed id the client sent', async () => {
+    const before = (await requestEntries()).length;
+    const first = await change({ 'x-request-id': 'deploy-42.step:1' });
+    const second = await change({ 'x-request-id': 'deploy-42.step:1' });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const [a, b] = (await requestEntries()).slice(before);
+    expect(a?.details).toMatchObject({ requestId: expect.stringMatching(uuid) as unknown, clientRequestId: 'deploy-42.step:1' });
+    expect(b?.details).toMatchObject({ requestId: expect.stringMatching(uuid) as unknown, clientRequestId: 'deploy-42.step:1' });
+    // The same client id twice: two entries still told apart, and each answer names its own entry.
+    expect(a?.details.requestId).not.toBe(b?.details.requestId);
+    expect(first.headers.get('x-request-id')).toBe(a?.details.requestId);
+    expect(second.headers.get('x-request-id')).toBe(b?.details.requestId);
+  });
+
+  it('an id the client did not send, or sent malformed, is not recorded; the server\'s own is', async () => {
+    const malformed = ['', ' ', 'has space', 'x'.repeat(129), 'tab\there', '<script>', 'a/b', 'ü-umlaut'];
+    const before = (await requestEntries()).length;
+    const answers = [await change({})];
+    for (const id of malformed) {
+      answers.push(await change({ 'x-request-id': id }));
+    }
+    const entries = (await requestEntries()).slice(before);
+    expect(entries).toHaveLength(malformed.length + 1);
+    entries.forEach((e, i) => {
+      expect(e.details.requestId, `request ${i}`).toMatch(uuid);
+      expect(e.details, `request ${i}`).not.toHaveProperty('clientRequestId');
+      expect(answers[i]?.headers.get('x-request-id'), `request ${i}`).toBe(e.details.requestId);
+    });
+    expect(new Set(entries.map((e) => e.details.requestId)).size).toBe(entries.length);
+    // The longest id accepted: 128 characters.
+    const longest = `${'a'.repeat(127)}z`;
+    await change({ 'x-request-id': longest });
+    expect((await requestEntries()).at(-1)?.details.clientRequestId).toBe(longest);
   });
 });
