@@ -112,6 +112,7 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
     schedules: () => listSchedules(adapters.fleet),
     queueSettings: config.queues,
     clock: () => new Date(),
+    publicUrl: config.BSM_PUBLIC_URL,
   });
   let server: ServerType;
   try {

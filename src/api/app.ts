@@ -42,7 +42,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.on(
     mutatingMethods,
     '*',
-    csrfGuard(),
+    csrfGuard({ publicUrl: deps.publicUrl }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
     bodyLimit({

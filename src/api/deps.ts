@@ -29,6 +29,11 @@ export interface ApiDeps {
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */
   queueSettings: Record<QueueName, QueueSettings>;
   clock: () => Date;
+  /**
+   * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it
+   * differ from the request's own (https outside, http inside): its origin passes the cross-site check.
+   */
+  publicUrl?: string;
   limits?: Partial<ApiLimits>;
 }
 

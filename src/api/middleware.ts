@@ -13,17 +13,27 @@ import { ApiError } from './errors.js';
 export const mutatingMethods = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const unsafe = new Set(mutatingMethods);
 
+export interface CsrfOptions {
+  /**
+   * The address browsers reach the service at (`BSM_PUBLIC_URL`). Behind an HTTPS proxy the
+   * request's own origin is the inside one (`http://` and the proxy's Host), never the browser's.
+   */
+  publicUrl?: string;
+}
+
 /**
  * Refuses state-changing requests a browser sends on behalf of another site (Basic
- * credentials travel with them). Bearer-token clients send no Origin and pass.
+ * credentials travel with them). Bearer-token clients send no Origin and pass. An Origin is
+ * accepted when it is the request's own or that of `publicUrl`.
  */
-export function csrfGuard(): MiddlewareHandler<AppEnv> {
+export function csrfGuard(options: CsrfOptions = {}): MiddlewareHandler<AppEnv> {
+  const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   return async function csrfGuardMiddleware(c, next) {
     if (unsafe.has(c.req.method)) {
       const site = c.req.header('sec-fetch-site');
       const origin = c.req.header('origin');
-      const own = new URL(c.req.url).origin;
-      if ((site && site !== 'same-origin' && site !== 'none') || (origin && origin !== 'null' && origin !== own) || origin === 'null') {
+      const known = !origin || origin === publicOrigin || origin === new URL(c.req.url).origin;
+      if ((site && site !== 'same-origin' && site !== 'none') || !known) {
         throw new ApiError(403, 'forbidden', 'cross-site request refused');
       }
     }

@@ -70,6 +70,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     schedules: () => listSchedules(t.fleet),
     queueSettings: t.config.queues,
     clock: () => new Date(),
+    publicUrl: t.config.BSM_PUBLIC_URL,
   });
   return {
     ...t,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp, tokens, type TestApp } from '../helpers/app.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -76,5 +76,40 @@ describe('request ids', () => {
     const longest = `${'a'.repeat(127)}z`;
     await change({ 'x-request-id': longest });
     expect((await requestEntries()).at(-1)?.details.clientRequestId).toBe(longest);
+  });
+});
+
+describe('the cross-site check behind an HTTPS proxy', () => {
+  let proxied: TestApp;
+  let direct: TestApp;
+  const basic = `Basic ${Buffer.from(`op:${tokens.operator}`).toString('base64')}`;
+  /** A board action as a browser sends it: Basic credentials, its Origin and Sec-Fetch-Site. */
+  const boardAction = (t: TestApp, origin: string, site: string) =>
+    t.app.request('http://10.0.0.5:3000/admin/queues/api/queues/meta-monitor/clean/completed', { method: 'PUT', headers: { authorization: basic, origin, 'sec-fetch-site': site } });
+
+  beforeAll(async () => {
+    proxied = await makeTestApp('http-hardening-public-url', { env: { BSM_PUBLIC_URL: 'https://bsm.example.com' } });
+    direct = await makeTestApp('http-hardening-no-public-url');
+  });
+
+  afterAll(async () => {
+    await proxied.close();
+    await direct.close();
+  });
+
+  it('with BSM_PUBLIC_URL set, accepts a board action from that origin, and still from its own', async () => {
+    // Behind the proxy the service sees plain http and its own host; the browser is on https://bsm.example.com.
+    expect((await boardAction(proxied, 'https://bsm.example.com', 'same-origin')).status).toBe(200);
+    expect((await boardAction(proxied, 'http://10.0.0.5:3000', 'same-origin')).status).toBe(200);
+  });
+
+  it('still refuses other origins, and without the setting the proxied origin', async () => {
+    for (const origin of ['https://evil.example', 'http://bsm.example.com', 'https://bsm.example.com:8443', 'null']) {
+      const r = await boardAction(proxied, origin, 'same-origin');
+      expect(r.status, origin).toBe(403);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toBe('cross-site request refused');
+    }
+    expect((await boardAction(proxied, 'https://bsm.example.com', 'cross-site')).status).toBe(403);
+    expect((await boardAction(direct, 'https://bsm.example.com', 'same-origin')).status).toBe(403);
   });
 });
