@@ -10,6 +10,7 @@ import { componentTestRoutes } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
+import { FailedLogins } from './failed-logins.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
@@ -53,8 +54,13 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     }),
   );
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
-  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode' }));
-  app.use('/test/*', authenticate({ keyring: deps.keyring }));
+  // One count of failed logins for every authenticated path.
+  const failedLogins = new FailedLogins(
+    { maxFailures: limits.loginFailures, windowMs: limits.loginWindowMs, logLines: limits.loginLogLines, maxClients: limits.loginClients },
+    deps.logger,
+  );
+  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
+  app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
   app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
 
   app.route('/health', healthRoutes(deps));

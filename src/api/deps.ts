@@ -44,6 +44,22 @@ export interface ApiLimits {
   bodyLimitBytes: number;
   /** How long a component test waits for its canary job. */
   canaryTimeoutMs: number;
+  /** Failed logins per client address and window before its credentials are refused (429) until the window ends. */
+  loginFailures: number;
+  /** The failed-login window, from a client's first failure. */
+  loginWindowMs: number;
+  /** Log lines about one client's failed logins per window (the rest are counted). */
+  loginLogLines: number;
+  /** Client addresses whose failed logins are tracked at once. */
+  loginClients: number;
 }
 
-export const defaultLimits: ApiLimits = { healthTimeoutMs: 2_000, bodyLimitBytes: 64 * 1024, canaryTimeoutMs: 15_000 };
+export const defaultLimits: ApiLimits = {
+  healthTimeoutMs: 2_000,
+  bodyLimitBytes: 64 * 1024,
+  canaryTimeoutMs: 15_000,
+  loginFailures: 10,
+  loginWindowMs: 60_000,
+  loginLogLines: 3,
+  loginClients: 10_000,
+};

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
 import { makeTestApp, tokens, type TestApp } from '../helpers/app.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -111,5 +112,100 @@ describe('the cross-site check behind an HTTPS proxy', () => {
     }
     expect((await boardAction(proxied, 'https://bsm.example.com', 'cross-site')).status).toBe(403);
     expect((await boardAction(direct, 'https://bsm.example.com', 'same-origin')).status).toBe(403);
+  });
+});
+
+describe('failed logins', () => {
+  let t: TestApp;
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  let now = Date.parse('2025-06-02T10:00:00Z');
+  const wrong = 'wrong-token-0123456789-secret';
+
+  beforeAll(async () => {
+    const logger = createLogger('info', {}, {
+      write: (line: string) => {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      },
+    });
+    t = await makeTestApp('http-hardening-logins', { limits: { loginFailures: 3, loginWindowMs: 60_000, loginLogLines: 2 }, logger, clock: () => new Date(now) });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** A request as it comes over a socket from `address`. */
+  const from = (address: string, path: string, authorization?: string) =>
+    Promise.resolve(t.app.request(path, { headers: authorization ? { authorization } : {} }, { incoming: { socket: { remoteAddress: address, remotePort: 40_000, remoteFamily: 'IPv4' } } }));
+  const bearer = (token: string) => `Bearer ${token}`;
+  const basic = (token: string) => `Basic ${Buffer.from(`someone:${token}`).toString('base64')}`;
+  const status = '/admin/bedrock-support/status';
+
+  it('after a few wrong tokens a client address gets 429 with Retry-After until its window ends; others and public routes do not', async () => {
+    const attacker = '203.0.113.7';
+    for (let i = 0; i < 3; i++) {
+      expect((await from(attacker, status, bearer(`${wrong}${i}`))).status).toBe(401);
+    }
+    now += 10_000;
+    const refused = await from(attacker, status, bearer(wrong));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('50');
+    expect(await refused.json()).toEqual({
+      error: { code: 'too_many_failed_logins', message: 'too many failed logins from this address: try again in 50 s', details: { retryAfterSeconds: 50 } },
+    });
+    // A right token from the same address waits too (else guessing would go on at full speed), on every authenticated path.
+    expect((await from(attacker, status, bearer(tokens.viewer))).status).toBe(429);
+    expect((await from(attacker, '/admin/queues', basic(tokens.viewer))).status).toBe(429);
+    // Without credentials nothing is checked: a browser still gets its challenge; public routes answer.
+    expect((await from(attacker, '/admin/queues')).status).toBe(401);
+    expect((await from(attacker, '/health')).status).toBe(200);
+    // Another address is not affected.
+    expect((await from('198.51.100.20', status, bearer(tokens.viewer))).status).toBe(200);
+    expect((await from('198.51.100.20', status, bearer(wrong))).status).toBe(401);
+
+    now += 50_000;
+    expect((await from(attacker, status, bearer(tokens.viewer))).status).toBe(200);
+  });
+
+  it('wrong Basic credentials count as well; missing credentials and right ones do not, nor do right ones clear the count', async () => {
+    const browser = '203.0.113.8';
+    for (let i = 0; i < 5; i++) {
+      expect((await from(browser, '/admin/queues')).status).toBe(401);
+    }
+    expect((await from(browser, '/admin/queues', basic(wrong))).status).toBe(401);
+    expect((await from(browser, '/admin/queues', basic(tokens.viewer))).status).toBe(200);
+    expect((await from(browser, '/test/bedrock-support/meta-monitor', basic(wrong))).status).toBe(401);
+    expect((await from(browser, status, bearer(tokens.operator))).status).toBe(200);
+    expect((await from(browser, status, bearer(wrong))).status).toBe(401);
+    expect((await from(browser, status, bearer(tokens.operator))).status).toBe(429);
+    now += 60_000;
+  });
+
+  it('logs each failure with the address and a fingerprint of the token, never the token, within a budget of lines per client and window', async () => {
+    lines.length = 0;
+    raw.length = 0;
+    const client = '203.0.113.9';
+    for (let i = 0; i < 6; i++) {
+      await from(client, status, bearer(i < 3 ? wrong : `${wrong}-other`));
+    }
+    const failures = lines.filter((l) => l.msg === 'failed login: the credentials match no API key');
+    expect(failures).toHaveLength(2);
+    expect(failures[0]).toMatchObject({ level: 'WARN', client, scheme: 'bearer', method: 'GET', path: status, failures: 1, token: expect.stringMatching(/^[0-9a-f]{12}$/) as unknown });
+    // The same wrong token shows as the same fingerprint.
+    expect(failures[1]?.token).toBe(failures[0]?.token);
+    expect(lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('too many failed logins'))).toEqual([
+      expect.objectContaining({ level: 'WARN', client, failures: 3, retryAfterSeconds: 60 }),
+    ]);
+    // Once the window is over, the next failure (from anyone) says how many were not logged.
+    now += 60_000;
+    await from('203.0.113.10', status, bearer(wrong));
+    expect(lines.find((l) => l.client === client && l.msg === 'failed logins of a client, counted but not logged one by one')).toMatchObject({ failures: 3, unlogged: 1, refused: 3 });
+    expect(lines.filter((l) => l.client === client)).toHaveLength(4);
+    for (const line of raw) {
+      expect(line).not.toContain(wrong);
+      expect(line).not.toContain(Buffer.from(`someone:${wrong}`).toString('base64'));
+    }
   });
 });
