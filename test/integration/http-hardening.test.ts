@@ -1,6 +1,13 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
+import { freePort } from '../../src/redis-server.js';
 import { makeTestApp, tokens, type TestApp } from '../helpers/app.js';
+import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
+import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -207,5 +214,180 @@ describe('failed logins', () => {
       expect(line).not.toContain(wrong);
       expect(line).not.toContain(Buffer.from(`someone:${wrong}`).toString('base64'));
     }
+  });
+});
+
+/** A Content-Security-Policy header as directive -> sources. */
+function parseCsp(header: string | null): Map<string, string[]> {
+  return new Map(
+    (header ?? '')
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((parts) => parts[0])
+      .map(([name, ...sources]) => [name ?? '', sources]),
+  );
+}
+
+/** What a page loads and runs: its scripts (inline ones with their text), stylesheets and icons. */
+function pageParts(html: string) {
+  const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)].map((m) => ({
+    src: /\bsrc="([^"]*)"/.exec(m[1] ?? '')?.[1],
+    type: /\btype="([^"]*)"/.exec(m[1] ?? '')?.[1],
+    text: m[2] ?? '',
+  }));
+  const links = [...html.matchAll(/<link\b[^>]*\bhref="([^"]*)"/g)].map((m) => m[1] ?? '');
+  return { scripts, links };
+}
+
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+
+/** The checks every HTML page of the service passes: it cannot be framed, and the policy allows exactly what it runs. */
+async function expectPolicedPage(r: Response, label: string): Promise<{ csp: Map<string, string[]>; html: string }> {
+  expect(r.status, label).toBe(200);
+  const csp = parseCsp(r.headers.get('content-security-policy'));
+  expect(csp.get('frame-ancestors'), label).toEqual(["'none'"]);
+  expect(r.headers.get('x-frame-options'), label).toBe('DENY');
+  expect(csp.get('default-src'), label).toEqual(["'self'"]);
+  expect(csp.get('object-src'), label).toEqual(["'none'"]);
+  expect(csp.get('base-uri'), label).toEqual(["'self'"]);
+  const scriptSrc = csp.get('script-src') ?? [];
+  expect(scriptSrc, label).not.toContain("'unsafe-inline'");
+  expect(scriptSrc, label).not.toContain("'unsafe-eval'");
+  expect(r.headers.get('x-content-type-options'), label).toBe('nosniff');
+  expect(r.headers.get('referrer-policy'), label).toBe('no-referrer');
+  const html = await r.text();
+  for (const script of pageParts(html).scripts) {
+    if (script.src !== undefined) {
+      // Loaded from this origin (an absolute path, or relative to the page's base).
+      expect(script.src, label).not.toMatch(/^(https?:)?\/\//);
+    } else if (script.type !== 'application/json') {
+      // A script in the page runs only when the policy names its hash.
+      expect(scriptSrc, `${label}: inline script ${script.text.slice(0, 60)}`).toContain(sha256(script.text));
+    }
+  }
+  return { csp, html };
+}
+
+describe('the HTML pages: a content security policy that lets them work, and no framing', () => {
+  let t: TestApp;
+  const viewer = `Basic ${Buffer.from(`viewer:${tokens.viewer}`).toString('base64')}`;
+
+  beforeAll(async () => {
+    t = await makeTestApp('http-hardening-csp');
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('Swagger UI: its one inline script is allowed by hash, its assets come from here, and it calls no outside validator', async () => {
+    for (const path of ['/docs', '/docs/']) {
+      const { csp, html } = await expectPolicedPage(await t.call('GET', path, { role: null }), path);
+      expect(pageParts(html).scripts.filter((s) => s.src === undefined)).toHaveLength(1);
+      expect(pageParts(html).links.every((href) => href.startsWith('/docs/assets/')), path).toBe(true);
+      expect(csp.get('connect-src'), path).toEqual(["'self'"]);
+      expect(html, path).toContain("validatorUrl: 'none'");
+    }
+    const asset = await t.call('GET', '/docs/assets/swagger-ui-dist/swagger-ui.css', { role: null });
+    expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('Bull Board: its page and deep links run only its own scripts, and its sign-in challenge cannot be framed either', async () => {
+    for (const path of ['/admin/queues', '/admin/queues/', '/admin/queues/queue/meta-monitor']) {
+      const { html } = await expectPolicedPage(await t.call('GET', path, { role: null, headers: { authorization: viewer } }), path);
+      expect(html, path).toContain('<div id="root"');
+      // The board's configuration is a JSON data block, which no policy runs.
+      expect(pageParts(html).scripts.filter((s) => s.src === undefined).map((s) => s.type), path).toEqual(['application/json']);
+    }
+    const challenge = await t.call('GET', '/admin/queues', { role: null });
+    expect(challenge.status).toBe(401);
+    expect(challenge.headers.get('x-frame-options')).toBe('DENY');
+    expect(parseCsp(challenge.headers.get('content-security-policy')).get('frame-ancestors')).toEqual(["'none'"]);
+  });
+});
+
+describe('headers on every answer of the running service', () => {
+  const redis = testRedis();
+  const bsmPrefix = uniquePrefix('http-hardening-served');
+  const viewer = 'viewer-token-served-0123456789';
+  let dataDir = '';
+  let base = '';
+  let service: ReturnType<typeof spawnBsm>;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'bsm-headers-'));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    service = spawnBsm(['api'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_API_KEYS: `v:viewer:${viewer}` });
+    await eventually(async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 20_000, 100);
+  });
+
+  afterAll(async () => {
+    service.kill('SIGTERM');
+    await waitForExit(service);
+    await deleteKeys(redis, `{${bsmPrefix}}`);
+    await redis.quit();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('every answer, whatever made it, says nosniff and no-referrer', async () => {
+    const bearer = { authorization: `Bearer ${viewer}` };
+    const requests: [string, RequestInit][] = [
+      ['/health', {}],
+      ['/health/bedrock-support', {}],
+      ['/health/nothing-here', {}],
+      ['/openapi.json', {}],
+      ['/docs', {}],
+      ['/docs/assets/swagger-ui-dist/swagger-ui-bundle.js', {}],
+      ['/admin/bedrock-support/status', { headers: bearer }],
+      ['/admin/bedrock-support/status', {}],
+      ['/admin/bedrock-support/status?verbose=1', { headers: bearer }],
+      ['/admin/bedrock-support/enable', { method: 'POST', headers: { ...bearer, 'content-type': 'application/json' }, body: '{' }],
+      ['/admin/bedrock-support/status', { method: 'DELETE', headers: bearer }],
+      ['/nowhere', {}],
+      ['/admin/queues', { headers: { authorization: `Basic ${Buffer.from(`v:${viewer}`).toString('base64')}` } }],
+      ['/admin/queues/api/queues', { headers: bearer }],
+    ];
+    const statuses: number[] = [];
+    for (const [path, init] of requests) {
+      const r = await fetch(`${base}${path}`, init);
+      await r.arrayBuffer();
+      statuses.push(r.status);
+      expect(r.headers.get('x-content-type-options'), `${init.method ?? 'GET'} ${path}`).toBe('nosniff');
+      expect(r.headers.get('referrer-policy'), `${init.method ?? 'GET'} ${path}`).toBe('no-referrer');
+    }
+    expect(new Set(statuses)).toEqual(new Set([200, 400, 401, 403, 404, 405]));
+  });
+
+  it('answers on the authenticated paths are not stored by any cache, except the board\'s static files; public answers may be', async () => {
+    const bearer = { authorization: `Bearer ${viewer}` };
+    const basic = { authorization: `Basic ${Buffer.from(`v:${viewer}`).toString('base64')}` };
+    const get = async (path: string, init: RequestInit = {}) => {
+      const r = await fetch(`${base}${path}`, init);
+      const body = await r.text();
+      return { label: `${init.method ?? 'GET'} ${path} -> ${r.status}`, cacheControl: r.headers.get('cache-control'), body };
+    };
+    const authenticated = [
+      await get('/admin/bedrock-support/status', { headers: bearer }),
+      await get('/admin/bedrock-support/status'),
+      await get('/admin/bedrock-support/status?x=1', { headers: bearer }),
+      await get('/admin/feature-flags/bedrock-support', { headers: bearer }),
+      await get('/admin', { headers: bearer }),
+      await get('/test/bedrock-support/meta-monitor', { method: 'POST', headers: bearer }),
+      await get('/admin/queues/api/queues', { headers: bearer }),
+      await get('/admin/queues', { headers: basic }),
+    ];
+    for (const a of authenticated) {
+      expect(a.cacheControl, a.label).toBe('no-store');
+    }
+    for (const path of ['/health', '/health/bedrock-support', '/docs', '/openapi.json']) {
+      expect((await get(path)).cacheControl, path).toBeNull();
+    }
+    const page = authenticated.at(-1)?.body ?? '';
+    const script = pageParts(page).scripts.find((x) => x.src !== undefined)?.src ?? '';
+    expect(script).toMatch(/^static\//);
+    const asset = await get(`/admin/queues/${script}`, { headers: basic });
+    expect(asset.label).toMatch(/ 200$/);
+    expect(asset.cacheControl).toBe('private');
   });
 });
