@@ -150,16 +150,15 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
     const credentials = credentialsFrom(c.req.header('authorization'));
     let principal: Principal | null = null;
     if (credentials !== null) {
-      const client = clientAddress(c);
-      const now = options.clock().getTime();
-      const lockedMs = options.failedLogins.lockedFor(client, now);
+      // Nobody failed lately (the usual case): no address or time to look up on this hot path.
+      const lockedMs = options.failedLogins.size === 0 ? 0 : options.failedLogins.lockedFor(clientAddress(c), options.clock().getTime());
       if (lockedMs > 0) {
         const seconds = Math.ceil(lockedMs / 1000);
         throw new ApiError(429, 'too_many_failed_logins', `too many failed logins from this address: try again in ${seconds} s`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
       }
       principal = options.keyring.identify(credentials.token);
       if (!principal) {
-        options.failedLogins.failed(client, now, { ...credentials, method: c.req.method, path: c.req.path });
+        options.failedLogins.failed(clientAddress(c), options.clock().getTime(), { ...credentials, method: c.req.method, path: c.req.path });
       }
     }
     if (!principal) {
