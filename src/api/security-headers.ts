@@ -102,6 +102,9 @@ export function pageSecurityHeaders(policy: ContentSecurityPolicy): MiddlewareHa
 export function privateCache(): MiddlewareHandler<AppEnv> {
   return async function privateCacheMiddleware(c, next) {
     await next();
-    c.res.headers.set('Cache-Control', 'private');
+    // A refusal (401, 403) keeps no-store.
+    if (c.res.ok) {
+      c.res.headers.set('Cache-Control', 'private');
+    }
   };
 }

@@ -389,5 +389,6 @@ describe('headers on every answer of the running service', () => {
     const asset = await get(`/admin/queues/${script}`, { headers: basic });
     expect(asset.label).toMatch(/ 200$/);
     expect(asset.cacheControl).toBe('private');
+    expect((await get(`/admin/queues/${script}`)).cacheControl).toBe('no-store');
   });
 });
