@@ -94,6 +94,11 @@ const settings = {
       .refine((v) => isIP(v) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)),
     default: '127.0.0.1',
   }),
+  BSM_PUBLIC_URL: setting({
+    description: 'the address browsers reach the service at when it is not the one it listens on (behind an HTTPS proxy): its origin passes the cross-site check of state-changing requests besides the request\'s own',
+    expected: 'an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com)',
+    schema: url(['http:', 'https:']),
+  }),
   REDIS_URL: setting({
     description: 'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start)',
     expected: 'a redis:// or rediss:// URL',

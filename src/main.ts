@@ -4,10 +4,11 @@
  * `runtime/compose.ts` this is the composition root: it builds every object once and passes
  * it down.
  */
-import { serve, type ServerType } from '@hono/node-server';
 import type { Redis } from 'ioredis';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { createApp } from './api/app.js';
+import { createApiServer } from './api/server.js';
 import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } from './api/auth.js';
 import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet, type Config } from './config.js';
 import { statusOf } from './domain/support-mode/state.js';
@@ -111,12 +112,14 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
     clock: () => new Date(),
+    publicUrl: config.BSM_PUBLIC_URL,
   });
-  let server: ServerType;
+  let server: Server;
   try {
-    server = await new Promise<ServerType>((done, fail) => {
-      const s = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () => done(s));
+    server = await new Promise<Server>((done, fail) => {
+      const s = createApiServer(app.fetch, { hostname: config.HOST });
       s.once('error', fail);
+      s.listen(config.PORT, config.HOST, () => done(s));
     });
   } catch (err) {
     throw new UsageError(listenProblem(err as NodeJS.ErrnoException, config.HOST, config.PORT));

@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
+import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
 import { auditRoutes } from './audit.routes.js';
 import { authenticate } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
@@ -12,10 +11,12 @@ import { componentTestRoutes } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError, errorBody, errorHandler } from './errors.js';
+import { FailedLogins } from './failed-logins.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods } from './middleware.js';
+import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
+import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
 
@@ -44,9 +45,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.on(
     mutatingMethods,
     '*',
-    csrfGuard(),
+    csrfGuard({ publicUrl: deps.publicUrl }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
-    requestId(),
+    requestIds(),
     bodyLimit({
       maxSize: limits.bodyLimitBytes,
       onError: () => {
@@ -54,9 +55,25 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
       },
     }),
   );
+  // The HTML pages and what they load get a content security policy each and may not be framed;
+  // mounted before authentication, so the board's sign-in challenge has them too (`/x/*` matches
+  // `/x`). Every answer's nosniff and Referrer-Policy, and the authenticated paths' no-store, are
+  // set beneath the app, where they cost least (createApiServer).
+  // Swagger UI without the online validator: its badge would be an image from another site.
+  const docsOptions = { url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API', validatorUrl: 'none' };
+  app.use('/docs/*', pageSecurityHeaders(docsPolicy(inlineScriptHashes(SwaggerUI(docsOptions)))));
+  app.use(`${bullBoardPath}/*`, pageSecurityHeaders(boardPolicy));
+  app.use(`${bullBoardPath}/static/*`, privateCache());
+
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
-  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode' }));
-  app.use('/test/*', authenticate({ keyring: deps.keyring }));
+  // One count of failed logins for every authenticated path.
+  const failedLogins = new FailedLogins(
+    { maxFailures: limits.loginFailures, windowMs: limits.loginWindowMs, logLines: limits.loginLogLines, maxClients: limits.loginClients },
+    deps.logger,
+  );
+  // These paths are also security-headers.ts's `authenticatedPath`.
+  app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
+  app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
   app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
 
   app.route('/health', healthRoutes(deps));
@@ -73,7 +90,10 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     info: { title: 'Bedrock Support Mode', version: '0.1.0', description: 'Control API of the Bedrock Support Mode fleet. Health is public; /admin and /test need a bearer token.' },
   });
   app.use('/docs/assets/swagger-ui-dist/*', serveStatic({ root: swaggerDist, rewriteRequestPath: (p) => p.replace(/^\/docs\/assets\/swagger-ui-dist/, '') }));
-  app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Bedrock Support Mode API' }));
+  const docsPage = swaggerUI(docsOptions);
+  app.get('/docs', docsPage);
+  // A typed or bookmarked `/docs/` is the same page: its asset and document URLs are absolute.
+  app.get('/docs/', docsPage);
 
   // A documented path asked with another method is a 405 naming the methods it takes.
   const documented = app.openAPIRegistry.definitions.flatMap((d) =>

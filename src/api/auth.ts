@@ -1,9 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { MiddlewareHandler } from 'hono';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, MiddlewareHandler } from 'hono';
 import { ApiError } from './errors.js';
 import type { AppEnv } from './env.js';
+import type { FailedLogins } from './failed-logins.js';
 
 import { isRole, roleCan, roles, rolesWith, type Permission, type Principal, type Role } from '../domain/access.js';
 
@@ -91,6 +93,10 @@ export async function loadOrCreateAdminToken(path: string): Promise<{ token: str
 
 /** Reads a token from `Authorization: Bearer …` or `Authorization: Basic` (any user, token as password). */
 export function tokenFrom(header: string | undefined): string | null {
+  return credentialsFrom(header)?.token ?? null;
+}
+
+function credentialsFrom(header: string | undefined): { scheme: 'bearer' | 'basic'; token: string } | null {
   if (!header) {
     return null;
   }
@@ -99,30 +105,65 @@ export function tokenFrom(header: string | undefined): string | null {
     return null;
   }
   if (scheme.toLowerCase() === 'bearer') {
-    return value;
+    return { scheme: 'bearer', token: value };
   }
   if (scheme.toLowerCase() === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const i = decoded.indexOf(':');
-    return i >= 0 ? decoded.slice(i + 1) : null;
+    return i >= 0 ? { scheme: 'basic', token: decoded.slice(i + 1) } : null;
   }
   return null;
+}
+
+/** What a request without a socket (made in-process, as tests do) counts as. */
+const noAddress = 'unknown';
+
+/**
+ * The address of the peer of the request's socket. A proxy in front makes every client its own
+ * address: `X-Forwarded-For` is not read, since any client can send one.
+ */
+export function clientAddress(c: Context): string {
+  const env: unknown = c.env;
+  if (typeof env !== 'object' || env === null || !('incoming' in env || 'server' in env)) {
+    return noAddress;
+  }
+  return getConnInfo(c).remote.address ?? noAddress;
 }
 
 export interface AuthOptions {
   keyring: Keyring;
   /** Ask browsers for Basic credentials on 401 (Bull Board). */
   basicRealm?: string;
+  /** Counts wrong credentials per client address and refuses a client that sent too many. */
+  failedLogins: FailedLogins;
+  clock: () => Date;
 }
 
-/** Identifies the caller; 401 without a valid token. */
+/**
+ * Identifies the caller; 401 without a valid token. Wrong credentials are counted and logged
+ * per client address; a client past the limit gets 429 with `Retry-After` for any credentials,
+ * right ones too (else guessing would go on at full speed), until its window ends. A request
+ * without credentials is not counted: a browser asks without them first.
+ */
 export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
   return async function authenticateMiddleware(c, next) {
-    const token = tokenFrom(c.req.header('authorization'));
-    const principal = token === null ? null : options.keyring.identify(token);
+    const credentials = credentialsFrom(c.req.header('authorization'));
+    let principal: Principal | null = null;
+    if (credentials !== null) {
+      // Nobody failed lately (the usual case): no address or time to look up on this hot path.
+      const lockedMs = options.failedLogins.size === 0 ? 0 : options.failedLogins.lockedFor(clientAddress(c), options.clock().getTime());
+      if (lockedMs > 0) {
+        const seconds = Math.ceil(lockedMs / 1000);
+        throw new ApiError(429, 'too_many_failed_logins', `too many failed logins from this address: try again in ${seconds} s`, { retryAfterSeconds: seconds }, { 'Retry-After': String(seconds) });
+      }
+      principal = options.keyring.identify(credentials.token);
+      if (!principal) {
+        options.failedLogins.failed(clientAddress(c), options.clock().getTime(), { ...credentials, method: c.req.method, path: c.req.path });
+      }
+    }
     if (!principal) {
       const headers: Record<string, string> = options.basicRealm ? { 'WWW-Authenticate': `Basic realm="${options.basicRealm}", charset="UTF-8"` } : {};
-      throw new ApiError(401, 'unauthorized', token === null ? 'missing credentials: send Authorization: Bearer <token>' : 'invalid token', undefined, headers);
+      throw new ApiError(401, 'unauthorized', credentials === null ? 'missing credentials: send Authorization: Bearer <token>' : 'invalid token', undefined, headers);
     }
     c.set('principal', principal);
     await next();

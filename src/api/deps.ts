@@ -36,6 +36,11 @@ export interface ApiDeps {
   /** The infrastructure auditor's inventory in force. */
   audit: { inventory: InventoryInForce };
   clock: () => Date;
+  /**
+   * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it
+   * differ from the request's own (https outside, http inside): its origin passes the cross-site check.
+   */
+  publicUrl?: string;
   limits?: Partial<ApiLimits>;
 }
 
@@ -46,6 +51,22 @@ export interface ApiLimits {
   bodyLimitBytes: number;
   /** How long a component test waits for its canary job. */
   canaryTimeoutMs: number;
+  /** Failed logins per client address and window before its credentials are refused (429) until the window ends. */
+  loginFailures: number;
+  /** The failed-login window, from a client's first failure. */
+  loginWindowMs: number;
+  /** Log lines about one client's failed logins per window (the rest are counted). */
+  loginLogLines: number;
+  /** Client addresses whose failed logins are tracked at once. */
+  loginClients: number;
 }
 
-export const defaultLimits: ApiLimits = { healthTimeoutMs: 2_000, bodyLimitBytes: 64 * 1024, canaryTimeoutMs: 15_000 };
+export const defaultLimits: ApiLimits = {
+  healthTimeoutMs: 2_000,
+  bodyLimitBytes: 64 * 1024,
+  canaryTimeoutMs: 15_000,
+  loginFailures: 10,
+  loginWindowMs: 60_000,
+  loginLogLines: 3,
+  loginClients: 10_000,
+};

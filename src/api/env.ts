@@ -4,6 +4,9 @@ import type { Principal } from '../domain/access.js';
 export interface AppEnv {
   Variables: {
     principal: Principal;
+    /** The server's id of the request (mutating requests): unique, answered in `X-Request-Id`. */
     requestId: string;
+    /** The `X-Request-Id` the client sent, when it was well formed; unset otherwise. */
+    clientRequestId?: string;
   };
 }

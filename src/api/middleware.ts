@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { Redactor } from '../domain/compliance/pii.js';
 import type { AuditEventInput } from '../domain/audit-trail/chain.js';
@@ -12,20 +13,58 @@ import { ApiError } from './errors.js';
 export const mutatingMethods = ['POST', 'PUT', 'PATCH', 'DELETE'];
 const unsafe = new Set(mutatingMethods);
 
+export interface CsrfOptions {
+  /**
+   * The address browsers reach the service at (`BSM_PUBLIC_URL`). Behind an HTTPS proxy the
+   * request's own origin is the inside one (`http://` and the proxy's Host), never the browser's.
+   */
+  publicUrl?: string;
+}
+
 /**
  * Refuses state-changing requests a browser sends on behalf of another site (Basic
- * credentials travel with them). Bearer-token clients send no Origin and pass.
+ * credentials travel with them). Bearer-token clients send no Origin and pass. An Origin is
+ * accepted when it is the request's own or that of `publicUrl`.
  */
-export function csrfGuard(): MiddlewareHandler<AppEnv> {
+export function csrfGuard(options: CsrfOptions = {}): MiddlewareHandler<AppEnv> {
+  const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   return async function csrfGuardMiddleware(c, next) {
     if (unsafe.has(c.req.method)) {
       const site = c.req.header('sec-fetch-site');
       const origin = c.req.header('origin');
-      const own = new URL(c.req.url).origin;
-      if ((site && site !== 'same-origin' && site !== 'none') || (origin && origin !== 'null' && origin !== own) || origin === 'null') {
+      const known = !origin || origin === publicOrigin || origin === new URL(c.req.url).origin;
+      if ((site && site !== 'same-origin' && site !== 'none') || !known) {
         throw new ApiError(403, 'forbidden', 'cross-site request refused');
       }
     }
+    await next();
+  };
+}
+
+/** A client's request id is kept only when it is 1-128 of these characters: nothing to break a log line or a header. */
+const wellFormedRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface RequestIdOptions {
+  /** A new id for every request; unique (the audit trail tells requests apart by it). */
+  generate?: () => string;
+}
+
+/**
+ * Gives every request an id of the server's own (`requestId`), answered in `X-Request-Id` and
+ * recorded in the audit trail, so a client cannot choose, reuse or forge the id of an entry. An
+ * `X-Request-Id` the client sent is kept beside it (`clientRequestId`) when it is well formed,
+ * so its own tracing still finds the entry; anything else it sent is dropped.
+ */
+export function requestIds(options: RequestIdOptions = {}): MiddlewareHandler<AppEnv> {
+  const generate = options.generate ?? randomUUID;
+  return async function requestIdsMiddleware(c, next) {
+    const id = generate();
+    c.set('requestId', id);
+    const given = c.req.header('x-request-id');
+    if (given !== undefined && wellFormedRequestId.test(given)) {
+      c.set('clientRequestId', given);
+    }
+    c.header('X-Request-Id', id);
     await next();
   };
 }
@@ -57,7 +96,8 @@ export interface AuditOptions {
 
 /**
  * Appends every authenticated state-changing request that was not refused (4xx) to the
- * audit trail, body redacted of PII. Refused requests change nothing and are not written;
+ * audit trail, body redacted of PII, with the server's request id and the client's (when it
+ * sent a well-formed one). Refused requests change nothing and are not written;
  * a 5xx may have changed something (a canary enqueued before a timeout), so it is recorded.
  */
 export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv> {
@@ -70,12 +110,19 @@ export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv>
     if ((c.req.header('content-type') ?? '').includes('json')) {
       body = await c.req.json<unknown>().catch(() => undefined);
     }
+    const clientRequestId = c.get('clientRequestId');
     await options
       .append({
         actor: c.get('principal').name,
         action: 'http.request',
         target: `${c.req.method} ${c.req.path}`,
-        details: { status: c.res.status, requestId: c.get('requestId'), role: c.get('principal').role, body: body === undefined ? null : new Redactor().redactDeep(body) },
+        details: {
+          status: c.res.status,
+          requestId: c.get('requestId'),
+          ...(clientRequestId === undefined ? {} : { clientRequestId }),
+          role: c.get('principal').role,
+          body: body === undefined ? null : new Redactor().redactDeep(body),
+        },
       })
       .catch((err: unknown) => {
         // The request already happened: say so in the log rather than turn its answer into an error.

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/redis-server.js';
 import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
@@ -17,6 +17,18 @@ if (!hasBrowser && !browserRequired) {
   process.stderr.write(`browser test skipped: no Chromium at ${executablePath} (apt install chromium, or set CHROMIUM_PATH to a Chromium binary)\n`);
 }
 const viewer = 'viewer-token-e2e-0123456789';
+
+/** What the browser refused to load or run under the page's Content-Security-Policy, as it reports it in the console. */
+function cspViolations(page: Page): string[] {
+  const refused: string[] = [];
+  page.on('console', (message) => {
+    // The board's page asks Google Fonts for its typeface; the policy refuses that on purpose.
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text()) && !/fonts\.googleapis\.com|fonts\.gstatic\.com/.test(message.text())) {
+      refused.push(message.text());
+    }
+  });
+  return refused;
+}
 const operator = 'operator-token-e2e-0123456789';
 
 describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, against a running bsm', () => {
@@ -70,11 +82,14 @@ describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, 
   it('with Basic credentials it renders the board with the five queues', async () => {
     const context = await launched().newContext({ httpCredentials: { username: 'viewer', password: viewer } });
     const page = await context.newPage();
+    const refused = cspViolations(page);
     const response = await page.goto(`${base}/admin/queues`);
     expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
     for (const name of ['bedrock-support', 'infrastructure-auditor', 'meta-monitor', 'implementation-support', 'compliance']) {
       await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
     }
+    expect(refused).toEqual([]);
     await page.screenshot({ path: process.env.BSM_E2E_SCREENSHOT ?? join(dataDir, 'bull-board.png'), fullPage: true });
     await context.close();
   });
@@ -82,6 +97,7 @@ describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, 
   it('a refusal shows its reason and what to use in the toast a person sees', async () => {
     const context = await launched().newContext({ httpCredentials: { username: 'operator', password: operator } });
     const page = await context.newPage();
+    const refused = cspViolations(page);
     await page.goto(`${base}/admin/queues/queue/meta-monitor`);
     // The queue's actions are in its menu; support mode keeps meta-monitor paused, so it offers Resume.
     const menu = page.locator('button[aria-haspopup="menu"]').first();
@@ -95,7 +111,25 @@ describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, 
     }
     await page.getByText('Not from Bull Board').first().waitFor({ timeout: 15_000 });
     await page.getByText(/support mode owns queue pausing/).first().waitFor({ timeout: 5_000 });
+    expect(refused).toEqual([]);
     await page.screenshot({ path: process.env.BSM_E2E_REFUSAL_SCREENSHOT ?? join(dataDir, 'bull-board-refusal.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('Swagger UI renders the API under its content security policy, and its Try it out calls the service', async () => {
+    const context = await launched().newContext();
+    const page = await context.newPage();
+    const refused = cspViolations(page);
+    const response = await page.goto(`${base}/docs/`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    const health = page.locator('.opblock-summary', { hasText: '/health/bedrock-support' }).first();
+    await health.waitFor({ timeout: 15_000 });
+    await health.click();
+    await page.getByRole('button', { name: 'Try it out' }).first().click();
+    await page.getByRole('button', { name: 'Execute' }).first().click();
+    await page.locator('.live-responses-table .response-col_status', { hasText: '200' }).first().waitFor({ timeout: 15_000 });
+    expect(refused).toEqual([]);
     await context.close();
   });
 });

@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../../src/api/app.js';
 import { createKeyring, type Role } from '../../src/api/auth.js';
+import type { ApiLimits } from '../../src/api/deps.js';
 import type { AppEnv } from '../../src/api/env.js';
 import type { SupportModeService } from '../../src/domain/support-mode/service.js';
 import type { QueueName } from '../../src/domain/queue-names.js';
@@ -11,6 +12,7 @@ import { createControlChannel, type ControlChannel } from '../../src/store/contr
 import { controlHandler } from '../../src/runtime/control.js';
 import type { Adapters } from '../../src/runtime/compose.js';
 import type { Llm } from '../../src/runtime/llm.js';
+import type { Logger } from '../../src/observability/logger.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { makeTestFleet, type TestFleet } from './fleet.js';
 import { testRedisUrl } from './redis.js';
@@ -35,8 +37,20 @@ export interface TestApp extends TestFleet {
   close(): Promise<void>;
 }
 
+export interface TestAppOptions {
+  workers?: QueueName[];
+  env?: Record<string, string>;
+  redisUrl?: string;
+  /** On top of the API's defaults, and of a failed-login limit no test meets unless it sets one. */
+  limits?: Partial<ApiLimits>;
+  /** The API's logger (default: the silent one of the fleet). */
+  logger?: Logger;
+  /** The API's clock (default: the real one). */
+  clock?: () => Date;
+}
+
 /** The API on its own key prefix; with `workers`, in-process workers for those queues. */
-export async function makeTestApp(label: string, options: { workers?: QueueName[]; env?: Record<string, string>; redisUrl?: string } = {}): Promise<TestApp> {
+export async function makeTestApp(label: string, options: TestAppOptions = {}): Promise<TestApp> {
   const t = await makeTestFleet(label, options.env, options.redisUrl);
   const subscriber = options.workers ? createRedis(options.redisUrl ?? testRedisUrl, 'blocking') : null;
   const control = createControlChannel(t.client, subscriber, t.prefix);
@@ -64,7 +78,7 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
   const app = createApp({
     fleet: t.fleet,
     fleetReader: t.reader,
-    logger: t.logger,
+    logger: options.logger ?? t.logger,
     supportMode,
     auditTrail,
     llm,
@@ -74,7 +88,10 @@ export async function makeTestApp(label: string, options: { workers?: QueueName[
     queueSettings: t.config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
-    clock: () => new Date(),
+    clock: options.clock ?? (() => new Date()),
+    publicUrl: t.config.BSM_PUBLIC_URL,
+    // In-process requests all come from one (unknown) address, and many tests send wrong tokens on purpose.
+    limits: { loginFailures: 1_000_000, ...options.limits },
   });
   return {
     ...t,

@@ -24,6 +24,8 @@ describe('configuration', () => {
     expect(c.queues.compliance.rateLimit.max).toBe(3);
     expect(loadConfig({ BSM_LLM_FALLBACK_RESERVE: '0' }).BSM_LLM_FALLBACK_RESERVE).toBe(0);
     expect(loadConfig({ BSM_LLM_FALLBACK_RESERVE: '0.5' }).BSM_LLM_FALLBACK_RESERVE).toBe(0.5);
+    expect(loadConfig({}).BSM_PUBLIC_URL).toBeUndefined();
+    expect(loadConfig({ BSM_PUBLIC_URL: ' https://bsm.example.com ' }).BSM_PUBLIC_URL).toBe('https://bsm.example.com');
   });
 
   it.each([
@@ -40,6 +42,8 @@ describe('configuration', () => {
     [{ BSM_LLM_FALLBACK_RESERVE: '0.95' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "0.95"'],
     [{ BSM_LLM_FALLBACK_RESERVE: '1' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "1"'],
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
+    [{ BSM_PUBLIC_URL: 'bsm.example.com' }, 'BSM_PUBLIC_URL must be an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com), got "bsm.example.com"'],
+    [{ BSM_PUBLIC_URL: 'ftp://bsm.example.com' }, 'BSM_PUBLIC_URL must be an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com), got "ftp://bsm.example.com"'],
   ])('rejects %o with a line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
