@@ -22,7 +22,7 @@ import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPasswor
 import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
-import { createControlChannel, type ControlChannel } from './store/control-channel.js';
+import { createControlChannel, fleetControlOver, type ControlChannel } from './store/control-channel.js';
 import { InventoryFileError, loadInventoryFile } from './store/inventory-file.js';
 import { controlHandler } from './runtime/control.js';
 import { startWorkers } from './workers/runner.js';
@@ -75,7 +75,7 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
 }
 
 /** The HTTP server; its stop step. */
-async function startApiRole(config: Config, adapters: Adapters, logger: Logger, apiKeys: ReturnType<typeof parseApiKeys>): Promise<Step> {
+async function startApiRole(config: Config, adapters: Adapters, control: ControlChannel, logger: Logger, apiKeys: ReturnType<typeof parseApiKeys>): Promise<Step> {
   let keyring = createKeyring(apiKeys);
   if (keyring.size === 0) {
     const tokenPath = join(config.BSM_DATA_DIR, 'admin-token');
@@ -111,6 +111,7 @@ async function startApiRole(config: Config, adapters: Adapters, logger: Logger, 
     queueSettings: config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
+    control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
   });
@@ -210,7 +211,7 @@ async function run(invocation: Invocation): Promise<void> {
   }
   if (has('api')) {
     try {
-      stops.unshift(await startApiRole(config, adapters, logger, apiKeys));
+      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys));
     } catch (err) {
       // Whatever started before the API stops again, then the one line says why.
       for (const stop of stops) {

@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import { auditRoutes } from './audit.routes.js';
+import { componentRoutes } from './components.routes.js';
 import { authenticate } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
 import { componentTestRoutes } from './component-test.routes.js';
@@ -81,6 +82,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', supportModeRoutes(deps));
   app.route('/admin/bedrock-support', llmRoutes(deps));
   app.route('/admin/bedrock-support', auditRoutes(deps));
+  app.route('/admin/bedrock-support', componentRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
-import type { FleetReader } from '../domain/fleet/ports.js';
+import type { FleetControl, FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
 import type { ScheduleState } from '../domain/schedules.js';
@@ -33,6 +33,8 @@ export interface ApiDeps {
   queueSettings: Record<QueueName, QueueSettings>;
   /** Stored job results (audit reports). */
   reports: ReportStore;
+  /** Commands to every worker process (restarting a component's workers). */
+  control: FleetControl;
   /** The infrastructure auditor's inventory in force. */
   audit: { inventory: InventoryInForce };
   clock: () => Date;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { FleetControl, RestartAnswer as DomainRestartAnswer } from '../domain/fleet/ports.js';
 import { queueNames } from '../domain/queue-names.js';
 import { closeRedis } from '../redis.js';
 
@@ -18,7 +19,7 @@ export type ControlMessage = z.infer<typeof controlMessageSchema>;
 
 /** What a worker process answers to a `restart-queue`. */
 export const restartAnswerSchema = z.object({ worker: z.string(), restarted: z.boolean(), tookMs: z.number(), error: z.string().nullable() });
-export type RestartAnswer = z.infer<typeof restartAnswerSchema>;
+export type RestartAnswer = z.infer<typeof restartAnswerSchema> & DomainRestartAnswer;
 
 /** How long answers to a request are kept. */
 const answersKeptMs = 120_000;
@@ -93,6 +94,16 @@ export function createControlChannel(publisher: Redis, subscriber: Redis | null,
       if (subscriber) {
         await closeRedis(subscriber);
       }
+    },
+  };
+}
+
+/** The fleet's commands over a control channel. */
+export function fleetControlOver(control: ControlChannel): FleetControl {
+  return {
+    async restartQueue(queue, requestId, timeoutMs) {
+      const heard = await control.publish({ type: 'restart-queue', queue, requestId });
+      return { heard, answers: heard === 0 ? [] : await control.answers(requestId, heard, timeoutMs) };
     },
   };
 }

@@ -8,7 +8,7 @@ import type { QueueName } from '../../src/domain/queue-names.js';
 import { createRedis } from '../../src/redis.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
 import type { AuditTrail } from '../../src/domain/audit-trail/ports.js';
-import { createControlChannel, type ControlChannel } from '../../src/store/control-channel.js';
+import { createControlChannel, fleetControlOver, type ControlChannel } from '../../src/store/control-channel.js';
 import { controlHandler } from '../../src/runtime/control.js';
 import type { Adapters } from '../../src/runtime/compose.js';
 import type { Llm } from '../../src/runtime/llm.js';
@@ -88,6 +88,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     queueSettings: t.config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
+    control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,
     // In-process requests all come from one (unknown) address, and many tests send wrong tokens on purpose.

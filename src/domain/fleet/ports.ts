@@ -49,3 +49,22 @@ export interface FleetReader {
   /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
   metricTotals(queue: QueueName, minutes: number): Promise<{ completed: number; failed: number }>;
 }
+
+/** A worker process's answer to a restart of one queue's workers. */
+export interface RestartAnswer {
+  /** The process, as BullMQ names its workers (host:pid). */
+  worker: string;
+  /** False when the process does not run that queue, or the restart failed (`error`). */
+  restarted: boolean;
+  tookMs: number;
+  error: string | null;
+}
+
+/** Commands to every worker process of the fleet (over Redis pub/sub). */
+export interface FleetControl {
+  /**
+   * Asks every worker process to close its workers of `queue` and start them again; resolves when
+   * every process that heard the request answered, or at `timeoutMs` with the answers so far.
+   */
+  restartQueue(queue: QueueName, requestId: string, timeoutMs: number): Promise<{ heard: number; answers: RestartAnswer[] }>;
+}
