@@ -8,11 +8,12 @@
  * 3. HTTP: the service's read endpoints against a bare Hono app (bench/http.ts).
  * 4. Idle cost: `node dist/main.js all` doing nothing against a bare process of the same fleet
  *    shape, CPU share, resident memory and Redis's CPU (bench/idle.ts).
+ * 6. An audit of 200 HTTP targets on loopback against the same GETs made bare (bench/audit.ts).
  * 5. Bedrock under a quota: LLM jobs through the compiled worker against a Converse fake with a
  *    request quota, the share of the quota turned into answers (bench/bedrock-quota.ts).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, http, idle, bedrock-quota); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -26,6 +27,7 @@ import { createAuditTrail } from '../src/store/audit-trail.store.js';
 import { composeAdapters } from '../src/runtime/compose.js';
 import { createControlChannel } from '../src/store/control-channel.js';
 import { startWorkers } from '../src/workers/runner.js';
+import { auditBench } from './audit.js';
 import { bedrockQuotaBench } from './bedrock-quota.js';
 import { httpBench } from './http.js';
 import { idleBench } from './idle.js';
@@ -132,7 +134,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'http', 'idle', 'bedrock-quota'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -157,6 +159,9 @@ if (selected.has('appends')) {
 }
 if (rows.length > 0) {
   console.table(rows);
+}
+if (selected.has('audit')) {
+  ok = (await auditBench()).ok && ok;
 }
 if (selected.has('http')) {
   ok = (await httpBench()).ok && ok;

@@ -3,6 +3,7 @@
  * timeouts, turn every unmet expectation into a gap sighting, record the sightings in the gap
  * store (which resolves what this audit no longer saw), and build the report.
  */
+import { setMaxListeners } from 'node:events';
 import { canonicalJson, sha256 } from '../audit-trail/canonical.js';
 import { severityOf, type Gap, type GapObservation, type GapSighting, type GapStore } from '../gaps/gap.js';
 import type { InventoryVersion, Target } from './inventory.js';
@@ -136,6 +137,8 @@ export async function probeTargets(
 ): Promise<ProbeOutcome[]> {
   let done = 0;
   options.onProgress?.(0, targets.length);
+  // Each running probe listens on the audit's signal (and lets go when it ends): `concurrency` at once is expected.
+  setMaxListeners(Math.max(10, options.concurrency * 2 + 10), options.signal);
   return pool(targets, options.concurrency, options.signal, async (target) => {
     const timeoutMs = Math.min(target.timeoutMs ?? options.timeoutMs, options.maxTimeoutMs ?? Number.POSITIVE_INFINITY);
     const outcome = await prober.probe(target, { signal: options.signal, timeoutMs });
