@@ -206,7 +206,12 @@ export class FuzzGenerator {
             cases.push({ ...base, category: 'path-param', path: concrete(value), caller: this.caller(), expect, ...(read ? {} : { rawBody: '{}', headers: json }) });
           }
         }
-        cases.push({ ...base, category: 'wrong-method', method: read ? this.pick(['POST', 'PUT', 'DELETE', 'PATCH']) : this.pick(['GET', 'PUT', 'DELETE']), path: concrete(), caller: this.caller(), expect: 'refused' });
+        // A method the path does not take at all (a path may take GET and PUT, as the audit configuration does).
+        const taken = new Set(Object.keys(methods).map((x) => x.toUpperCase()));
+        const others = (read ? ['POST', 'PUT', 'DELETE', 'PATCH'] : ['GET', 'PUT', 'DELETE']).filter((x) => !taken.has(x));
+        if (others.length > 0) {
+          cases.push({ ...base, category: 'wrong-method', method: this.pick(others), path: concrete(), caller: this.caller(), expect: 'refused' });
+        }
         for (const q of ['verbose=1', 'window=1y', 'window=0h', 'window=%00', 'days=abc', 'days=0', 'days=41', 'days=1.5', 'days=1&days=2', 'days=-1', `days=${'9'.repeat(400)}`, 'window[]=1', '__proto__=1']) {
           // Health answers ignore their query; the other reads refuse an unknown or malformed one.
           cases.push({ ...base, category: 'query', path: `${concrete()}?${q}`, caller: this.caller(), expect: route.startsWith('/health') ? 'any' : 'refused', ...(read ? {} : { rawBody: '{"unknown":1}', headers: json }) });
