@@ -152,7 +152,7 @@ async function runScenario(scenario: Scenario, quota: Quota, dist: Dist, redisUr
     const cpu0 = await cpuAt(service.pid);
     const added: Job[] = [];
     for (let i = 0; i < jobs; i += 100) {
-      const batch = Array.from({ length: Math.min(100, jobs - i) }, () => adapters.fleet.add(queue, 'audit', { type: 'targeted', targets: ['redis'], reason: 'bench' }));
+      const batch = Array.from({ length: Math.min(100, jobs - i) }, () => adapters.fleet.add(queue, 'audit', { type: 'targeted', targets: ['fleet-redis'], reason: 'bench' }));
       added.push(...(await Promise.all(batch)));
     }
     const limitSeconds = Math.max(60, (5 * jobs) / rps);
