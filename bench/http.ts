@@ -25,9 +25,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Redis } from 'ioredis';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
-import { deleteKeys, killAll, machineBusySeconds, positiveNumber, processCpuSeconds, redisCpuSeconds, startServer, type Server } from './processes.js';
+import { benchRedis, benchServers, deleteKeys, machineBusySeconds, positiveNumber, processCpuSeconds, redisCpuSeconds, startServer, type Server } from './processes.js';
 
 /** Above this share of non-2xx answers (or of errors) a target's figures mean nothing: the bench fails. */
 const maxBadShare = 0.01;
@@ -174,22 +174,8 @@ export async function httpBench(): Promise<HttpBenchResult> {
   const prefix = `bench-http-${randomBytes(4).toString('hex')}`;
   const token = randomBytes(16).toString('hex');
   // Reads the Redis server's CPU time, and deletes the service's keys at the end.
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
-  redis.on('error', () => undefined); // a failed connect() or command says it
-
-  const servers: Server[] = [];
-  const stopAll = async () => {
-    for (const s of servers.splice(0)) {
-      process.stderr.write(`http bench: ${s.name} stopped: ${await s.stop()}\n`);
-    }
-  };
-  const interrupted = (signal: NodeJS.Signals) => {
-    process.stderr.write(`http bench: ${signal}: stopping the servers\n`);
-    killAll();
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const redis = benchRedis(redisUrl);
+  const { servers, stopAll, release } = benchServers('http bench');
 
   const started = performance.now();
   let kept = false;
@@ -275,9 +261,7 @@ export async function httpBench(): Promise<HttpBenchResult> {
     process.stderr.write(`http bench: logs kept in ${dir}\n`);
     throw err;
   } finally {
-    await stopAll();
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
+    await release();
     if (redis.status === 'ready') {
       await deleteKeys(redis, `{${prefix}}`).catch((err: unknown) => process.stderr.write(`http bench: could not delete the service's keys: ${String(err)}\n`));
     }

@@ -25,12 +25,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { keyPrefix, loadConfig } from '../src/config.js';
 import { queueNames } from '../src/domain/queue-names.js';
 import type { FleetShape } from './bare-fleet.js';
 import { buildDist } from './dist.js';
-import { deleteKeys, killAll, machineBusySeconds, positiveNumber, processCpuSeconds, redisCpuSeconds, residentBytes, sleep, startServer, type Server } from './processes.js';
+import { benchRedis, benchServers, deleteKeys, machineBusySeconds, positiveNumber, processCpuSeconds, redisCpuSeconds, residentBytes, sleep, startServer, type Server } from './processes.js';
 
 const sampleMs = 1_000;
 const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -130,22 +130,8 @@ export async function idleBench(): Promise<IdleBenchResult> {
   const servicePrefix = `bench-idle-${randomBytes(4).toString('hex')}`;
   const barePrefix = `bench-idle-bare-${randomBytes(4).toString('hex')}`;
   const token = randomBytes(16).toString('hex');
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
-  redis.on('error', () => undefined); // a failed connect() or command says it
-
-  const servers: Server[] = [];
-  const stopAll = async () => {
-    for (const s of servers.splice(0)) {
-      process.stderr.write(`idle bench: ${s.name} stopped: ${await s.stop()}\n`);
-    }
-  };
-  const interrupted = (signal: NodeJS.Signals) => {
-    process.stderr.write(`idle bench: ${signal}: stopping the processes\n`);
-    killAll();
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const redis = benchRedis(redisUrl);
+  const { servers, stopAll, release } = benchServers('idle bench');
 
   let kept = false;
   try {
@@ -212,9 +198,7 @@ export async function idleBench(): Promise<IdleBenchResult> {
     process.stderr.write(`idle bench: logs kept in ${dir}\n`);
     throw err;
   } finally {
-    await stopAll();
-    process.off('SIGINT', interrupted);
-    process.off('SIGTERM', interrupted);
+    await release();
     if (redis.status === 'ready') {
       for (const prefix of [servicePrefix, barePrefix]) {
         await deleteKeys(redis, `{${prefix}}`).catch((err: unknown) => process.stderr.write(`idle bench: could not delete the keys of ${prefix}: ${String(err)}\n`));

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { freePort } from '../src/redis-server.js';
 
 /** The repository: children run here. */
@@ -254,4 +254,40 @@ export async function deleteKeys(redis: Redis, keyPrefix: string): Promise<void>
       await redis.unlink(...batch);
     }
   }
+}
+
+/**
+ * The servers one benchmark starts: stopped together (`stopAll`), and all killed on Ctrl-C or
+ * SIGTERM until `release` (which stops what is left and lets the signals go).
+ */
+export function benchServers(label: string): { servers: Server[]; stopAll: () => Promise<void>; release: () => Promise<void> } {
+  const servers: Server[] = [];
+  const stopAll = async () => {
+    for (const s of servers.splice(0)) {
+      process.stderr.write(`${label}: ${s.name} stopped: ${await s.stop()}\n`);
+    }
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`${label}: ${signal}: stopping the processes\n`);
+    killAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return {
+    servers,
+    stopAll,
+    async release() {
+      await stopAll();
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
+    },
+  };
+}
+
+/** A connection that reads the Redis server's CPU time and deletes a benchmark's keys; a failed connect() or command says it. */
+export function benchRedis(url: string): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  return redis;
 }

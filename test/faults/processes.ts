@@ -59,3 +59,27 @@ export function untilFinished(queue: Queue, total: number, timeoutMs: number): P
     250,
   );
 }
+
+/**
+ * Settings of the fault tests' worker processes: jobs left by a killed or stopped worker come back
+ * within seconds (lock 5 s, stalled check every 2 s), and the compliance queue is not held back by
+ * its default rate limit (30 a minute would hold 1,000 jobs for half an hour).
+ */
+export const quickComplianceWorkers = {
+  BSM_LOCK_DURATION_MS: '5000',
+  BSM_STALLED_INTERVAL_MS: '2000',
+  BSM_COMPLIANCE_CONCURRENCY: '4',
+  BSM_COMPLIANCE_RATE_MAX: '100000',
+  BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+} as const;
+
+/** The API of a `bsm` process on `port`, with an admin token; every request bounded to 5 s. */
+export function apiOf(port: number, token: string): (path: string, method?: string, body?: unknown) => Promise<Response> {
+  return (path, method = 'GET', body) =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+}

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { canaries, faultRun, missingOrRepeated, processes, report, untilFinished } from './processes.js';
+import { apiOf, canaries, faultRun, missingOrRepeated, processes, quickComplianceWorkers, report, untilFinished } from './processes.js';
 
 const token = 'fault-aof-admin-token-0123456789ab';
 const total = 300;
@@ -55,19 +55,9 @@ describe.runIf(faultRun)('Redis restarted with AOF under load', () => {
       PORT: String(apiPort),
       BSM_PREFIX: t.bsmPrefix,
       BSM_API_KEYS: `admin:admin:${token}`,
-      BSM_LOCK_DURATION_MS: '5000',
-      BSM_STALLED_INTERVAL_MS: '2000',
-      BSM_COMPLIANCE_CONCURRENCY: '4',
-      BSM_COMPLIANCE_RATE_MAX: '100000',
-      BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+      ...quickComplianceWorkers,
     });
-    const api = async (path: string, method = 'GET', body?: unknown) =>
-      fetch(`http://127.0.0.1:${apiPort}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(5_000),
-      });
+    const api = apiOf(apiPort, token);
     await eventually(() => Promise.resolve(child.output().includes('api listening') && child.output().includes('job schedulers applied')), 30_000, 100);
     // A state only the AOF can bring back: a Redis that came back empty would say `disabled`.
     expect((await api('/admin/bedrock-support/enable', 'POST', { active: true, reason: 'fault test' })).status).toBe(200);

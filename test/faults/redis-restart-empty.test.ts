@@ -4,7 +4,7 @@ import { queueNames } from '../../src/domain/queue-names.js';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { listSchedules } from '../../src/scheduler/reconcile.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { canaries, faultRun, missingOrRepeated, processes, report, untilFinished, type BsmProcess } from './processes.js';
+import { apiOf, type BsmProcess, canaries, faultRun, missingOrRepeated, processes, quickComplianceWorkers, report, untilFinished } from './processes.js';
 
 const token = 'fault-empty-admin-token-0123456789a';
 const before = 300;
@@ -59,19 +59,9 @@ describe.runIf(faultRun)('Redis restarted empty under load', () => {
       REDIS_URL: redis.url,
       BSM_PREFIX: tf.bsmPrefix,
       LOG_LEVEL: 'info',
-      BSM_LOCK_DURATION_MS: '5000',
-      BSM_STALLED_INTERVAL_MS: '2000',
-      BSM_COMPLIANCE_CONCURRENCY: '4',
-      BSM_COMPLIANCE_RATE_MAX: '100000',
-      BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+      ...quickComplianceWorkers,
     };
-    const api = async (path: string, method = 'GET', body?: unknown) =>
-      fetch(`http://127.0.0.1:${apiPort}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(5_000),
-      });
+    const api = apiOf(apiPort, token);
     // One at a time: processes compiling through tsx at once take long on a busy machine.
     const apiProcess = fleet.start(['api'], { ...env, PORT: String(apiPort), BSM_API_KEYS: `admin:admin:${token}` });
     await eventually(() => Promise.resolve(apiProcess.output().includes('api listening') || apiProcess.exitCode !== null), 60_000, 100);

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryResult } from '../../src/jobs/canary.job.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
-import { canaries, faultRun, missingOrRepeated, processes, report, untilFinished, type BsmProcess } from './processes.js';
+import { type BsmProcess, canaries, faultRun, missingOrRepeated, processes, quickComplianceWorkers, report, untilFinished } from './processes.js';
 
 const total = 1_000;
 
@@ -28,12 +28,7 @@ describe.runIf(faultRun)('SIGKILL of worker processes under load', () => {
     const env = {
       BSM_PREFIX: t.bsmPrefix,
       LOG_LEVEL: 'warn',
-      BSM_LOCK_DURATION_MS: '5000',
-      BSM_STALLED_INTERVAL_MS: '2000',
-      BSM_COMPLIANCE_CONCURRENCY: '4',
-      // The default (30 a minute) would hold 1,000 jobs back for half an hour.
-      BSM_COMPLIANCE_RATE_MAX: '100000',
-      BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+      ...quickComplianceWorkers,
     };
     const startWorker = () => fleet.start(['worker', '--queues', 'compliance'], env);
     const workers: BsmProcess[] = [startWorker(), startWorker(), startWorker()];

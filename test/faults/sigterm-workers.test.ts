@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CanaryResult } from '../../src/jobs/canary.job.js';
 import { eventually, makeTestFleet, waitForExit, type TestFleet } from '../helpers/fleet.js';
 import { testRedis } from '../helpers/redis.js';
-import { canaries, faultRun, processes, report, untilFinished, type BsmProcess } from './processes.js';
+import { type BsmProcess, canaries, faultRun, processes, quickComplianceWorkers, report, untilFinished } from './processes.js';
 
 const total = 360;
 const graceMs = 1_000;
@@ -64,11 +64,7 @@ describe.runIf(faultRun)('SIGTERM of worker processes under load', () => {
       BSM_SHUTDOWN_GRACE_MS: String(graceMs),
       BSM_CANCEL_WAIT_MS: String(cancelWaitMs),
       // Short, so that a job a stopped worker left active would come back (and show a stall) within the test.
-      BSM_LOCK_DURATION_MS: '5000',
-      BSM_STALLED_INTERVAL_MS: '2000',
-      BSM_COMPLIANCE_CONCURRENCY: '4',
-      BSM_COMPLIANCE_RATE_MAX: '100000',
-      BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+      ...quickComplianceWorkers,
     };
     const startWorker = () => fleet.start(['worker', '--queues', 'compliance'], env);
     const workers: BsmProcess[] = [startWorker(), startWorker(), startWorker()];

@@ -3,7 +3,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportFormats, exportReport } from '../../src/domain/audit/export.js';
 import { gapFingerprint, gapIdOf, severityOf } from '../../src/domain/gaps/gap.js';
-import { auditReportSchema, overallStatusOf, scoreOf, type AuditReport, type ReportGap, type TargetResult } from '../../src/domain/audit/report.js';
+import { auditReportSchema, overallStatusOf, scoreOf, summaryOf, type AuditReport, type ReportGap, type TargetResult } from '../../src/domain/audit/report.js';
 
 // Strings a probed system or a hand-written inventory can put into a report.
 const hostileTargetId = `edge-"cdn"<script>alert('id')</script>&co`;
@@ -128,13 +128,7 @@ function buildReport(): AuditReport {
     inventory: { version: 3, source: 'file' },
     status: overallStatusOf(targets, gaps),
     score,
-    summary: {
-      targets: targets.length,
-      pass: targets.filter((t) => t.status === 'pass').length,
-      fail: targets.filter((t) => t.status === 'fail').length,
-      error: targets.filter((t) => t.status === 'error').length,
-      gaps: gaps.length,
-    },
+    summary: summaryOf(targets, gaps),
     targets,
     gaps,
     resolved: [

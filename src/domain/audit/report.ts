@@ -118,3 +118,9 @@ export function overallStatusOf(targets: readonly Pick<TargetResult, 'status' | 
   }
   return gaps.length > 0 || targets.some((t) => t.status !== 'pass') ? 'degraded' : 'healthy';
 }
+
+/** The counts a report summarises its targets and gaps with. */
+export function summaryOf(targets: readonly Pick<TargetResult, 'status'>[], gaps: readonly unknown[]): AuditReport['summary'] {
+  const count = (status: TargetResult['status']) => targets.filter((t) => t.status === status).length;
+  return { targets: targets.length, pass: count('pass'), fail: count('fail'), error: count('error'), gaps: gaps.length };
+}

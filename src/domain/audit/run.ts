@@ -9,7 +9,7 @@ import { severityOf, type Gap, type GapObservation, type GapSighting, type GapSt
 import type { InventoryVersion, Target } from './inventory.js';
 import type { ProbeOutcome, Prober } from './probe.js';
 import { recommendationFor } from './recommendations.js';
-import { overallStatusOf, scoreOf, type AuditReport, type AuditType, type ReportGap, type TargetResult } from './report.js';
+import { overallStatusOf, scoreOf, summaryOf, type AuditReport, type AuditType, type ReportGap, type TargetResult } from './report.js';
 
 /** Audit ids are `audit-…`: a triggered audit's job id is its audit id; a scheduled run's (`repeat:<scheduler>:<ms>`) is written with dots. */
 export function auditIdOf(jobId: string): string {
@@ -213,13 +213,7 @@ export async function runAudit(input: AuditRunInput, deps: AuditRunDeps): Promis
     inventory: { version: input.inventory.version, source: input.inventory.source },
     status: overallStatusOf(targets, gaps),
     score,
-    summary: {
-      targets: targets.length,
-      pass: targets.filter((t) => t.status === 'pass').length,
-      fail: targets.filter((t) => t.status === 'fail').length,
-      error: targets.filter((t) => t.status === 'error').length,
-      gaps: gaps.length,
-    },
+    summary: summaryOf(targets, gaps),
     targets,
     gaps,
     resolved: observed.resolved.map((g) => ({ id: g.id, title: g.title, subject: g.subject })),
