@@ -17,7 +17,8 @@
  *   the queue's rate limit at the quota (BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX = the quota per
  *   RATE_DURATION_MS = 1000), and no effective rate limit, so that only the back-off after a 429
  *   holds the queue (BSM_LLM_THROTTLE_BACKOFF_MS, the whole queue waits). Both with concurrency 4
- *   (enough for the quota at this latency) and a back-off of 1000 ms, the quota's refill time.
+ *   (enough for the quota at this latency) and the default back-off (1000 ms, the quota's refill
+ *   time, doubling while throttles come in a row).
  *   BSM_* variables set for the bench are passed to the service over both.
  *
  * Reported per way: answered Converse calls per second against the quota, over the quota time the
@@ -272,10 +273,10 @@ export async function bedrockQuotaBench(): Promise<QuotaBenchResult> {
     burst: positiveNumber('BENCH_QUOTA_BURST', rps),
     latencyMs: positiveNumber('BENCH_QUOTA_LATENCY_MS', 50),
   };
-  const common = { [queueEnvName(queue, 'CONCURRENCY')]: '4', [queueEnvName(queue, 'RATE_DURATION_MS')]: '1000', BSM_LLM_THROTTLE_BACKOFF_MS: '1000' };
+  const common = { [queueEnvName(queue, 'CONCURRENCY')]: '4', [queueEnvName(queue, 'RATE_DURATION_MS')]: '1000' };
   const scenarios: Scenario[] = [
     { label: 'queue rate limit at the quota', settings: { ...common, [queueEnvName(queue, 'RATE_MAX')]: String(rps) } },
-    { label: 'no queue rate limit, back-off on 429 only', settings: { ...common, [queueEnvName(queue, 'RATE_MAX')]: '100000' } },
+    { label: 'no queue rate limit, the default back-off on 429 (1 s, doubling in a row)', settings: { ...common, [queueEnvName(queue, 'RATE_MAX')]: '100000' } },
   ];
   const dist = await buildDist();
   const dir = await mkdtemp(join(tmpdir(), 'bench-quota-'));

@@ -245,7 +245,13 @@ const settings = {
       .refine((v) => v <= 0.9),
     default: 0.3,
   }),
-  BSM_LLM_THROTTLE_BACKOFF_MS: setting({ description: 'how long a queue backs off when the LLM throttles without saying for how long', expected: 'an integer 100-600000', schema: integer(100, 600_000), default: 5_000 }),
+  BSM_LLM_THROTTLE_BACKOFF_MS: setting({
+    description: 'how long a queue backs off when the LLM throttles without saying for how long; each throttle in a row doubles it, up to BSM_LLM_THROTTLE_BACKOFF_MAX_MS',
+    expected: 'an integer 100-600000',
+    schema: integer(100, 600_000),
+    default: 1_000,
+  }),
+  BSM_LLM_THROTTLE_BACKOFF_MAX_MS: setting({ description: 'the longest throttling back-off (a completed job brings it back to BSM_LLM_THROTTLE_BACKOFF_MS)', expected: 'an integer 100-3600000', schema: integer(100, 3_600_000), default: 30_000 }),
   BSM_RETENTION_LIMIT_HOURS: setting({
     description: 'the longest the daily compliance check accepts for keeping job data (completed or failed jobs)',
     expected: 'an integer 1-87600',

@@ -48,6 +48,7 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
     cancelWaitMs: config.BSM_CANCEL_WAIT_MS,
     lock: { durationMs: config.BSM_LOCK_DURATION_MS, stalledIntervalMs: config.BSM_STALLED_INTERVAL_MS },
     throttleBackoffMs: config.BSM_LLM_THROTTLE_BACKOFF_MS,
+    throttleBackoffMaxMs: config.BSM_LLM_THROTTLE_BACKOFF_MAX_MS,
     logger,
     onWorkerError: (queue, err) => outage.error(`worker ${queue}`, err),
   });

@@ -34,6 +34,11 @@ export interface RunnerOptions {
   logger: Logger;
   /** Back-off applied to the whole queue when a provider throttles without saying how long. */
   throttleBackoffMs?: number;
+  /**
+   * The longest such back-off: each throttle in a row doubles it up to this, a job that completes
+   * brings it back to `throttleBackoffMs`. Default `throttleBackoffMs` (no doubling).
+   */
+  throttleBackoffMaxMs?: number;
   /** Where a worker's own errors go (connection errors among them). Default: logged as errors. */
   onWorkerError?: (queue: QueueName, err: Error) => void;
 }
@@ -86,6 +91,22 @@ export function startWorkers(options: RunnerOptions): Runner {
   const workers = new Map<QueueName, Worker>();
   /** Jobs this process is running now, per queue. */
   const running = new Map<QueueName, number>();
+  /**
+   * Throttles in a row per queue, since the last job that completed, and when the back-off in
+   * force ends: calls that were in flight together and are throttled together count once.
+   */
+  const throttled = new Map<QueueName, { inARow: number; until: number }>();
+  const throttleBackoff = (queue: QueueName): number => {
+    const first = options.throttleBackoffMs ?? 1_000;
+    const now = Date.now();
+    const state = throttled.get(queue) ?? { inARow: 0, until: 0 };
+    if (now < state.until) {
+      return state.until - now;
+    }
+    const backoffMs = Math.min(first * 2 ** Math.min(state.inARow, 30), Math.max(first, options.throttleBackoffMaxMs ?? first));
+    throttled.set(queue, { inARow: state.inARow + 1, until: now + backoffMs });
+    return backoffMs;
+  };
   const runningIn = (queues: readonly QueueName[]) => queues.reduce((n, q) => n + (running.get(q) ?? 0), 0);
   const workerName = `${hostname()}:${process.pid}`;
 
@@ -101,7 +122,9 @@ export function startWorkers(options: RunnerOptions): Runner {
       const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
       running.set(queue, (running.get(queue) ?? 0) + 1);
       try {
-        return await runDeclared(declaration, job, ctx, options.deps);
+        const result = await runDeclared(declaration, job, ctx, options.deps);
+        throttled.delete(queue);
+        return result;
       } catch (err) {
         if (ctx.signal.aborted && token) {
           // Cancelled (shutdown, emergency): back to waiting, no attempt spent.
@@ -110,7 +133,7 @@ export function startWorkers(options: RunnerOptions): Runner {
         }
         if (err instanceof LlmThrottledError) {
           // The provider is throttling: hold the whole queue back and retry this job later.
-          const backoffMs = err.retryAfterMs ?? options.throttleBackoffMs ?? 5_000;
+          const backoffMs = err.retryAfterMs ?? throttleBackoff(queue);
           log.warn({ jobId: job.id, job: job.name, backoffMs, err: err.message }, 'LLM throttled: the queue backs off, the job retries without spending an attempt');
           await options.fleet.queue(queue).rateLimit(backoffMs);
           throw Worker.RateLimitError();

@@ -70,6 +70,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
       settings: t.config.queues,
       graceMs: 1000,
       throttleBackoffMs: t.config.BSM_LLM_THROTTLE_BACKOFF_MS,
+      throttleBackoffMaxMs: t.config.BSM_LLM_THROTTLE_BACKOFF_MAX_MS,
       logger: t.logger,
     });
     const r = runner;

@@ -21,6 +21,7 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
         // One attempt: a throttled job that spent an attempt would fail.
         BSM_ATTEMPTS: '1',
         BSM_LLM_THROTTLE_BACKOFF_MS: '150',
+        BSM_LLM_THROTTLE_BACKOFF_MAX_MS: '150',
         BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '4',
         BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
         BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
@@ -73,5 +74,60 @@ describe('a queue of LLM jobs against a throttling Bedrock', () => {
     const reports = createReportStore(t.client, t.prefix);
     const narratives = await Promise.all(jobs.map(async (j) => (await reports.get('audit', j.id as string, auditJob.result))?.body.narrative));
     expect(narratives.every((n) => n?.path === 'direct' && n.text === 'narrative')).toBe(true);
+  });
+});
+
+describe('throttles in a row double the back-off, up to its maximum', () => {
+  let bedrock: BedrockFake;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    bedrock = await startBedrockFake();
+    stubAwsEnv(bedrock.url);
+    t = await makeTestApp('throttle-doubling', {
+      workers: ['infrastructure-auditor'],
+      env: {
+        BEDROCK_ENABLED: 'true',
+        BSM_ATTEMPTS: '1',
+        BSM_LLM_THROTTLE_BACKOFF_MS: '100',
+        BSM_LLM_THROTTLE_BACKOFF_MAX_MS: '400',
+        BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '1',
+        BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
+        BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
+      },
+    });
+    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await bedrock.close();
+    vi.unstubAllEnvs();
+  });
+
+  it('100, 200, 400, 400 … ms while Bedrock keeps throttling; every job completes', async () => {
+    bedrock.setDefault({ kind: 'ok', text: 'narrative', usage: { inputTokens: 10, outputTokens: 5 } });
+    bedrock.throttleFirst(6);
+    const queue = t.fleet.queue('infrastructure-auditor');
+    const ttls: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        ttls.push(await queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    const jobs: Job[] = [];
+    for (let i = 0; i < 3; i++) {
+      jobs.push(await t.fleet.add('infrastructure-auditor', 'audit', { type: 'targeted', targets: ['fleet-redis'] }));
+    }
+    await eventually(async () => (await Promise.all(jobs.map((j) => queue.getJob(j.id as string)))).every((j) => j?.finishedOn !== undefined && !j.failedReason), 30_000, 100);
+    sampling = false;
+    await sampler;
+    const longest = Math.max(...ttls);
+    // Past the first back-off, so it doubled; never past the maximum.
+    expect(longest).toBeGreaterThan(200);
+    expect(longest).toBeLessThanOrEqual(400);
+    expect(bedrock.requests.length).toBe(6 + 3);
   });
 });
