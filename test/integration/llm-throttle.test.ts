@@ -7,27 +7,35 @@ import { stubAwsEnv } from '../helpers/aws.js';
 import { eventually } from '../helpers/fleet.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
 
+/**
+ * The auditor's queue on its own app with the direct path on a Bedrock fake, one attempt per job
+ * (a throttled job that spent an attempt would fail), back-off and concurrency as given.
+ */
+async function throttlingApp(label: string, bedrock: BedrockFake, backoff: { firstMs: number; maxMs: number }, concurrency: number): Promise<TestApp> {
+  stubAwsEnv(bedrock.url);
+  const t = await makeTestApp(label, {
+    workers: ['infrastructure-auditor'],
+    env: {
+      BEDROCK_ENABLED: 'true',
+      BSM_ATTEMPTS: '1',
+      BSM_LLM_THROTTLE_BACKOFF_MS: String(backoff.firstMs),
+      BSM_LLM_THROTTLE_BACKOFF_MAX_MS: String(backoff.maxMs),
+      BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: String(concurrency),
+      BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
+      BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
+    },
+  });
+  await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+  return t;
+}
+
 describe('a queue of LLM jobs against a throttling Bedrock', () => {
   let bedrock: BedrockFake;
   let t: TestApp;
 
   beforeAll(async () => {
     bedrock = await startBedrockFake();
-    stubAwsEnv(bedrock.url);
-    t = await makeTestApp('throttle', {
-      workers: ['infrastructure-auditor'],
-      env: {
-        BEDROCK_ENABLED: 'true',
-        // One attempt: a throttled job that spent an attempt would fail.
-        BSM_ATTEMPTS: '1',
-        BSM_LLM_THROTTLE_BACKOFF_MS: '150',
-        BSM_LLM_THROTTLE_BACKOFF_MAX_MS: '150',
-        BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '4',
-        BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
-        BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
-      },
-    });
-    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+    t = await throttlingApp('throttle', bedrock, { firstMs: 150, maxMs: 150 }, 4);
   });
 
   afterAll(async () => {
@@ -83,20 +91,7 @@ describe('throttles in a row double the back-off, up to its maximum', () => {
 
   beforeAll(async () => {
     bedrock = await startBedrockFake();
-    stubAwsEnv(bedrock.url);
-    t = await makeTestApp('throttle-doubling', {
-      workers: ['infrastructure-auditor'],
-      env: {
-        BEDROCK_ENABLED: 'true',
-        BSM_ATTEMPTS: '1',
-        BSM_LLM_THROTTLE_BACKOFF_MS: '100',
-        BSM_LLM_THROTTLE_BACKOFF_MAX_MS: '400',
-        BSM_INFRASTRUCTURE_AUDITOR_CONCURRENCY: '1',
-        BSM_INFRASTRUCTURE_AUDITOR_RATE_MAX: '1000',
-        BSM_INFRASTRUCTURE_AUDITOR_RATE_DURATION_MS: '1000',
-      },
-    });
-    await t.supportMode.execute({ type: 'enable', activate: true }, { by: 'test' });
+    t = await throttlingApp('throttle-doubling', bedrock, { firstMs: 100, maxMs: 400 }, 1);
   });
 
   afterAll(async () => {
