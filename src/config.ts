@@ -258,6 +258,18 @@ const settings = {
     schema: integer(1, 87_600),
     default: 24 * 90,
   }),
+  BSM_EXECUTION_RETENTION_DAYS: setting({ description: 'execution records posted to the meta-monitor are deleted this many days after their hour', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 14 }),
+  BSM_INGEST_BODY_LIMIT_BYTES: setting({
+    description: 'largest body of POST /admin/bedrock-support/meta-monitor/executions (every other route keeps 64 KB)',
+    expected: 'an integer 65536-268435456',
+    schema: integer(65_536, 268_435_456),
+    default: 16 * 1024 * 1024,
+  }),
+  BSM_HMAC_KEY: setting({
+    description: 'the secret that keys the HMAC replacing user ids in stored records; when unset, one is generated in BSM_DATA_DIR/hmac-key (mode 0600) and kept',
+    expected: 'at least 32 characters',
+    schema: z.string().trim().min(32),
+  }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
   BSM_TWO_PERSON_RULE: setting({ description: 'two-person rule: an action that waits for approval is approved by another key than the one that requested it; false lifts it for one-person installs (every approval then records that it was off)', expected: 'true or false', schema: bool, default: true }),
   BSM_ASSIST_RATE_MAX: setting({

@@ -18,6 +18,8 @@ import { closeRedis, createRedis, waitReady } from './redis.js';
 import { redisOutageLog } from './redis-outage.js';
 import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
+import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
+import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
@@ -99,6 +101,10 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
       'only one API key: under the two-person rule nobody can approve an action it requests; add a second key with the approve permission (approver or admin) to BSM_API_KEYS, or set BSM_TWO_PERSON_RULE=false for a one-person install',
     );
   }
+  const hmacKey = await loadOrCreateHmacKey(join(config.BSM_DATA_DIR, 'hmac-key'), config.BSM_HMAC_KEY);
+  if (hmacKey.source === 'created') {
+    logger.info({ keyFile: join(config.BSM_DATA_DIR, 'hmac-key') }, 'generated the key of the user-id HMAC in the data directory (keep it: erasure needs it)');
+  }
   const app = createApp({
     fleet: adapters.fleet,
     fleetReader: adapters.fleetReader,
@@ -112,9 +118,11 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     queueSettings: config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
+    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
+    limits: { ingestBodyLimitBytes: config.BSM_INGEST_BODY_LIMIT_BYTES },
   });
   let server: Server;
   try {

@@ -4,6 +4,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
 import { auditRoutes } from './audit.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate } from './auth.js';
@@ -17,6 +18,7 @@ import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
+import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -24,6 +26,22 @@ import { describeIssue } from './validation.js';
 export type { ApiDeps } from './deps.js';
 
 const swaggerDist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+/** A body limit of `maxSize` bytes, or of `byPath[path]` on the paths named there (bulk routes). */
+function bodyLimits(maxSize: number, byPath: Record<string, number>): MiddlewareHandler<AppEnv> {
+  const limit = (bytes: number) =>
+    bodyLimit({
+      maxSize: bytes,
+      onError: () => {
+        throw new ApiError(413, 'payload_too_large', `request body exceeds ${bytes} bytes`);
+      },
+    });
+  const general = limit(maxSize);
+  const own = new Map(Object.entries(byPath).map(([path, bytes]) => [path, limit(bytes)]));
+  return function bodyLimitsMiddleware(c, next) {
+    return (own.get(c.req.path) ?? general)(c, next);
+  };
+}
 
 /** The HTTP application: one sub-app per resource, one error handler, the OpenAPI document. */
 export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
@@ -49,12 +67,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     csrfGuard({ publicUrl: deps.publicUrl }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
-    bodyLimit({
-      maxSize: limits.bodyLimitBytes,
-      onError: () => {
-        throw new ApiError(413, 'payload_too_large', `request body exceeds ${limits.bodyLimitBytes} bytes`);
-      },
-    }),
+    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes }),
   );
   // The HTML pages and what they load get a content security policy each and may not be framed;
   // mounted before authentication, so the board's sign-in challenge has them too (`/x/*` matches
@@ -83,6 +96,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', llmRoutes(deps));
   app.route('/admin/bedrock-support', auditRoutes(deps));
   app.route('/admin/bedrock-support', componentRoutes(deps));
+  app.route('/admin/bedrock-support', metaMonitorRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

@@ -13,6 +13,7 @@ import type { RateLimiter } from '../domain/rate-limit.js';
 import type { ReportStore } from '../domain/reports.js';
 import type { InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { Fleet } from '../queues/fleet.js';
+import type { ExecutionStore, Pseudonymize } from '../domain/meta-monitor/executions.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -37,6 +38,8 @@ export interface ApiDeps {
   control: FleetControl;
   /** The infrastructure auditor's inventory in force. */
   audit: { inventory: InventoryInForce };
+  /** The meta-monitor's execution records, the HMAC that replaces user ids in them, and how long they are kept. */
+  executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it
@@ -51,6 +54,8 @@ export interface ApiLimits {
   healthTimeoutMs: number;
   /** Largest request body accepted. */
   bodyLimitBytes: number;
+  /** Largest body of the execution ingest route (`BSM_INGEST_BODY_LIMIT_BYTES`). */
+  ingestBodyLimitBytes: number;
   /** How long a component test waits for its canary job. */
   canaryTimeoutMs: number;
   /** Failed logins per client address and window before its credentials are refused (429) until the window ends. */
@@ -66,6 +71,7 @@ export interface ApiLimits {
 export const defaultLimits: ApiLimits = {
   healthTimeoutMs: 2_000,
   bodyLimitBytes: 64 * 1024,
+  ingestBodyLimitBytes: 16 * 1024 * 1024,
   canaryTimeoutMs: 15_000,
   loginFailures: 10,
   loginWindowMs: 60_000,

@@ -8,5 +8,7 @@ export interface AppEnv {
     requestId: string;
     /** The `X-Request-Id` the client sent, when it was well formed; unset otherwise. */
     clientRequestId?: string;
+    /** Set by a bulk route: the audit trail keeps the body's size and SHA-256 instead of the body. */
+    bulkBody?: { bytes: number; sha256: string };
   };
 }

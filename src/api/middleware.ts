@@ -107,7 +107,8 @@ export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv>
       return;
     }
     let body: unknown;
-    if ((c.req.header('content-type') ?? '').includes('json')) {
+    const bulk = c.get('bulkBody');
+    if (!bulk && (c.req.header('content-type') ?? '').includes('json')) {
       body = await c.req.json<unknown>().catch(() => undefined);
     }
     const clientRequestId = c.get('clientRequestId');
@@ -121,7 +122,7 @@ export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv>
           requestId: c.get('requestId'),
           ...(clientRequestId === undefined ? {} : { clientRequestId }),
           role: c.get('principal').role,
-          body: body === undefined ? null : new Redactor().redactDeep(body),
+          body: bulk ?? (body === undefined ? null : new Redactor().redactDeep(body)),
         },
       })
       .catch((err: unknown) => {

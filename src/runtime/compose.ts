@@ -22,6 +22,8 @@ import { createFleetReader } from '../store/fleet-reader.js';
 import { readRedisFacts } from '../store/redis-facts.js';
 import { createReportStore } from '../store/reports.store.js';
 import { createGapStore } from '../store/gaps.store.js';
+import { createExecutionStore } from '../store/executions.store.js';
+import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { createInventoryStore } from '../store/inventory.store.js';
 import { createProber } from '../probes/index.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
@@ -44,6 +46,8 @@ export interface Adapters {
   /** The auditor's inventory in force (seeded from `BSM_INVENTORY` at start-up, else the built-in one). */
   inventory: InventoryInForce & { seed: InventoryStore['seed'] };
   gaps: GapStore;
+  /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
+  executions: ExecutionStore;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -118,6 +122,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const inventoryStore = createInventoryStore(redis, prefix);
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
   const gaps = createGapStore(redis, prefix);
+  const executions = createExecutionStore(redis, prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
   const prober = createProber({
     fleetReader,
     oldestWaitingAt: (queue) => oldestWaitingAt(fleet.queue(queue)),
@@ -156,6 +161,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     reports,
     inventory,
     gaps,
+    executions,
     jobDeps,
     async close() {
       await llm.close();

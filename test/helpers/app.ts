@@ -12,10 +12,14 @@ import { createControlChannel, fleetControlOver, type ControlChannel } from '../
 import { controlHandler } from '../../src/runtime/control.js';
 import type { Adapters } from '../../src/runtime/compose.js';
 import type { Llm } from '../../src/runtime/llm.js';
+import { hmacPseudonymizer } from '../../src/domain/meta-monitor/executions.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { startWorkers, type Runner } from '../../src/workers/runner.js';
 import { makeTestFleet, type TestFleet } from './fleet.js';
 import { testRedisUrl } from './redis.js';
+
+/** The HMAC key of user ids in test apps. */
+export const testHmacKey = 'test-hmac-key-0123456789abcdef0123456789';
 
 export const tokens: Record<Role, string> = {
   viewer: 'viewer-token-0123456789',
@@ -89,11 +93,12 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     queueSettings: t.config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
+    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS },
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,
     // In-process requests all come from one (unknown) address, and many tests send wrong tokens on purpose.
-    limits: { loginFailures: 1_000_000, ...options.limits },
+    limits: { loginFailures: 1_000_000, ingestBodyLimitBytes: t.config.BSM_INGEST_BODY_LIMIT_BYTES, ...options.limits },
   });
   return {
     ...t,
