@@ -19,12 +19,17 @@ const addScript: ManyKeyLuaScript<number> = {
   name: 'bsmExecutionsAdd',
   lua: `
 local added = 0
+local expiring = {}
 for i = 1, #KEYS, 2 do
   local j = (i - 1) / 2 * 3
   local at = ARGV[j + 1]
   if redis.call('SET', KEYS[i], '1', 'NX', 'EXAT', at) then
-    redis.call('ZADD', KEYS[i + 1], ARGV[j + 2], ARGV[j + 3])
-    redis.call('EXPIREAT', KEYS[i + 1], at)
+    local bucket = KEYS[i + 1]
+    redis.call('ZADD', bucket, ARGV[j + 2], ARGV[j + 3])
+    if not expiring[bucket] then
+      redis.call('EXPIREAT', bucket, at)
+      expiring[bucket] = true
+    end
     added = added + 1
   end
 end

@@ -58,7 +58,7 @@ export const sha256Hex = (body: string): string => createHash('sha256').update(b
  * strings) redacted, `context.userId` replaced by its HMAC. Nothing else is scanned: ids,
  * operation names and numbers are not free text.
  */
-export function prepareRecord(raw: ExecutionRecordInput, pseudonymize: Pseudonymize, redactor: Redactor = new Redactor()): ExecutionRecord {
+export function prepareRecord(raw: ExecutionRecordInput, pseudonymize: Pseudonymize, redactor: Pick<Redactor, 'redact'> = new Redactor()): ExecutionRecord {
   const timestamp = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp);
   const record: ExecutionRecord = { ...raw, timestamp };
   if (raw.context) {
@@ -91,15 +91,36 @@ export interface Rejection {
   message: string;
 }
 
+/**
+ * `f` remembering its answers for the values seen: within one batch the same metadata values and
+ * user ids come back record after record, and one Redactor gives the same value the same
+ * placeholder anyway, so the answer is the same and scanning (or hashing) once is enough.
+ */
+function remembered(f: (value: string) => string, limit = 10_000): (value: string) => string {
+  const seen = new Map<string, string>();
+  return (value) => {
+    let out = seen.get(value);
+    if (out === undefined) {
+      out = f(value);
+      if (seen.size < limit) {
+        seen.set(value, out);
+      }
+    }
+    return out;
+  };
+}
+
 /** The valid records of a batch, prepared for storage, and the rejected ones. */
 export function checkBatch(items: readonly unknown[], pseudonymize: Pseudonymize, options: { oldestMs: number }): { records: ExecutionRecord[]; rejected: Rejection[] } {
-  const redactor = new Redactor();
+  const scanner = new Redactor();
+  const redactor = { redact: remembered((text) => scanner.redact(text)) };
+  const hmac = remembered(pseudonymize);
   const records: ExecutionRecord[] = [];
   const rejected: Rejection[] = [];
   items.forEach((item, index) => {
     const parsed = executionRecordSchema.safeParse(item);
     if (parsed.success) {
-      const record = prepareRecord(parsed.data, pseudonymize, redactor);
+      const record = prepareRecord(parsed.data, hmac, redactor);
       if (Number.isNaN(record.timestamp) || record.timestamp < options.oldestMs) {
         rejected.push({ index, field: 'timestamp', message: 'older than the retention of execution records' });
       } else {
