@@ -11,9 +11,11 @@
  * 6. An audit of 200 HTTP targets on loopback against the same GETs made bare (bench/audit.ts).
  * 5. Bedrock under a quota: LLM jobs through the compiled worker against a Converse fake with a
  *    request quota, the share of the quota turned into answers (bench/bedrock-quota.ts).
+ * 7. Execution ingest: records through the ingest route in batches of 1,000 against pipelined
+ *    XADDs of the same records (bench/ingest.ts).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -31,6 +33,7 @@ import { auditBench } from './audit.js';
 import { bedrockQuotaBench } from './bedrock-quota.js';
 import { httpBench } from './http.js';
 import { idleBench } from './idle.js';
+import { ingestBench } from './ingest.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -134,7 +137,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -168,6 +171,9 @@ if (selected.has('http')) {
 }
 if (selected.has('idle')) {
   ok = (await idleBench()).ok && ok;
+}
+if (selected.has('ingest')) {
+  ok = (await ingestBench()).ok && ok;
 }
 if (selected.has('bedrock-quota')) {
   ok = (await bedrockQuotaBench()).ok && ok;
