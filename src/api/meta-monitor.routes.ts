@@ -82,6 +82,9 @@ export function metaMonitorRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = await c.req.text();
+      // From here on the request's own audit entry (`http.request`) keeps the body's size and hash, never the body, whatever happens next.
+      const bulk = { bytes: Buffer.byteLength(body), sha256: sha256Hex(body) };
+      c.set('bulkBody', bulk);
       const items = itemsOf(body, c.req.header('content-type') ?? '');
       if (items.length === 0) {
         throw new ApiError(400, 'invalid_request', 'the batch has no records', { field: '(body)' });
@@ -95,8 +98,6 @@ export function metaMonitorRoutes(deps: ApiDeps) {
       if (records.length === 0 && first) {
         throw new ApiError(400, 'invalid_request', `record ${first.index}: ${first.field}: ${first.message}`, { index: first.index, field: first.field, rejected: rejected.slice(0, 100) });
       }
-      const bulk = { bytes: Buffer.byteLength(body), sha256: sha256Hex(body) };
-      c.set('bulkBody', bulk);
       await recordBeforeChange(deps.auditTrail, {
         actor: c.get('principal').name,
         action: 'meta-monitor.ingest',
