@@ -33,14 +33,14 @@ const Accepted = z
 const AuditStatus = z
   .object({
     auditId: z.string(),
-    state: z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']),
+    state: z.enum(['queued', 'running', 'completed', 'failed']),
     type: z.enum(auditTypes).nullable(),
     progress: z.object({ percent: z.number() }),
     enqueuedAt: isoTime.nullable(),
     startedAt: isoTime.nullable(),
     finishedAt: isoTime.nullable(),
     durationMs: z.number().nullable(),
-    attempts: count,
+    attempts: count.nullable().openapi({ description: 'Attempts BullMQ made; null once the job itself is gone (retention) and only its report is left' }),
     error: z.string().nullable(),
     summary: z.object({ status: z.string(), score: z.number(), gaps: count }).nullable(),
   })
@@ -95,9 +95,10 @@ const configOf = (v: InventoryVersion) => ({ version: v.version, source: v.sourc
 export function auditRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
   const report = async (auditId: string) => {
-    const found = await deps.reports.get('audit', jobIdOr404(auditId), auditReportSchema);
+    const jobId = jobIdOr404(auditId);
+    const found = await deps.reports.get('audit', jobId, auditReportSchema);
     if (!found) {
-      const job = await deps.fleet.queue(queue).getJob(jobIdOr404(auditId));
+      const job = await deps.fleet.queue(queue).getJob(jobId);
       throw job
         ? new ApiError(409, 'conflict', `audit ${auditId} has no report yet (${await job.getState()}): poll GET /admin/bedrock-support/audit/status/${auditId}`)
         : new ApiError(404, 'not_found', `unknown audit "${auditId}"`);
@@ -179,7 +180,8 @@ export function auditRoutes(deps: ApiDeps) {
       }
       const at = (ms: number | undefined) => (ms === undefined || ms === 0 ? null : new Date(ms).toISOString());
       const jobState = job ? await job.getState() : 'completed';
-      const state: z.infer<typeof AuditStatus>['state'] = stored ? 'completed' : jobState === 'failed' ? (job?.failedReason?.includes('cancel') ? 'cancelled' : 'failed') : jobState === 'active' ? 'running' : 'queued';
+      // A cancelled audit (shutdown, emergency) goes back to waiting: it shows as queued again.
+      const state: z.infer<typeof AuditStatus>['state'] = stored ? 'completed' : jobState === 'failed' ? 'failed' : jobState === 'active' ? 'running' : 'queued';
       const progress = typeof job?.progress === 'number' ? job.progress : stored ? 100 : 0;
       const r = stored?.body;
       return c.json(
@@ -188,11 +190,11 @@ export function auditRoutes(deps: ApiDeps) {
           state,
           type: r?.type ?? (job?.data as { type?: (typeof auditTypes)[number] } | undefined)?.type ?? null,
           progress: { percent: progress },
-          enqueuedAt: at(job?.timestamp) ?? null,
+          enqueuedAt: at(job?.timestamp),
           startedAt: r?.startedAt ?? at(job?.processedOn),
           finishedAt: r?.finishedAt ?? at(job?.finishedOn),
           durationMs: r?.durationMs ?? null,
-          attempts: job?.attemptsMade ?? 1,
+          attempts: job?.attemptsMade ?? null,
           error: job?.failedReason ?? null,
           summary: r ? { status: r.status, score: r.score, gaps: r.summary.gaps } : null,
         },

@@ -1,12 +1,12 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { validateRequest } from '@bull-board/api/dist/validation.js';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
 import type { QueueSettings } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { Fleet } from '../queues/fleet.js';
-import { isRecord } from '../domain/guards.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { requirePermission, roleCan } from './auth.js';
 import type { AppEnv } from './env.js';
@@ -103,14 +103,16 @@ interface BoardAction {
 const queueRoutes = /^PUT (\/(clean|retry)\/[^/]+|\/promote|\/empty|\/job-schedulers\/[^/]+\/run)$/;
 const jobRoutes = /^(PUT \/([^/]+)\/(clean|promote|retry|remove-unprocessed-children)|PATCH \/([^/]+)\/(delay|priority))$/;
 
-/** Bull Board's own body rules for the routes that take one (`schemas/requests` of @bull-board/api): a body it would refuse is no action. */
-const bodyAccepted: Record<string, (body: unknown) => boolean> = {
-  delay: (b) => isRecord(b) && typeof b.runAt === 'number' && Number.isFinite(b.runAt),
-  priority: (b) => isRecord(b) && Number.isInteger(b.priority) && (b.priority as number) >= 0 && (b.priority as number) <= 2 ** 21 - 1,
-  purge: (b) =>
-    b === undefined ||
-    (isRecord(b) && (b.queue === undefined || typeof b.queue === 'string') && (b.before === undefined || (typeof b.before === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(b.before)))),
-};
+/** The request schemas of Bull Board's own routes that take a body (`schemas/requests` of @bull-board/api). */
+const bodySpecs = { delay: 'ChangeJobDelayBody', priority: 'ChangeJobPriorityBody', purge: 'PurgeMetricsHistoryBody' } as const;
+type BoardRoute = Parameters<typeof validateRequest>[0];
+type BoardRequest = Parameters<typeof validateRequest>[1];
+
+/** Whether Bull Board's own validation takes `body` for that route: a body it would refuse is no action. */
+function bodyAccepted(kind: string, body: unknown): boolean {
+  const spec = bodySpecs[kind as keyof typeof bodySpecs] as string | undefined;
+  return spec !== undefined && validateRequest({ spec: { body: spec } } as BoardRoute, { body, query: {} } as unknown as BoardRequest) === undefined;
+}
 
 /**
  * The action a mutating board request would take, or null when the board will refuse it without
@@ -119,7 +121,7 @@ const bodyAccepted: Record<string, (body: unknown) => boolean> = {
  */
 async function boardAction(fleet: Fleet, method: string, sub: string, body: () => Promise<unknown>): Promise<BoardAction | null> {
   if (method === 'POST' && sub === '/api/metrics/history/purge') {
-    return bodyAccepted.purge?.(await body()) ? { route: sub } : null;
+    return bodyAccepted('purge', await body()) ? { route: sub } : null;
   }
   const m = /^\/api\/queues\/([^/]+)(\/.+)$/.exec(sub);
   const name = m?.[1];
@@ -140,7 +142,7 @@ async function boardAction(fleet: Fleet, method: string, sub: string, body: () =
   const job = jobRoutes.exec(`${method} ${rest}`);
   const jobId = job?.[2] ?? job?.[4];
   const verb = job?.[5];
-  if (jobId === undefined || (verb !== undefined && !bodyAccepted[verb]?.(await body()))) {
+  if (jobId === undefined || (verb !== undefined && !bodyAccepted(verb, await body()))) {
     return null;
   }
   const id = decoded(jobId);

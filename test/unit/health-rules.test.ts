@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { evaluateFleetRules } from '../../src/domain/alerts/fleet-rules.js';
 import { builtInInventory } from '../../src/domain/audit/inventory.js';
 import { latencyObservation } from '../../src/probes/findings.js';
-import type { FleetState, QueueState } from '../../src/domain/fleet/fleet-state.js';
+import type { FleetState } from '../../src/domain/fleet/fleet-state.js';
 import { redisSlowMs } from '../../src/domain/fleet/thresholds.js';
 import { queueNames } from '../../src/domain/queue-names.js';
 import { assessLlm, assessQueue, healthThresholds, type QueueSignals } from '../../src/domain/support-mode/health.js';
+import { quietQueue } from '../helpers/fleet-state.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000).toISOString();
@@ -86,19 +87,10 @@ describe('health rules', () => {
   it('one slow-Redis threshold: health degrades, the audit warns and the alert rules raise a P2 at the same latency', () => {
     expect(redisSlowMs).toBe(100);
     expect(healthThresholds.redisSlowMs).toBe(redisSlowMs);
-    const queue = (name: string): QueueState => ({
-      name,
-      paused: false,
-      counts: { waiting: 0, prioritized: 0, active: 0, delayed: 0, completed: 0, failed: 0 },
-      workers: { count: 1 },
-      recent: { windowMinutes: 15, completed: 0, failed: 0 },
-      stalled: 0,
-      lastCompletedAt: null,
-    });
     const fleet = (latencyMs: number): FleetState => ({
       at: now.toISOString(),
       redis: { latencyMs },
-      queues: Object.fromEntries(queueNames.map((q) => [q, queue(q)])) as FleetState['queues'],
+      queues: Object.fromEntries(queueNames.map((q) => [q, quietQueue(q)])) as FleetState['queues'],
     });
     const fleetRedis = builtInInventory().targets.find((x) => x.kind === 'redis');
     const fleetRedisBudget = fleetRedis?.kind === 'redis' ? fleetRedis.latencyBudgetMs : NaN;

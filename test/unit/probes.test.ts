@@ -13,27 +13,16 @@ import type { PathStatus } from '../../src/domain/llm/path-status.js';
 import { queueNames, type QueueName } from '../../src/domain/queue-names.js';
 import { initialState } from '../../src/domain/support-mode/state.js';
 import { createProber, type ProberDeps } from '../../src/probes/index.js';
+import { quietQueue } from '../helpers/fleet-state.js';
 
 const now = Date.parse('2026-05-04T10:00:00Z');
 // Never connects: the kinds tested here do not use it.
 const unusedRedis = new Redis({ lazyConnect: true });
 afterAll(() => unusedRedis.disconnect());
 
-function queueState(name: QueueName, overrides: Partial<QueueState> = {}): QueueState {
-  return {
-    name,
-    paused: false,
-    counts: { waiting: 0, prioritized: 0, active: 0, delayed: 0, completed: 0, failed: 0 },
-    workers: { count: 1 },
-    recent: { windowMinutes: 15, completed: 0, failed: 0 },
-    stalled: 0,
-    lastCompletedAt: null,
-    ...overrides,
-  };
-}
 
 function snapshotWith(name: QueueName, state: Partial<QueueState>): FleetSnapshot {
-  const queues = Object.fromEntries(queueNames.map((q) => [q, queueState(q, q === name ? state : {})])) as Record<QueueName, QueueState>;
+  const queues = Object.fromEntries(queueNames.map((q) => [q, quietQueue(q, q === name ? state : {})])) as Record<QueueName, QueueState>;
   return { at: new Date(now).toISOString(), redis: { latencyMs: 1 }, queues, mode: initialState(), ageMs: 0 };
 }
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { unreachableCauses } from '../../domain/audit/probe.js';
+import { unreachableCauses, type ProbeOutcome } from '../../domain/audit/probe.js';
 import { targetKinds } from '../../domain/audit/inventory.js';
 import { probeTargets } from '../../domain/audit/run.js';
 import { defineJob } from '../define.js';
@@ -48,8 +48,9 @@ export const reachabilityJob = defineJob({
       checkedAt: deps.clock().toISOString(),
       checkedBy: `${hostname()}:${process.pid}`,
       targets: targets.map((t, i) => {
-        const o = outcomes[i];
-        const reach = o?.reach ?? { reachable: false as const, cause: 'other' as const, detail: 'not probed' };
+        // probeTargets answers one outcome per target, in order (or throws).
+        const o = outcomes[i] as ProbeOutcome;
+        const { reach } = o;
         return {
           id: t.id,
           kind: t.kind,
@@ -57,7 +58,7 @@ export const reachabilityJob = defineJob({
           reachable: reach.reachable,
           cause: reach.reachable ? null : reach.cause,
           detail: reach.reachable ? null : reach.detail,
-          durationMs: Math.round((o?.durationMs ?? 0) * 10) / 10,
+          durationMs: Math.round(o.durationMs * 10) / 10,
         };
       }),
     };
