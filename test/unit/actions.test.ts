@@ -54,8 +54,10 @@ function memoryTrail() {
   return trail;
 }
 
+type DialSpec = { kind: 'test.dial'; value: number | null };
+
 /** A dial with a value; `stuck` makes writes do nothing (a change that does not take). */
-function dialKind(dial: { value: number | null; stuck: boolean; writes: number }): ActionKind<{ kind: 'test.dial'; value: number | null }, { value: number | null }> {
+function dialKind(dial: { value: number | null; stuck: boolean; writes: number }): ActionKind<DialSpec, { value: number | null }> {
   return {
     kind: 'test.dial',
     risk: 'low',
@@ -82,7 +84,7 @@ function rig(value: number | null = null) {
   const records = memoryRecords();
   const trail = memoryTrail();
   let n = 0;
-  const catalog = createActionCatalog({
+  const catalog = createActionCatalog<DialSpec>({
     kinds: [registerKind(dialKind(dial))],
     records,
     audit: trail,
@@ -194,7 +196,7 @@ describe('the action catalog core', () => {
 
   it('a write that throws leaves a failed record and cannot be rolled back', async () => {
     const { trail, records } = rig(1);
-    const catalog = createActionCatalog({
+    const catalog = createActionCatalog<DialSpec>({
       kinds: [registerKind({ ...dialKind({ value: 1, stuck: false, writes: 0 }), write: () => Promise.reject(new Error('READONLY You can\'t write against a read only replica.')) })],
       records,
       audit: trail,
