@@ -6,6 +6,7 @@ import {
   ActionNotFoundError,
   ActionRollbackRefusedError,
   ActionValidationError,
+  actionSpecSchema,
   builtinActionKinds,
   createActionCatalog,
   registerKind,
@@ -247,6 +248,12 @@ describe('action specs', () => {
     for (const k of catalog.kinds()) {
       expect(k.description.length).toBeGreaterThan(40);
     }
+  });
+
+  it('the documentation schema takes the same specs', () => {
+    const spec = { kind: 'queue.rate-limit', queue: 'meta-monitor', limit: { max: 5, durationMs: 1000 } };
+    expect(actionSpecSchema.parse(spec)).toEqual(catalog.parse(spec));
+    expect(actionSpecSchema.safeParse({ kind: 'llm.route', operation: 'standard', primary: 'mcp', fallback: 'mcp' }).success).toBe(false);
   });
 
   it('parses valid specs', () => {

@@ -8,7 +8,7 @@ import { createActionCatalog, type ActionCatalog, type ActionRecordStore } from 
 
 export { createActionCatalog } from './catalog.js';
 export type { ActionCatalog, ActionCatalogDeps, ActionRecordStore } from './catalog.js';
-export { builtinActionKinds } from './builtin.js';
+export { actionSpecSchema, builtinActionKinds } from './builtin.js';
 export type { ActionKindName, ActionSpec, BuiltinKindDeps } from './builtin.js';
 export { registerKind } from './kind.js';
 export type { ActionKind, RegisteredKind, WriteContext } from './kind.js';
@@ -19,4 +19,3 @@ export * from './types.js';
 export function createBuiltinActionCatalog(deps: BuiltinKindDeps & { records: ActionRecordStore; audit: { append(input: AuditEventInput): Promise<unknown> }; clock: () => Date; newId?: () => string }): ActionCatalog<ActionSpec> {
   return createActionCatalog<ActionSpec>({ kinds: builtinActionKinds(deps), records: deps.records, audit: deps.audit, clock: deps.clock, newId: deps.newId });
 }
-
