@@ -30,6 +30,8 @@ import { inventoryInForce, type InventoryInForce } from '../domain/audit/invento
 import type { InventoryStore } from '../domain/audit/inventory.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { ReportStore } from '../domain/reports.js';
+import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
+import { createActionRecordStore } from '../store/actions.store.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -48,6 +50,8 @@ export interface Adapters {
   gaps: GapStore;
   /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
   executions: ExecutionStore;
+  /** The action catalog: queue limits, feature flags and LLM routes, each audited, verified and revertible. */
+  actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -118,6 +122,14 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
+  const actions = createBuiltinActionCatalog({
+    queues: (name) => fleet.queue(name),
+    featureFlags,
+    llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
+    records: createActionRecordStore(redis, prefix),
+    audit: auditTrail,
+    clock: () => new Date(),
+  });
   const reports = createReportStore(redis, prefix);
   const inventoryStore = createInventoryStore(redis, prefix);
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
@@ -162,6 +174,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     inventory,
     gaps,
     executions,
+    actions,
     jobDeps,
     async close() {
       await llm.close();
