@@ -158,8 +158,8 @@ describe('the LogHub benchmark helpers', () => {
   });
 });
 
-/** The mean GA measured with the default configuration (0.9343), less a small margin. */
-const expectedMean = 0.93;
+/** The mean GA measured with the default configuration (0.9503), less a small margin. */
+const expectedMean = 0.945;
 
 describe.skipIf(!existsSync(defaultDataDir))(`TemplateMiner on the LogHub 2k samples (${defaultDataDir}; skipped when absent)`, () => {
   it('beats Drain tuned per dataset on every file, with one configuration', async () => {

@@ -21,6 +21,8 @@ export interface MaskedMessage {
 }
 
 export interface MaskLimits {
+  /** Masked tokens remembered, so the same word is classified once; cleared when full. */
+  tokenMemo: number;
   /** Characters of a message looked at; the rest is cut off, which bounds the work per message. */
   maxChars: number;
   /** Whitespace-separated tokens looked at. */
@@ -49,12 +51,15 @@ const hostName = /^[A-Za-z0-9<>*-]+(?:\.[A-Za-z0-9<>*-]+)+(?::<\*>)?$/;
 const topLevelDomains = new Set(['com', 'net', 'org', 'edu', 'gov', 'mil', 'int', 'io', 'info', 'biz', 'co', 'uk', 'de', 'fr', 'jp', 'cn', 'hk', 'ru', 'br', 'in', 'au', 'ca', 'eu', 'us', 'nl', 'it', 'es', 'ch', 'se', 'kr', 'tw', 'local', 'localdomain', 'internal', 'lan', 'arpa', 'cloud', 'dev', 'app', 'ai']);
 /** Units written after a number (`5.8 KB`, `12 ms`): part of the value, not of the template. */
 const units = new Set(['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'kB', 'KiB', 'MiB', 'GiB', 'TiB', 'Kb', 'Mb', 'Gb', 'kb', 'mb', 'gb', 'ns', 'us', 'µs', 'ms', 's', 'sec', 'secs', 'min', 'mins', 'h', 'hr', 'hrs', 'Hz', 'kHz', 'MHz', 'GHz', '%', 'KB/s', 'MB/s', 'GB/s', 'kbps', 'Mbps', 'Gbps', 'bps']);
-/** Day and month names; a value only next to a number (`Fri Jul 22 19:29:09`), so "May" stays a word in prose. */
+/** Day and month names and time zones; a value only next to a number (`Fri Jul 22 19:29:09 EDT`), so "May" stays a word in prose. */
 const dateWords = new Set(
-  ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec', 'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december'],
+  ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday', 'jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec', 'january', 'february', 'march', 'april', 'june', 'july', 'august', 'september', 'october', 'november', 'december', 'utc', 'gmt', 'est', 'edt', 'cst', 'cdt', 'mst', 'mdt', 'pst', 'pdt', 'cet', 'cest', 'bst', 'jst'],
 );
 
-type Token = { variable: true; core: string } | { variable: false; text: string; core: string };
+/** One token as classified: `core` is the token without surrounding brackets and punctuation. */
+export type MaskedToken = Classified & { digit: boolean };
+type Classified = { variable: true; core: string } | { variable: false; text: string; core: string };
+type Token = MaskedToken;
 
 /** Whether a value-free core is a path: `/var/lib/x`, `./a`, `~/a`, `C:\x`, or two or more slashes. */
 function isPath(core: string): boolean {
@@ -79,12 +84,16 @@ function isHostName(masked: string): boolean {
   }
   const name = masked.endsWith(':<*>') ? masked.slice(0, -4) : masked;
   const last = name.slice(name.lastIndexOf('.') + 1);
-  // Country codes are too many to list: a lower-case two-letter ending after two or more dots.
-  return topLevelDomains.has(last) || (/^[a-z]{2}$/.test(last) && name.split('.').length >= 3);
+  return topLevelDomains.has(last);
+}
+
+function maskToken(raw: string): Token {
+  const token = classify(raw);
+  return { ...token, digit: /\d/.test(token.core) };
 }
 
 /** One whitespace-separated token: a variable, or a constant with its value parts masked. */
-function maskToken(raw: string): Token {
+function classify(raw: string): Classified {
   const head = lead.exec(raw)?.[0] ?? '';
   const rest = raw.slice(head.length);
   const tail = trail.exec(rest)?.[0] ?? '';
@@ -113,10 +122,33 @@ function maskToken(raw: string): Token {
   return { variable: false, text: `${head}${masked}${tail}`, core };
 }
 
-/** Splits and masks a message. Pure; the same message always gives the same result. */
-export function maskMessage(message: string, limits: MaskLimits): MaskedMessage {
-  const text = (message.length > limits.maxChars ? message.slice(0, limits.maxChars) : message).replace(placeholder, VARIABLE).replace(url, VARIABLE).replace(email, VARIABLE).replace(uuid, VARIABLE).replace(quotedValue, `$1${VARIABLE}`);
-  const raw = text.split(/\s+/);
+/** Values that span or hide inside tokens, replaced before the message is split; each only when its marker is there. */
+function maskSpans(message: string): string {
+  let text = message;
+  if (text.includes('[')) {
+    text = text.replace(placeholder, VARIABLE);
+  }
+  if (text.includes('://')) {
+    text = text.replace(url, VARIABLE);
+  }
+  if (text.includes('@')) {
+    text = text.replace(email, VARIABLE);
+  }
+  if (text.includes('-')) {
+    text = text.replace(uuid, VARIABLE);
+  }
+  if (text.includes('="') || text.includes("='")) {
+    text = text.replace(quotedValue, `$1${VARIABLE}`);
+  }
+  return text;
+}
+
+/**
+ * Splits and masks a message. The same message always gives the same result; `memo` only saves
+ * classifying a token seen before.
+ */
+export function maskMessage(message: string, limits: MaskLimits, memo: Map<string, MaskedToken>): MaskedMessage {
+  const raw = maskSpans(message.length > limits.maxChars ? message.slice(0, limits.maxChars) : message).split(/\s+/);
   const tokens: Token[] = [];
   for (const part of raw) {
     if (part === '') {
@@ -125,9 +157,16 @@ export function maskMessage(message: string, limits: MaskLimits): MaskedMessage 
     if (tokens.length >= limits.maxTokens) {
       break;
     }
-    tokens.push(maskToken(part));
+    let token = memo.get(part);
+    if (token === undefined) {
+      token = maskToken(part);
+      if (memo.size >= limits.tokenMemo) {
+        memo.clear();
+      }
+      memo.set(part, token);
+    }
+    tokens.push(token);
   }
-  const hasDigit = tokens.map((t) => /\d/.test(t.core));
   const constants: string[] = [];
   const gaps: boolean[] = [false];
   for (let i = 0; i < tokens.length; i++) {
@@ -137,7 +176,7 @@ export function maskMessage(message: string, limits: MaskLimits): MaskedMessage 
       const previous = tokens[i - 1];
       if (previous?.variable === true && units.has(t.core)) {
         variable = true;
-      } else if (dateWords.has(t.core.toLowerCase()) && (hasDigit[i - 2] === true || hasDigit[i - 1] === true || hasDigit[i + 1] === true || hasDigit[i + 2] === true)) {
+      } else if (dateWords.has(t.core.toLowerCase()) && (tokens[i - 2]?.digit === true || tokens[i - 1]?.digit === true || tokens[i + 1]?.digit === true || tokens[i + 2]?.digit === true)) {
         variable = true;
       }
     }
