@@ -80,6 +80,16 @@ describe('TemplateMiner on planted templates', () => {
     expect(miner.resolve(closed)).not.toBe(miner.resolve(reset));
   });
 
+  it('makes a word a variable once many different words stand in its place, not for a few kinds', () => {
+    const miner = new TemplateMiner();
+    const users = ['admin', 'oracle', 'guest', 'test', 'webmaster', 'postgres', 'ubuntu', 'pi', 'git', 'nagios'];
+    const invalid = users.map((u, i) => miner.add(`Invalid user ${u} from 10.0.0.${i}`));
+    const states = ['Started', 'Paused', 'Resumed', 'Stopped'].map((s) => miner.add(`VM ${s} event`));
+    expect(new Set(invalid.map((h) => miner.resolve(h))).size).toBe(1);
+    expect(miner.template(invalid[0] as number)).toBe('Invalid user <*> from <*>');
+    expect(new Set(states.map((h) => miner.resolve(h))).size).toBe(4);
+  });
+
   it('treats redaction placeholders as variables', () => {
     const miner = new TemplateMiner();
     const a = miner.add('Payment declined for card [CARD_1] and phone [PHONE_2]');
@@ -158,7 +168,7 @@ describe('the LogHub benchmark helpers', () => {
   });
 });
 
-/** The mean GA measured with the default configuration (0.9503), less a small margin. */
+/** The mean GA measured with the default configuration (0.9513), less a small margin. */
 const expectedMean = 0.945;
 
 describe.skipIf(!existsSync(defaultDataDir))(`TemplateMiner on the LogHub 2k samples (${defaultDataDir}; skipped when absent)`, () => {
