@@ -34,7 +34,12 @@ export { VARIABLE } from './template-miner/mask.js';
 export const OVERFLOW_TEMPLATE = '<overflow>';
 
 export interface TemplateMinerOptions {
-  /** Live clusters at most, the overflow cluster included. Default 5,000. */
+  /**
+   * Live clusters at most, the overflow cluster included. Default 5,000. Once that many live, a
+   * message that matches none of them joins the overflow cluster (template `OVERFLOW_TEMPLATE`)
+   * rather than the most similar one, whose template it would blur. Handles are never reused:
+   * one number per cluster ever made stays behind for `resolve`.
+   */
   maxClusters?: number;
   /** Share of constant tokens that must agree for a message to join a cluster of its shape. Default 0.78. */
   similarity?: number;

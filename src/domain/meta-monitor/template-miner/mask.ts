@@ -1,7 +1,8 @@
 /**
  * Turns one message into the tokens the template miner compares: every part that looks like a
  * value (numbers, hex, ids, IPs, paths, URLs, e-mail addresses, host names, `key=value` values,
- * units after a number, dates written with words, redaction placeholders) becomes a variable,
+ * units after a number, dates written with words, redaction placeholders, and words with a
+ * number inside such as `blk_123` or `LOCAL(0)`) becomes a variable,
  * and runs of variables collapse into one, so values of any length (`12 ms` and `1.2 s`, an
  * empty `()` and a host name in brackets, one node name or forty) give the same shape.
  *
@@ -14,7 +15,7 @@ export const VARIABLE = '<*>';
 
 /** A message reduced to its constant tokens, in order, and where variables stood between them. */
 export interface MaskedMessage {
-  /** The tokens that are not values; a token may still hold a variable part (`blk_<*>`, `uid=<*>`). */
+  /** The tokens that are not values; a label keeps its key and masks its value (`uid=<*>`, `onExtend:<*>`). */
   constants: string[];
   /** `gaps[i]` is true when a variable precedes `constants[i]`; `gaps[constants.length]`: one ends the message. */
   gaps: boolean[];
@@ -124,7 +125,8 @@ function classify(raw: string): Classified {
 
 /** Values that span or hide inside tokens, replaced before the message is split; each only when its marker is there. */
 function maskSpans(message: string): string {
-  let text = message;
+  // The miner joins tokens with these two characters; a message must not forge that.
+  let text = message.includes('\u0001') || message.includes('\u0002') ? message.replaceAll('\u0001', ' ').replaceAll('\u0002', ' ') : message;
   if (text.includes('[')) {
     text = text.replace(placeholder, VARIABLE);
   }
