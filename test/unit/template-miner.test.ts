@@ -31,6 +31,8 @@ const planted: Record<string, () => string> = {
   unresolved: () => `Could not resolve hosts ${Array.from({ length: 1 + g.int(6) }, () => `node${g.int(500)}.cluster.local`).join(' ')} after retries`,
   payment: () => `Payment declined for card [CARD_${g.int(3) + 1}] and phone [PHONE_${g.int(3) + 1}] from [IPV4_${g.int(4) + 1}]`,
   quota: () => `Quota exhausted: used ${(g.int(1000) / 10).toFixed(1)} ${g.pick(['KB', 'MB', 'GB'])} of ${g.int(100)} GB on volume vol-${g.hex(6)}`,
+  unknownTool: () => `Unknown tool '${g.pick(['search_web', 'fetch', 'run_sql', 'send_mail'])}'`,
+  typeError: () => `Cannot read properties of undefined (reading "${g.pick(['id', 'length', 'map'])}")`,
   upstream: () => `upstream returned status=${g.pick([500, 502, 503])} body="${g.pick(['bad gateway', 'oops', ''])}" url=https://svc.example.com/v1/items/${g.int(9999)}?page=${g.int(9)}`,
 };
 

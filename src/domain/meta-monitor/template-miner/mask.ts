@@ -88,6 +88,12 @@ function isHostName(masked: string): boolean {
   return topLevelDomains.has(last);
 }
 
+/** `'name'`, `"id",`: one quoted word is a value (a name, a key, an id) named by the words around it. */
+function quotedWord(head: string, tail: string): boolean {
+  const quote = head[head.length - 1];
+  return (quote === "'" || quote === '"' || quote === '`') && tail.startsWith(quote);
+}
+
 function maskToken(raw: string): Token {
   const token = classify(raw);
   return { ...token, digit: /\d/.test(token.core) };
@@ -103,7 +109,7 @@ function classify(raw: string): Classified {
     // `()`, `[]`, `""`: an empty value. Other punctuation (`-`, `|`, `=>`) is part of the template.
     return /^[()[\]{}"'`]+$/.test(raw) ? { variable: true, core } : { variable: false, text: raw, core };
   }
-  if (isPath(core) || longHex.test(core)) {
+  if (isPath(core) || longHex.test(core) || quotedWord(head, tail)) {
     return { variable: true, core };
   }
   const masked = core.replace(digitRun, VARIABLE).replace(joinedVariables, VARIABLE);
