@@ -9,6 +9,7 @@
  * one `<file>.clusters.csv` per input with `LineId,ClusterId` (clusterIdOf of the final template),
  * so anyone can re-score. Exits 1 when a GA goal is missed.
  *
+ * Per file, lines/s is one pass over 2,000 lines (the first files include the JIT's warm-up).
  * Speed: the lines of all files, repeated to at least 100,000 messages, through one miner after a
  * warm-up; reported against the goal of 50,000 messages/s (printed, not part of `ok`: the figure
  * depends on the machine's load, the GA figures do not).

@@ -76,6 +76,8 @@ const defaults: Required<TemplateMinerOptions> = {
 interface Cluster {
   /** Constant tokens; null where messages differed (a variable learned from the stream). */
   constants: (string | null)[];
+  /** Which constants are labels (see isLabel), worked out once. */
+  labels: boolean[];
   /** Where variables stood between the constants (see MaskedMessage.gaps). */
   gaps: boolean[];
   count: number;
@@ -226,7 +228,7 @@ export class TemplateMiner {
   private create(constants: string[], bucket: string): number {
     const handle = this.parent.length;
     this.parent.push(handle);
-    this.byHandle.push({ constants: [...constants], gaps: new Array<boolean>(constants.length + 1).fill(false), count: 0, bucket, pattern: patternOf(constants), overflow: false });
+    this.byHandle.push({ constants: [...constants], labels: constants.map(isLabel), gaps: new Array<boolean>(constants.length + 1).fill(false), count: 0, bucket, pattern: patternOf(constants), overflow: false });
     this.patterns.set(patternOf(constants), handle);
     const list = this.buckets.get(bucket);
     if (list) {
@@ -242,7 +244,7 @@ export class TemplateMiner {
     if (this.overflowHandle === undefined) {
       const handle = this.parent.length;
       this.parent.push(handle);
-      this.byHandle.push({ constants: [], gaps: [], count: 0, bucket: '', pattern: '', overflow: true });
+      this.byHandle.push({ constants: [], labels: [], gaps: [], count: 0, bucket: '', pattern: '', overflow: true });
       this.live++;
       this.overflowHandle = handle;
     }
@@ -250,36 +252,42 @@ export class TemplateMiner {
   }
 
   /** The cluster of the bucket whose constants agree with the message's in the largest share of places. */
+  /**
+   * The cluster of the bucket whose constants agree with the message's in the largest share of
+   * places, among those the message could join or be a sibling of (at most the number of
+   * differing places `similarity` allows, and at least one); others are left after that many.
+   */
   private mostSimilar(bucket: string, constants: readonly string[]): { handle: number; score: number; differing: number; slot: number } | undefined {
     const list = this.buckets.get(bucket);
-    if (!list || constants.length === 0) {
+    const n = constants.length;
+    if (!list || n === 0) {
       return undefined;
     }
+    const allowed = Math.max(1, Math.floor(n * (1 - this.options.similarity) + 1e-9));
+    let labels: boolean[] | undefined;
     let best: { handle: number; score: number; count: number; differing: number; slot: number } | undefined;
     const stop = Math.max(0, list.length - this.options.maxCandidates);
     for (let k = list.length - 1; k >= stop; k--) {
       const handle = list[k] as number;
       const cluster = this.byHandle[handle] as Cluster;
-      let same = 0;
+      let differing = 0;
       let slot = -1;
-      for (let i = 0; i < constants.length; i++) {
+      for (let i = 0; i < n && differing <= allowed; i++) {
         const c = cluster.constants[i] ?? null;
         if (c === null || c === constants[i]) {
-          same++;
-        } else if (!isLabel(c) && !isLabel(constants[i] as string)) {
-          slot = i;
-        } else {
-          // A label names the value after it; messages with different labels are different messages.
-          same = -1;
-          break;
+          continue;
         }
+        // A label names the value after it; messages with different labels are different messages.
+        labels ??= constants.map(isLabel);
+        differing = cluster.labels[i] === true || labels[i] === true ? allowed + 1 : differing + 1;
+        slot = i;
       }
-      if (same < 0) {
+      if (differing > allowed) {
         continue;
       }
-      const score = same / constants.length;
+      const score = (n - differing) / n;
       if (best === undefined || score > best.score || (score === best.score && cluster.count > best.count)) {
-        best = { handle, score, count: cluster.count, differing: constants.length - same, slot };
+        best = { handle, score, count: cluster.count, differing, slot };
       }
     }
     return best;
@@ -301,8 +309,9 @@ export class TemplateMiner {
     this.patterns.delete(cluster.pattern);
     cluster.pattern = patternOf(cluster.constants);
     let root = handle;
-    const list = this.buckets.get(cluster.bucket) ?? [];
-    for (const other of [...list]) {
+    // The same clusters a message is compared with: the newest `maxCandidates` of the bucket.
+    const list = (this.buckets.get(cluster.bucket) ?? []).slice(-this.options.maxCandidates);
+    for (const other of list) {
       const candidate = this.byHandle[other];
       if (other !== root && candidate !== undefined && this.covers(this.byHandle[root] as Cluster, candidate)) {
         root = this.merge(root, other);
