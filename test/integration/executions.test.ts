@@ -252,12 +252,12 @@ describe('the execution store', () => {
     const ts = now - 60_000;
     await store.add([rec('c-1', ts)]);
     const key = (await t.client.keys(`${prefix}:executions:20*`))[0] as string;
-    await t.client.zadd(key, ts + 1, '{"executionId":"c-2","timestamp":"soon","operation":"op","status":"success","latencyMs":1}');
+    await t.client.zadd(key, String(ts + 1), '{"executionId":"c-2","timestamp":"soon","operation":"op","status":"success","latencyMs":1}');
     await expect(readAll(store, ts - 1, ts + 10)).rejects.toThrow(new StoredDataError('a stored execution record does not parse: timestamp is not what the store writes'));
-    await t.client.zadd(key, ts + 2, 'not json');
+    await t.client.zadd(key, String(ts + 2), 'not json');
     await expect(readAll(store, ts + 2, ts + 3)).rejects.toBeInstanceOf(StoredDataError);
     // A record under a score that is not its time.
-    await t.client.zadd(key, ts + 3, JSON.stringify(rec('c-3', ts - 3_600_000)));
+    await t.client.zadd(key, String(ts + 3), JSON.stringify(rec('c-3', ts - 3_600_000)));
     await expect(readAll(store, ts + 3, ts + 4)).rejects.toThrow('its timestamp is not the time it is stored under');
   });
 
