@@ -270,7 +270,7 @@ describe('the execution store', () => {
     expect(await t.client.keys(`${prefix}:*`)).toEqual([]);
     await store.add([rec('i-now', now)]);
     expect(await store.add([rec('i-now', now)])).toEqual({ accepted: 0, duplicates: 1 });
-    expect(await t.client.zrange(`${prefix}:executions:ids`, 0, -1)).toEqual(['i-now']);
+    expect(await t.client.zrange(`${prefix}:executions:ids`, '0', '-1')).toEqual(['i-now']);
     // The index lives until the end of this hour, as the bucket does.
     const ttl = await t.client.ttl(`${prefix}:executions:ids`);
     expect(ttl).toBeGreaterThan(0);
