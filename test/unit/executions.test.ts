@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,8 @@ describe('prepareRecord', () => {
 
   it('gives the same user id the same HMAC, and another key another one', () => {
     expect(hmac('u-1')).toBe(hmac('u-1'));
+    expect(hmac('u-1')).toBe(createHmac('sha256', 'k'.repeat(32)).update('u-1').digest('hex'));
+    expect(hmacPseudonymizer(Buffer.from('ключ'))('ü')).toBe(createHmac('sha256', 'ключ').update('ü').digest('hex'));
     expect(hmac('u-1')).not.toBe(hmacPseudonymizer('x'.repeat(32))('u-1'));
   });
 });

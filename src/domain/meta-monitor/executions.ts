@@ -1,5 +1,5 @@
 /** Execution records that agents post to the meta-monitor: their schema, and what is kept of them. */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey } from 'node:crypto';
 import { Redactor } from '../compliance/pii.js';
 import { fastExecutionRecord } from './execution-check.js';
 import { executionRecordSchema, type ExecutionRecord, type ExecutionRecordInput } from './execution-schema.js';
@@ -12,7 +12,9 @@ export type Pseudonymize = (value: string) => string;
 
 /** HMAC-SHA256 hex keyed by `key` (a secret kept outside Redis). */
 export function hmacPseudonymizer(key: string | Buffer): Pseudonymize {
-  return (value) => createHmac('sha256', key).update(value).digest('hex');
+  // A key object once, rather than the key turned into one on every call.
+  const secret = createSecretKey(typeof key === 'string' ? Buffer.from(key, 'utf8') : key);
+  return (value) => createHmac('sha256', secret).update(value).digest('hex');
 }
 
 /** SHA-256 hex of a request body, for the audit trail. */
