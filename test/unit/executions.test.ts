@@ -173,7 +173,7 @@ function arbitraryRecord(next: () => number): unknown {
       ['context', () => object([['userId', () => pick(['u-1', 'u-2'])], ['taskType', () => 't'], ['complexity', () => pick(['', 'high', 3])], ['metadata', metadata]], 0.5)],
       ['error', () => object([['type', () => 'T'], ['message', () => pick(['m', 'call +49 30 1234567', 'm'.repeat(8_000)])], ['code', () => pick(['E1', 429])], ['stack', () => 'at x']], 0.5)],
       ['performance', () => object([['memoryUsage', () => 1], ['cpuUsage', () => 0.5], ['networkLatency', () => 2]], 0.5)],
-    ].map(([k, f], i) => [k, f] as [string, () => unknown]).filter((_, i) => i < 5 || next() < 0.5),
+    ].map(([k, f]) => [k, f] as [string, () => unknown]).filter((_, i) => i < 5 || next() < 0.5),
     0.99,
   );
 }
