@@ -3,20 +3,25 @@
  * body limit, parsing, validation, redaction of the free-text fields, the user-id HMAC, the audit
  * entry, the store's Lua call) in batches of 1,000, against raw pipelined XADDs of the same
  * records' JSON in the same run. Goals: at least 20,000 records/s, and at least half the raw rate.
+ *
+ * Then the read: the store's own `window()` (page by page, each record parsed and checked) over what
+ * was ingested, topped up through the store to BENCH_READ_RECORDS records (default 200,000), read
+ * three times. No goal of its own: the analysis benchmark compares itself against this rate.
  */
 import { randomBytes } from 'node:crypto';
-import { makeTestApp, tokens } from '../test/helpers/app.js';
+import { checkBatch, hmacPseudonymizer } from '../src/domain/meta-monitor/executions.js';
+import { makeTestApp, testHmacKey, tokens } from '../test/helpers/app.js';
 import { createRedis, waitReady } from '../src/redis.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const total = Number(process.env.BENCH_INGEST_RECORDS ?? 50_000);
+const readTotal = Number(process.env.BENCH_READ_RECORDS ?? 200_000);
 const batch = 1_000;
 const goalRate = 20_000;
 const goalRatio = 0.5;
 
 /** A batch as an agent sends it: a tenth of the records failed, with an e-mail address in the message. */
-function makeBatch(tag: string, start: number): Record<string, unknown>[] {
-  const now = Date.now();
+function makeBatch(tag: string, start: number, now = Date.now()): Record<string, unknown>[] {
   return Array.from({ length: batch }, (_, i) => {
     const n = start + i;
     const failed = n % 10 === 0;
@@ -84,10 +89,40 @@ export async function ingestBench(): Promise<{ ok: boolean }> {
         goal: `>= ${goalRate} records/s and >= ${goalRatio}x: ${ok ? 'met' : 'MISSED'}`,
       },
     ]);
+    console.table(await readBench(t, rounds * batch + batch));
     return { ok };
   } finally {
     await raw.del(rawKey);
     raw.disconnect();
     await t.close();
   }
+}
+
+/** Tops the store up to `readTotal` records (through the store, not the route: this is about reading), then reads them back three times. */
+async function readBench(t: Awaited<ReturnType<typeof makeTestApp>>, ingested: number): Promise<Record<string, string>[]> {
+  const store = t.adapters.executions;
+  const pseudonymize = hmacPseudonymizer(testHmacKey);
+  const now = Date.now();
+  for (let start = ingested; start < readTotal; start += batch) {
+    const { records } = checkBatch(makeBatch('read', start, now), pseudonymize, { oldestMs: 0 });
+    await store.add(records.slice(0, readTotal - start));
+  }
+  const from = new Date(now - 3_600_000);
+  const to = new Date(Date.now() + 1);
+  const rows: Record<string, string>[] = [];
+  for (let run = 1; run <= 3; run++) {
+    let n = 0;
+    let latencySum = 0;
+    const t0 = performance.now();
+    for await (const r of store.window(from, to)) {
+      n++;
+      latencySum += r.latencyMs;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (n < readTotal || !(latencySum > 0)) {
+      throw new Error(`the read gave ${n} records, not the ${readTotal} stored`);
+    }
+    rows.push({ benchmark: `execution read, window() over ${n} records (run ${run})`, rate: `${(n / seconds).toFixed(0)} records/s`, time: `${(seconds * 1000).toFixed(0)} ms` });
+  }
+  return rows;
 }

@@ -1,39 +1,57 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { storedExecutionSchema, type ExecutionRecord, type ExecutionStore } from '../domain/meta-monitor/executions.js';
+import { isStoredExecutionRecord, storedRecordFault } from '../domain/meta-monitor/execution-check.js';
+import type { ExecutionRecord, ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { parseStored, StoredDataError } from './parse.js';
 import { bindManyKeyScript, type ManyKeyLuaScript } from './redis-scripts.js';
 
 const hourMs = 3_600_000;
-/** Records sent to Redis in one script call (bounds the script's argument list). */
+/** Records sent to Redis in one script call (bounds the script's argument list and its time). */
 const chunk = 1_000;
-/** Records read per ZRANGE page in {@link ExecutionStore.window}. */
-const page = 500;
+/** Records read per ZRANGEBYSCORE page in {@link ExecutionStore.window}. */
+const page = 1_000;
 
 /**
- * KEYS: (seen key, bucket key) per record; ARGV: (expire-at seconds, score, JSON) per record. A
- * record whose id was seen is a duplicate; otherwise its id is marked seen and it is added to its
- * hour's sorted set, both expiring with that bucket. Atomic: no id is marked without its record.
+ * KEYS: the id index, then one hour's bucket. ARGV: the bucket's expire-at (seconds), then n ids,
+ * n scores and n JSON records. A record whose id the index holds, unexpired, is a duplicate (as is
+ * the second of one id within the call); the others go into the bucket in one ZADD, and their ids
+ * into the index, scored by when their record expires. Atomic: no id is indexed without its record.
+ * The index drops ids whose record has expired, and itself expires with the last of them.
  */
 const addScript: ManyKeyLuaScript<number> = {
-  name: 'bsmExecutionsAdd',
+  name: 'bsmExecutionsAddBucket',
   lua: `
-local added = 0
-local expiring = {}
-for i = 1, #KEYS, 2 do
-  local j = (i - 1) / 2 * 3
-  local at = ARGV[j + 1]
-  if redis.call('SET', KEYS[i], '1', 'NX', 'EXAT', at) then
-    local bucket = KEYS[i + 1]
-    redis.call('ZADD', bucket, ARGV[j + 2], ARGV[j + 3])
-    if not expiring[bucket] then
-      redis.call('EXPIREAT', bucket, at)
-      expiring[bucket] = true
-    end
-    added = added + 1
+local index, bucket = KEYS[1], KEYS[2]
+local at = ARGV[1]
+local n = (#ARGV - 1) / 3
+local now = tonumber(redis.call('TIME')[1])
+local known = redis.call('ZMSCORE', index, unpack(ARGV, 2, n + 1))
+local taken = {}
+local ids = {}
+local members = {}
+for i = 1, n do
+  local id = ARGV[i + 1]
+  local expires = known[i]
+  if (not expires or tonumber(expires) <= now) and not taken[id] then
+    taken[id] = true
+    ids[#ids + 1] = at
+    ids[#ids + 1] = id
+    members[#members + 1] = ARGV[n + i + 1]
+    members[#members + 1] = ARGV[2 * n + i + 1]
   end
 end
-return added`,
+if #ids > 0 then
+  redis.call('ZADD', bucket, unpack(members))
+  redis.call('EXPIREAT', bucket, at)
+  redis.call('ZADD', index, unpack(ids))
+  if redis.call('TTL', index) < 0 then
+    redis.call('EXPIREAT', index, at)
+  else
+    redis.call('EXPIREAT', index, at, 'GT')
+  end
+end
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+return #ids / 2`,
   reply: z.number().int().min(0),
 };
 
@@ -44,52 +62,103 @@ const hourOf = (ms: number) => new Date(ms).toISOString().slice(0, 13);
  * Execution records in one sorted set per UTC hour, `<prefix>:executions:<yyyy-mm-ddThh>`, scored
  * by the record's time. Not a stream: a stream's ids must increase, and agents send late and out
  * of order; a sorted set takes any time and still reads back a window in time order. Each bucket
- * and each seen-id key expire `retentionDays` after the bucket's hour ends, so Redis itself deletes
- * what is older than the retention.
+ * expires `retentionDays` after its hour ends, so Redis itself deletes what is older than the
+ * retention.
+ *
+ * Duplicates are found by `executionId` across the whole retention, whatever hour a record falls
+ * in: `<prefix>:executions:ids` is a sorted set of the ids kept, each scored by the second its
+ * record's bucket expires; an id past that is forgotten (and dropped from the index) with its
+ * record. One script call per bucket and chunk, sent together: each is atomic, none spans buckets.
  */
 export function createExecutionStore(redis: Redis, keyPrefix: string, options: { retentionDays: number }): ExecutionStore {
   const add = bindManyKeyScript(redis, addScript);
-  const bucketKey = (ms: number) => `${keyPrefix}:executions:${hourOf(ms)}`;
-  const seenKey = (id: string) => `${keyPrefix}:executions:seen:${id}`;
-  const expireAt = (ms: number) => Math.ceil((Math.floor(ms / hourMs) * hourMs + hourMs + options.retentionDays * 86_400_000) / 1000);
+  const indexKey = `${keyPrefix}:executions:ids`;
+  const bucketKey = (hour: number) => `${keyPrefix}:executions:${hourOf(hour * hourMs)}`;
+  const expireAt = (hour: number) => Math.ceil(((hour + 1) * hourMs + options.retentionDays * 86_400_000) / 1000);
   return {
     async add(records) {
-      let accepted = 0;
-      for (let start = 0; start < records.length; start += chunk) {
-        const part = records.slice(start, start + chunk);
-        const keys: string[] = [];
-        const args: (string | number)[] = [];
-        for (const r of part) {
-          keys.push(seenKey(r.executionId), bucketKey(r.timestamp));
-          args.push(expireAt(r.timestamp), r.timestamp, JSON.stringify(r));
+      // Each hour's records, in batch order (the first of an id within a call is the one kept).
+      const byHour = new Map<number, ExecutionRecord[]>();
+      for (const r of records) {
+        const hour = Math.floor(r.timestamp / hourMs);
+        const list = byHour.get(hour);
+        if (list) {
+          list.push(r);
+        } else {
+          byHour.set(hour, [r]);
         }
-        accepted += await add(keys, ...args);
       }
+      const calls: Promise<number>[] = [];
+      for (const [hour, list] of byHour) {
+        for (let start = 0; start < list.length; start += chunk) {
+          const part = list.slice(start, start + chunk);
+          const args: (string | number)[] = new Array<string | number>(1 + 3 * part.length);
+          args[0] = expireAt(hour);
+          const n = part.length;
+          for (let i = 0; i < n; i++) {
+            const r = part[i] as ExecutionRecord;
+            args[1 + i] = r.executionId;
+            args[1 + n + i] = r.timestamp;
+            args[1 + 2 * n + i] = JSON.stringify(r);
+          }
+          // Not awaited one by one: ioredis sends them back to back, one round trip for all.
+          calls.push(add([indexKey, bucketKey(hour)], ...args));
+        }
+      }
+      // Within a batch, one id in two hours: the calls run in order, so the later call sees the first.
+      const accepted = (await Promise.all(calls)).reduce((a, b) => a + b, 0);
       return { accepted, duplicates: records.length - accepted };
     },
-    async *window(from, to) {
-      const end = to.getTime();
-      for (let hour = Math.floor(from.getTime() / hourMs) * hourMs; hour < end; hour += hourMs) {
-        const key = bucketKey(hour);
-        for (let offset = 0; ; offset += page) {
-          const members = await redis.zrangebyscore(key, from.getTime(), `(${end}`, 'LIMIT', offset, page);
-          for (const json of members) {
-            yield parseRecord(json);
-          }
-          if (members.length < page) {
-            break;
-          }
-        }
-      }
+    window(from, to) {
+      return readWindow(redis, bucketKey, from.getTime(), to.getTime());
     },
   };
 }
 
-function parseRecord(json: string): ExecutionRecord {
-  const raw = parseStored(json, 'a stored execution record');
-  const parsed = storedExecutionSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new StoredDataError(`a stored execution record does not parse: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+/**
+ * The records with `from <= timestamp < to`, hour by hour, each hour page by page. A page starts at
+ * the last time read and skips the records of that time already read (records of one time are
+ * ordered by their JSON), so a page costs the same wherever it is in a large bucket, unlike a
+ * growing LIMIT offset; the next page is asked for before the current one is handed out.
+ */
+async function* readWindow(redis: Redis, bucketKey: (hour: number) => string, from: number, to: number): AsyncGenerator<ExecutionRecord> {
+  for (let hour = Math.floor(from / hourMs); hour * hourMs < to; hour++) {
+    const key = bucketKey(hour);
+    const end = Math.min(to, (hour + 1) * hourMs);
+    let min = Math.max(from, hour * hourMs);
+    let skip = 0;
+    let next = redis.zrangebyscore(key, min, `(${end}`, 'LIMIT', skip, page);
+    for (;;) {
+      const members = await next;
+      const records = members.map((json) => parseRecord(json, min, end));
+      const last = records.at(-1)?.timestamp;
+      const full = last !== undefined && members.length === page;
+      if (full) {
+        let ties = 0;
+        for (let i = records.length - 1; i >= 0 && records[i]?.timestamp === last; i--) {
+          ties++;
+        }
+        // A page all of the time it started at adds to the records of that time read before it.
+        skip = last === min ? skip + ties : ties;
+        min = last;
+        next = redis.zrangebyscore(key, min, `(${end}`, 'LIMIT', skip, page);
+      }
+      yield* records;
+      if (!full) {
+        break;
+      }
+    }
   }
-  return parsed.data;
+}
+
+/** A stored record, checked for the shape the store writes and for a time within the range it was read by. */
+function parseRecord(json: string, min: number, end: number): ExecutionRecord {
+  const raw = parseStored(json, 'a stored execution record');
+  if (!isStoredExecutionRecord(raw)) {
+    throw new StoredDataError(`a stored execution record does not parse: ${storedRecordFault(raw) ?? '(record)'} is not what the store writes`);
+  }
+  if (raw.timestamp < min || raw.timestamp >= end) {
+    throw new StoredDataError('a stored execution record does not parse: its timestamp is not the time it is stored under');
+  }
+  return raw;
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacPseudonymizer, type ExecutionRecord } from '../../src/domain/meta-monitor/executions.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createExecutionStore } from '../../src/store/executions.store.js';
+import { StoredDataError } from '../../src/store/parse.js';
 import { makeTestApp, testHmacKey, type TestApp } from '../helpers/app.js';
 import { dumpKeys } from '../helpers/redis.js';
 
@@ -198,6 +199,83 @@ describe('the execution store', () => {
     }
     expect(read).toEqual([...times].filter((ts) => ts >= base + 0.15 * 3_600_000 && ts < base + 4.495 * 3_600_000).sort((a, b) => a - b));
     expect(read).toHaveLength(5);
+  });
+
+  const rec = (id: string, timestamp: number) => ({ executionId: id, timestamp, operation: 'op', status: 'success' as const, latencyMs: 1 });
+  const readAll = async (store: ReturnType<typeof createExecutionStore>, from: number, to: number) => {
+    const out: ExecutionRecord[] = [];
+    for await (const r of store.window(new Date(from), new Date(to))) {
+      out.push(r);
+    }
+    return out;
+  };
+
+  it('counts an executionId seen before as a duplicate whatever hour its time falls in, across batches and within one', async () => {
+    const store = createExecutionStore(t.client, `${t.prefix}:dups`, { retentionDays: 1 });
+    const hour = Math.floor(now / 3_600_000) * 3_600_000 - 3 * 3_600_000;
+    expect(await store.add([rec('d-1', hour + 10), rec('d-2', hour + 20)])).toEqual({ accepted: 2, duplicates: 0 });
+    // Again, in another hour, and within one batch in two hours: only d-3's first copy is new.
+    expect(await store.add([rec('d-1', hour + 3_600_000 + 5), rec('d-3', hour + 2 * 3_600_000), rec('d-2', hour + 20), rec('d-3', hour + 30)])).toEqual({ accepted: 1, duplicates: 3 });
+    expect(await store.add([rec('d-4', hour + 40), rec('d-4', hour + 40)])).toEqual({ accepted: 1, duplicates: 1 });
+    const read = await readAll(store, hour, hour + 4 * 3_600_000);
+    expect(read.map((r) => [r.executionId, r.timestamp])).toEqual([
+      ['d-1', hour + 10],
+      ['d-2', hour + 20],
+      ['d-4', hour + 40],
+      ['d-3', hour + 2 * 3_600_000],
+    ]);
+  });
+
+  it('reads every record once, in time order, across pages of equal times, hour boundaries and late additions', async () => {
+    const store = createExecutionStore(t.client, `${t.prefix}:pages`, { retentionDays: 1 });
+    const start = Math.floor(now / 3_600_000) * 3_600_000 - 4 * 3_600_000;
+    // 2,600 records at one time (more than two pages of ties), 1,500 spread over the next hours with
+    // many equal times, and the last hour's first millisecond: added shuffled, in two calls, the later one late.
+    const times = [...Array.from({ length: 2_600 }, () => start + 3_600_000 - 1), ...Array.from({ length: 1_500 }, (_, i) => start + 3_600_000 + Math.floor(i / 7) * 9_000), start + 3 * 3_600_000];
+    const records = times.map((ts, i) => rec(`p-${i}`, ts));
+    const shuffled = records.map((r, i) => ({ r, k: (i * 7_919) % records.length })).sort((a, b) => a.k - b.k).map((x) => x.r);
+    expect(await store.add(shuffled.slice(0, 3_000))).toEqual({ accepted: 3_000, duplicates: 0 });
+    expect(await store.add(shuffled.slice(3_000))).toEqual({ accepted: records.length - 3_000, duplicates: 0 });
+    const read = await readAll(store, start, start + 4 * 3_600_000);
+    expect(read).toHaveLength(records.length);
+    expect(new Set(read.map((r) => r.executionId)).size).toBe(records.length);
+    expect(read.map((r) => r.timestamp)).toEqual([...times].sort((a, b) => a - b));
+    // A window that starts and ends inside the tie-heavy stretch.
+    const inner = await readAll(store, start + 3_600_000 + 9_000, start + 3_600_000 + 90_000);
+    expect(inner.map((r) => r.timestamp)).toEqual(times.filter((ts) => ts >= start + 3_600_000 + 9_000 && ts < start + 3_600_000 + 90_000).sort((a, b) => a - b));
+    expect(inner.length).toBe(63);
+  });
+
+  it('refuses a corrupt or foreign stored record with a StoredDataError', async () => {
+    const prefix = `${t.prefix}:corrupt`;
+    const store = createExecutionStore(t.client, prefix, { retentionDays: 1 });
+    const ts = now - 60_000;
+    await store.add([rec('c-1', ts)]);
+    const key = (await t.client.keys(`${prefix}:executions:20*`))[0] as string;
+    await t.client.zadd(key, String(ts + 1), '{"executionId":"c-2","timestamp":"soon","operation":"op","status":"success","latencyMs":1}');
+    await expect(readAll(store, ts - 1, ts + 10)).rejects.toThrow(new StoredDataError('a stored execution record does not parse: timestamp is not what the store writes'));
+    await t.client.zadd(key, String(ts + 2), 'not json');
+    await expect(readAll(store, ts + 2, ts + 3)).rejects.toBeInstanceOf(StoredDataError);
+    // A record under a score that is not its time.
+    await t.client.zadd(key, String(ts + 3), JSON.stringify(rec('c-3', ts - 3_600_000)));
+    await expect(readAll(store, ts + 3, ts + 4)).rejects.toThrow('its timestamp is not the time it is stored under');
+  });
+
+  it('keeps ids only as long as their records: the index expires with them and forgets ids past the retention', async () => {
+    const prefix = `${t.prefix}:index`;
+    const store = createExecutionStore(t.client, prefix, { retentionDays: 0 });
+    // Retention 0: a record of two hours ago is gone at once, and its id with it, so it can be sent again.
+    expect(await store.add([rec('i-old', now - 2 * 3_600_000)])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await store.add([rec('i-old', now - 2 * 3_600_000)])).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await t.client.keys(`${prefix}:*`)).toEqual([]);
+    await store.add([rec('i-now', now)]);
+    expect(await store.add([rec('i-now', now)])).toEqual({ accepted: 0, duplicates: 1 });
+    expect(await t.client.zrange(`${prefix}:executions:ids`, '0', '-1')).toEqual(['i-now']);
+    // The index lives until the end of this hour, as the bucket does.
+    const ttl = await t.client.ttl(`${prefix}:executions:ids`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(3_600);
+    expect(await t.client.ttl(`${prefix}:executions:ids`)).toBe(await t.client.ttl((await t.client.keys(`${prefix}:executions:20*`))[0] as string));
   });
 
   it('really deletes: a bucket past its retention is gone from Redis', async () => {
