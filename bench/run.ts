@@ -13,9 +13,11 @@
  *    request quota, the share of the quota turned into answers (bench/bedrock-quota.ts).
  * 7. Execution ingest: records through the ingest route in batches of 1,000 against pipelined
  *    XADDs of the same records (bench/ingest.ts).
+ * 8. The meta-monitor's analysis of 1,000,000 executions against only reading them from Redis
+ *    (bench/analysis.ts).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, analysis); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -34,6 +36,7 @@ import { bedrockQuotaBench } from './bedrock-quota.js';
 import { httpBench } from './http.js';
 import { idleBench } from './idle.js';
 import { ingestBench } from './ingest.js';
+import { analysisBench } from './analysis.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -137,7 +140,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'analysis'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -174,6 +177,9 @@ if (selected.has('idle')) {
 }
 if (selected.has('ingest')) {
   ok = (await ingestBench()).ok && ok;
+}
+if (selected.has('analysis')) {
+  ok = (await analysisBench()).ok && ok;
 }
 if (selected.has('bedrock-quota')) {
   ok = (await bedrockQuotaBench()).ok && ok;

@@ -25,6 +25,10 @@ import { createGapStore } from '../store/gaps.store.js';
 import { createExecutionStore } from '../store/executions.store.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { createInventoryStore } from '../store/inventory.store.js';
+import { createMetaMonitorConfigStore, createOptimizationStore } from '../store/meta-monitor.store.js';
+import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
+import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
+import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import { createProber } from '../probes/index.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { InventoryStore } from '../domain/audit/inventory.js';
@@ -48,6 +52,8 @@ export interface Adapters {
   gaps: GapStore;
   /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
   executions: ExecutionStore;
+  /** The meta-monitor's settings and the optimizations applied. */
+  metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -91,6 +97,12 @@ async function oldestWaitingAt(queue: Queue): Promise<number | null> {
   return times.length === 0 ? null : Math.min(...times);
 }
 
+/** A queue's limits as BullMQ holds them (global concurrency and rate limit), with its workers' concurrency setting. */
+async function queueLimitsOf(queue: Queue, workerConcurrency: number): Promise<QueueLimits> {
+  const [globalConcurrency, rate] = await Promise.all([queue.getGlobalConcurrency(), queue.getGlobalRateLimit()]);
+  return { globalConcurrency, workerConcurrency, globalRateLimit: rate ? { max: rate.max, durationMs: rate.duration } : null };
+}
+
 /**
  * The composition root: builds every store, queue and provider once for a connection. The
  * program calls it once for the connection the API and schedulers use (commands fail fast
@@ -123,6 +135,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
   const gaps = createGapStore(redis, prefix);
   const executions = createExecutionStore(redis, prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
+  const metaMonitor = { config: createMetaMonitorConfigStore(redis, prefix), optimizations: createOptimizationStore(redis, prefix) };
   const prober = createProber({
     fleetReader,
     oldestWaitingAt: (queue) => oldestWaitingAt(fleet.queue(queue)),
@@ -149,6 +162,11 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     audit: { inventory: () => inventory.current(), prober },
     gaps,
+    metaMonitor: {
+      executions,
+      settings: () => metaMonitor.config.current(),
+      queueLimits: (queue) => queueLimitsOf(fleet.queue(queue), config.queues[queue].concurrency),
+    },
     clock: () => new Date(),
   };
   return {
@@ -162,6 +180,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     inventory,
     gaps,
     executions,
+    metaMonitor,
     jobDeps,
     async close() {
       await llm.close();
