@@ -16,6 +16,7 @@ import type { Fleet } from '../queues/fleet.js';
 import type { ExecutionStore, Pseudonymize } from '../domain/meta-monitor/executions.js';
 import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
+import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -44,6 +45,8 @@ export interface ApiDeps {
   executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
+  /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */
+  actions: ActionCatalog<ActionSpec>;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

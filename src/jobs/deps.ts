@@ -14,6 +14,7 @@ import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
 import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import type { QueueName } from '../domain/queue-names.js';
+import type { RoutingView } from '../domain/meta-monitor/routing-advice.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -42,6 +43,12 @@ export interface JobDeps {
   audit: { inventory: () => Promise<InventoryVersion>; prober: Prober };
   gaps: GapStore;
   /** The meta-monitor's execution records, its settings in force, and a queue's limits as BullMQ holds them. */
-  metaMonitor: { executions: Pick<ExecutionStore, 'window'>; settings: () => Promise<MetaMonitorConfigVersion>; queueLimits: (queue: QueueName) => Promise<QueueLimits> };
+  metaMonitor: {
+    executions: Pick<ExecutionStore, 'window'>;
+    settings: () => Promise<MetaMonitorConfigVersion>;
+    queueLimits: (queue: QueueName) => Promise<QueueLimits>;
+    /** The LLM router's figures over the last `windowMs` and the routes in force. */
+    routing: (windowMs: number) => Promise<RoutingView>;
+  };
   clock: () => Date;
 }

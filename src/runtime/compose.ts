@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import type { Config, QueueSettings } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import { createFeatureFlagService, type FeatureFlagService } from '../domain/feature-flags.service.js';
@@ -34,6 +34,11 @@ import { inventoryInForce, type InventoryInForce } from '../domain/audit/invento
 import type { InventoryStore } from '../domain/audit/inventory.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { ReportStore } from '../domain/reports.js';
+import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
+import { createActionRecordStore } from '../store/actions.store.js';
+import { effectiveRoute } from '../domain/llm/routing-overrides.js';
+import type { RouteSpec } from '../domain/llm/routing-matrix.js';
+import { operationTypes, type OperationType } from '../domain/llm/types.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -54,6 +59,8 @@ export interface Adapters {
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
+  /** The action catalog: queue limits, feature flags and LLM routes, each audited, verified and revertible. */
+  actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -98,9 +105,9 @@ async function oldestWaitingAt(queue: Queue): Promise<number | null> {
 }
 
 /** A queue's limits as BullMQ holds them (global concurrency and rate limit), with its workers' concurrency setting. */
-async function queueLimitsOf(queue: Queue, workerConcurrency: number): Promise<QueueLimits> {
+async function queueLimitsOf(queue: Queue, settings: QueueSettings): Promise<QueueLimits> {
   const [globalConcurrency, rate] = await Promise.all([queue.getGlobalConcurrency(), queue.getGlobalRateLimit()]);
-  return { globalConcurrency, workerConcurrency, globalRateLimit: rate ? { max: rate.max, durationMs: rate.duration } : null };
+  return { globalConcurrency, workerConcurrency: settings.concurrency, globalRateLimit: rate ? { max: rate.max, durationMs: rate.duration } : null, workerRateLimit: settings.rateLimit };
 }
 
 /**
@@ -129,6 +136,14 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     masterSwitch: async () => (await supportMode.read()).flag,
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
+  });
+  const actions = createBuiltinActionCatalog({
+    queues: (name) => fleet.queue(name),
+    featureFlags,
+    llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
+    records: createActionRecordStore(redis, prefix),
+    audit: auditTrail,
+    clock: () => new Date(),
   });
   const reports = createReportStore(redis, prefix);
   const inventoryStore = createInventoryStore(redis, prefix);
@@ -165,7 +180,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     metaMonitor: {
       executions,
       settings: () => metaMonitor.config.current(),
-      queueLimits: (queue) => queueLimitsOf(fleet.queue(queue), config.queues[queue].concurrency),
+      queueLimits: (queue) => queueLimitsOf(fleet.queue(queue), config.queues[queue]),
+      routing: async (windowMs) => {
+        const [metrics, overrides] = await Promise.all([llm.router.routingMetrics(windowMs), llm.routeOverrides.read()]);
+        const routes = Object.fromEntries(operationTypes.map((op) => [op, effectiveRoute(config.routingMatrix, overrides.routes, op)])) as Record<OperationType, RouteSpec>;
+        return { metrics, routes };
+      },
     },
     clock: () => new Date(),
   };
@@ -181,6 +201,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     gaps,
     executions,
     metaMonitor,
+    actions,
     jobDeps,
     async close() {
       await llm.close();

@@ -14,6 +14,8 @@ import { createPiiCounter } from '../store/pii-counter.store.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
 import type { RateLimiter } from '../domain/rate-limit.js';
 import { createRateLimiter } from '../store/rate-limit.store.js';
+import { cachedRoutingOverrides, type RoutingOverrideStore } from '../domain/llm/routing-overrides.js';
+import { createRoutingOverrideStore } from '../store/routing-overrides.store.js';
 
 /** The LLM layer as the rest of the service uses it. */
 export interface Llm {
@@ -29,6 +31,11 @@ export interface Llm {
   ping(path: 'direct' | 'mcp', signal: AbortSignal): Promise<{ latencyMs: number }>;
   /** Questions per API key (`BSM_ASSIST_RATE_*`). */
   assistLimit: RateLimiter;
+  /**
+   * The routing overrides in Redis (the `llm.route` action writes them): this process's router
+   * follows a change made through this store at once, other processes' within a second.
+   */
+  routeOverrides: RoutingOverrideStore;
   close(): Promise<void>;
 }
 
@@ -94,9 +101,14 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     },
     onAlert: (alert) => logger.warn({ alert }, 'LLM budget threshold crossed'),
   });
+  const overrideStore = createRoutingOverrideStore(redis, keyPrefix);
+  const overrides = cachedRoutingOverrides(overrideStore, {
+    onError: (err) => logger.warn({ err: err.message }, 'could not read the LLM routing overrides: routing by the last ones read (or the static matrix)'),
+  });
   const router = createLlmRouter({
     providers: { direct, mcp, local: createLocalProvider() },
     matrix: config.routingMatrix,
+    overrides,
     fallbackReserve: config.BSM_LLM_FALLBACK_RESERVE,
     breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
     budget,
@@ -121,6 +133,11 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
       const latencyMs = performance.now() - started;
       await budget.record({ component: 'infrastructure-auditor', path, model: result.model, usage: result.usage, ...budget.price(path, result.model, result.usage) });
       return { latencyMs };
+    },
+    routeOverrides: {
+      read: () => overrideStore.read(),
+      get: (operation) => overrideStore.get(operation),
+      put: (operation, route, meta) => overrideStore.put(operation, route, meta).finally(() => overrides.invalidate()),
     },
     assistLimit: createRateLimiter(redis, keyPrefix, 'assist', { max: config.BSM_ASSIST_RATE_MAX, windowMs: config.BSM_ASSIST_RATE_WINDOW_MS }),
     async close() {

@@ -149,7 +149,7 @@ describe('execution analysis with planted truth', () => {
         ...(failed ? { errorMessage: `ThrottlingException: Rate exceeded for request ${Math.floor(r() * 1e9)}` } : {}),
       });
     }
-    const limits = new Map<string, QueueLimits>([['implementation-support', { globalConcurrency: null, workerConcurrency: 4, globalRateLimit: null }]]);
+    const limits = new Map<string, QueueLimits>([['implementation-support', { globalConcurrency: null, workerConcurrency: 4, globalRateLimit: null, workerRateLimit: { max: 30, durationMs: 60_000 } }]]);
     const recs = analyzer.result(window, previous, limits).recommendations;
     const limit = recs.find((x) => x.rule === 'rate-limit-throttled-queue');
     // One every 5 s, two in three succeed: 8 successes in the busiest minute, 80 % of it rounds down to 6.

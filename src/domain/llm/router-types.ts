@@ -10,6 +10,7 @@ import type { PathStatus } from './path-status.js';
 import type { DecisionAttempt, DecisionStore, RoutingDecision } from './ports.js';
 import type { PathResidency, ResidencySettings } from './residency.js';
 import type { RemotePath, RoutingMatrix } from './routing-matrix.js';
+import type { RoutingOverrideReader } from './routing-overrides.js';
 import type { RoutingEfficiency, RoutingMetrics } from './routing-metrics.js';
 import type { LlmPath, LlmRequest, TokenUsage } from './types.js';
 
@@ -66,6 +67,11 @@ export interface RouterLogger {
 export interface LlmRouterDeps {
   providers: RouterProviders;
   matrix: RoutingMatrix;
+  /**
+   * Runtime routing overrides (the `llm.route` action), read before each request: an operation
+   * with one routes by it instead of `matrix`. The reader decides how fresh they are.
+   */
+  overrides?: RoutingOverrideReader;
   breaker: CircuitBreaker;
   budget: Budget;
   residency: RouterResidency;

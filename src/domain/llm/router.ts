@@ -3,7 +3,7 @@
  *
  * For each request: redact first (only the redacted request reaches any provider, and only
  * redacted text is stored), then try the operation's primary and fallback paths from the routing
- * matrix, then the local provider. A remote path is skipped when it is not configured, its region
+ * matrix (or the operation's routing override, `routing-overrides.ts`), then the local provider. A remote path is skipped when it is not configured, its region
  * is outside the residency policy, it is paid (`isPaidPath`) and a budget is exhausted, or its breaker is open.
  * Each call is aborted at the operation's latency budget (covering all tries; the primary leaves
  * `fallbackReserve` of it for a usable fallback). Failures and timeouts are breaker failures;
@@ -21,7 +21,8 @@ import { readPathStatus } from './path-status.js';
 import type { RoutingDecision, RoutingTally } from './ports.js';
 import { callProvider, calledAttempt, errorDetail, skippedAttempt } from './provider-call.js';
 import { residencyReport } from './residency.js';
-import type { RemotePath } from './routing-matrix.js';
+import type { RemotePath, RouteSpec } from './routing-matrix.js';
+import { effectiveRoute } from './routing-overrides.js';
 import type { LlmAnswer, LlmRouter, LlmRouterDeps, RoutedRequest } from './router-types.js';
 import { efficiencyFrom, metricsFrom } from './routing-metrics.js';
 import { LlmProviderError, LlmThrottledError } from './types.js';
@@ -75,7 +76,8 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     if (signal?.aborted) {
       throw abortError(signal);
     }
-    const exchange = prepare(input);
+    const overrides = deps.overrides ? (await deps.overrides.current()).routes : {};
+    const exchange = prepare(input, effectiveRoute(matrix, overrides, input.operation));
     const plan = await planPaths(exchange);
     const throttles: LlmThrottledError[] = [];
     for (const path of plan.candidates) {
@@ -100,10 +102,9 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     return answerLocally(exchange, reason, signal);
   }
 
-  /** Redacts the request, scans its facts for injection markers and looks up its route. */
-  function prepare(input: RoutedRequest): Exchange {
+  /** Redacts the request and scans its facts for injection markers. */
+  function prepare(input: RoutedRequest, route: RouteSpec): Exchange {
     const { component, ...request } = input;
-    const route = matrix[request.operation];
     const at = clock();
     const t0 = monotonic();
     const redaction = redact(request);

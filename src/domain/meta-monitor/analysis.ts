@@ -158,6 +158,11 @@ export interface QueueLimits {
   /** Concurrency of each worker process (the `BSM_<QUEUE>_CONCURRENCY` setting). */
   workerConcurrency: number;
   globalRateLimit: { max: number; durationMs: number } | null;
+  /**
+   * The workers' own limiter (`BSM_<QUEUE>_RATE_*`). BullMQ's global max replaces its max, but a
+   * worker keeps its own duration: a rate limit is recommended per this duration.
+   */
+  workerRateLimit: { max: number; durationMs: number };
 }
 
 /** Operations tracked per window; more are counted in the totals only. */
@@ -503,7 +508,8 @@ function healthScoreOf(successRate: number | null, operations: readonly Operatio
   return { score: Math.round(100 * (0.5 * successRate + 0.3 * withinBudget + 0.2 * stability)), successRate, withinBudget, stability, formula: healthScoreFormula };
 }
 
-function recommendation(rule: string, subject: string, title: string, evidence: string[], expectedImpact: string, action: Record<string, unknown> | null): Recommendation {
+/** A recommendation with its id from what it advises. */
+export function recommendation(rule: string, subject: string, title: string, evidence: string[], expectedImpact: string, action: Record<string, unknown> | null): Recommendation {
   return { id: recommendationIdOf(rule, subject, action), rule, title, subject, evidence, expectedImpact, action };
 }
 
@@ -576,8 +582,9 @@ export function recommendationsOf(body: AnalysisBody, operations: readonly Opera
       for (const queue of queues) {
         const limits = queueLimits.get(queue);
         const peak = operations.filter((op) => op.queue === queue).reduce((sum, op) => sum + (op.peakSuccessesPerMinute ?? 0), 0);
-        const max = Math.max(1, Math.floor(limits?.globalRateLimit ? limits.globalRateLimit.max * 0.8 : peak * 0.8));
-        const durationMs = limits?.globalRateLimit ? limits.globalRateLimit.durationMs : 60_000;
+        // BullMQ's global max replaces the workers' max; their own duration stays, so the max is per that duration.
+        const durationMs = limits?.workerRateLimit.durationMs ?? 60_000;
+        const max = Math.max(1, Math.floor(limits?.globalRateLimit ? limits.globalRateLimit.max * 0.8 : ((peak * durationMs) / 60_000) * 0.8));
         out.push(
           recommendation(
             'rate-limit-throttled-queue',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Redactor } from '../../domain/compliance/pii.js';
 import { analysisBodySchema, analysisFocuses, analysisSources, ExecutionAnalyzer, type AnalyzedExecution, type QueueLimits } from '../../domain/meta-monitor/analysis.js';
 import { fleetExecutionOf } from '../../domain/meta-monitor/analyze-executions.js';
+import { routingRecommendations } from '../../domain/meta-monitor/routing-advice.js';
 import { clusterIdOf, TemplateMiner } from '../../domain/meta-monitor/template-miner.js';
 import { executionNarrativeRequest, narrativeSchema } from '../../domain/narratives.js';
 import { publicIdOf } from '../../domain/public-ids.js';
@@ -158,6 +159,10 @@ export const analyzeExecutionsJob = defineJob({
       }
     }
     const body = analyzer.result(window, previous, queueLimits);
+    // The router's figures cover a window ending now: only an analysis of the window up to now gets its advice.
+    if (job.data.source === 'fleet' && Math.abs(startedAt.getTime() - window.to.getTime()) < 60_000) {
+      body.recommendations.push(...routingRecommendations(await deps.metaMonitor.routing(length)));
+    }
     memory.sample();
     const durationMs = Math.round(performance.now() - started);
     const narrative = await narrate(deps, 'meta-monitor', executionNarrativeRequest(body), ctx);

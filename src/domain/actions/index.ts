@@ -1,0 +1,21 @@
+/**
+ * The action catalog (see `catalog.ts`): one list of the changes the service can make to itself,
+ * each with a risk, a dry run, an audited apply, a verification and a rollback.
+ */
+import type { AuditEventInput } from '../audit-trail/chain.js';
+import { builtinActionKinds, type ActionSpec, type BuiltinKindDeps } from './builtin.js';
+import { createActionCatalog, type ActionCatalog, type ActionRecordStore } from './catalog.js';
+
+export { createActionCatalog } from './catalog.js';
+export type { ActionCatalog, ActionCatalogDeps, ActionRecordStore } from './catalog.js';
+export { actionSpecSchema, builtinActionKinds } from './builtin.js';
+export type { ActionKindName, ActionSpec, BuiltinKindDeps } from './builtin.js';
+export { registerKind } from './kind.js';
+export type { ActionKind, RegisteredKind, WriteContext } from './kind.js';
+export type { QueueGlobalLimits, QueueLimitsOf } from './ports.js';
+export * from './types.js';
+
+/** The catalog of this version's kinds. */
+export function createBuiltinActionCatalog(deps: BuiltinKindDeps & { records: ActionRecordStore; audit: { append(input: AuditEventInput): Promise<unknown> }; clock: () => Date; newId?: () => string }): ActionCatalog<ActionSpec> {
+  return createActionCatalog<ActionSpec>({ kinds: builtinActionKinds(deps), records: deps.records, audit: deps.audit, clock: deps.clock, newId: deps.newId });
+}
