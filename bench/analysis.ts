@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
-import { hmacPseudonymizer, prepareRecord, type ExecutionRecordInput } from '../src/domain/meta-monitor/executions.js';
+import { hmacPseudonymizer, prepareRecord } from '../src/domain/meta-monitor/executions.js';
 import { analyzeExecutionsJob } from '../src/jobs/meta-monitor/analyze-executions.job.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createRedis, waitReady } from '../src/redis.js';
@@ -40,7 +40,7 @@ export async function analysisBench(): Promise<{ ok: boolean }> {
       const batch = [];
       for (let i = start; i < Math.min(total, start + chunk); i++) {
         const p = plantedRecord(r, i, from + Math.floor((i / total) * (to - from)), { degradedMs: 300, idPrefix: 'bench' });
-        batch.push(prepareRecord(p as ExecutionRecordInput, pseudonymize));
+        batch.push(prepareRecord(p, pseudonymize));
       }
       await adapters.executions.add(batch);
     }

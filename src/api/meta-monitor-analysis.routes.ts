@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { recordBeforeChange } from '../domain/audit-trail/ports.js';
+import { Redactor } from '../domain/compliance/pii.js';
 import { analysisFocuses, analysisSources, type Recommendation } from '../domain/meta-monitor/analysis.js';
 import { metaMonitorSettingsSchema, type MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import { optimizationSchema, type Optimization } from '../domain/meta-monitor/optimizations.js';
@@ -70,6 +71,8 @@ const OptimizeBody = z
   })
   .strict()
   .openapi('OptimizeBody');
+
+const RevertBody = z.object({ reason: z.string().trim().max(500).optional().openapi({ example: 'Throttling gone after the quota raise' }) }).strict().openapi('RevertBody');
 
 const ConfigView = z.object({ version: count, setBy: z.string(), setAt: isoTime, settings: z.unknown() }).openapi('MetaMonitorConfig');
 
@@ -155,7 +158,7 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
         details: { ...payload, timeframe: input.timeframe ?? null, requestId: c.get('requestId') },
       });
       await deps.fleet.add(queue, jobName, payload, { jobId: analysisId, priority: input.priority });
-      return c.json({ analysisId, state: 'queued' as const, window: payload, focus: input.focus, source: input.source, priority: input.priority, resultUrl: `${base}/results/${analysisId}` }, 202);
+      return c.json({ analysisId, state: 'queued' as const, window: { from: payload.from, to: payload.to }, focus: input.focus, source: input.source, priority: input.priority, resultUrl: `${base}/results/${analysisId}` }, 202);
     },
   );
 
@@ -306,8 +309,8 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
       path: '/meta-monitor/optimizations/{id}/revert',
       summary: 'Revert an applied optimization: the action is rolled back to the state before it (approvers)',
       ...guard('approve'),
-      request: { params: z.object({ id: z.string().openapi({ example: 'opt-1a2b3c4d5e6f7a8b' }) }), ...noQuery },
-      responses: { 200: jsonResponse(z.object({ optimization: optimizationSchema, application: z.unknown() }).openapi('RevertResult'), 'Reverted'), ...protectedErrors, ...notFound, 409: bodyErrors[409] },
+      request: { params: z.object({ id: z.string().openapi({ example: 'opt-1a2b3c4d5e6f7a8b' }) }), ...noQuery, body: jsonBody(RevertBody, false) },
+      responses: { 200: jsonResponse(z.object({ optimization: optimizationSchema, application: z.unknown() }).openapi('RevertResult'), 'Reverted'), ...protectedErrors, ...notFound, ...bodyErrors },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
@@ -319,6 +322,13 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
         throw new ApiError(409, 'conflict', `optimization ${id} was reverted already by ${optimization.revertedBy ?? '?'} at ${optimization.revertedAt ?? '?'}`);
       }
       const principal = c.get('principal');
+      const input = RevertBody.parse(c.req.valid('json') ?? {});
+      await recordBeforeChange(deps.auditTrail, {
+        actor: principal.name,
+        action: 'meta-monitor.revert',
+        target: id,
+        details: { actionId: optimization.actionId, reason: input.reason === undefined ? null : new Redactor().redact(input.reason), requestId: c.get('requestId') },
+      });
       const application = await deps.actions.rollback(optimization.actionId, { actor: principal.name, cause: id });
       const reverted: Optimization = { ...optimization, state: 'reverted', revertedBy: principal.name, revertedAt: deps.clock().toISOString() };
       await deps.metaMonitor.optimizations.put(reverted);

@@ -25,12 +25,12 @@ let runner: Runner;
 
 /** Throttled like a remote model: every third canary of implementation-support fails for good. */
 let canaries = 0;
-const throttlingCanary = async () => {
+const throttlingCanary = (): Promise<unknown> => {
   canaries += 1;
   if (canaries % 3 === 0) {
     throw new PermanentJobError(`ThrottlingException: Rate exceeded for request ${canaries * 7919}`);
   }
-  return { queue: 'implementation-support', waitedMs: 0, heldMs: 0, workerPid: process.pid };
+  return Promise.resolve({ queue: 'implementation-support', waitedMs: 0, heldMs: 0, workerPid: process.pid });
 };
 
 const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;

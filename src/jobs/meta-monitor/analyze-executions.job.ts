@@ -7,7 +7,7 @@ import { routingRecommendations } from '../../domain/meta-monitor/routing-advice
 import { clusterIdOf, TemplateMiner } from '../../domain/meta-monitor/template-miner.js';
 import { executionNarrativeRequest, narrativeSchema } from '../../domain/narratives.js';
 import { publicIdOf } from '../../domain/public-ids.js';
-import { queueNames, type QueueName } from '../../domain/queue-names.js';
+import { queueNames } from '../../domain/queue-names.js';
 import { defineJob, type JobContext } from '../define.js';
 import type { JobDeps } from '../deps.js';
 import { narrate } from '../narrative.js';
@@ -152,9 +152,14 @@ export const analyzeExecutionsJob = defineJob({
           if (e.errorMessage !== undefined) {
             e.errorMessage = redactor.redact(e.errorMessage);
           }
-          (e.timestamp < window.from.getTime() ? analyzer.addPrevious(e) : analyzer.add(e), tick());
+          if (e.timestamp < window.from.getTime()) {
+            analyzer.addPrevious(e);
+          } else {
+            analyzer.add(e);
+          }
+          tick();
         }
-        queueLimits.set(q, await deps.metaMonitor.queueLimits(q as QueueName));
+        queueLimits.set(q, await deps.metaMonitor.queueLimits(q));
         await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
       }
     }
