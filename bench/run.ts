@@ -15,9 +15,11 @@
  *    XADDs of the same records (bench/ingest.ts).
  * 8. Failure clustering: grouping accuracy of the template miner on the LogHub 2k samples against
  *    Drain tuned per dataset (bench/loghub.ts; no Redis).
+ * 9. The meta-monitor's analysis of 1,000,000 executions against only reading them from Redis
+ *    (bench/analysis.ts).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -37,6 +39,7 @@ import { httpBench } from './http.js';
 import { idleBench } from './idle.js';
 import { ingestBench } from './ingest.js';
 import { loghubBench } from './loghub.js';
+import { analysisBench } from './analysis.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -140,7 +143,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -180,6 +183,9 @@ if (selected.has('ingest')) {
 }
 if (selected.has('loghub')) {
   ok = (await loghubBench()).ok && ok;
+}
+if (selected.has('analysis')) {
+  ok = (await analysisBench()).ok && ok;
 }
 if (selected.has('bedrock-quota')) {
   ok = (await bedrockQuotaBench()).ok && ok;

@@ -119,6 +119,8 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
+    metaMonitor: adapters.metaMonitor,
+    actions: adapters.actions,
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,

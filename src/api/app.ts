@@ -19,6 +19,7 @@ import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
+import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
 import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -97,6 +98,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', auditRoutes(deps));
   app.route('/admin/bedrock-support', componentRoutes(deps));
   app.route('/admin/bedrock-support', metaMonitorRoutes(deps));
+  app.route('/admin/bedrock-support', metaMonitorAnalysisRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

@@ -14,6 +14,8 @@ import type { ReportStore } from '../domain/reports.js';
 import type { InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { ExecutionStore, Pseudonymize } from '../domain/meta-monitor/executions.js';
+import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
+import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { Keyring } from './auth.js';
 
@@ -41,11 +43,10 @@ export interface ApiDeps {
   audit: { inventory: InventoryInForce };
   /** The meta-monitor's execution records, the HMAC that replaces user ids in them, and how long they are kept. */
   executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
-  /**
-   * The action catalog (queue limits, feature flags, LLM routes): what optimizations and
-   * remediations apply and roll back. Optional until the routes that use it are wired.
-   */
-  actions?: ActionCatalog<ActionSpec>;
+  /** The meta-monitor's settings and the optimizations applied. */
+  metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
+  /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */
+  actions: ActionCatalog<ActionSpec>;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

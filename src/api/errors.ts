@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
+import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, ActionValidationError } from '../domain/actions/index.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
@@ -60,7 +61,16 @@ export function errorHandler(logger: Logger) {
       logger.error({ err: err.message, path: c.req.path }, 'change refused: the audit trail could not record it');
       return c.json(errorBody('audit_unavailable', err.message), 503);
     }
-    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError) {
+    if (err instanceof ActionValidationError) {
+      return c.json(errorBody('invalid_request', err.message, { field: err.field, issues: err.issues }), 400);
+    }
+    if (err instanceof ActionNotFoundError) {
+      return c.json(errorBody('not_found', err.message), 404);
+    }
+    if (err instanceof ActionRollbackRefusedError) {
+      return c.json(errorBody('conflict', err.message, { reason: err.reason }), 409);
+    }
+    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError) {
       return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { LlmRequest } from './llm/types.js';
-import type { ExecutionAnalysis } from './meta-monitor/analyze-executions.js';
+import type { AnalysisBody } from './meta-monitor/analysis.js';
 import type { DailyCheckResult } from './support-mode/daily-check.js';
 import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
 
@@ -21,17 +21,22 @@ export const narrativeSystemPrompt =
   'plain sentences, at most 150 words, no headings. Use only the facts given; never invent numbers, hosts or causes. ' +
   'If the facts show nothing wrong, say so in one sentence.';
 
-export function executionNarrativeRequest(a: ExecutionAnalysis): LlmRequest {
+export function executionNarrativeRequest(a: AnalysisBody): LlmRequest {
   return {
     operation: 'meta_monitor',
     task: 'execution-analysis-narrative',
-    system: `${narrativeSystemPrompt} Summarise these execution statistics: failure clusters, slow job kinds, what to look at.`,
-    prompt: `Executions between ${a.window.from} and ${a.window.to}.`,
+    system: `${narrativeSystemPrompt} Summarise this analysis of an AI agent's executions: failure clusters, bottlenecks, degradations, what to look at first.`,
+    prompt: `Executions (${a.source}) between ${a.window.from} and ${a.window.to}.`,
+    // Cluster templates come from redacted messages; the rest are counts, names and times.
     facts: {
       executions: a.executions,
-      failureClusters: a.failures.slice(0, 10).map((f) => ({ signature: f.signature, count: f.count, queues: f.queues })),
-      slowest: a.slowest,
-      groups: a.groups.map((g) => ({ queue: g.queue, job: g.name, executions: g.executions, failureRate: g.failureRate, p95Ms: g.durationMs.p95 })),
+      successRate: a.successRate,
+      latencyMs: a.latencyMs,
+      healthScore: a.healthScore.score,
+      failureClusters: a.clusters.slice(0, 10).map((c) => ({ template: c.template, count: c.count, share: c.share, operations: c.operations.slice(0, 5) })),
+      bottlenecks: a.bottlenecks.slice(0, 10),
+      degradations: a.degradations.slice(0, 10),
+      recommendations: a.recommendations.slice(0, 10).map((r) => r.title),
     },
   };
 }

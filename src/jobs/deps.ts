@@ -10,6 +10,11 @@ import type { SupportModeState } from '../domain/support-mode/state.js';
 import type { InventoryVersion } from '../domain/audit/inventory.js';
 import type { Prober } from '../domain/audit/probe.js';
 import type { GapStore } from '../domain/gaps/gap.js';
+import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
+import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
+import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
+import type { QueueName } from '../domain/queue-names.js';
+import type { RoutingView } from '../domain/meta-monitor/routing-advice.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -37,5 +42,13 @@ export interface JobDeps {
   /** The infrastructure auditor's inventory in force, its probes, and the gap store it shares with the other components. */
   audit: { inventory: () => Promise<InventoryVersion>; prober: Prober };
   gaps: GapStore;
+  /** The meta-monitor's execution records, its settings in force, and a queue's limits as BullMQ holds them. */
+  metaMonitor: {
+    executions: Pick<ExecutionStore, 'window'>;
+    settings: () => Promise<MetaMonitorConfigVersion>;
+    queueLimits: (queue: QueueName) => Promise<QueueLimits>;
+    /** The LLM router's figures over the last `windowMs` and the routes in force. */
+    routing: (windowMs: number) => Promise<RoutingView>;
+  };
   clock: () => Date;
 }

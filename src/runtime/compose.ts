@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import type { Config, QueueSettings } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { ArchiveSink } from '../domain/audit-trail/archive.js';
 import { createFeatureFlagService, type FeatureFlagService } from '../domain/feature-flags.service.js';
@@ -25,6 +25,10 @@ import { createGapStore } from '../store/gaps.store.js';
 import { createExecutionStore } from '../store/executions.store.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { createInventoryStore } from '../store/inventory.store.js';
+import { createMetaMonitorConfigStore, createOptimizationStore } from '../store/meta-monitor.store.js';
+import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
+import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
+import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import { createProber } from '../probes/index.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { InventoryStore } from '../domain/audit/inventory.js';
@@ -32,6 +36,9 @@ import type { GapStore } from '../domain/gaps/gap.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
+import { effectiveRoute } from '../domain/llm/routing-overrides.js';
+import type { RouteSpec } from '../domain/llm/routing-matrix.js';
+import { operationTypes, type OperationType } from '../domain/llm/types.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -50,6 +57,8 @@ export interface Adapters {
   gaps: GapStore;
   /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
   executions: ExecutionStore;
+  /** The meta-monitor's settings and the optimizations applied. */
+  metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog: queue limits, feature flags and LLM routes, each audited, verified and revertible. */
   actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
@@ -95,6 +104,12 @@ async function oldestWaitingAt(queue: Queue): Promise<number | null> {
   return times.length === 0 ? null : Math.min(...times);
 }
 
+/** A queue's limits as BullMQ holds them (global concurrency and rate limit), with its workers' concurrency setting. */
+async function queueLimitsOf(queue: Queue, settings: QueueSettings): Promise<QueueLimits> {
+  const [globalConcurrency, rate] = await Promise.all([queue.getGlobalConcurrency(), queue.getGlobalRateLimit()]);
+  return { globalConcurrency, workerConcurrency: settings.concurrency, globalRateLimit: rate ? { max: rate.max, durationMs: rate.duration } : null, workerRateLimit: settings.rateLimit };
+}
+
 /**
  * The composition root: builds every store, queue and provider once for a connection. The
  * program calls it once for the connection the API and schedulers use (commands fail fast
@@ -135,6 +150,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
   const gaps = createGapStore(redis, prefix);
   const executions = createExecutionStore(redis, prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
+  const metaMonitor = { config: createMetaMonitorConfigStore(redis, prefix), optimizations: createOptimizationStore(redis, prefix) };
   const prober = createProber({
     fleetReader,
     oldestWaitingAt: (queue) => oldestWaitingAt(fleet.queue(queue)),
@@ -161,6 +177,16 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     audit: { inventory: () => inventory.current(), prober },
     gaps,
+    metaMonitor: {
+      executions,
+      settings: () => metaMonitor.config.current(),
+      queueLimits: (queue) => queueLimitsOf(fleet.queue(queue), config.queues[queue]),
+      routing: async (windowMs) => {
+        const [metrics, overrides] = await Promise.all([llm.router.routingMetrics(windowMs), llm.routeOverrides.read()]);
+        const routes = Object.fromEntries(operationTypes.map((op) => [op, effectiveRoute(config.routingMatrix, overrides.routes, op)])) as Record<OperationType, RouteSpec>;
+        return { metrics, routes };
+      },
+    },
     clock: () => new Date(),
   };
   return {
@@ -174,6 +200,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     inventory,
     gaps,
     executions,
+    metaMonitor,
     actions,
     jobDeps,
     async close() {

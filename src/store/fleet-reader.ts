@@ -116,6 +116,7 @@ export function createFleetReader(options: FleetReaderOptions): FleetReader {
           out.push({
             queue,
             name: job.name,
+            jobId: job.id,
             state,
             enqueuedAt: job.timestamp,
             startedAt: job.processedOn,

@@ -94,6 +94,8 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS },
+    metaMonitor: adapters.metaMonitor,
+    actions: adapters.actions,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

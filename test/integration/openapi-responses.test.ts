@@ -4,6 +4,7 @@ import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-serve
 import { reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { declaredSchedules } from '../../src/jobs/registry.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { startTestRunner } from '../helpers/fleet.js';
 import { stubAwsEnv } from '../helpers/aws.js';
 import { testRedisUrl } from '../helpers/redis.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
@@ -280,6 +281,33 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
 
+  /** Active: an agent's executions posted, analysed on the runbook's command, and every meta-monitor read. */
+  const metaMonitoring = async () => {
+    await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
+    // A worker for this step only: a scheduled analysis later would call the router and change the figures checked below.
+    const runner = startTestRunner(t, ['meta-monitor']);
+    const at = Date.now() - 60_000;
+    const records = [
+      { executionId: 'rb-1', timestamp: at, operation: 'plan-task', status: 'success', latencyMs: 120 },
+      { executionId: 'rb-2', timestamp: at + 1, operation: 'run-tool', status: 'error', latencyMs: 30_000, error: { type: 'Timeout', message: 'tool call timed out after 30 s' } },
+    ];
+    await call('POST', '/admin/bedrock-support/meta-monitor/executions', 200, { role: 'ingest', body: records });
+    const accepted = await call('POST', '/admin/bedrock-support/meta-monitor/analyze', 202, { role: 'operator', body: { timeframe: 'last-24h', focus: 'performance', priority: 'high' } });
+    const id = accepted.analysisId as string;
+    await vi.waitFor(async () => expect((await t.call('GET', `/admin/bedrock-support/meta-monitor/results/${id}`, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    const result = await call('GET', `/admin/bedrock-support/meta-monitor/results/${id}`, 200, { role: 'viewer' });
+    expect(result).toMatchObject({ executions: 2, statuses: { success: 1, error: 1 } });
+    for (const path of ['analyze', 'results/latest', 'insights', 'recommendations', 'performance', 'optimizations']) {
+      await call('GET', `/admin/bedrock-support/meta-monitor/${path}`, 200, { role: 'viewer' });
+    }
+    const config = await call('GET', '/admin/bedrock-support/meta-monitor/config', 200, { role: 'viewer' });
+    await call('PUT', '/admin/bedrock-support/meta-monitor/config', 200, { body: config.settings });
+    await call('POST', '/admin/bedrock-support/meta-monitor/optimize', 404, { role: 'approver', body: { recommendation_id: 'opt-12345', approved_by: 'approver-key', apply: true } });
+    await call('GET', '/admin/bedrock-support/meta-monitor/results/analysis-nope', 404, { role: 'viewer' });
+    await runner.close();
+    await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
+  };
+
   /** Active: the component test, the operator asked on three paths, routing figures and costs. */
   const askingAndCosts = async () => {
     const test = await call('POST', '/test/bedrock-support/infrastructure-auditor', 200);
@@ -386,6 +414,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await featureFlags();
     await activation();
     await auditing();
+    await metaMonitoring();
     await askingAndCosts();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
@@ -404,7 +433,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
     ].map((p) => `POST ${p} 200`);
-    posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200');
+    posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });

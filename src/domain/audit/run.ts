@@ -5,25 +5,18 @@
  */
 import { setMaxListeners } from 'node:events';
 import { canonicalJson, sha256 } from '../audit-trail/canonical.js';
+import { jobIdOfPublic, publicIdOf } from '../public-ids.js';
 import { severityOf, type Gap, type GapObservation, type GapSighting, type GapStore } from '../gaps/gap.js';
 import type { InventoryVersion, Target } from './inventory.js';
 import type { ProbeOutcome, Prober } from './probe.js';
 import { recommendationFor } from './recommendations.js';
 import { overallStatusOf, scoreOf, summaryOf, type AuditReport, type AuditType, type ReportGap, type TargetResult } from './report.js';
 
-/** Audit ids are `audit-…`: a triggered audit's job id is its audit id; a scheduled run's (`repeat:<scheduler>:<ms>`) is written with dots. */
-export function auditIdOf(jobId: string): string {
-  return jobId.startsWith('audit-') ? jobId : `audit-${jobId.replaceAll(':', '.')}`;
-}
+/** Audit ids are `audit-…` (see `domain/public-ids.ts`). */
+export const auditIdOf = (jobId: string): string => publicIdOf('audit', jobId);
 
 /** The job id of an audit id, or null when it is not one. */
-export function jobIdOfAudit(auditId: string): string | null {
-  if (!/^audit-[A-Za-z0-9._-]{1,120}$/.test(auditId)) {
-    return null;
-  }
-  const rest = auditId.slice('audit-'.length);
-  return rest.startsWith('repeat.') ? rest.replaceAll('.', ':') : auditId;
-}
+export const jobIdOfAudit = (auditId: string): string | null => jobIdOfPublic('audit', auditId);
 
 /** A target's configuration, hashed: an incremental audit probes a target whose configuration changed. */
 export function configHashOf(target: Target): string {

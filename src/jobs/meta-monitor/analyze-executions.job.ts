@@ -1,46 +1,187 @@
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { analysisFocuses, analyzeExecutions, executionAnalysisSchema, type ExecutionRecord } from '../../domain/meta-monitor/analyze-executions.js';
+import { Redactor } from '../../domain/compliance/pii.js';
+import { analysisBodySchema, analysisFocuses, analysisSources, ExecutionAnalyzer, type AnalyzedExecution, type QueueLimits } from '../../domain/meta-monitor/analysis.js';
+import { fleetExecutionOf } from '../../domain/meta-monitor/analyze-executions.js';
+import { routingRecommendations } from '../../domain/meta-monitor/routing-advice.js';
+import { clusterIdOf, TemplateMiner } from '../../domain/meta-monitor/template-miner.js';
 import { executionNarrativeRequest, narrativeSchema } from '../../domain/narratives.js';
+import { publicIdOf } from '../../domain/public-ids.js';
 import { queueNames } from '../../domain/queue-names.js';
-import { defineJob } from '../define.js';
+import { defineJob, type JobContext } from '../define.js';
+import type { JobDeps } from '../deps.js';
 import { narrate } from '../narrative.js';
 
 export const timeframes = { 'last-1h': 3_600_000, 'last-24h': 86_400_000, 'last-7d': 7 * 86_400_000 } as const;
 export type Timeframe = keyof typeof timeframes;
+const timeframeNames = Object.keys(timeframes) as [Timeframe, ...Timeframe[]];
 
-/** Statistics over the jobs the fleet finished in a window: durations, waits, failure groups. */
+/** Analysis ids are `analysis-…`: a triggered analysis's job id is its id; a scheduled run's is written with dots. */
+export const analysisIdPrefix = 'analysis';
+
+const performanceSchema = z.object({
+  /** Records read from both windows. */
+  records: z.number(),
+  durationMs: z.number(),
+  recordsPerSecond: z.number().nullable(),
+  /** Highest heap in use seen during the pass (sampled every 10,000 records and at the end). */
+  peakHeapBytes: z.number(),
+  peakRssBytes: z.number(),
+});
+
+export const analysisResultSchema = analysisBodySchema.extend({
+  analysisId: z.string(),
+  timeframe: z.enum(timeframeNames).nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  trigger: z.object({ by: z.string(), priority: z.string() }),
+  performance: performanceSchema,
+  /** Fleet source: queues of which only the newest finished jobs could be read. */
+  truncatedQueues: z.array(z.string()),
+  narrative: narrativeSchema,
+});
+export type AnalysisResult = z.infer<typeof analysisResultSchema>;
+
+/** The longest window an analysis reads: the execution store keeps records for two weeks by default. */
+export const maxWindowMs = 31 * 86_400_000;
+
+const payloadSchema = z
+  .object({
+    timeframe: z.enum(timeframeNames).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    focus: z.enum(analysisFocuses).default('all'),
+    source: z.enum(analysisSources).default('agent'),
+    requestedBy: z.string().max(200).default('scheduler'),
+    priority: z.string().max(20).default('low'),
+  })
+  .refine((p) => !(p.timeframe && (p.from || p.to)), { message: 'give a timeframe or from/to, not both', path: ['timeframe'] })
+  .refine((p) => (p.from === undefined) === (p.to === undefined), { message: 'from and to go together', path: ['from'] })
+  .refine((p) => !p.from || !p.to || (Date.parse(p.from) < Date.parse(p.to) && Date.parse(p.to) - Date.parse(p.from) <= maxWindowMs), {
+    message: `from must be before to, at most ${maxWindowMs / 86_400_000} days apart`,
+    path: ['to'],
+  });
+export type AnalysisPayload = z.input<typeof payloadSchema>;
+
+/** The window an analysis covers: its timeframe up to now, or from/to. */
+export function windowOf(p: { timeframe?: Timeframe | undefined; from?: string | undefined; to?: string | undefined }, now: Date): { from: Date; to: Date } {
+  if (p.from && p.to) {
+    return { from: new Date(p.from), to: new Date(p.to) };
+  }
+  return { from: new Date(now.getTime() - timeframes[p.timeframe ?? 'last-1h']), to: now };
+}
+
+/** Reads the heap and RSS now and then during a pass, keeping the highest. */
+class PeakMemory {
+  heap = 0;
+  rss = 0;
+  sample(): void {
+    const m = process.memoryUsage();
+    this.heap = Math.max(this.heap, m.heapUsed);
+    this.rss = Math.max(this.rss, m.rss);
+  }
+}
+
+async function feedAgent(deps: JobDeps, from: Date, to: Date, add: (e: AnalyzedExecution) => void, ctx: JobContext, tick: () => void): Promise<void> {
+  for await (const r of deps.metaMonitor.executions.window(from, to)) {
+    add({
+      id: r.executionId,
+      timestamp: r.timestamp,
+      operation: r.operation,
+      status: r.status,
+      latencyMs: r.latencyMs,
+      ...(r.error?.type !== undefined ? { errorType: r.error.type } : {}),
+      ...(r.error?.message !== undefined ? { errorMessage: r.error.message } : {}),
+    });
+    tick();
+  }
+  ctx.signal.throwIfAborted();
+}
+
+/**
+ * The meta-monitor's analysis of a window (and the window of equal length before it, for
+ * degradation): from the agent's execution records (the default) or the fleet's own finished
+ * jobs. Streams the records; see `domain/meta-monitor/analysis.ts`.
+ */
 export const analyzeExecutionsJob = defineJob({
   queue: 'meta-monitor',
   name: 'analyze-executions',
-  description: 'durations, waits, failure rates and grouped failure reasons of the jobs the fleet finished in a window',
-  payload: z.object({
-    timeframe: z.enum(Object.keys(timeframes) as [Timeframe, ...Timeframe[]]).default('last-1h'),
-    focus: z.enum(analysisFocuses).default('all'),
-  }),
-  result: executionAnalysisSchema.extend({
-    /** Queues of which only the newest jobs were read: the window holds more. */
-    truncatedQueues: z.array(z.string()),
-    narrative: narrativeSchema,
-  }),
+  description: "success rate, latency percentiles, bottlenecks, failure clusters, degradation and recommendations over the agent's executions (or the fleet's own jobs) in a window",
+  payload: payloadSchema,
+  result: analysisResultSchema,
   stored: true,
-  schedule: { id: 'meta-monitor-analysis', setting: 'BSM_SCHEDULE_META_MONITOR', data: { timeframe: 'last-1h', focus: 'all' }, priority: 'low', description: 'Meta-monitor execution analysis' },
+  schedule: { id: 'meta-monitor-analysis', setting: 'BSM_SCHEDULE_META_MONITOR', data: { timeframe: 'last-1h', focus: 'all', source: 'agent' }, priority: 'low', description: 'Meta-monitor execution analysis' },
   handler: async (job, ctx, deps) => {
-    const to = deps.clock();
-    const from = new Date(to.getTime() - timeframes[job.data.timeframe]);
-    const records: ExecutionRecord[] = [];
-    const truncatedQueues: string[] = [];
-    for (const [i, q] of queueNames.entries()) {
-      ctx.signal.throwIfAborted();
-      const read = await deps.fleet.finishedJobs(q, from);
-      records.push(...read.records);
-      if (read.truncated) {
-        truncatedQueues.push(q);
+    const startedAt = deps.clock();
+    const started = performance.now();
+    const window = windowOf(job.data, startedAt);
+    const length = window.to.getTime() - window.from.getTime();
+    const previous = { from: new Date(window.from.getTime() - length), to: window.from };
+    const config = await deps.metaMonitor.settings();
+    const analyzer = new ExecutionAnalyzer({ source: job.data.source, focus: job.data.focus, settings: config.settings, clusterer: new TemplateMiner(), clusterIdOf });
+    const memory = new PeakMemory();
+    memory.sample();
+    let records = 0;
+    const tick = () => {
+      records += 1;
+      if (records % 10_000 === 0) {
+        memory.sample();
+        ctx.signal.throwIfAborted();
       }
-      await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
+    };
+    const truncatedQueues: string[] = [];
+    const queueLimits = new Map<string, QueueLimits>();
+    if (job.data.source === 'agent') {
+      await feedAgent(deps, previous.from, previous.to, (e) => analyzer.addPrevious(e), ctx, tick);
+      await job.updateProgress(30);
+      await feedAgent(deps, window.from, window.to, (e) => analyzer.add(e), ctx, tick);
+    } else {
+      // Job failure reasons are our handlers' own messages, redacted anyway before anything keeps them.
+      const redactor = new Redactor();
+      for (const [i, q] of queueNames.entries()) {
+        ctx.signal.throwIfAborted();
+        const read = await deps.fleet.finishedJobs(q, previous.from);
+        if (read.truncated) {
+          truncatedQueues.push(q);
+        }
+        for (const r of read.records) {
+          const e = fleetExecutionOf(r);
+          if (!e || e.timestamp >= window.to.getTime()) {
+            continue;
+          }
+          if (e.errorMessage !== undefined) {
+            e.errorMessage = redactor.redact(e.errorMessage);
+          }
+          if (e.timestamp < window.from.getTime()) {
+            analyzer.addPrevious(e);
+          } else {
+            analyzer.add(e);
+          }
+          tick();
+        }
+        queueLimits.set(q, await deps.metaMonitor.queueLimits(q));
+        await job.updateProgress(Math.round(((i + 1) / queueNames.length) * 80));
+      }
     }
-    const result = { ...analyzeExecutions(records, from, to, job.data.focus), truncatedQueues };
-    const narrative = await narrate(deps, 'meta-monitor', executionNarrativeRequest(result), ctx);
+    const body = analyzer.result(window, previous, queueLimits);
+    // The router's figures cover a window ending now: only an analysis of the window up to now gets its advice.
+    if (job.data.source === 'fleet' && Math.abs(startedAt.getTime() - window.to.getTime()) < 60_000) {
+      body.recommendations.push(...routingRecommendations(await deps.metaMonitor.routing(length)));
+    }
+    memory.sample();
+    const durationMs = Math.round(performance.now() - started);
+    const narrative = await narrate(deps, 'meta-monitor', executionNarrativeRequest(body), ctx);
     await job.updateProgress(100);
-    return { ...result, narrative };
+    return {
+      ...body,
+      analysisId: publicIdOf(analysisIdPrefix, job.id ?? `local.${startedAt.getTime()}`),
+      timeframe: job.data.from ? null : (job.data.timeframe ?? 'last-1h'),
+      startedAt: startedAt.toISOString(),
+      finishedAt: deps.clock().toISOString(),
+      trigger: { by: job.data.requestedBy, priority: job.data.priority },
+      performance: { records, durationMs, recordsPerSecond: durationMs > 0 ? Math.round((records / durationMs) * 1000) : null, peakHeapBytes: memory.heap, peakRssBytes: memory.rss },
+      truncatedQueues,
+      narrative,
+    };
   },
 });
