@@ -253,7 +253,7 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const d = issue ? describeIssue(issue, raw) : { path: '(body)', message: 'invalid body' };
-        throw new ApiError(400, 'invalid_request', `${d.path}: ${d.message}`, { field: d.path });
+        throw new ApiError(400, 'invalid_request', d.message, { field: d.path });
       }
       const input = parsed.data;
       const principal = c.get('principal');
@@ -419,7 +419,7 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
       if (!parsed.success) {
         const issues = parsed.error.issues.map((i) => describeIssue(i, raw));
         const first = issues[0] ?? { path: '(body)', message: 'invalid settings' };
-        throw new ApiError(400, 'invalid_request', `${first.path}: ${first.message}`, { field: first.path, issues });
+        throw new ApiError(400, 'invalid_request', first.message, { field: first.path, issues });
       }
       const ifMatch = c.req.header('if-match');
       const before = await deps.metaMonitor.config.current();
