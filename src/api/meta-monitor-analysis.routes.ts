@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { recordBeforeChange } from '../domain/audit-trail/ports.js';
 import { Redactor } from '../domain/compliance/pii.js';
-import { analysisFocuses, analysisSources, type Recommendation } from '../domain/meta-monitor/analysis.js';
+import { analysisFocuses, analysisSources, recommendationSchema, type Recommendation } from '../domain/meta-monitor/analysis.js';
 import { metaMonitorSettingsSchema, type MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import { optimizationSchema, type Optimization } from '../domain/meta-monitor/optimizations.js';
 import { jobIdOfPublic } from '../domain/public-ids.js';
@@ -49,15 +49,8 @@ const Insight = z
   })
   .openapi('MetaMonitorInsight');
 
-const RecommendationView = z
-  .object({
-    id: z.string(),
-    rule: z.string(),
-    title: z.string(),
-    subject: z.string(),
-    evidence: z.array(z.string()),
-    expectedImpact: z.string(),
-    action: z.record(z.string(), z.unknown()).nullable(),
+const RecommendationView = recommendationSchema
+  .extend({
     executable: z.boolean(),
     optimization: optimizationSchema.nullable().openapi({ description: 'The optimization applying it, once applied' }),
   })

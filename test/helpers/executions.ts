@@ -3,18 +3,10 @@
  * templates whose ids, paths and numbers vary, one slow operation, and a degradation of one
  * operation's latency between the window before and the window analysed. Deterministic (seeded).
  */
+import { mulberry32 } from './fuzz-cases.js';
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same records. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG: the same seed gives the same records. */
+export const seeded = mulberry32;
 
 export const plantedOperations = { fast: 'plan-task', degraded: 'search-code', slow: 'generate-patch' } as const;
 /** The slow operation's p95 lies far above this budget; the others lie below it. */

@@ -138,6 +138,34 @@ describe('the meta-monitor over the agent executions', () => {
     expect(body).toMatchObject({ focus: 'all', source: 'agent' });
     expect(Date.parse(body.window.to) - Date.parse(body.window.from)).toBe(hour);
   });
+  it('records its findings in the shared gap store, and resolves them once a later window no longer shows them', async () => {
+    const gaps = (result as unknown as { gaps: { opened: string[]; resolved: string[] } }).gaps;
+    const stored = await t.adapters.gaps.list({ source: 'meta-monitor' });
+    expect(stored.map((g) => g.id).sort()).toEqual([...gaps.opened].sort());
+    expect(stored.filter((g) => g.check === 'failure_cluster')).toHaveLength(3);
+    expect(stored.filter((g) => g.check === 'bottleneck:over_budget').map((g) => g.subject)).toEqual([`agent:operation:${plantedOperations.slow}`]);
+    expect(stored.filter((g) => g.check === 'degradation:latency_p95').map((g) => g.subject)).toEqual([`agent:operation:${plantedOperations.degraded}`]);
+    // The slow operation also takes 72 % of all execution time.
+    expect(stored.filter((g) => g.check === 'bottleneck:time_share').map((g) => g.subject)).toEqual([`agent:operation:${plantedOperations.slow}`]);
+    expect(stored).toHaveLength(6);
+    expect(stored.map((g) => [g.status, g.lastSeenBy])).toEqual(stored.map(() => ['detected', result.analysisId]));
+
+    // Three hours on, an hour of healthy, fast executions: every one of those gaps is resolved by that analysis.
+    const later = Date.now() + 3 * hour;
+    const healthy = Array.from({ length: 600 }, (_, i) => ({ executionId: `later-${i}`, timestamp: later - hour + 1_000 + i * 5_000, operation: [plantedOperations.fast, plantedOperations.slow, plantedOperations.degraded][i % 3], status: 'success', latencyMs: 100 + (i % 50) }));
+    expect((await t.call('POST', `${base}/executions`, { role: 'ingest', body: healthy })).status).toBe(200);
+    const realClock = t.adapters.jobDeps.clock;
+    t.adapters.jobDeps.clock = () => new Date(later);
+    try {
+      const job = await t.fleet.add('meta-monitor', 'analyze-executions', { timeframe: 'last-1h' });
+      await t.fleet.waitForFinish('meta-monitor', job.id as string, 30_000);
+      const after = await t.adapters.gaps.list({ source: 'meta-monitor' });
+      expect(after.map((g) => g.status)).toEqual(after.map(() => 'resolved'));
+      expect(after.map((g) => g.resolvedBy)).toEqual(after.map(() => `analysis-${String(job.id).replaceAll(':', '.')}`));
+    } finally {
+      t.adapters.jobDeps.clock = realClock;
+    }
+  });
 });
 
 describe('an optimization of the fleet, applied and reverted', () => {

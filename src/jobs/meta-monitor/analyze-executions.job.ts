@@ -1,7 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { Redactor } from '../../domain/compliance/pii.js';
-import { analysisBodySchema, analysisFocuses, analysisSources, ExecutionAnalyzer, type AnalyzedExecution, type QueueLimits } from '../../domain/meta-monitor/analysis.js';
+import { isOpenGap } from '../../domain/gaps/lifecycle.js';
+import { analysisBodySchema, analysisFocuses, analysisSources, ExecutionAnalyzer, type AnalysisBody, type AnalyzedExecution, type QueueLimits } from '../../domain/meta-monitor/analysis.js';
+import type { MetaMonitorSettings } from '../../domain/meta-monitor/config.js';
+import { gapSightingsOf } from '../../domain/meta-monitor/gap-sightings.js';
 import { fleetExecutionOf } from '../../domain/meta-monitor/analyze-executions.js';
 import { routingRecommendations } from '../../domain/meta-monitor/routing-advice.js';
 import { clusterIdOf, TemplateMiner } from '../../domain/meta-monitor/template-miner.js';
@@ -36,6 +39,11 @@ export const analysisResultSchema = analysisBodySchema.extend({
   finishedAt: z.string(),
   trigger: z.object({ by: z.string(), priority: z.string() }),
   performance: performanceSchema,
+  /**
+   * What the analysis did to the shared gap store (gap ids): null for an analysis that does not
+   * speak for the present (a `from`/`to` window in the past, or a focus that leaves findings out).
+   */
+  gaps: z.object({ opened: z.array(z.string()), reopened: z.array(z.string()), recurring: z.array(z.string()), resolved: z.array(z.string()) }).nullable(),
   /** Fleet source: queues of which only the newest finished jobs could be read. */
   truncatedQueues: z.array(z.string()),
   narrative: narrativeSchema,
@@ -96,6 +104,21 @@ async function feedAgent(deps: JobDeps, from: Date, to: Date, add: (e: AnalyzedE
     tick();
   }
   ctx.signal.throwIfAborted();
+}
+
+/**
+ * Records the analysis's findings in the gap store: the sightings, and as its scope the subjects
+ * of this source's open meta-monitor gaps, so a problem no longer seen is resolved by this
+ * analysis. A window with too few executions to judge resolves nothing.
+ */
+async function recordGaps(deps: JobDeps, analysisId: string, body: AnalysisBody, settings: MetaMonitorSettings, at: Date): Promise<AnalysisResult['gaps']> {
+  const sightings = gapSightingsOf(body, settings);
+  const prefix = `${body.source}:`;
+  const open = body.executions >= settings.minExecutions ? (await deps.gaps.list({ source: 'meta-monitor', limit: 10_000 })).filter((g) => g.subject.startsWith(prefix) && isOpenGap(g.status)).map((g) => g.subject) : [];
+  const scope = [...new Set([...open, ...sightings.map((s) => s.subject)])];
+  const observed = await deps.gaps.observe({ source: 'meta-monitor', runId: analysisId, at, scope }, sightings);
+  const ids = (gaps: readonly { id: string }[]) => gaps.map((g) => g.id);
+  return { opened: ids(observed.opened), reopened: ids(observed.reopened), recurring: ids(observed.recurring), resolved: ids(observed.resolved) };
 }
 
 /**
@@ -164,22 +187,26 @@ export const analyzeExecutionsJob = defineJob({
       }
     }
     const body = analyzer.result(window, previous, queueLimits);
-    // The router's figures cover a window ending now: only an analysis of the window up to now gets its advice.
-    if (job.data.source === 'fleet' && Math.abs(startedAt.getTime() - window.to.getTime()) < 60_000) {
+    // The router's figures and the gap store speak of the present: only an analysis of the window up to now feeds them.
+    const current = Math.abs(startedAt.getTime() - window.to.getTime()) < 60_000;
+    if (job.data.source === 'fleet' && current) {
       body.recommendations.push(...routingRecommendations(await deps.metaMonitor.routing(length)));
     }
+    const analysisId = publicIdOf(analysisIdPrefix, job.id ?? `local.${startedAt.getTime()}`);
+    const gaps = current && job.data.focus === 'all' ? await recordGaps(deps, analysisId, body, config.settings, startedAt) : null;
     memory.sample();
     const durationMs = Math.round(performance.now() - started);
     const narrative = await narrate(deps, 'meta-monitor', executionNarrativeRequest(body), ctx);
     await job.updateProgress(100);
     return {
       ...body,
-      analysisId: publicIdOf(analysisIdPrefix, job.id ?? `local.${startedAt.getTime()}`),
+      analysisId,
       timeframe: job.data.from ? null : (job.data.timeframe ?? 'last-1h'),
       startedAt: startedAt.toISOString(),
       finishedAt: deps.clock().toISOString(),
       trigger: { by: job.data.requestedBy, priority: job.data.priority },
       performance: { records, durationMs, recordsPerSecond: durationMs > 0 ? Math.round((records / durationMs) * 1000) : null, peakHeapBytes: memory.heap, peakRssBytes: memory.rss },
+      gaps,
       truncatedQueues,
       narrative,
     };
