@@ -120,6 +120,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     audit: { inventory: adapters.inventory },
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
     metaMonitor: adapters.metaMonitor,
+    gaps: adapters.gaps,
     actions: adapters.actions,
     control: fleetControlOver(control),
     clock: () => new Date(),

@@ -20,6 +20,7 @@ import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, r
 import { llmRoutes } from './llm.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
+import { implementationRoutes } from './implementation.routes.js';
 import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
@@ -99,6 +100,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', componentRoutes(deps));
   app.route('/admin/bedrock-support', metaMonitorRoutes(deps));
   app.route('/admin/bedrock-support', metaMonitorAnalysisRoutes(deps));
+  app.route('/admin/bedrock-support', implementationRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

@@ -17,6 +17,7 @@ import type { ExecutionStore, Pseudonymize } from '../domain/meta-monitor/execut
 import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
+import type { GapStore } from '../domain/gaps/gap.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -43,6 +44,8 @@ export interface ApiDeps {
   audit: { inventory: InventoryInForce };
   /** The meta-monitor's execution records, the HMAC that replaces user ids in them, and how long they are kept. */
   executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
+  /** The gap store the auditor, the meta-monitor and implementation support share. */
+  gaps: GapStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */

@@ -95,6 +95,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     audit: { inventory: adapters.inventory },
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS },
     metaMonitor: adapters.metaMonitor,
+    gaps: adapters.gaps,
     actions: adapters.actions,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),

@@ -304,6 +304,11 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('PUT', '/admin/bedrock-support/meta-monitor/config', 200, { body: config.settings });
     await call('POST', '/admin/bedrock-support/meta-monitor/optimize', 404, { role: 'approver', body: { recommendation_id: 'opt-12345', approved_by: 'approver-key', apply: true } });
     await call('GET', '/admin/bedrock-support/meta-monitor/results/analysis-nope', 404, { role: 'viewer' });
+    // A gap reported by hand, in the store the auditor and the meta-monitor share, listed and read.
+    const reported = await call('POST', '/admin/bedrock-support/implementation/gaps', 200, { role: 'operator', body: { title: 'Tool calls time out', type: 'performance_issue' } });
+    const gapId = (reported.gap as { id: string }).id;
+    await call('GET', '/admin/bedrock-support/implementation/gaps?open=true', 200, { role: 'viewer' });
+    await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}`, 200, { role: 'viewer' });
     await runner.close();
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };

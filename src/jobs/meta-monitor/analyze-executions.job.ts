@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { Redactor } from '../../domain/compliance/pii.js';
+import { gapStatuses } from '../../domain/gaps/gap.js';
 import { isOpenGap } from '../../domain/gaps/lifecycle.js';
 import { analysisBodySchema, analysisFocuses, analysisSources, ExecutionAnalyzer, type AnalysisBody, type AnalyzedExecution, type QueueLimits } from '../../domain/meta-monitor/analysis.js';
 import type { MetaMonitorSettings } from '../../domain/meta-monitor/config.js';
@@ -109,12 +110,16 @@ async function feedAgent(deps: JobDeps, from: Date, to: Date, add: (e: AnalyzedE
 /**
  * Records the analysis's findings in the gap store: the sightings, and as its scope the subjects
  * of this source's open meta-monitor gaps, so a problem no longer seen is resolved by this
- * analysis. A window with too few executions to judge resolves nothing.
+ * analysis (the 1,000 most recently seen of them). A window with too few executions to judge
+ * resolves nothing.
  */
+/** The statuses of a gap an analysis may still resolve. */
+const openStatuses = gapStatuses.filter(isOpenGap);
+
 async function recordGaps(deps: JobDeps, analysisId: string, body: AnalysisBody, settings: MetaMonitorSettings, at: Date): Promise<AnalysisResult['gaps']> {
   const sightings = gapSightingsOf(body, settings);
   const prefix = `${body.source}:`;
-  const open = body.executions >= settings.minExecutions ? (await deps.gaps.list({ source: 'meta-monitor', limit: 10_000 })).filter((g) => g.subject.startsWith(prefix) && isOpenGap(g.status)).map((g) => g.subject) : [];
+  const open = body.executions >= settings.minExecutions ? (await deps.gaps.list({ source: 'meta-monitor', status: openStatuses, limit: 1_000 })).filter((g) => g.subject.startsWith(prefix)).map((g) => g.subject) : [];
   const scope = [...new Set([...open, ...sightings.map((s) => s.subject)])];
   const observed = await deps.gaps.observe({ source: 'meta-monitor', runId: analysisId, at, scope }, sightings);
   const ids = (gaps: readonly { id: string }[]) => gaps.map((g) => g.id);
