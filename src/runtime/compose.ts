@@ -36,6 +36,7 @@ import type { GapStore } from '../domain/gaps/gap.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
+import { createLlmStore } from '../store/llm.store.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
@@ -141,6 +142,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     queues: (name) => fleet.queue(name),
     featureFlags,
     llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
+    remediation: { queueJobs: (name) => fleet.queue(name), supportMode, breakers: createLlmStore(redis, prefix).breaker },
     records: createActionRecordStore(redis, prefix),
     audit: auditTrail,
     clock: () => new Date(),

@@ -1,35 +1,89 @@
 /**
- * The kinds of action this version has, and the union of their specs. Implementation support's
- * remediations (retry failed jobs, clean jobs, promote delayed, activate a component, reset a
- * breaker, re-run audit targets) are added here as more kinds: the catalog core stays as it is.
+ * The kinds of action this version has, and the union of their specs: the optimizations' kinds
+ * (queue limits, feature flags, LLM routes) and implementation support's remediations (retry
+ * failed jobs, clean finished jobs, promote delayed jobs, activate a component, reset an LLM
+ * breaker). More kinds are added here: the catalog core stays as it is.
  */
 import { z } from 'zod';
 import type { FeatureFlagService } from '../feature-flags.service.js';
 import type { RoutingMatrix } from '../llm/routing-matrix.js';
 import type { RoutingOverrideStore } from '../llm/routing-overrides.js';
 import { registerKind, type RegisteredKind } from './kind.js';
+import { componentActiveKind, componentActiveSpecSchema, type ComponentActiveSpec } from './kinds/component-active.js';
 import { featureFlagKind, featureFlagSpecSchema, type FeatureFlagSpec } from './kinds/feature-flag.js';
+import { llmResetBreakerKind, llmResetBreakerSpecSchema, type LlmResetBreakerSpec } from './kinds/llm-reset-breaker.js';
 import { llmRouteKind, llmRouteSpecSchema, type LlmRouteSpec } from './kinds/llm-route.js';
+import { queueCleanKind, queueCleanSpecSchema, type QueueCleanSpec } from './kinds/queue-clean.js';
 import { queueConcurrencyKind, queueConcurrencySpecSchema, type QueueConcurrencySpec } from './kinds/queue-concurrency.js';
+import { queuePromoteDelayedKind, queuePromoteDelayedSpecSchema, type QueuePromoteDelayedSpec } from './kinds/queue-promote-delayed.js';
 import { queueRateLimitKind, queueRateLimitSpecSchema, type QueueRateLimitSpec } from './kinds/queue-rate-limit.js';
-import type { QueueLimitsOf } from './ports.js';
+import { queueRetryFailedKind, queueRetryFailedSpecSchema, type QueueRetryFailedSpec } from './kinds/queue-retry-failed.js';
+import type { LlmBreakers, QueueJobsOf, QueueLimitsOf, SupportModeControl } from './ports.js';
 
 /** A spec of any built-in kind, discriminated by `kind`. */
-export type ActionSpec = QueueConcurrencySpec | QueueRateLimitSpec | FeatureFlagSpec | LlmRouteSpec;
+export type ActionSpec =
+  | QueueConcurrencySpec
+  | QueueRateLimitSpec
+  | FeatureFlagSpec
+  | LlmRouteSpec
+  | QueueRetryFailedSpec
+  | QueueCleanSpec
+  | QueuePromoteDelayedSpec
+  | ComponentActiveSpec
+  | LlmResetBreakerSpec;
 export type ActionKindName = ActionSpec['kind'];
 
 /**
  * Every built-in spec as one zod schema, for API documentation (OpenAPI). Validate through
  * `ActionCatalog.parse`, whose errors name the field and the kinds it knows.
  */
-export const actionSpecSchema = z.discriminatedUnion('kind', [queueConcurrencySpecSchema, queueRateLimitSpecSchema, featureFlagSpecSchema, llmRouteSpecSchema]);
+export const actionSpecSchema = z.discriminatedUnion('kind', [
+  queueConcurrencySpecSchema,
+  queueRateLimitSpecSchema,
+  featureFlagSpecSchema,
+  llmRouteSpecSchema,
+  queueRetryFailedSpecSchema,
+  queueCleanSpecSchema,
+  queuePromoteDelayedSpecSchema,
+  componentActiveSpecSchema,
+  llmResetBreakerSpecSchema,
+]);
+
+/** What implementation support's remediation kinds act on. */
+export interface RemediationKindDeps {
+  /** The fleet's queues, for their jobs (BullMQ's `Queue`). */
+  queueJobs: QueueJobsOf;
+  /** The support-mode service (components are activated through its commands only). */
+  supportMode: SupportModeControl;
+  /** The LLM router's breaker store. */
+  breakers: LlmBreakers;
+}
 
 export interface BuiltinKindDeps {
   queues: QueueLimitsOf;
   featureFlags: Pick<FeatureFlagService, 'get' | 'set'>;
   llm: { matrix: RoutingMatrix; overrides: Pick<RoutingOverrideStore, 'get' | 'put'> };
+  /** The remediation kinds' ports; without them, those five kinds are not in the catalog (the program always gives them). */
+  remediation?: RemediationKindDeps;
+}
+
+/** The remediation kinds, in the order the catalog lists them. */
+export function remediationActionKinds(deps: RemediationKindDeps): RegisteredKind[] {
+  return [
+    registerKind(queueRetryFailedKind(deps.queueJobs)),
+    registerKind(queueCleanKind(deps.queueJobs)),
+    registerKind(queuePromoteDelayedKind(deps.queueJobs)),
+    registerKind(componentActiveKind(deps.supportMode)),
+    registerKind(llmResetBreakerKind(deps.breakers)),
+  ];
 }
 
 export function builtinActionKinds(deps: BuiltinKindDeps): RegisteredKind[] {
-  return [registerKind(queueConcurrencyKind(deps.queues)), registerKind(queueRateLimitKind(deps.queues)), registerKind(featureFlagKind(deps.featureFlags)), registerKind(llmRouteKind(deps.llm))];
+  return [
+    registerKind(queueConcurrencyKind(deps.queues)),
+    registerKind(queueRateLimitKind(deps.queues)),
+    registerKind(featureFlagKind(deps.featureFlags)),
+    registerKind(llmRouteKind(deps.llm)),
+    ...(deps.remediation ? remediationActionKinds(deps.remediation) : []),
+  ];
 }

@@ -8,11 +8,13 @@ import { createActionCatalog, type ActionCatalog, type ActionRecordStore } from 
 
 export { createActionCatalog } from './catalog.js';
 export type { ActionCatalog, ActionCatalogDeps, ActionRecordStore } from './catalog.js';
-export { actionSpecSchema, builtinActionKinds } from './builtin.js';
-export type { ActionKindName, ActionSpec, BuiltinKindDeps } from './builtin.js';
+export { actionSpecSchema, builtinActionKinds, remediationActionKinds } from './builtin.js';
+export type { ActionKindName, ActionSpec, BuiltinKindDeps, RemediationKindDeps } from './builtin.js';
 export { registerKind } from './kind.js';
 export type { ActionKind, RegisteredKind, WriteContext } from './kind.js';
-export type { QueueGlobalLimits, QueueLimitsOf } from './ports.js';
+export type { FinishedJobState, LlmBreakers, QueueGlobalLimits, QueueJob, QueueJobs, QueueJobsOf, QueueLimitsOf, SupportModeControl } from './ports.js';
+export { maxRetriedPerAction, maxScannedForCluster } from './kinds/queue-retry-failed.js';
+export { minCleanAgeMs } from './kinds/queue-clean.js';
 export * from './types.js';
 
 /** The catalog of this version's kinds. */

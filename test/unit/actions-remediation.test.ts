@@ -1,0 +1,384 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AuditEventInput } from '../../src/domain/audit-trail/chain.js';
+import {
+  ActionValidationError,
+  actionSpecSchema,
+  builtinActionKinds,
+  createActionCatalog,
+  maxRetriedPerAction,
+  type ActionRecordStore,
+  type ActionSpec,
+  type LlmBreakers,
+  type QueueGlobalLimits,
+  type QueueJob,
+  type QueueJobs,
+  type StoredApplication,
+  type SupportModeControl,
+} from '../../src/domain/actions/index.js';
+import type { BreakerRecord } from '../../src/domain/llm/ports.js';
+import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
+import { apply, initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
+
+function memoryRecords(): ActionRecordStore & { all: Map<string, StoredApplication> } {
+  const all = new Map<string, StoredApplication>();
+  return {
+    all,
+    save: (r) => (all.set(r.id, structuredClone(r)), Promise.resolve()),
+    get: (id) => Promise.resolve(structuredClone(all.get(id) ?? null)),
+    recent: (limit) => Promise.resolve([...all.values()].reverse().slice(0, limit)),
+    exclusive: (work) => work(),
+  };
+}
+
+type JobState = 'failed' | 'completed' | 'delayed' | 'waiting';
+interface FakeJob {
+  id: string;
+  state: JobState;
+  finishedOn: number;
+  failedReason: string;
+}
+
+/**
+ * A queue in memory with BullMQ's orderings: finished sets by finish time, `clean` removing what
+ * finished at or before now - grace. `onRetry` decides where a retried job goes.
+ */
+function fakeQueue() {
+  const jobs = new Map<string, FakeJob>();
+  const q = {
+    jobs,
+    onRetry: (job: FakeJob): void => {
+      job.state = 'waiting';
+    },
+    cleanCalls: 0,
+    add(id: string, state: JobState, finishedOn: number, failedReason = '') {
+      jobs.set(id, { id, state, finishedOn, failedReason });
+    },
+    view(job: FakeJob): QueueJob {
+      return {
+        id: job.id,
+        name: 'work',
+        timestamp: job.finishedOn - 10,
+        finishedOn: job.finishedOn,
+        attemptsMade: 1,
+        failedReason: job.failedReason,
+        retry: () => {
+          if (job.state !== 'failed') {
+            return Promise.reject(new Error(`Job ${job.id} is not in the failed state`));
+          }
+          q.onRetry(job);
+          return Promise.resolve();
+        },
+      };
+    },
+    api: {} as QueueJobs,
+  };
+  q.api = {
+    getJobs(types, start, end, asc) {
+      const list = [...jobs.values()].filter((j) => j.state === types[0]).sort((a, b) => (asc ? a.finishedOn - b.finishedOn : b.finishedOn - a.finishedOn));
+      return Promise.resolve(list.slice(start, end === -1 ? undefined : end + 1).map((j) => q.view(j)));
+    },
+    getJob: (id) => Promise.resolve(jobs.has(id) ? q.view(jobs.get(id) as FakeJob) : undefined),
+    getJobCounts: (...types) => Promise.resolve(Object.fromEntries(types.map((t) => [t, [...jobs.values()].filter((j) => j.state === t).length]))),
+    getJobState: (id) => Promise.resolve(jobs.get(id)?.state ?? 'unknown'),
+    clean(grace, _limit, type) {
+      q.cleanCalls += 1;
+      const cutoff = Date.now() - grace;
+      const gone = [...jobs.values()].filter((j) => j.state === type && j.finishedOn <= cutoff).map((j) => j.id);
+      gone.forEach((id) => jobs.delete(id));
+      return Promise.resolve(gone);
+    },
+    promoteJobs() {
+      jobs.forEach((j) => {
+        if (j.state === 'delayed') {
+          j.state = 'waiting';
+        }
+      });
+      return Promise.resolve();
+    },
+  };
+  return q;
+}
+
+function fakeSupportMode(initial: SupportModeState = initialState()): SupportModeControl & { state: SupportModeState; calls: unknown[] } {
+  const s = {
+    state: initial,
+    calls: [] as unknown[],
+    read: () => Promise.resolve(structuredClone(s.state)),
+    execute: ((command, actor) => {
+      s.calls.push({ command, actor });
+      const before = s.state;
+      s.state = apply(before, command, actor, new Date('2025-03-01T10:00:00Z'));
+      return Promise.resolve({ from: 'inactive', to: 'inactive', changed: s.state !== before, state: s.state });
+    }) as SupportModeControl['execute'],
+  };
+  return s;
+}
+
+function fakeBreakers(state: BreakerRecord['state'], failures: number): LlmBreakers & { record: BreakerRecord; stuck: boolean } {
+  const b = {
+    stuck: false,
+    record: { state, consecutiveFailures: failures, openedAt: state === 'open' ? 1_000 : null, halfOpenSuccesses: 0, trialUntil: null, lastSuccessAt: null, lastError: 'boom', lastErrorAt: 1_000, changedAt: 1_000 } as BreakerRecord,
+    read: () => Promise.resolve({ ...b.record }),
+    reset() {
+      if (!b.stuck) {
+        b.record = { ...b.record, state: 'closed', consecutiveFailures: 0, openedAt: null };
+      }
+      return Promise.resolve();
+    },
+  };
+  return b;
+}
+
+function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number] } = {}) {
+  const queue = fakeQueue();
+  const supportMode = fakeSupportMode(options.supportMode);
+  const breakers = fakeBreakers(...(options.breaker ?? ['open', 3]));
+  const unused = () => {
+    throw new Error('not used here');
+  };
+  const limits: QueueGlobalLimits = {
+    getGlobalConcurrency: unused,
+    setGlobalConcurrency: unused,
+    removeGlobalConcurrency: unused,
+    getGlobalRateLimit: unused,
+    setGlobalRateLimit: unused,
+    removeGlobalRateLimit: unused,
+  };
+  const records = memoryRecords();
+  const audit: AuditEventInput[] = [];
+  const catalog = createActionCatalog<ActionSpec>({
+    kinds: builtinActionKinds({
+      queues: () => limits,
+      featureFlags: { get: unused, set: unused },
+      llm: { matrix: defaultRoutingMatrix, overrides: { get: unused, put: unused } },
+      remediation: { queueJobs: () => queue.api, supportMode, breakers },
+    }),
+    records,
+    audit: { append: (e) => (audit.push(e), Promise.resolve()) },
+    clock: () => new Date(),
+  });
+  return { queue, supportMode, breakers, records, audit, catalog };
+}
+
+const by = { actor: 'approver-key', cause: 'gap-1' };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('remediation kinds in the catalog', () => {
+  const { catalog } = rig();
+
+  it('are listed after the optimization kinds, with their risk and whether they can be undone', () => {
+    expect(catalog.kinds().map((k) => [k.kind, k.risk, k.reversible])).toEqual([
+      ['queue.concurrency', 'medium', true],
+      ['queue.rate-limit', 'medium', true],
+      ['feature-flag', 'high', true],
+      ['llm.route', 'medium', true],
+      ['queue.retry-failed', 'low', false],
+      ['queue.clean', 'medium', false],
+      ['queue.promote-delayed', 'low', false],
+      ['component.active', 'medium', true],
+      ['llm.reset-breaker', 'low', false],
+    ]);
+    expect(catalog.kinds().find((k) => k.kind === 'queue.retry-failed')?.description).toContain('At most 1,000 jobs per action');
+  });
+
+  it.each([
+    { kind: 'queue.retry-failed', queue: 'compliance' },
+    { kind: 'queue.retry-failed', queue: 'compliance', clusterId: 'cl-0123456789ab' },
+    { kind: 'queue.clean', queue: 'meta-monitor', state: 'failed', olderThanMs: 60_000 },
+    { kind: 'queue.promote-delayed', queue: 'bedrock-support' },
+    { kind: 'component.active', component: 'implementation-support', active: false },
+    { kind: 'llm.reset-breaker', path: 'mcp' },
+  ])('parses %j, as the documentation schema does', (spec) => {
+    expect(catalog.parse(spec)).toEqual(spec);
+    expect(actionSpecSchema.parse(spec)).toEqual(spec);
+  });
+
+  it.each([
+    [{ kind: 'queue.retry-failed', queue: 'nope' }, 'queue', 'queue:'],
+    [{ kind: 'queue.retry-failed', queue: 'compliance', clusterId: 'cluster-7' }, 'clusterId', 'cl- and 12 hex digits'],
+    [{ kind: 'queue.retry-failed', queue: 'compliance', limit: 5 }, 'limit', 'limit is not a known field'],
+    [{ kind: 'queue.clean', queue: 'compliance', state: 'waiting', olderThanMs: 60_000 }, 'state', 'state:'],
+    [{ kind: 'queue.clean', queue: 'compliance', state: 'completed', olderThanMs: 59_999 }, 'olderThanMs', 'at least 60000'],
+    [{ kind: 'queue.clean', queue: 'compliance', state: 'completed' }, 'olderThanMs', 'olderThanMs:'],
+    [{ kind: 'queue.clean', queue: 'compliance', state: 'completed', olderThanMs: 90_000.5 }, 'olderThanMs', 'olderThanMs:'],
+    [{ kind: 'queue.promote-delayed' }, 'queue', 'queue:'],
+    [{ kind: 'component.active', component: 'compliance', active: true }, 'component', 'component:'],
+    [{ kind: 'component.active', component: 'meta-monitor' }, 'active', 'active:'],
+    [{ kind: 'llm.reset-breaker', path: 'local' }, 'path', 'path:'],
+  ])('%j is refused naming %s', (input, field, message) => {
+    let error: unknown;
+    try {
+      catalog.parse(input);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ActionValidationError);
+    expect((error as ActionValidationError).field).toBe(field);
+    expect((error as ActionValidationError).message).toContain(message);
+  });
+});
+
+describe('queue.retry-failed', () => {
+  it('retries at most 1,000 failed jobs per action, the newest first, and says how many stay', async () => {
+    const { queue, catalog } = rig();
+    for (let i = 0; i < 1_500; i++) {
+      queue.add(`j${i}`, 'failed', 10_000 + i, 'boom');
+    }
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'queue.retry-failed', queue: 'compliance' }));
+    expect(plan.changes).toHaveLength(maxRetriedPerAction);
+    expect(plan.changes[0]).toEqual({ target: 'queue:compliance:job:j1499', from: 'failed', to: 'waiting' });
+    expect(plan.changes.at(-1)?.target).toBe('queue:compliance:job:j500');
+    expect(plan.description).toContain('500 more stay failed');
+    expect([...queue.jobs.values()].every((j) => j.state === 'failed')).toBe(true);
+
+    const app = await catalog.apply(catalog.parse({ kind: 'queue.retry-failed', queue: 'compliance' }), by);
+    expect(app.verification?.verified).toBe(true);
+    expect([...queue.jobs.values()].filter((j) => j.state === 'failed').map((j) => j.id)).toHaveLength(500);
+    expect(queue.jobs.get('j499')?.state).toBe('failed');
+    expect(queue.jobs.get('j500')?.state).toBe('waiting');
+  });
+
+  it('reads each retried job back by id: one that failed again makes the application unverified', async () => {
+    const { queue, catalog } = rig();
+    queue.add('a', 'failed', 1_000, 'boom');
+    queue.add('b', 'failed', 2_000, 'boom');
+    queue.onRetry = (job) => {
+      // b fails again at once (its cause is still there); a runs to completion.
+      job.state = job.id === 'b' ? 'failed' : 'completed';
+    };
+    const app = await catalog.apply(catalog.parse({ kind: 'queue.retry-failed', queue: 'compliance' }), by);
+    expect(app.verification).toMatchObject({ verified: false });
+    expect((app.after as { retried: { id: string; state: string }[] }).retried).toEqual([
+      { id: 'b', state: 'failed' },
+      { id: 'a', state: 'completed' },
+    ]);
+  });
+
+  it('a job retried or removed by someone else meanwhile is no error; a retry refused while the job is still failed is', async () => {
+    const { queue, catalog, records } = rig();
+    queue.add('a', 'failed', 1_000, 'boom');
+    queue.add('b', 'failed', 2_000, 'boom');
+    const spec = catalog.parse({ kind: 'queue.retry-failed', queue: 'compliance' });
+    // Between the plan and the write: a is retried elsewhere, b removed.
+    const getJob = queue.api.getJob.bind(queue.api);
+    queue.api.getJob = async (id) => {
+      const job = await getJob(id);
+      if (id === 'a') {
+        (queue.jobs.get('a') as FakeJob).state = 'waiting';
+      } else {
+        queue.jobs.delete('b');
+        return undefined;
+      }
+      return job;
+    };
+    const app = await catalog.apply(spec, by);
+    expect(app.verification).toMatchObject({ verified: true, read: { retried: [{ id: 'b', state: 'unknown' }, { id: 'a', state: 'waiting' }] } });
+
+    queue.api.getJob = getJob;
+    queue.add('c', 'failed', 3_000, 'boom');
+    queue.onRetry = () => {
+      throw new Error('READONLY You can not write against a read only replica.');
+    };
+    await expect(catalog.apply(spec, by)).rejects.toThrow('READONLY');
+    expect([...records.all.values()].map((r) => r.status)).toEqual(['applied', 'failed']);
+  });
+});
+
+describe('queue.clean', () => {
+  it('counts the jobs that finished at or before now - age, as BullMQ removes them, and verifies none is left', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(10_000_000);
+    const { queue, catalog } = rig();
+    const cutoff = 10_000_000 - 60_000;
+    // The boundary: finished exactly at the cutoff is old enough (BullMQ's range is inclusive).
+    [cutoff - 5_000, cutoff - 1, cutoff, cutoff + 1, cutoff + 30_000].forEach((t, i) => queue.add(`c${i}`, 'completed', t));
+    queue.add('f0', 'failed', cutoff - 5_000);
+    const spec = catalog.parse({ kind: 'queue.clean', queue: 'compliance', state: 'completed', olderThanMs: 60_000 });
+
+    const plan = await catalog.dryRun(spec);
+    expect(plan.changes).toEqual([{ target: 'queue:compliance:completed', from: 5, to: 2 }]);
+    expect(plan.description).toContain('Removes 3 of');
+    expect(queue.cleanCalls).toBe(0);
+
+    const app = await catalog.apply(spec, by);
+    expect(app.verification?.verified).toBe(true);
+    expect([...queue.jobs.keys()].sort()).toEqual(['c3', 'c4', 'f0']);
+  });
+
+  it('counts exactly over a large set (a binary search, not a scan)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(100_000_000);
+    const { queue, catalog } = rig();
+    for (let i = 0; i < 5_000; i++) {
+      queue.add(`c${i}`, 'completed', 100_000_000 - 120_000 + i * 20);
+    }
+    const getJobs = queue.api.getJobs.bind(queue.api);
+    let reads = 0;
+    queue.api.getJobs = (...args) => (reads++, getJobs(...args));
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'queue.clean', queue: 'compliance', state: 'completed', olderThanMs: 60_000 }));
+    // Finished at or before 100_000_000 - 60_000: i * 20 <= 60_000, i = 0..3000.
+    expect(plan.changes).toEqual([{ target: 'queue:compliance:completed', from: 5_000, to: 1_999 }]);
+    expect(reads).toBeLessThan(20);
+  });
+
+  it('an older job left behind makes the application unverified', async () => {
+    const { queue, catalog } = rig();
+    queue.add('old', 'failed', Date.now() - 3_600_000);
+    queue.api.clean = () => Promise.resolve([]);
+    const app = await catalog.apply(catalog.parse({ kind: 'queue.clean', queue: 'compliance', state: 'failed', olderThanMs: 60_000 }), by);
+    expect(app.verification?.verified).toBe(false);
+  });
+});
+
+describe('queue.promote-delayed', () => {
+  it('expects no delayed job left; one delayed again since shows as unverified', async () => {
+    const { queue, catalog } = rig();
+    queue.add('d1', 'delayed', 0);
+    queue.add('d2', 'delayed', 0);
+    const promote = queue.api.promoteJobs.bind(queue.api);
+    queue.api.promoteJobs = async () => {
+      await promote();
+      queue.add('d3', 'delayed', 0); // a retry backing off right after
+    };
+    const app = await catalog.apply(catalog.parse({ kind: 'queue.promote-delayed', queue: 'compliance' }), by);
+    expect(app).toMatchObject({ before: { delayed: 2 }, after: { delayed: 1 }, verification: { verified: false } });
+  });
+});
+
+describe('component.active', () => {
+  const enabled = () => apply(initialState(), { type: 'enable', activate: false }, { by: 'op' }, new Date());
+
+  it('runs the lifecycle command as the approver, with the action in the reason', async () => {
+    const { supportMode, catalog } = rig({ supportMode: enabled() });
+    const app = await catalog.apply(catalog.parse({ kind: 'component.active', component: 'meta-monitor', active: true }), by);
+    expect(supportMode.calls).toEqual([{ command: { type: 'activate', components: ['meta-monitor'] }, actor: { by: 'approver-key', reason: expect.stringContaining(app.id) as unknown } }]);
+    expect(app.verification?.verified).toBe(true);
+  });
+
+  it('deactivating needs no enabled support mode; activating does, and is refused before anything is written', async () => {
+    const { supportMode, catalog, audit } = rig();
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'component.active', component: 'meta-monitor', active: false }));
+    expect(plan.changes).toEqual([]);
+    await expect(catalog.apply(catalog.parse({ kind: 'component.active', component: 'meta-monitor', active: true }), by)).rejects.toMatchObject({
+      name: 'SupportModeConflictError',
+      status: 'disabled',
+    });
+    expect([supportMode.calls, audit]).toEqual([[], []]);
+  });
+});
+
+describe('llm.reset-breaker', () => {
+  it('a closed breaker with failures counted is a change too; a reset that does not take is unverified', async () => {
+    const counted = rig({ breaker: ['closed', 2] });
+    const plan = await counted.catalog.dryRun(counted.catalog.parse({ kind: 'llm.reset-breaker', path: 'mcp' }));
+    expect(plan.changes).toEqual([{ target: 'llm-breaker:mcp:consecutiveFailures', from: 2, to: 0 }]);
+
+    const { breakers, catalog } = rig({ breaker: ['open', 3] });
+    breakers.stuck = true;
+    const app = await catalog.apply(catalog.parse({ kind: 'llm.reset-breaker', path: 'direct' }), by);
+    expect(app).toMatchObject({ changed: true, verification: { verified: false, read: { state: 'open' } } });
+  });
+});
