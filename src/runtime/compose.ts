@@ -36,7 +36,6 @@ import type { GapStore } from '../domain/gaps/gap.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
-import { createLlmStore } from '../store/llm.store.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
@@ -60,7 +59,7 @@ export interface Adapters {
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
-  /** The action catalog: queue limits, feature flags and LLM routes, each audited, verified and revertible. */
+  /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
   jobDeps: JobDeps;
@@ -142,7 +141,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     queues: (name) => fleet.queue(name),
     featureFlags,
     llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
-    remediation: { queueJobs: (name) => fleet.queue(name), supportMode, breakers: createLlmStore(redis, prefix).breaker },
+    remediation: { queueJobs: (name) => fleet.queue(name), supportMode, breakers: llm.breakers },
     records: createActionRecordStore(redis, prefix),
     audit: auditTrail,
     clock: () => new Date(),

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { createBedrockProvider } from '../providers/bedrock.provider.js';
 import { createBudget, defaultPriceTable, type Budget } from '../domain/llm/budget.js';
 import { createCircuitBreaker } from '../domain/llm/circuit-breaker.js';
+import type { BreakerStore } from '../domain/llm/ports.js';
 import { createLocalProvider } from '../providers/local.provider.js';
 import { createMcpProvider, type McpArgumentMapping } from '../providers/mcp.provider.js';
 import { createLlmRouter, type LlmRouter, type Redaction } from '../domain/llm/router.js';
@@ -36,6 +37,8 @@ export interface Llm {
    * follows a change made through this store at once, other processes' within a second.
    */
   routeOverrides: RoutingOverrideStore;
+  /** The breakers the router trips, as stored (the `llm.reset-breaker` action resets them). */
+  breakers: BreakerStore;
   close(): Promise<void>;
 }
 
@@ -123,6 +126,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     budget,
     pii,
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
+    breakers: store.breaker,
     async ping(path, signal) {
       const provider = path === 'direct' ? direct : mcp;
       if (!provider) {
