@@ -95,9 +95,17 @@ function insightsOf(a: AnalysisResult): z.infer<typeof Insight>[] {
 export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
   const reports = deps.reports;
+  /** Recent analyses, newest first. Results stored by an earlier version (another shape) are left out, and logged. */
+  const recent = async (limit: number) => {
+    const { reports: found, unreadable } = await reports.listMatching(jobName, analysisResultSchema, { limit });
+    if (unreadable > 0) {
+      deps.logger.warn({ unreadable, kind: jobName }, 'stored analyses of an earlier shape were left out');
+    }
+    return found;
+  };
 
   const latest = async (source?: (typeof analysisSources)[number]): Promise<AnalysisResult> => {
-    const found = source ? (await reports.list(jobName, analysisResultSchema, { limit: 50 })).find((r) => r.body.source === source) : await reports.latest(jobName, analysisResultSchema);
+    const found = (await recent(50)).find((r) => source === undefined || r.body.source === source);
     if (!found) {
       throw new ApiError(404, 'not_found', `no ${source ? `${source} ` : ''}analysis yet: start one with POST ${base}/analyze`);
     }
@@ -106,7 +114,7 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
 
   /** The recommendation with this id in the latest analyses (ids are stable across them), with the analysis that made it. */
   const findRecommendation = async (id: string): Promise<{ recommendation: Recommendation; analysisId: string }> => {
-    for (const r of await reports.list(jobName, analysisResultSchema, { limit: 20 })) {
+    for (const r of await recent(20)) {
       const recommendation = r.body.recommendations.find((x) => x.id === id);
       if (recommendation) {
         return { recommendation, analysisId: r.body.analysisId };
@@ -175,7 +183,13 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
       if (jobId === null) {
         throw new ApiError(404, 'not_found', `unknown analysis "${id}": analysis ids look like analysis-…`);
       }
-      const stored = await reports.get(jobName, jobId, analysisResultSchema);
+      const stored = await reports.get(jobName, jobId, analysisResultSchema).catch((err: unknown) => {
+        // The store's StoredDataError: a result kept by an earlier version, in the shape it had then.
+        if (err instanceof Error && err.name === 'StoredDataError') {
+          throw new ApiError(409, 'conflict', `analysis ${id} was stored by an earlier version in another shape and cannot be read as an analysis of this one`);
+        }
+        throw err;
+      });
       if (stored) {
         return c.json(stored.body, 200);
       }
@@ -366,19 +380,19 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
       },
     }),
     async (c) => {
-      const recent = (await reports.list(jobName, analysisResultSchema, { limit: 20 })).map((r) => ({ analysisId: r.body.analysisId, source: r.body.source, finishedAt: r.body.finishedAt, ...r.body.performance }));
-      const rates = recent.map((r) => r.recordsPerSecond).filter((n): n is number => n !== null);
-      const durations = recent.map((r) => r.durationMs);
+      const timings = (await recent(20)).map((r) => ({ analysisId: r.body.analysisId, source: r.body.source, finishedAt: r.body.finishedAt, ...r.body.performance }));
+      const rates = timings.map((r) => r.recordsPerSecond).filter((n): n is number => n !== null);
+      const durations = timings.map((r) => r.durationMs);
       const mean = (xs: number[]) => (xs.length === 0 ? null : Math.round(xs.reduce((a, b) => a + b, 0) / xs.length));
       const extreme = (xs: number[], f: (...v: number[]) => number) => (xs.length === 0 ? null : f(...xs));
       return c.json(
         {
-          analyses: recent.length,
+          analyses: timings.length,
           recordsPerSecond: { mean: mean(rates), min: extreme(rates, Math.min) },
           durationMs: { mean: mean(durations), max: extreme(durations, Math.max) },
-          peakHeapBytes: extreme(recent.map((r) => r.peakHeapBytes), Math.max),
-          peakRssBytes: extreme(recent.map((r) => r.peakRssBytes), Math.max),
-          recent,
+          peakHeapBytes: extreme(timings.map((r) => r.peakHeapBytes), Math.max),
+          peakRssBytes: extreme(timings.map((r) => r.peakRssBytes), Math.max),
+          recent: timings,
         },
         200,
       );

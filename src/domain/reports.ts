@@ -20,4 +20,9 @@ export interface ReportStore {
   latest<S extends z.ZodType>(kind: string, schema: S): Promise<StoredReport<z.output<S>> | null>;
   /** Newest first, created at or after `since`. */
   list<S extends z.ZodType>(kind: string, schema: S, options?: { since?: Date; limit?: number }): Promise<StoredReport<z.output<S>>[]>;
+  /**
+   * As `list`, leaving out the reports that do not match `schema` (a kind whose result changed
+   * shape across versions keeps its older reports) and counting them, so the caller can say so.
+   */
+  listMatching<S extends z.ZodType>(kind: string, schema: S, options?: { since?: Date; limit?: number }): Promise<{ reports: StoredReport<z.output<S>>[]; unreadable: number }>;
 }

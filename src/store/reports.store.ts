@@ -28,6 +28,9 @@ export function createReportStore(redis: Redis, keyPrefix: string, keepPerKind =
     return raw === null ? null : parse(kind, id, raw, schema);
   };
 
+  const ids = (kind: string, options: { since?: Date; limit?: number }) =>
+    redis.zrevrangebyscore(indexKey(kind), '+inf', options.since ? options.since.getTime() : '-inf', 'LIMIT', 0, options.limit ?? 100);
+
   return {
     async save(kind, id, body, at = new Date()) {
       const report = { id, kind, createdAt: at.toISOString(), body };
@@ -48,9 +51,22 @@ export function createReportStore(redis: Redis, keyPrefix: string, keepPerKind =
       return id === undefined ? null : get(kind, id, schema);
     },
     async list(kind, schema, options = {}) {
-      const ids = await redis.zrevrangebyscore(indexKey(kind), '+inf', options.since ? options.since.getTime() : '-inf', 'LIMIT', 0, options.limit ?? 100);
-      const reports = await Promise.all(ids.map((id) => get(kind, id, schema)));
+      const reports = await Promise.all((await ids(kind, options)).map((id) => get(kind, id, schema)));
       return reports.filter((r) => r !== null);
+    },
+    async listMatching(kind, schema, options = {}) {
+      const read = await Promise.all(
+        (await ids(kind, options)).map((id) =>
+          get(kind, id, schema).catch((err: unknown) => {
+            if (err instanceof StoredDataError) {
+              return undefined;
+            }
+            throw err;
+          }),
+        ),
+      );
+      const reports = read.filter((r) => r !== null && r !== undefined);
+      return { reports, unreadable: read.filter((r) => r === undefined).length };
     },
   };
 }

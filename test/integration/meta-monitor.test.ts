@@ -131,6 +131,15 @@ describe('the meta-monitor over the agent executions', () => {
     expect((await t.call('GET', `${base}/results/audit-1`, { role: 'viewer' })).status).toBe(404);
   });
 
+  it('reads past results an earlier version stored in another shape without failing: left out of lists, a 409 by id', async () => {
+    await t.adapters.reports.save('analyze-executions', 'repeat:meta-monitor-analysis:1764000000000', { window: { from: 'x', to: 'y' }, focus: 'all', executions: 3, groups: [], failures: [], slowest: [] }, new Date(Date.now() - 60_000));
+    const old = await t.call('GET', `${base}/results/analysis-repeat.meta-monitor-analysis.1764000000000`, { role: 'viewer' });
+    expect(old.status).toBe(409);
+    expect(JSON.stringify(await old.json())).toContain('earlier version');
+    expect((await t.call('GET', `${base}/performance`, { role: 'viewer' })).status).toBe(200);
+    expect((await json<Result>(await t.call('GET', `${base}/results/latest`, { role: 'viewer' }))).analysisId).toBe(result.analysisId);
+  });
+
   it('a bare POST analyze analyses the last hour with the defaults', async () => {
     const res = await t.call('POST', `${base}/analyze`, { role: 'operator' });
     expect(res.status).toBe(202);
