@@ -121,16 +121,16 @@ describe('backlog ranking with blockers', () => {
 
 describe('backlog sprints', () => {
   it('fills sprints by effort in rank order, first fit, never before a blocker', () => {
-    // Scores fall with severity; efforts 6, 5, 4, 3, 12: capacity 10.
+    // Scores fall with severity; efforts 6, 5, 1, 3, 12: capacity 10. e4 would fit in sprint 1, but its blocker e2 is in sprint 2.
     const e1 = entry('e1', { severity: 'critical', effort: 6 });
     const e2 = entry('e2', { severity: 'high', effort: 5 });
-    const e3 = entry('e3', { severity: 'medium', effort: 4 });
+    const e3 = entry('e3', { severity: 'medium', effort: 1 });
     const e4 = entry('e4', { severity: 'low', effort: 3, blockedBy: ['e2'] });
     const big = entry('big', { severity: 'low', criticality: 'low', effort: 12 });
     const { sprints, items } = buildBacklog([big, e4, e3, e2, e1], { now, capacity: 10 });
     expect(items.map((i) => i.id)).toEqual(['e1', 'e2', 'e3', 'e4', 'big']);
     expect(sprints).toEqual([
-      { number: 1, capacity: 10, points: 10, items: ['e1', 'e3'], overCapacity: false },
+      { number: 1, capacity: 10, points: 7, items: ['e1', 'e3'], overCapacity: false },
       { number: 2, capacity: 10, points: 8, items: ['e2', 'e4'], overCapacity: false },
       { number: 3, capacity: 10, points: 12, items: ['big'], overCapacity: true },
     ]);
