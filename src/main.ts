@@ -121,6 +121,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
+    backlog: adapters.backlog,
     actions: adapters.actions,
     control: fleetControlOver(control),
     clock: () => new Date(),

@@ -18,6 +18,7 @@ import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { GapStore } from '../domain/gaps/gap.js';
+import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -46,6 +47,8 @@ export interface ApiDeps {
   executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
   /** The gap store the auditor, the meta-monitor and implementation support share. */
   gaps: GapStore;
+  /** Implementation support's backlog: hand-posted items and priority overrides, apart from the gaps. */
+  backlog: BacklogStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */

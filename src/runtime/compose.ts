@@ -22,6 +22,7 @@ import { createFleetReader } from '../store/fleet-reader.js';
 import { readRedisFacts } from '../store/redis-facts.js';
 import { createReportStore } from '../store/reports.store.js';
 import { createGapStore } from '../store/gaps.store.js';
+import { createBacklogStore } from '../store/backlog.store.js';
 import { createExecutionStore } from '../store/executions.store.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { createInventoryStore } from '../store/inventory.store.js';
@@ -33,6 +34,7 @@ import { createProber } from '../probes/index.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { InventoryStore } from '../domain/audit/inventory.js';
 import type { GapStore } from '../domain/gaps/gap.js';
+import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
@@ -55,6 +57,8 @@ export interface Adapters {
   /** The auditor's inventory in force (seeded from `BSM_INVENTORY` at start-up, else the built-in one). */
   inventory: InventoryInForce & { seed: InventoryStore['seed'] };
   gaps: GapStore;
+  /** Implementation support's backlog: hand-posted items and priority overrides. */
+  backlog: BacklogStore;
   /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
@@ -200,6 +204,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     reports,
     inventory,
     gaps,
+    backlog: createBacklogStore(redis, prefix),
     executions,
     metaMonitor,
     actions,

@@ -96,6 +96,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS },
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
+    backlog: adapters.backlog,
     actions: adapters.actions,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
