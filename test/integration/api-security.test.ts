@@ -154,6 +154,8 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',
         '/admin/bedrock-support/enable',
+        '/admin/bedrock-support/implementation/backlog/items',
+        '/admin/bedrock-support/implementation/backlog/prioritize',
         '/admin/bedrock-support/implementation/gaps',
         '/admin/bedrock-support/implementation/gaps/{id}/dismiss',
         '/admin/bedrock-support/meta-monitor/analyze',

@@ -309,6 +309,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     const gapId = (reported.gap as { id: string }).id;
     await call('GET', '/admin/bedrock-support/implementation/gaps?open=true', 200, { role: 'viewer' });
     await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}`, 200, { role: 'viewer' });
+    const item = await call('POST', '/admin/bedrock-support/implementation/backlog/items', 201, { role: 'operator', body: { title: 'Retry budget per tool', type: 'missing_implementation', blockedBy: [gapId] } });
+    await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 200, { role: 'operator', body: { items: [{ id: gapId, priority: 'high' }, { id: item.id as string, priority: 60, effort: 2 }] } });
+    await call('GET', '/admin/bedrock-support/implementation/backlog', 200, { role: 'viewer' });
+    await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 404, { role: 'operator', body: { items: [{ id: 'gap-0000000000000000', priority: 'low' }] } });
     await runner.close();
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
