@@ -52,18 +52,21 @@ export function createSpecFiles(): SpecFiles {
         }
         const entries = await readdir(folder.real, { withFileTypes: true });
         const specs: string[] = [];
+        const outside: string[] = [];
         for (const e of entries) {
           if (e.isDirectory()) {
             specs.push(e.name);
           } else if (e.isSymbolicLink()) {
             // A linked spec counts when it leads to a directory under the root.
             const target = await realUnder(rootReal, join(folder.real, e.name)).catch(() => 'absent' as const);
-            if (typeof target === 'object' && (await stat(target.real).catch(() => null))?.isDirectory()) {
+            if (target === 'outside') {
+              outside.push(e.name);
+            } else if (typeof target === 'object' && (await stat(target.real).catch(() => null))?.isDirectory()) {
               specs.push(e.name);
             }
           }
         }
-        return { kind: 'listed', specs: specs.sort() };
+        return { kind: 'listed', specs: specs.sort(), outside: outside.sort() };
       } catch (err) {
         return { kind: 'problem', problem: 'unreadable', detail: `${join(root, specsFolder)} cannot be read (${describe(err)})` };
       }

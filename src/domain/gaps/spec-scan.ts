@@ -293,7 +293,7 @@ export type SpecScanResult = z.infer<typeof specScanResultSchema>;
 // Reading (a port) and the scan
 
 /** How a spec target's directory could be read. */
-export type SpecListing = { kind: 'listed'; specs: string[] } | { kind: 'problem'; problem: Extract<SpecScanProblemKind, 'unreadable' | 'not_a_directory' | 'no_specs_folder' | 'outside_root'>; detail: string };
+export type SpecListing = { kind: 'listed'; specs: string[]; /** Entries that are links leading outside the root: not followed. */ outside: string[] } | { kind: 'problem'; problem: Extract<SpecScanProblemKind, 'unreadable' | 'not_a_directory' | 'no_specs_folder' | 'outside_root'>; detail: string };
 
 export type PathState = 'present' | 'absent' | 'outside_root' | 'unreadable';
 
@@ -372,6 +372,9 @@ async function scanTarget(target: SpecTarget, deps: SpecScanDeps, limits: SpecSc
   }
   const names = listing.kind === 'listed' ? listing.specs : [];
   result.specsFound = names.length;
+  for (const name of listing.kind === 'listed' ? listing.outside : []) {
+    result.problems.push({ kind: 'outside_root', spec: new Redactor().redact(name), detail: `${specsFolder}/${name} leads outside the spec directory: not followed` });
+  }
   const redacted = names.map((n) => new Redactor().redact(n));
   const tasks: ScannedTask[] = [];
   const complete = new Set<string>();
