@@ -33,7 +33,8 @@ const Accepted = z
 
 const Pending = z.object({ scanId: z.string(), state: z.enum(['queued', 'running']), progress: z.object({ percent: z.number() }) }).openapi('SpecScanPending');
 
-const ResultView = specScanResultSchema.openapi('SpecScanResult');
+// Extended here: the domain's schema was made before @hono/zod-openapi taught zod `.openapi()`.
+const ResultView = specScanResultSchema.extend({}).openapi('SpecScanResult');
 
 const IdParam = z.object({ id: z.string().openapi({ example: 'spec-scan-3f1c…' }) });
 
