@@ -213,7 +213,11 @@ describe('a scan of a spec folder', () => {
 
   it('redacts personal data in task text before it is stored, with subjects that do not depend on neighbouring tasks', async () => {
     await write('.kiro/specs/notify/tasks.md', '- [ ] Mail jonas.wolf@example.com when a refund fails\n- [ ] Mail mia.meyer@example.com weekly\n');
-    await scan();
+    // A spec named after a person, whose tasks.md is a directory: the problem quotes its name, redacted.
+    await mkdir(join(root, '.kiro/specs/lena.berg@example.com/tasks.md'), { recursive: true });
+    const result = await scan();
+    expect(result.targets[0]?.problems).toEqual([expect.objectContaining({ kind: 'unreadable', spec: '[EMAIL_1]' })]);
+    expect(JSON.stringify(result)).not.toContain('lena.berg');
     const stored = JSON.stringify(gaps.all());
     expect(stored).not.toContain('jonas.wolf');
     expect(stored).not.toContain('mia.meyer');

@@ -361,9 +361,11 @@ async function scanTarget(target: SpecTarget, deps: SpecScanDeps, limits: SpecSc
     gaps: { opened: [], reopened: [], recurring: [], resolved: [] },
     problems: [],
   };
+  // Details quote file names and error messages: redacted like the tasks' text.
+  const problem = (kind: SpecScanProblemKind, spec: string | null, detail: string) => result.problems.push({ kind, spec, detail: new Redactor().redact(detail) });
   const listing = await deps.files.listSpecs(target.path);
   if (listing.kind === 'problem') {
-    result.problems.push({ kind: listing.problem, spec: null, detail: listing.detail });
+    problem(listing.problem, null, listing.detail);
     // A folder without `.kiro/specs` has no tasks: its gaps are resolved. One that cannot be read says nothing.
     if (listing.problem !== 'no_specs_folder') {
       result.status = 'unreadable';
@@ -373,7 +375,7 @@ async function scanTarget(target: SpecTarget, deps: SpecScanDeps, limits: SpecSc
   const names = listing.kind === 'listed' ? listing.specs : [];
   result.specsFound = names.length;
   for (const name of listing.kind === 'listed' ? listing.outside : []) {
-    result.problems.push({ kind: 'outside_root', spec: new Redactor().redact(name), detail: `${specsFolder}/${name} leads outside the spec directory: not followed` });
+    problem('outside_root', new Redactor().redact(name), `${specsFolder}/${name} leads outside the spec directory: not followed`);
   }
   const redacted = names.map((n) => new Redactor().redact(n));
   const tasks: ScannedTask[] = [];
@@ -393,20 +395,20 @@ async function scanTarget(target: SpecTarget, deps: SpecScanDeps, limits: SpecSc
     const spec = redacted[i] ?? name;
     if (budget.specs <= 0 || budget.tasks <= 0) {
       listingComplete = false;
-      result.problems.push({ kind: 'limit', spec: null, detail: `${names.length - i} spec${names.length - i === 1 ? '' : 's'} not read: a scan reads at most ${limits.maxSpecs} specs and ${limits.maxTasks} tasks` });
+      problem('limit', null, `${names.length - i} spec${names.length - i === 1 ? '' : 's'} not read: a scan reads at most ${limits.maxSpecs} specs and ${limits.maxTasks} tasks`);
       break;
     }
     budget.specs -= 1;
     const file = await deps.files.readTasks(target.path, name, limits.maxFileBytes);
     if (file.kind === 'problem') {
-      result.problems.push({ kind: file.problem, spec, detail: file.detail });
+      problem(file.problem, spec, file.detail);
       continue;
     }
     let parsed = file.kind === 'read' ? parseTasks(file.text, limits.maxPathsPerTask) : [];
     let whole = true;
     if (parsed.length > budget.tasks) {
       const next = parsed[budget.tasks];
-      result.problems.push({ kind: 'limit', spec, detail: `tasks from line ${next?.line ?? '?'} on not read: a scan reads at most ${limits.maxTasks} tasks` });
+      problem('limit', spec, `tasks from line ${next?.line ?? '?'} on not read: a scan reads at most ${limits.maxTasks} tasks`);
       parsed = parsed.slice(0, budget.tasks);
       whole = false;
     }
@@ -427,8 +429,7 @@ async function scanTarget(target: SpecTarget, deps: SpecScanDeps, limits: SpecSc
       missing.set(task, absent);
     }
     for (const [p, kind] of untold) {
-      const shown = new Redactor().redact(p);
-      result.problems.push({ kind, spec, detail: kind === 'outside_root' ? `${shown} leads outside the spec directory: not followed` : `${shown} cannot be looked at: not counted as missing` });
+      problem(kind, spec, kind === 'outside_root' ? `${p} leads outside the spec directory: not followed` : `${p} cannot be looked at: not counted as missing`);
     }
     const scanned = scannedTasks(target.id, spec, parsed, (t) => missing.get(t) ?? [], limits);
     tasks.push(...scanned);
