@@ -10,6 +10,7 @@ import type { SupportModeState } from '../domain/support-mode/state.js';
 import type { InventoryVersion } from '../domain/audit/inventory.js';
 import type { Prober } from '../domain/audit/probe.js';
 import type { GapStore } from '../domain/gaps/gap.js';
+import type { SpecFiles, SpecScanRequest } from '../domain/gaps/spec-scan.js';
 import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
 import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
@@ -42,6 +43,11 @@ export interface JobDeps {
   /** The infrastructure auditor's inventory in force, its probes, and the gap store it shares with the other components. */
   audit: { inventory: () => Promise<InventoryVersion>; prober: Prober };
   gaps: GapStore;
+  /**
+   * Implementation support: the spec folders as the worker reads them, and how another job (a
+   * comprehensive audit) asks for a spec scan, under a job id that makes asking twice one scan.
+   */
+  implementation: { specFiles: SpecFiles; enqueueSpecScan: (request: SpecScanRequest, jobId: string) => Promise<void> };
   /** The meta-monitor's execution records, its settings in force, and a queue's limits as BullMQ holds them. */
   metaMonitor: {
     executions: Pick<ExecutionStore, 'window'>;

@@ -10,6 +10,7 @@ import { archiveAuditTrailJob } from './compliance/archive-audit-trail.job.js';
 import { complianceCheckJob } from './compliance/compliance-check.job.js';
 import { auditJob } from './infrastructure-auditor/audit.job.js';
 import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
+import { specScanJob } from './implementation-support/spec-scan.job.js';
 import { analyzeExecutionsJob } from './meta-monitor/analyze-executions.job.js';
 
 /**
@@ -27,6 +28,7 @@ export const jobs = [
   canaryJob('infrastructure-auditor'),
   analyzeExecutionsJob,
   canaryJob('meta-monitor'),
+  specScanJob,
   canaryJob('implementation-support'),
   complianceCheckJob,
   archiveAuditTrailJob,

@@ -44,6 +44,8 @@ export function describeTarget(target: Target): string {
       return `feature flag ${target.flag}`;
     case 'llm':
       return `the ${target.path} LLM path`;
+    case 'spec':
+      return `the spec directory ${target.path}`;
   }
 }
 

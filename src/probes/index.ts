@@ -20,6 +20,8 @@ import { probeHttp } from './http.probe.js';
 import { probeLlm } from './llm.probe.js';
 import { probeQueue } from './queue.probe.js';
 import { probeRedis } from './redis.probe.js';
+import { createSpecFiles } from './spec-files.js';
+import { probeSpec } from './spec.probe.js';
 import { probeTcp } from './tcp.probe.js';
 import { probeTls } from './tls.probe.js';
 
@@ -61,6 +63,7 @@ class ProbeTimeoutError extends Error {
 
 export function createProber(deps: ProberDeps): Prober {
   const now = deps.now ?? Date.now;
+  const specFiles = createSpecFiles();
 
   async function run(target: Target, ctx: ProbeContext): Promise<Findings> {
     switch (target.kind) {
@@ -80,6 +83,8 @@ export function createProber(deps: ProberDeps): Prober {
         return probeFlag(target, deps);
       case 'llm':
         return probeLlm(target, deps, ctx);
+      case 'spec':
+        return probeSpec(target, specFiles);
     }
   }
 

@@ -31,6 +31,7 @@ import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import { createProber } from '../probes/index.js';
+import { createSpecFiles } from '../probes/spec-files.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
 import type { InventoryStore } from '../domain/audit/inventory.js';
 import type { GapStore } from '../domain/gaps/gap.js';
@@ -182,6 +183,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     audit: { inventory: () => inventory.current(), prober },
     gaps,
+    implementation: {
+      specFiles: createSpecFiles(),
+      enqueueSpecScan: async (request, jobId) => {
+        await fleet.add('implementation-support', 'spec-scan', request, { jobId, priority: request.priority });
+      },
+    },
     metaMonitor: {
       executions,
       settings: () => metaMonitor.config.current(),

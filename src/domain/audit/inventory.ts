@@ -3,6 +3,7 @@
  * probes. Parsed once with zod wherever it comes from (a file at start-up, `PUT …/audit/config`,
  * Redis); a target's kind decides its probe and its fields.
  */
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { queueNames } from '../queue-names.js';
 import { featureFlagNames } from '../feature-flags.js';
@@ -11,7 +12,7 @@ import { redisSlowMs } from '../fleet/thresholds.js';
 export const criticalities = ['critical', 'high', 'medium', 'low'] as const;
 export type Criticality = (typeof criticalities)[number];
 
-export const targetKinds = ['http', 'tcp', 'tls', 'dns', 'redis', 'queue', 'feature-flag', 'llm'] as const;
+export const targetKinds = ['http', 'tcp', 'tls', 'dns', 'redis', 'queue', 'feature-flag', 'llm', 'spec'] as const;
 export type TargetKind = (typeof targetKinds)[number];
 
 /** A secret given as the name of an environment variable of the worker processes (`{ env: NAME }`), or as itself. */
@@ -110,7 +111,26 @@ const llmTarget = z
   .object({ ...base, kind: z.literal('llm'), path: z.enum(['direct', 'mcp']), latencyBudgetMs: ms(120_000).default(10_000) })
   .strict();
 
-export const targetSchema = z.discriminatedUnion('kind', [httpTarget, tcpTarget, tlsTarget, dnsTarget, redisTarget, queueTarget, flagTarget, llmTarget]);
+/**
+ * A folder of the primary agent's specs (`.kiro/specs/<name>/tasks.md` under `path`), read by the
+ * spec scan of implementation support; the auditor only checks that its workers can read it.
+ */
+const specTarget = z
+  .object({
+    ...base,
+    kind: z.literal('spec'),
+    /** The spec directory's root (absolute): paths named by tasks are relative to it. */
+    path: z
+      .string()
+      .min(1)
+      .max(4_096)
+      .refine((p) => isAbsolute(p) && !p.includes('\0'), 'an absolute path of a directory the worker processes can read'),
+    component: base.component.default('specs'),
+    criticality: base.criticality.default('medium'),
+  })
+  .strict();
+
+export const targetSchema = z.discriminatedUnion('kind', [httpTarget, tcpTarget, tlsTarget, dnsTarget, redisTarget, queueTarget, flagTarget, llmTarget, specTarget]);
 export type Target = z.output<typeof targetSchema>;
 export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
 

@@ -28,6 +28,8 @@ const where = (t: Target | undefined): string => {
       return `feature flag ${t.flag}`;
     case 'llm':
       return `the ${t.path} LLM path`;
+    case 'spec':
+      return `the spec directory ${t.path}`;
   }
 };
 
@@ -51,6 +53,8 @@ const rules: Record<string, Rule> = {
   'feature-flag.value': (t, g) => `Set ${where(t)} to ${g.evidence.expected} (POST /admin/feature-flags/${t?.kind === 'feature-flag' ? t.flag : '<flag>'}/${g.evidence.expected === 'true' ? 'enable' : 'disable'}), or change the inventory if the new value is intended.`,
   'llm.configured': (t) => `Configure ${where(t)} (BEDROCK_ENABLED and AWS_REGION for direct, MCP_URL for mcp), or drop the target if the path is not used.`,
   'llm.residency': (t, g) => `Move ${where(t)} to an EU region (${g.evidence.observed}): personal data must not leave the allow-list.`,
+  'spec.reachable': (t, g) => `Make ${where(t)} readable by the worker processes (${g.evidence.observed}), or correct its path in the inventory.`,
+  'spec.specs-folder': (t) => `${where(t)} has no .kiro/specs folder: point the target at the repository root the primary agent writes its specs in.`,
   'llm.breaker': (t) => `${where(t)} has its circuit breaker open: check the provider's errors in /health/detailed; it closes by itself after a successful probe.`,
 };
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { auditNarrativeRequest } from '../../domain/audit/narrative.js';
 import { auditReportSchema, auditTypes } from '../../domain/audit/report.js';
 import { auditIdOf, incrementalMaxAgeMs, runAudit, UnknownTargetsError, type TargetHistory } from '../../domain/audit/run.js';
+import { specScanIdPrefix } from '../../domain/gaps/spec-scan.js';
 import { defineJob, PermanentJobError } from '../define.js';
 import type { JobDeps } from '../deps.js';
 import { narrate } from '../narrative.js';
@@ -73,6 +74,13 @@ export const auditJob = defineJob({
       throw err instanceof UnknownTargetsError ? new PermanentJobError(err.message) : err;
     }
     await pending;
+    // A comprehensive audit also reads the spec targets' task lists: on implementation support's
+    // queue (its workers, limits and pause), as its own stored result; one scan per audit, retries included.
+    if (job.data.type === 'comprehensive' && inventory.inventory.targets.some((t) => t.kind === 'spec')) {
+      const scanJobId = `${specScanIdPrefix}-${auditId}`;
+      await deps.implementation.enqueueSpecScan({ requestedBy: job.data.requestedBy, reason: `comprehensive audit ${auditId}`, priority: job.data.priority }, scanJobId);
+      ctx.log.info({ auditId, scanId: scanJobId }, 'spec scan enqueued');
+    }
     const narrative = await narrate(deps, 'infrastructure-auditor', auditNarrativeRequest(report), ctx);
     await job.updateProgress(100);
     return { ...report, narrative };
