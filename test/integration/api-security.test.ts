@@ -158,6 +158,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/implementation/backlog/prioritize',
         '/admin/bedrock-support/implementation/gaps',
         '/admin/bedrock-support/implementation/gaps/{id}/dismiss',
+        '/admin/bedrock-support/implementation/spec-scan',
         '/admin/bedrock-support/meta-monitor/analyze',
         '/admin/bedrock-support/meta-monitor/executions',
         '/admin/bedrock-support/meta-monitor/optimizations/{id}/revert',

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { afterEach, beforeEach } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
@@ -278,6 +281,21 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/admin/bedrock-support/audit/permissions', 200, { role: 'viewer' });
     await call('GET', '/admin/bedrock-support/audit/status/audit-nope', 404, { role: 'viewer' });
     await call('POST', '/admin/bedrock-support/audit/trigger', 400, { body: { targets: ['nope'] } });
+    // The spec scan: a spec target's task list, scanned on an implementation-support worker of this step only.
+    const specDir = await mkdtemp(join(tmpdir(), 'bsm-openapi-spec-'));
+    await mkdir(join(specDir, '.kiro/specs/demo'), { recursive: true });
+    await writeFile(join(specDir, '.kiro/specs/demo/tasks.md'), '- [ ] Build `src/demo.ts`\n- [x] Plan it\n');
+    const inventory = config.inventory as { targets: unknown[] };
+    await call('PUT', '/admin/bedrock-support/audit/config', 200, { body: { ...inventory, targets: [...inventory.targets, { id: 'demo-specs', kind: 'spec', path: specDir }] } });
+    const specRunner = startTestRunner(t, ['implementation-support']);
+    const scan = await call('POST', '/admin/bedrock-support/implementation/spec-scan', 202, { role: 'operator' });
+    await vi.waitFor(async () => expect((await t.call('GET', scan.resultUrl as string, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    await call('GET', scan.resultUrl as string, 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/implementation/spec-scan/latest', 200, { role: 'viewer' });
+    await call('POST', '/admin/bedrock-support/implementation/spec-scan', 400, { role: 'operator', body: { targets: ['nope'] } });
+    await specRunner.close();
+    await call('PUT', '/admin/bedrock-support/audit/config', 200, { body: config.inventory });
+    await rm(specDir, { recursive: true, force: true });
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
 
@@ -442,7 +460,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
     ].map((p) => `POST ${p} 200`);
-    posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
+    posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });
