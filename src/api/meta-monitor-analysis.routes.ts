@@ -5,11 +5,11 @@ import { Redactor } from '../domain/compliance/pii.js';
 import { analysisFocuses, analysisSources, recommendationSchema, type Recommendation } from '../domain/meta-monitor/analysis.js';
 import { metaMonitorSettingsSchema, type MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import { optimizationSchema, type Optimization } from '../domain/meta-monitor/optimizations.js';
-import { jobIdOfPublic } from '../domain/public-ids.js';
 import { analysisIdPrefix, analysisResultSchema, maxWindowMs, timeframes, type AnalysisResult, type Timeframe } from '../jobs/meta-monitor/analyze-executions.job.js';
 import { assertPermission } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
+import { jobResult } from './job-results.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, noQuery, notFound, protectedErrors } from './openapi.js';
 import { describeIssue } from './validation.js';
@@ -179,29 +179,8 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const id = c.req.valid('param').id;
-      const jobId = jobIdOfPublic(analysisIdPrefix, id);
-      if (jobId === null) {
-        throw new ApiError(404, 'not_found', `unknown analysis "${id}": analysis ids look like analysis-…`);
-      }
-      const stored = await reports.get(jobName, jobId, analysisResultSchema).catch((err: unknown) => {
-        // The store's StoredDataError: a result kept by an earlier version, in the shape it had then.
-        if (err instanceof Error && err.name === 'StoredDataError') {
-          throw new ApiError(409, 'conflict', `analysis ${id} was stored by an earlier version in another shape and cannot be read as an analysis of this one`);
-        }
-        throw err;
-      });
-      if (stored) {
-        return c.json(stored.body, 200);
-      }
-      const job = await deps.fleet.queue(queue).getJob(jobId);
-      if (!job) {
-        throw new ApiError(404, 'not_found', `unknown analysis "${id}"`);
-      }
-      const state = await job.getState();
-      if (state === 'failed') {
-        throw new ApiError(409, 'conflict', `analysis ${id} failed: ${job.failedReason}`);
-      }
-      return c.json({ analysisId: id, state: state === 'active' ? ('running' as const) : ('queued' as const), progress: { percent: typeof job.progress === 'number' ? job.progress : 0 } }, 202);
+      const found = await jobResult(deps, { queue, jobName, prefix: analysisIdPrefix, what: 'analysis', schema: analysisResultSchema }, id);
+      return found.done ? c.json(found.body, 200) : c.json({ analysisId: id, state: found.state, progress: found.progress }, 202);
     },
   );
 

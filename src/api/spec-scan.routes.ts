@@ -3,8 +3,8 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { recordBeforeChange } from '../domain/audit-trail/ports.js';
 import { Redactor } from '../domain/compliance/pii.js';
 import { specScanIdPrefix, specScanResultSchema } from '../domain/gaps/spec-scan.js';
-import { jobIdOfPublic } from '../domain/public-ids.js';
 import type { ApiDeps } from './deps.js';
+import { jobResult } from './job-results.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, guard, jsonBody, jsonResponse, noQuery, notFound, protectedErrors } from './openapi.js';
@@ -113,23 +113,8 @@ export function specScanRoutes(deps: Pick<ApiDeps, 'fleet' | 'audit' | 'auditTra
     }),
     async (c) => {
       const id = c.req.valid('param').id;
-      const jobId = jobIdOfPublic(specScanIdPrefix, id);
-      if (jobId === null) {
-        throw new ApiError(404, 'not_found', `unknown spec scan "${id.slice(0, 80)}": scan ids look like spec-scan-…`);
-      }
-      const stored = await deps.reports.get(jobName, jobId, specScanResultSchema);
-      if (stored) {
-        return c.json(stored.body, 200);
-      }
-      const job = await deps.fleet.queue(queue).getJob(jobId);
-      if (!job) {
-        throw new ApiError(404, 'not_found', `unknown spec scan "${id}"`);
-      }
-      const state = await job.getState();
-      if (state === 'failed') {
-        throw new ApiError(409, 'conflict', `spec scan ${id} failed: ${job.failedReason}`);
-      }
-      return c.json({ scanId: id, state: state === 'active' ? ('running' as const) : ('queued' as const), progress: { percent: typeof job.progress === 'number' ? job.progress : 0 } }, 202);
+      const found = await jobResult(deps, { queue, jobName, prefix: specScanIdPrefix, what: 'spec scan', schema: specScanResultSchema }, id);
+      return found.done ? c.json(found.body, 200) : c.json({ scanId: id, state: found.state, progress: found.progress }, 202);
     },
   );
 

@@ -6,29 +6,18 @@ import {
   builtinActionKinds,
   createActionCatalog,
   maxRetriedPerAction,
-  type ActionRecordStore,
   type ActionSpec,
   type LlmBreakers,
   type QueueGlobalLimits,
   type QueueJob,
   type QueueJobs,
-  type StoredApplication,
   type SupportModeControl,
 } from '../../src/domain/actions/index.js';
 import type { BreakerRecord } from '../../src/domain/llm/ports.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { apply, initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
+import { memoryRecords } from '../helpers/actions.js';
 
-function memoryRecords(): ActionRecordStore & { all: Map<string, StoredApplication> } {
-  const all = new Map<string, StoredApplication>();
-  return {
-    all,
-    save: (r) => (all.set(r.id, structuredClone(r)), Promise.resolve()),
-    get: (id) => Promise.resolve(structuredClone(all.get(id) ?? null)),
-    recent: (limit) => Promise.resolve([...all.values()].reverse().slice(0, limit)),
-    exclusive: (work) => work(),
-  };
-}
 
 type JobState = 'failed' | 'completed' | 'delayed' | 'waiting';
 interface FakeJob {

@@ -11,32 +11,12 @@ import {
   createActionCatalog,
   registerKind,
   type ActionKind,
-  type ActionRecordStore,
   type QueueGlobalLimits,
-  type StoredApplication,
 } from '../../src/domain/actions/index.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { cachedRoutingOverrides, noOverrides, type RoutingOverrides } from '../../src/domain/llm/routing-overrides.js';
+import { memoryRecords } from '../helpers/actions.js';
 
-/** Records in memory; the lock runs work one at a time. */
-function memoryRecords(): ActionRecordStore & { all: Map<string, StoredApplication> } {
-  const all = new Map<string, StoredApplication>();
-  let chain: Promise<unknown> = Promise.resolve();
-  return {
-    all,
-    save: (r) => {
-      all.set(r.id, structuredClone(r));
-      return Promise.resolve();
-    },
-    get: (id) => Promise.resolve(structuredClone(all.get(id) ?? null)),
-    recent: (limit) => Promise.resolve([...all.values()].reverse().slice(0, limit)),
-    exclusive<T>(work: () => Promise<T>) {
-      const run = chain.then(work);
-      chain = run.catch(() => undefined);
-      return run;
-    },
-  };
-}
 
 /** A trail in memory that can be made to refuse entries. */
 function memoryTrail() {
