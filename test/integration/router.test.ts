@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createBudget } from '../../src/domain/llm/budget.js';
 import type { BudgetAlert, BudgetSettings } from '../../src/domain/llm/budget.js';
 import { createCircuitBreaker } from '../../src/domain/llm/circuit-breaker.js';
@@ -410,11 +410,14 @@ describe('router: time limits, throttling and aborts', () => {
     expect(r.mcp.signals[0]?.aborted).toBe(false);
     // With a usable fallback the primary gets 70 % of the budget; the rest stays for the fallback.
     expect(answer.attempts[0]).toMatchObject({ path: 'direct', result: 'timeout' });
-    expect(answer.attempts[0]?.latencyMs).toBeGreaterThanOrEqual(650);
+    expect(answer.attempts[0]?.latencyMs).toBeGreaterThanOrEqual(500);
     expect(answer.latencyMs).toBeLessThan(1000);
     const breaker = (await r.router.pathStatus()).find((s) => s.path === 'direct')?.breaker;
     expect(breaker?.consecutiveFailures).toBe(1);
-    expect(breaker?.lastError).toMatch(/^no answer within (69\d|700) ms$/);
+    // 70 % of the budget less the time spent before the call (Redis reads: more on a busy machine).
+    const allowedMs = Number(/^no answer within (\d+) ms$/.exec(breaker?.lastError ?? '')?.[1]);
+    expect(allowedMs).toBeGreaterThan(500);
+    expect(allowedMs).toBeLessThanOrEqual(700);
   });
 
   it('moves on even when the provider ignores its signal', async () => {
@@ -612,7 +615,9 @@ describe('router: metrics', () => {
     r.direct.script({ kind: 'hang' });
     const controller = new AbortController();
     const pending = r.router.ask(ask('infrastructure'), { signal: controller.signal });
-    setTimeout(() => controller.abort(), 10);
+    // Aborted once the call is under way (a fixed delay can land before it, on a busy machine).
+    await vi.waitFor(() => expect(r.direct.signals).toHaveLength(2), { timeout: 5_000, interval: 2 });
+    controller.abort();
     await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
     const m = await r.router.routingMetrics(60_000);
     expect(m).toMatchObject({ totalDecisions: 2, decisions: 1, efficiency: 1 });
