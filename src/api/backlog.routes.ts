@@ -21,6 +21,7 @@ import {
 } from '../domain/implementation/backlog.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
+import { reportedProblemFields } from './gap-fields.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, isoTime, jsonBody, jsonResponse, keyed, notFound, protectedErrors } from './openapi.js';
 
@@ -39,10 +40,7 @@ const BacklogQuery = z
 
 const ItemBody = z
   .object({
-    title: z.string().trim().min(1).max(300).openapi({ example: 'Idempotency keys for checkout retries' }),
-    type: z.enum(gapTypes),
-    severity: z.enum(gapSeverities).default('medium'),
-    components: z.array(z.string().trim().min(1).max(100)).max(20).default([]),
+    ...reportedProblemFields,
     effort: Effort.optional().openapi({ description: "Points; default: the gap type's default effort" }),
     blockedBy: z.array(ItemId).max(50).default([]).openapi({ description: 'Ids (gap-… or item-…) that must be done first' }),
   })

@@ -6,6 +6,7 @@ import { gapIdOf, gapFingerprint, gapSchema, gapSeverities, gapSources, gapStatu
 import { isOpenGap } from '../domain/gaps/lifecycle.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
+import { reportedProblemFields } from './gap-fields.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, jsonBody, jsonResponse, noQuery, notFound, protectedErrors } from './openapi.js';
 
@@ -45,10 +46,7 @@ const GapView = gapSchema.extend({}).openapi('Gap');
 
 const ManualGap = z
   .object({
-    title: z.string().trim().min(1).max(300).openapi({ example: 'Checkout retries are not idempotent' }),
-    type: z.enum(gapTypes),
-    severity: z.enum(gapSeverities).default('medium'),
-    components: z.array(z.string().trim().min(1).max(100)).max(20).default([]),
+    ...reportedProblemFields,
     subject: z.string().trim().min(1).max(200).optional().openapi({ description: 'What it is about, stable across posts (the same subject and type is the same gap); default: from the title' }),
     expected: z.string().trim().max(500).optional(),
     observed: z.string().trim().max(500).optional(),

@@ -1,4 +1,4 @@
-import type { ActionRecordStore, StoredApplication } from '../../src/domain/actions/index.js';
+import type { ActionRecordStore, QueueGlobalLimits, StoredApplication } from '../../src/domain/actions/index.js';
 
 /** Action records in memory; the lock runs work one at a time, as the Redis lock does across processes. */
 export function memoryRecords(): ActionRecordStore & { all: Map<string, StoredApplication> } {
@@ -17,5 +17,20 @@ export function memoryRecords(): ActionRecordStore & { all: Map<string, StoredAp
       chain = run.catch(() => undefined);
       return run;
     },
+  };
+}
+
+/** A queue whose global limits no test here reaches: each method throws if called. */
+export function unusedQueueLimits(): QueueGlobalLimits {
+  const unused = () => {
+    throw new Error('not used here');
+  };
+  return {
+    getGlobalConcurrency: unused,
+    setGlobalConcurrency: unused,
+    removeGlobalConcurrency: unused,
+    getGlobalRateLimit: unused,
+    setGlobalRateLimit: unused,
+    removeGlobalRateLimit: unused,
   };
 }

@@ -8,7 +8,6 @@ import {
   maxRetriedPerAction,
   type ActionSpec,
   type LlmBreakers,
-  type QueueGlobalLimits,
   type QueueJob,
   type QueueJobs,
   type SupportModeControl,
@@ -16,7 +15,7 @@ import {
 import type { BreakerRecord } from '../../src/domain/llm/ports.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { apply, initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
-import { memoryRecords } from '../helpers/actions.js';
+import { memoryRecords, unusedQueueLimits } from '../helpers/actions.js';
 
 
 type JobState = 'failed' | 'completed' | 'delayed' | 'waiting';
@@ -125,14 +124,7 @@ function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord
   const unused = () => {
     throw new Error('not used here');
   };
-  const limits: QueueGlobalLimits = {
-    getGlobalConcurrency: unused,
-    setGlobalConcurrency: unused,
-    removeGlobalConcurrency: unused,
-    getGlobalRateLimit: unused,
-    setGlobalRateLimit: unused,
-    removeGlobalRateLimit: unused,
-  };
+  const limits = unusedQueueLimits();
   const records = memoryRecords();
   const audit: AuditEventInput[] = [];
   const catalog = createActionCatalog<ActionSpec>({

@@ -11,11 +11,10 @@ import {
   createActionCatalog,
   registerKind,
   type ActionKind,
-  type QueueGlobalLimits,
 } from '../../src/domain/actions/index.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { cachedRoutingOverrides, noOverrides, type RoutingOverrides } from '../../src/domain/llm/routing-overrides.js';
-import { memoryRecords } from '../helpers/actions.js';
+import { memoryRecords, unusedQueueLimits } from '../helpers/actions.js';
 
 
 /** A trail in memory that can be made to refuse entries. */
@@ -194,14 +193,7 @@ describe('action specs', () => {
   const unused = () => {
     throw new Error('not called by parse');
   };
-  const queue: QueueGlobalLimits = {
-    getGlobalConcurrency: unused,
-    setGlobalConcurrency: unused,
-    removeGlobalConcurrency: unused,
-    getGlobalRateLimit: unused,
-    setGlobalRateLimit: unused,
-    removeGlobalRateLimit: unused,
-  };
+  const queue = unusedQueueLimits();
   const catalog = createActionCatalog({
     kinds: builtinActionKinds({ queues: () => queue, featureFlags: { get: unused, set: unused }, llm: { matrix: defaultRoutingMatrix, overrides: { get: unused, put: unused } } }),
     records: memoryRecords(),
