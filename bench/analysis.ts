@@ -62,12 +62,6 @@ export async function analysisBench(): Promise<{ ok: boolean }> {
     };
     // Read, analyse, read again: the read's time is the faster of the two (the one with warm caches).
     const read1 = await read();
-    if (process.env.BENCH_ANALYSIS_DEBUG) {
-      for (let k = 0; k < 3; k++) {
-        const a = await analyze();
-        process.stdout.write(`debug: analysis ${a.ms.toFixed(0)} ms, job's own ${a.result.performance.durationMs} ms; read ${(await read()).ms.toFixed(0)} ms\n`);
-      }
-    }
     const analysis = await analyze();
     const read2 = await read();
     const readMs = Math.min(read1.ms, read2.ms);

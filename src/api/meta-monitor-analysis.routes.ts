@@ -67,7 +67,7 @@ const OptimizeBody = z
 
 const RevertBody = z.object({ reason: z.string().trim().max(500).optional().openapi({ example: 'Throttling gone after the quota raise' }) }).strict().openapi('RevertBody');
 
-const ConfigView = z.object({ version: count, setBy: z.string(), setAt: isoTime, settings: z.unknown() }).openapi('MetaMonitorConfig');
+const ConfigView = z.object({ version: count, setBy: z.string(), setAt: isoTime.nullable().openapi({ description: 'Null while the defaults are in force' }), settings: z.unknown() }).openapi('MetaMonitorConfig');
 
 const IdParam = z.object({ id: z.string().openapi({ example: 'analysis-3f1c…' }) });
 const LatestQuery = { query: z.object({ source: z.enum(analysisSources).optional().openapi({ description: 'Only analyses of this source' }) }).strict() };
@@ -105,7 +105,9 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
   };
 
   const latest = async (source?: (typeof analysisSources)[number]): Promise<AnalysisResult> => {
-    const found = (await recent(50)).find((r) => source === undefined || r.body.source === source);
+    const matches = (r: { body: AnalysisResult }) => source === undefined || r.body.source === source;
+    // The newest is the answer nearly always: more are read only when it is of another source or shape.
+    const found = (await recent(1)).find(matches) ?? (await recent(50)).find(matches);
     if (!found) {
       throw new ApiError(404, 'not_found', `no ${source ? `${source} ` : ''}analysis yet: start one with POST ${base}/analyze`);
     }
@@ -214,12 +216,8 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const a = await latest(c.req.valid('query').source);
-      const recommendations = await Promise.all(
-        a.recommendations.map(async (r) => {
-          const applied = await deps.metaMonitor.optimizations.get(r.id);
-          return { ...r, executable: r.action !== null, optimization: applied };
-        }),
-      );
+      const applied = new Map((await deps.metaMonitor.optimizations.list()).map((o) => [o.id, o]));
+      const recommendations = a.recommendations.map((r) => ({ ...r, executable: r.action !== null, optimization: applied.get(r.id) ?? null }));
       return c.json({ analysisId: a.analysisId, recommendations }, 200);
     },
   );

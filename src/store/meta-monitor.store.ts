@@ -15,7 +15,7 @@ export function createMetaMonitorConfigStore(redis: Redis, keyPrefix: string, cl
   const document = createVersionedDocument(redis, `${keyPrefix}:meta-monitor:config`, storedConfigSchema, { kept: 10, what: 'meta-monitor config' });
   return {
     async current() {
-      return (await document.current()) ?? { version: 0, settings: defaultMetaMonitorSettings, setBy: 'default', setAt: new Date(0).toISOString() };
+      return (await document.current()) ?? { version: 0, settings: defaultMetaMonitorSettings, setBy: 'default', setAt: null };
     },
     replace: (settings, by, expectedVersion) => document.write({ settings, setBy: by, setAt: clock().toISOString() }, expectedVersion),
   };

@@ -182,7 +182,14 @@ class OperationTally {
     this.successesPerMinute = queue === null ? null : new Map();
   }
   get peakSuccessesPerMinute(): number | null {
-    return this.successesPerMinute === null ? null : Math.max(0, ...this.successesPerMinute.values());
+    if (this.successesPerMinute === null) {
+      return null;
+    }
+    let peak = 0;
+    for (const n of this.successesPerMinute.values()) {
+      peak = Math.max(peak, n);
+    }
+    return peak;
   }
 }
 
@@ -235,7 +242,6 @@ class WindowTally {
   readonly statuses: Record<(typeof executionStatuses)[number], number> = { success: 0, failure: 0, timeout: 0, error: 0 };
   readonly latency = new QuantileSketch();
   readonly operations = new Map<string, OperationTally>();
-  untracked = new Set<string>();
   untrackedCount = 0;
 
   add(e: AnalyzedExecution): OperationTally | null {
@@ -335,10 +341,6 @@ export class ExecutionAnalyzer {
 
   addPrevious(e: AnalyzedExecution): void {
     this.previous.add(e);
-  }
-
-  get executions(): number {
-    return this.current.count;
   }
 
   result(window: { from: Date; to: Date }, previousWindow: { from: Date; to: Date }, queueLimits: ReadonlyMap<string, QueueLimits> = new Map()): AnalysisBody {

@@ -53,7 +53,8 @@ export interface MetaMonitorConfigVersion {
   version: number;
   settings: MetaMonitorSettings;
   setBy: string;
-  setAt: string;
+  /** Null while the defaults are in force: nobody set them. */
+  setAt: string | null;
 }
 
 /** Where the settings live (one version in force; every process reads the same). */
