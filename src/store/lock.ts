@@ -3,6 +3,17 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { bindScript, luaScript } from './redis-scripts.js';
 
+/** KEYS: lock. ARGV: token, ttl ms. Extends the lock only if we still hold it. */
+const extendScript = luaScript({
+  name: 'bsmLockExtend',
+  keys: ['lock'],
+  reply: z.number().int(),
+  lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`,
+});
+
 /** KEYS: lock. ARGV: token. Deletes the lock only if we still hold it. */
 const releaseScript = luaScript({
   name: 'bsmLockRelease',
@@ -25,10 +36,13 @@ export interface LockOptions {
 
 /**
  * A fleet-wide lock on one key (SET NX PX with a random token, released only by its holder): runs
- * `work` while holding it.
+ * `work` while holding it. While `work` runs the holder extends the lock every third of its TTL,
+ * so slow work (an HTTP hook, a probe) keeps it; a holder that died stops extending and lets go
+ * within one TTL.
  */
 export function redisLock(redis: Redis, lockKey: string, options: LockOptions): <T>(work: () => Promise<T>) => Promise<T> {
   const release = bindScript(redis, releaseScript);
+  const extend = bindScript(redis, extendScript);
   return async (work) => {
     const token = randomBytes(12).toString('hex');
     const deadline = Date.now() + options.waitMs;
@@ -38,9 +52,14 @@ export function redisLock(redis: Redis, lockKey: string, options: LockOptions): 
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+    const renew = setInterval(() => {
+      extend({ lock: lockKey }, token, String(options.ttlMs)).catch(() => undefined);
+    }, Math.max(10, Math.floor(options.ttlMs / 3)));
+    renew.unref();
     try {
       return await work();
     } finally {
+      clearInterval(renew);
       await release({ lock: lockKey }, token);
     }
   };
