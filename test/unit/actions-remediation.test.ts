@@ -7,11 +7,15 @@ import {
   createActionCatalog,
   maxRetriedPerAction,
   type ActionSpec,
+  type AuditTargets,
   type LlmBreakers,
   type QueueJob,
   type QueueJobs,
   type SupportModeControl,
 } from '../../src/domain/actions/index.js';
+import { inventorySchema, type InventoryInput, type InventoryVersion } from '../../src/domain/audit/inventory.js';
+import type { ProbeOutcome } from '../../src/domain/audit/probe.js';
+import type { GapSighting } from '../../src/domain/gaps/gap.js';
 import type { BreakerRecord } from '../../src/domain/llm/ports.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { apply, initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
@@ -117,10 +121,72 @@ function fakeBreakers(state: BreakerRecord['state'], failures: number): LlmBreak
   return b;
 }
 
-function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number] } = {}) {
+/** The inventory the audit and hook kinds read, unless a test gives its own. */
+const inventoryInput: InventoryInput = {
+  targets: [
+    { id: 'api-health', kind: 'http', component: 'api', criticality: 'critical', url: 'http://127.0.0.1:9/health' },
+    { id: 'db-port', kind: 'tcp', component: 'db', criticality: 'high', host: '127.0.0.1', port: 9 },
+    { id: 'cache', kind: 'tcp', component: 'cache', criticality: 'low', host: '127.0.0.1', port: 9 },
+  ],
+  actions: [
+    {
+      id: 'restart-api',
+      component: 'api',
+      url: 'https://ops:s3cret@api.example.test/admin/restart?token=abc',
+      headers: { 'X-Admin-Key': 'literal-key-123' },
+      body: { graceful: true },
+      expectStatus: 202,
+      expectJson: { status: 'restarted' },
+      risk: 'low',
+      targets: ['api-health'],
+    },
+    { id: 'flush-cache', component: 'cache', url: 'http://cache.test/flush' },
+  ],
+};
+
+type Found = Pick<ProbeOutcome, 'status' | 'reach' | 'observations' | 'error'>;
+const passes: Found = { status: 'pass', reach: { reachable: true }, observations: [{ check: 'reachable', title: 'reachable', expected: 'reachable', observed: 'reachable', met: true, gapType: 'broken_integration' }] };
+const failsStatus = (observed: string): Found => ({
+  status: 'fail',
+  reach: { reachable: true },
+  observations: [...passes.observations, { check: 'status', title: 'GET http://127.0.0.1:9/health answers with status 200', expected: '200', observed, met: false, gapType: 'broken_integration' }],
+});
+const probeError: Found = { status: 'error', reach: { reachable: false, cause: 'other', detail: 'the probe failed: boom' }, observations: [], error: 'boom' };
+
+/** The auditor's inventory, prober and gap store in memory: `found(id, n)` is what the n-th probe of a target (0 first) finds. */
+function fakeAudit(input: InventoryInput = inventoryInput) {
+  const a = {
+    version: { version: 3, source: 'api', setBy: 'admin-key', setAt: '2025-03-01T09:00:00.000Z', inventory: inventorySchema.parse(input) } as InventoryVersion,
+    found: (_id: string, _n: number): Found => passes,
+    probes: [] as string[],
+    observed: [] as { run: { source: string; runId: string; at: Date; scope: readonly string[] }; sightings: readonly GapSighting[] }[],
+    port: {} as AuditTargets,
+  };
+  a.port = {
+    inventory: () => Promise.resolve(structuredClone(a.version)),
+    prober: {
+      probe(target) {
+        const n = a.probes.filter((id) => id === target.id).length;
+        a.probes.push(target.id);
+        return Promise.resolve({ targetId: target.id, kind: target.kind, durationMs: 1, ...a.found(target.id, n) });
+      },
+    },
+    gaps: {
+      observe(run, sightings) {
+        a.observed.push({ run, sightings });
+        return Promise.resolve({ opened: [], reopened: [], recurring: [], resolved: [] });
+      },
+    },
+    clock: () => new Date('2025-03-01T10:00:00.000Z'),
+  };
+  return a;
+}
+
+function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number]; inventory?: InventoryInput } = {}) {
   const queue = fakeQueue();
   const supportMode = fakeSupportMode(options.supportMode);
   const breakers = fakeBreakers(...(options.breaker ?? ['open', 3]));
+  const audited = fakeAudit(options.inventory);
   const unused = () => {
     throw new Error('not used here');
   };
@@ -132,13 +198,13 @@ function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord
       queues: () => limits,
       featureFlags: { get: unused, set: unused },
       llm: { matrix: defaultRoutingMatrix, overrides: { get: unused, put: unused } },
-      remediation: { queueJobs: () => queue.api, supportMode, breakers },
+      remediation: { queueJobs: () => queue.api, supportMode, breakers, audit: audited.port },
     }),
     records,
     audit: { append: (e) => (audit.push(e), Promise.resolve()) },
     clock: () => new Date(),
   });
-  return { queue, supportMode, breakers, records, audit, catalog };
+  return { queue, supportMode, breakers, audited, records, audit, catalog };
 }
 
 const by = { actor: 'approver-key', cause: 'gap-1' };
@@ -161,6 +227,7 @@ describe('remediation kinds in the catalog', () => {
       ['queue.promote-delayed', 'low', false],
       ['component.active', 'medium', true],
       ['llm.reset-breaker', 'low', false],
+      ['audit.rerun', 'low', false],
     ]);
     expect(catalog.kinds().find((k) => k.kind === 'queue.retry-failed')?.description).toContain('At most 1,000 jobs per action');
   });
@@ -172,6 +239,8 @@ describe('remediation kinds in the catalog', () => {
     { kind: 'queue.promote-delayed', queue: 'bedrock-support' },
     { kind: 'component.active', component: 'implementation-support', active: false },
     { kind: 'llm.reset-breaker', path: 'mcp' },
+    { kind: 'audit.rerun', targets: ['api-health'] },
+    { kind: 'audit.rerun', targets: Array.from({ length: 50 }, (_, i) => `t-${i}`) },
   ])('parses %j, as the documentation schema does', (spec) => {
     expect(catalog.parse(spec)).toEqual(spec);
     expect(actionSpecSchema.parse(spec)).toEqual(spec);
@@ -189,6 +258,13 @@ describe('remediation kinds in the catalog', () => {
     [{ kind: 'component.active', component: 'compliance', active: true }, 'component', 'component:'],
     [{ kind: 'component.active', component: 'meta-monitor' }, 'active', 'active:'],
     [{ kind: 'llm.reset-breaker', path: 'local' }, 'path', 'path:'],
+    [{ kind: 'audit.rerun', targets: [] }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun' }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: Array.from({ length: 51 }, (_, i) => `t-${i}`) }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'api-health'] }, 'targets.2', 'target "api-health" is named twice (targets 0 and 2)'],
+    [{ kind: 'audit.rerun', targets: ['API Health'] }, 'targets.0', 'lower-case letters'],
+    [{ kind: 'audit.rerun', targets: 'api-health' }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: ['api-health'], type: 'comprehensive' }, 'type', 'type is not a known field'],
   ])('%j is refused naming %s', (input, field, message) => {
     let error: unknown;
     try {
@@ -363,3 +439,92 @@ describe('llm.reset-breaker', () => {
     expect(app).toMatchObject({ changed: true, verification: { verified: false, read: { state: 'open' } } });
   });
 });
+
+/** The error `work` rejects with. */
+async function rejectionOf(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
+
+describe('audit.rerun', () => {
+  it('a target id the inventory in force lacks is refused naming targets, in the dry run and the apply: nothing probed, audited or recorded', async () => {
+    const { audited, catalog, audit, records } = rig();
+    const spec = catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'api-helth', 'db'] });
+    for (const attempt of [catalog.dryRun(spec), catalog.apply(spec, by)]) {
+      const err = await rejectionOf(attempt);
+      expect(err).toBeInstanceOf(ActionValidationError);
+      expect(err).toMatchObject({ field: 'targets', message: 'targets: "api-helth", "db" are not targets of the inventory in force (version 3; GET /admin/bedrock-support/audit/config lists its targets)' });
+    }
+    expect([audited.probes, audited.observed, audit, records.all.size]).toEqual([[], [], [], 0]);
+  });
+
+  it('plans from a probe of each target now: the failing checks as changes, what fails in words', async () => {
+    const { audited, catalog } = rig();
+    audited.found = (id) => (id === 'api-health' ? failsStatus('503') : id === 'cache' ? probeError : passes);
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'cache'] }));
+    expect(plan).toMatchObject({ risk: 'low', reversible: false });
+    expect(plan.changes).toEqual([
+      { target: 'audit-target:api-health:status', from: '503', to: '200' },
+      { target: 'audit-target:cache', from: 'error: boom', to: 'pass' },
+    ]);
+    expect(plan.description).toContain('api-health fails status: expected 200, observed 503; cache could not be probed: boom. db-port passes.');
+    expect(audited.probes).toEqual(['api-health', 'db-port', 'cache']);
+    expect(audited.observed).toEqual([]);
+  });
+
+  it('records the outcomes the plan probed as an audit run named by the application (no probe for the write), then probes again to verify', async () => {
+    const { audited, catalog } = rig();
+    // api-health fails at the plan and passes from then on; cache's probe cannot run at the plan.
+    audited.found = (id, n) => (id === 'api-health' && n === 0 ? failsStatus('503') : id === 'cache' && n === 0 ? probeError : passes);
+    const app = await catalog.apply(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'cache'] }), by);
+
+    // Three probes for the plan, three for the verification: none for the write.
+    expect(audited.probes).toEqual(['api-health', 'db-port', 'cache', 'api-health', 'db-port', 'cache']);
+    expect(audited.observed).toEqual([
+      {
+        // The target whose probe could not run is out of scope: its gaps are neither seen nor resolved.
+        run: { source: 'audit', runId: app.id, at: new Date('2025-03-01T10:00:00.000Z'), scope: ['api-health', 'db-port'] },
+        sightings: [
+          {
+            source: 'audit',
+            subject: 'api-health',
+            check: 'status',
+            type: 'broken_integration',
+            severity: 'critical',
+            title: 'api-health: GET http://127.0.0.1:9/health answers with status 200',
+            components: ['api'],
+            evidence: { expected: '200', observed: '503' },
+          },
+        ],
+      },
+    ]);
+    expect(app).toMatchObject({ status: 'applied', changed: true, verification: { verified: true } });
+    expect(app.after).toMatchObject({ recorded: { resolved: [], sighted: [] }, targets: [{ id: 'api-health', status: 'pass' }, { id: 'db-port', status: 'pass' }, { id: 'cache', status: 'pass' }] });
+  });
+
+  it('a target still failing at the read-back leaves the application unverified, with what was observed', async () => {
+    const { audited, catalog } = rig();
+    audited.found = (id) => (id === 'api-health' ? failsStatus('502') : passes);
+    const app = await catalog.apply(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port'] }), by);
+    expect(app.status).toBe('applied');
+    expect(app.verification).toMatchObject({
+      verified: false,
+      read: { targets: [{ id: 'api-health', status: 'fail', unmet: [{ check: 'status', expected: '200', observed: '502', gapType: 'broken_integration', severity: 'critical' }] }, { id: 'db-port', status: 'pass', unmet: [] }] },
+    });
+    expect(audited.observed[0]?.sightings.map((s) => [s.subject, s.check])).toEqual([['api-health', 'status']]);
+  });
+
+  it('every target passing already: no change listed, and applying still records the run (it resolves their open gaps)', async () => {
+    const { audited, catalog } = rig();
+    const spec = catalog.parse({ kind: 'audit.rerun', targets: ['db-port'] });
+    const plan = await catalog.dryRun(spec);
+    expect(plan.changes).toEqual([]);
+    expect(plan.description).toContain('every one passes now');
+    const app = await catalog.apply(spec, by);
+    expect(app).toMatchObject({ changed: false, verification: { verified: true } });
+    expect(audited.observed.map((o) => [o.run.scope, o.sightings.length])).toEqual([[['db-port'], 0]]);
+  });
+});
+
