@@ -5,15 +5,18 @@ import {
   actionSpecSchema,
   builtinActionKinds,
   createActionCatalog,
+  HttpHookChangedError,
   maxRetriedPerAction,
   type ActionSpec,
   type AuditTargets,
+  type HookResponse,
+  type HttpHooks,
   type LlmBreakers,
   type QueueJob,
   type QueueJobs,
   type SupportModeControl,
 } from '../../src/domain/actions/index.js';
-import { inventorySchema, type InventoryInput, type InventoryVersion } from '../../src/domain/audit/inventory.js';
+import { inventorySchema, type HookAction, type InventoryInput, type InventoryVersion } from '../../src/domain/audit/inventory.js';
 import type { ProbeOutcome } from '../../src/domain/audit/probe.js';
 import type { GapSighting } from '../../src/domain/gaps/gap.js';
 import type { BreakerRecord } from '../../src/domain/llm/ports.js';
@@ -182,11 +185,28 @@ function fakeAudit(input: InventoryInput = inventoryInput) {
   return a;
 }
 
+/** HTTP actions answered in memory: `answer` decides what each call gets. */
+function fakeHooks() {
+  const h = {
+    calls: [] as HookAction[],
+    answer: (_hook: HookAction): Promise<HookResponse> => Promise.resolve({ status: 202, latencyMs: 12.34, body: '{"status":"restarted"}', truncated: false }),
+    port: {} as HttpHooks,
+  };
+  h.port = {
+    call(hook) {
+      h.calls.push(hook);
+      return h.answer(hook);
+    },
+  };
+  return h;
+}
+
 function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number]; inventory?: InventoryInput } = {}) {
   const queue = fakeQueue();
   const supportMode = fakeSupportMode(options.supportMode);
   const breakers = fakeBreakers(...(options.breaker ?? ['open', 3]));
   const audited = fakeAudit(options.inventory);
+  const hooks = fakeHooks();
   const unused = () => {
     throw new Error('not used here');
   };
@@ -198,13 +218,13 @@ function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord
       queues: () => limits,
       featureFlags: { get: unused, set: unused },
       llm: { matrix: defaultRoutingMatrix, overrides: { get: unused, put: unused } },
-      remediation: { queueJobs: () => queue.api, supportMode, breakers, audit: audited.port },
+      remediation: { queueJobs: () => queue.api, supportMode, breakers, audit: audited.port, hooks: hooks.port },
     }),
     records,
     audit: { append: (e) => (audit.push(e), Promise.resolve()) },
     clock: () => new Date(),
   });
-  return { queue, supportMode, breakers, audited, records, audit, catalog };
+  return { queue, supportMode, breakers, audited, hooks, records, audit, catalog };
 }
 
 const by = { actor: 'approver-key', cause: 'gap-1' };
@@ -228,6 +248,7 @@ describe('remediation kinds in the catalog', () => {
       ['component.active', 'medium', true],
       ['llm.reset-breaker', 'low', false],
       ['audit.rerun', 'low', false],
+      ['http.hook', 'high', false],
     ]);
     expect(catalog.kinds().find((k) => k.kind === 'queue.retry-failed')?.description).toContain('At most 1,000 jobs per action');
   });
@@ -241,6 +262,7 @@ describe('remediation kinds in the catalog', () => {
     { kind: 'llm.reset-breaker', path: 'mcp' },
     { kind: 'audit.rerun', targets: ['api-health'] },
     { kind: 'audit.rerun', targets: Array.from({ length: 50 }, (_, i) => `t-${i}`) },
+    { kind: 'http.hook', hook: 'restart-api' },
   ])('parses %j, as the documentation schema does', (spec) => {
     expect(catalog.parse(spec)).toEqual(spec);
     expect(actionSpecSchema.parse(spec)).toEqual(spec);
@@ -265,6 +287,9 @@ describe('remediation kinds in the catalog', () => {
     [{ kind: 'audit.rerun', targets: ['API Health'] }, 'targets.0', 'lower-case letters'],
     [{ kind: 'audit.rerun', targets: 'api-health' }, 'targets', 'targets:'],
     [{ kind: 'audit.rerun', targets: ['api-health'], type: 'comprehensive' }, 'type', 'type is not a known field'],
+    [{ kind: 'http.hook' }, 'hook', 'hook:'],
+    [{ kind: 'http.hook', hook: 'Restart API' }, 'hook', 'lower-case letters'],
+    [{ kind: 'http.hook', hook: 'restart-api', url: 'http://elsewhere.test' }, 'url', 'url is not a known field'],
   ])('%j is refused naming %s', (input, field, message) => {
     let error: unknown;
     try {
@@ -528,3 +553,85 @@ describe('audit.rerun', () => {
   });
 });
 
+describe('http.hook', () => {
+  it('an id the inventory in force does not declare is refused naming hook and listing the declared ones; nothing called or recorded', async () => {
+    const { hooks, catalog, audit, records } = rig();
+    const spec = catalog.parse({ kind: 'http.hook', hook: 'restart-web' });
+    for (const attempt of [catalog.dryRun(spec), catalog.apply(spec, by)]) {
+      const err = await rejectionOf(attempt);
+      expect(err).toBeInstanceOf(ActionValidationError);
+      expect(err).toMatchObject({ field: 'hook', message: 'hook: "restart-web" is not an action of the inventory in force (version 3; its actions: restart-api, flush-cache)' });
+    }
+    expect([hooks.calls, audit, records.all.size]).toEqual([[], [], 0]);
+
+    const bare = rig({ inventory: { targets: inventoryInput.targets } });
+    await expect(bare.catalog.dryRun(spec)).rejects.toThrow('(version 3; it declares no actions)');
+  });
+
+  it("plans with the hook's declared risk and without its secrets: no headers, no body, no user info or query in the URL", async () => {
+    const { hooks, catalog } = rig();
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }));
+    expect(plan).toMatchObject({ risk: 'low', reversible: false, changes: [{ target: 'http-hook:restart-api', from: null, to: 'POST https://api.example.test/admin/restart answers with status 202 and status = "restarted"' }] });
+    expect(plan.description).toBe(
+      'Calls HTTP action restart-api of component api: POST https://api.example.test/admin/restart, within 10000 ms, expecting status 202 and status = "restarted". Risk low, as the inventory declares it. It is declared to fix target api-health: an audit.rerun of it afterwards records whether it did. Not reversible.',
+    );
+    expect((await catalog.dryRun(catalog.parse({ kind: 'http.hook', hook: 'flush-cache' }))).risk).toBe('medium');
+    expect(hooks.calls).toEqual([]);
+    expect(JSON.stringify(plan)).not.toMatch(/s3cret|token=abc|literal-key-123|graceful/);
+  });
+
+  it('calls the hook as declared once; the read-back is the answer it got: the expected one verifies', async () => {
+    const { hooks, catalog, audit } = rig();
+    const app = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    expect(hooks.calls).toHaveLength(1);
+    expect(hooks.calls[0]).toMatchObject({ id: 'restart-api', method: 'POST', headers: { 'X-Admin-Key': 'literal-key-123' }, body: { graceful: true } });
+    expect(app).toMatchObject({ risk: 'low', status: 'applied', changed: true, before: { response: null }, verification: { verified: true } });
+    expect(app.after).toEqual({
+      hook: expect.objectContaining({ id: 'restart-api', url: 'https://api.example.test/admin/restart', expect: { status: [202], json: { status: 'restarted' } } }) as unknown,
+      response: { status: 202, latencyMs: 12.3, json: { status: { observed: '"restarted"', met: true } }, text: null, unmet: [] },
+    });
+    expect(audit[0]).toMatchObject({ action: 'action.apply', details: { kind: 'http.hook', risk: 'low' } });
+    expect(JSON.stringify([app, audit])).not.toMatch(/s3cret|token=abc|literal-key-123/);
+  });
+
+  it('another status or field is an answer, not an error: applied, unverified, with what came back and why', async () => {
+    const { hooks, catalog } = rig();
+    hooks.answer = () => Promise.resolve({ status: 202, latencyMs: 5, body: '{"status":"queued","eta":30}', truncated: false });
+    const queued = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    expect(queued).toMatchObject({ status: 'applied', error: null, verification: { verified: false, read: { response: { status: 202, json: { status: { observed: '"queued"', met: false } }, unmet: ['json.status: expected "restarted", observed "queued"'] } } } });
+
+    // A body that is not JSON: its first 200 characters, redacted before the cut (the address straddles it).
+    const page = `${'x'.repeat(180)} mail ops@example.com for help ${'y'.repeat(500)}`;
+    hooks.answer = () => Promise.resolve({ status: 500, latencyMs: 5, body: page, truncated: false });
+    const failed = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    const response = (failed.verification?.read as { response: { status: number; text: string; unmet: string[] } }).response;
+    expect(failed).toMatchObject({ status: 'applied', verification: { verified: false } });
+    expect(response.status).toBe(500);
+    expect(response.unmet).toEqual(['status: expected 202, observed 500', 'json.status: expected "restarted", observed no JSON body (not JSON)']);
+    expect(response.text).toHaveLength(201);
+    expect(response.text).toBe(`${'x'.repeat(180)} mail [EMAIL_1] for …`);
+    expect(JSON.stringify(failed)).not.toContain('ops@example');
+  });
+
+  it('no answer fails the application with the error; a hook changed since its plan was read is not called', async () => {
+    const { hooks, audited, catalog, records } = rig();
+    hooks.answer = () => Promise.reject(new Error('HTTP action restart-api (POST https://api.example.test/admin/restart) did not answer: connect ECONNREFUSED 127.0.0.1:443'));
+    await expect(catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by)).rejects.toThrow('did not answer: connect ECONNREFUSED');
+    expect([...records.all.values()].map((r) => [r.status, r.error, r.verification])).toEqual([['failed', expect.stringContaining('ECONNREFUSED') as unknown, null]]);
+
+    // Between the plan and the call, an admin points the action elsewhere.
+    const calls = hooks.calls.length;
+    const inventory = audited.port.inventory.bind(audited.port);
+    let reads = 0;
+    audited.port.inventory = async () => {
+      const v = await inventory();
+      if (++reads > 1) {
+        v.inventory.actions = v.inventory.actions?.map((a) => (a.id === 'restart-api' ? { ...a, url: 'https://other.example.test/restart' } : a));
+      }
+      return v;
+    };
+    await expect(catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by)).rejects.toBeInstanceOf(HttpHookChangedError);
+    expect(hooks.calls).toHaveLength(calls);
+    expect([...records.all.values()].at(-1)).toMatchObject({ status: 'failed', error: expect.stringContaining('changed in the inventory since its plan was read') as unknown });
+  });
+});

@@ -15,6 +15,8 @@ export type { ActionKind, RegisteredKind, WriteContext } from './kind.js';
 export type {
   AuditTargets,
   FinishedJobState,
+  HookResponse,
+  HttpHooks,
   LlmBreakers,
   QueueGlobalLimits,
   QueueJob,
@@ -26,6 +28,7 @@ export type {
 export { maxRetriedPerAction, maxScannedForCluster } from './kinds/queue-retry-failed.js';
 export { minCleanAgeMs } from './kinds/queue-clean.js';
 export { maxRerunTargets } from './kinds/audit-rerun.js';
+export { HttpHookChangedError, maxHookExcerpt } from './kinds/http-hook.js';
 export * from './types.js';
 
 /** The catalog of this version's kinds. */

@@ -291,6 +291,20 @@ export function maskSecrets(inventory: Inventory): Inventory {
   };
 }
 
+/** A URL as a record may keep it: no user name or password, no query string, no fragment (any of them may carry a secret). */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return masked;
+  }
+}
+
 /** A URL with its password (and any user name's secret part) replaced. */
 export function maskUrl(url: string): string {
   try {
