@@ -72,7 +72,7 @@ function hookStateOf(hook: HookAction): HookState {
 }
 
 /** The answer as the state keeps it: the status, the fields the expectation names, or an excerpt of a body that is not JSON. */
-export function responseStateOf(expect: HookState['expect'], response: HookResponse): ResponseState {
+function responseStateOf(expect: HookState['expect'], response: HookResponse): ResponseState {
   let body: { value: unknown } | null = null;
   if (!response.truncated) {
     try {
