@@ -313,19 +313,20 @@ export function auditRoutes(deps: ApiDeps) {
       path: '/audit/config',
       summary: 'Replace the inventory (validated, audited; every process probes from the new version)',
       ...guard('administer'),
-      request: { body: jsonBody(z.unknown().openapi({ description: 'An inventory: { defaults?, targets: [...] } (see the README)' })) },
+      request: { body: jsonBody(z.unknown().openapi({ description: 'An inventory: { defaults?, targets: [...], actions?: [...] } (see the README)' })) },
       responses: { 200: jsonResponse(ConfigSchema, 'The new version'), ...protectedErrors, ...bodyErrors },
     }),
     async (c) => {
       const raw: unknown = c.req.valid('json');
       const parsed = inventorySchema.safeParse(raw);
       if (!parsed.success) {
-        // A field of a target is named by the target's id as well as its index.
+        // A field of a target or an action is named by its id as well as its index.
         const issues = parsed.error.issues.map((i) => {
           const d = describeIssue(i, raw);
-          const index = i.path[0] === 'targets' && typeof i.path[1] === 'number' ? i.path[1] : null;
-          const id = index === null ? undefined : (raw as { targets?: { id?: unknown }[] }).targets?.[index]?.id;
-          return typeof id === 'string' ? { path: d.path, message: `target "${id.slice(0, 80)}": ${d.message}` } : d;
+          const list = i.path[0] === 'targets' || i.path[0] === 'actions' ? i.path[0] : null;
+          const index = list !== null && typeof i.path[1] === 'number' ? i.path[1] : null;
+          const id = list === null || index === null ? undefined : (raw as Partial<Record<'targets' | 'actions', { id?: unknown }[]>>)[list]?.[index]?.id;
+          return typeof id === 'string' ? { path: d.path, message: `${list === 'targets' ? 'target' : 'action'} "${id.slice(0, 80)}": ${d.message}` } : d;
         });
         const first = issues[0] ?? { path: '(body)', message: 'the inventory is invalid' };
         throw new ApiError(400, 'invalid_request', first.message, { field: first.path, issues });

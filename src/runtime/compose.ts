@@ -30,6 +30,7 @@ import { createMetaMonitorConfigStore, createOptimizationStore } from '../store/
 import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
+import { createHttpHooks } from '../probes/http-hooks.js';
 import { createProber } from '../probes/index.js';
 import { createSpecFiles } from '../probes/spec-files.js';
 import { inventoryInForce, type InventoryInForce } from '../domain/audit/inventory-service.js';
@@ -64,7 +65,7 @@ export interface Adapters {
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
-  /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker), each audited and verified, revertible where it can be. */
+  /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker, audit re-run, HTTP action), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
   jobDeps: JobDeps;
@@ -142,15 +143,6 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
-  const actions = createBuiltinActionCatalog({
-    queues: (name) => fleet.queue(name),
-    featureFlags,
-    llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
-    remediation: { queueJobs: (name) => fleet.queue(name), supportMode, breakers: llm.breakers },
-    records: createActionRecordStore(redis, prefix),
-    audit: auditTrail,
-    clock: () => new Date(),
-  });
   const reports = createReportStore(redis, prefix);
   const inventoryStore = createInventoryStore(redis, prefix);
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
@@ -165,6 +157,21 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     fleetRedis: redis,
     env: process.env,
     readFile: (path) => readFile(path),
+  });
+  const actions = createBuiltinActionCatalog({
+    queues: (name) => fleet.queue(name),
+    featureFlags,
+    llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
+    remediation: {
+      queueJobs: (name) => fleet.queue(name),
+      supportMode,
+      breakers: llm.breakers,
+      audit: { inventory: () => inventory.current(), prober, gaps, clock: () => new Date() },
+      hooks: createHttpHooks({ env: process.env, readFile: (path) => readFile(path) }),
+    },
+    records: createActionRecordStore(redis, prefix),
+    audit: auditTrail,
+    clock: () => new Date(),
   });
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.

@@ -22,8 +22,8 @@ export class InventoryFileError extends Error {
 /**
  * Reads the inventory from a YAML (`.yaml`, `.yml`) or JSON (`.json`) file and validates it with
  * the inventory schema. A file that is missing, does not parse or does not validate is an
- * {@link InventoryFileError} naming the first problem: the target (by id when it has one), the
- * field and the line.
+ * {@link InventoryFileError} naming the first problem: the target or action (by id when it has
+ * one), the field and the line.
  */
 export async function loadInventoryFile(path: string): Promise<Inventory> {
   const kind = extname(path).toLowerCase();
@@ -128,13 +128,14 @@ function explain(issue: z.core.$ZodIssue, base: Path, value: unknown): { path: P
   }
 }
 
-/** `target "api-health" (targets[2]) field latencyBudgetMs: `, `field defaults.timeoutMs: `, or nothing for the whole file. */
+/** `target "api-health" (targets[2]) field latencyBudgetMs: `, `action "restart-api" (actions[0]) field url: `, `field defaults.timeoutMs: `, or nothing for the whole file. */
 function place(path: Path, value: unknown): string {
   const [first, index, ...rest] = path;
-  if (first === 'targets' && typeof index === 'number') {
-    const id = valueAt(value, ['targets', index, 'id']);
-    const target = typeof id === 'string' && id !== '' ? `target ${JSON.stringify(id)} (targets[${index}])` : `target targets[${index}]`;
-    return rest.length === 0 ? `${target}: ` : `${target} field ${fieldName(rest)}: `;
+  if ((first === 'targets' || first === 'actions') && typeof index === 'number') {
+    const id = valueAt(value, [first, index, 'id']);
+    const what = first === 'targets' ? 'target' : 'action';
+    const entry = typeof id === 'string' && id !== '' ? `${what} ${JSON.stringify(id)} (${first}[${index}])` : `${what} ${first}[${index}]`;
+    return rest.length === 0 ? `${entry}: ` : `${entry} field ${fieldName(rest)}: `;
   }
   return path.length === 0 ? '' : `field ${fieldName(path)}: `;
 }

@@ -112,6 +112,14 @@ describe('the infrastructure auditor', () => {
     const bad = await t.call('PUT', '/admin/bedrock-support/audit/config', { body: { targets: [{ ...inventory.targets[0], latencyBudgetMs: 'fast' }] } });
     expect(bad.status).toBe(400);
     expect((await json<{ error: { message: string } }>(bad)).error.message).toMatch(/^target "web-healthy": targets\.0\.latencyBudgetMs/);
+    const badAction = await t.call('PUT', '/admin/bedrock-support/audit/config', {
+      body: { ...inventory, actions: [{ id: 'restart-web', component: 'web', url: 'http://127.0.0.1:1/restart', targets: ['web-healthy', 'no-such-target'] }] },
+    });
+    expect(badAction.status).toBe(400);
+    expect((await json<{ error: { message: string; details: { field: string } } }>(badAction)).error).toMatchObject({
+      message: expect.stringMatching(/^action "restart-web": actions\.0\.targets\.1.*"no-such-target" is not a target of this inventory/) as unknown,
+      details: { field: 'actions.0.targets.1' },
+    });
     const put = await t.call('PUT', '/admin/bedrock-support/audit/config', { body: inventory });
     expect(put.status).toBe(200);
     expect(await json<{ version: number; source: string }>(put)).toMatchObject({ version: 2, source: 'api' });

@@ -5,13 +5,20 @@ import {
   actionSpecSchema,
   builtinActionKinds,
   createActionCatalog,
+  HttpHookChangedError,
   maxRetriedPerAction,
   type ActionSpec,
+  type AuditTargets,
+  type HookResponse,
+  type HttpHooks,
   type LlmBreakers,
   type QueueJob,
   type QueueJobs,
   type SupportModeControl,
 } from '../../src/domain/actions/index.js';
+import { inventorySchema, type HookAction, type InventoryInput, type InventoryVersion } from '../../src/domain/audit/inventory.js';
+import type { ProbeOutcome } from '../../src/domain/audit/probe.js';
+import type { GapSighting } from '../../src/domain/gaps/gap.js';
 import type { BreakerRecord } from '../../src/domain/llm/ports.js';
 import { defaultRoutingMatrix } from '../../src/domain/llm/routing-matrix.js';
 import { apply, initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
@@ -117,10 +124,89 @@ function fakeBreakers(state: BreakerRecord['state'], failures: number): LlmBreak
   return b;
 }
 
-function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number] } = {}) {
+/** The inventory the audit and hook kinds read, unless a test gives its own. */
+const inventoryInput: InventoryInput = {
+  targets: [
+    { id: 'api-health', kind: 'http', component: 'api', criticality: 'critical', url: 'http://127.0.0.1:9/health' },
+    { id: 'db-port', kind: 'tcp', component: 'db', criticality: 'high', host: '127.0.0.1', port: 9 },
+    { id: 'cache', kind: 'tcp', component: 'cache', criticality: 'low', host: '127.0.0.1', port: 9 },
+  ],
+  actions: [
+    {
+      id: 'restart-api',
+      component: 'api',
+      url: 'https://ops:s3cret@api.example.test/admin/restart?token=abc',
+      headers: { 'X-Admin-Key': 'literal-key-123' },
+      body: { graceful: true },
+      expectStatus: 202,
+      expectJson: { status: 'restarted' },
+      risk: 'low',
+      targets: ['api-health'],
+    },
+    { id: 'flush-cache', component: 'cache', url: 'http://cache.test/flush' },
+  ],
+};
+
+type Found = Pick<ProbeOutcome, 'status' | 'reach' | 'observations' | 'error'>;
+const passes: Found = { status: 'pass', reach: { reachable: true }, observations: [{ check: 'reachable', title: 'reachable', expected: 'reachable', observed: 'reachable', met: true, gapType: 'broken_integration' }] };
+const failsStatus = (observed: string): Found => ({
+  status: 'fail',
+  reach: { reachable: true },
+  observations: [...passes.observations, { check: 'status', title: 'GET http://127.0.0.1:9/health answers with status 200', expected: '200', observed, met: false, gapType: 'broken_integration' }],
+});
+const probeError: Found = { status: 'error', reach: { reachable: false, cause: 'other', detail: 'the probe failed: boom' }, observations: [], error: 'boom' };
+
+/** The auditor's inventory, prober and gap store in memory: `found(id, n)` is what the n-th probe of a target (0 first) finds. */
+function fakeAudit(input: InventoryInput = inventoryInput) {
+  const a = {
+    version: { version: 3, source: 'api', setBy: 'admin-key', setAt: '2025-03-01T09:00:00.000Z', inventory: inventorySchema.parse(input) } as InventoryVersion,
+    found: (_id: string, _n: number): Found => passes,
+    probes: [] as string[],
+    observed: [] as { run: { source: string; runId: string; at: Date; scope: readonly string[] }; sightings: readonly GapSighting[] }[],
+    port: {} as AuditTargets,
+  };
+  a.port = {
+    inventory: () => Promise.resolve(structuredClone(a.version)),
+    prober: {
+      probe(target) {
+        const n = a.probes.filter((id) => id === target.id).length;
+        a.probes.push(target.id);
+        return Promise.resolve({ targetId: target.id, kind: target.kind, durationMs: 1, ...a.found(target.id, n) });
+      },
+    },
+    gaps: {
+      observe(run, sightings) {
+        a.observed.push({ run, sightings });
+        return Promise.resolve({ opened: [], reopened: [], recurring: [], resolved: [] });
+      },
+    },
+    clock: () => new Date('2025-03-01T10:00:00.000Z'),
+  };
+  return a;
+}
+
+/** HTTP actions answered in memory: `answer` decides what each call gets. */
+function fakeHooks() {
+  const h = {
+    calls: [] as HookAction[],
+    answer: (_hook: HookAction): Promise<HookResponse> => Promise.resolve({ status: 202, latencyMs: 12.34, body: '{"status":"restarted"}', truncated: false }),
+    port: {} as HttpHooks,
+  };
+  h.port = {
+    call(hook) {
+      h.calls.push(hook);
+      return h.answer(hook);
+    },
+  };
+  return h;
+}
+
+function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord['state'], number]; inventory?: InventoryInput } = {}) {
   const queue = fakeQueue();
   const supportMode = fakeSupportMode(options.supportMode);
   const breakers = fakeBreakers(...(options.breaker ?? ['open', 3]));
+  const audited = fakeAudit(options.inventory);
+  const hooks = fakeHooks();
   const unused = () => {
     throw new Error('not used here');
   };
@@ -132,13 +218,13 @@ function rig(options: { supportMode?: SupportModeState; breaker?: [BreakerRecord
       queues: () => limits,
       featureFlags: { get: unused, set: unused },
       llm: { matrix: defaultRoutingMatrix, overrides: { get: unused, put: unused } },
-      remediation: { queueJobs: () => queue.api, supportMode, breakers },
+      remediation: { queueJobs: () => queue.api, supportMode, breakers, audit: audited.port, hooks: hooks.port },
     }),
     records,
     audit: { append: (e) => (audit.push(e), Promise.resolve()) },
     clock: () => new Date(),
   });
-  return { queue, supportMode, breakers, records, audit, catalog };
+  return { queue, supportMode, breakers, audited, hooks, records, audit, catalog };
 }
 
 const by = { actor: 'approver-key', cause: 'gap-1' };
@@ -161,6 +247,8 @@ describe('remediation kinds in the catalog', () => {
       ['queue.promote-delayed', 'low', false],
       ['component.active', 'medium', true],
       ['llm.reset-breaker', 'low', false],
+      ['audit.rerun', 'low', false],
+      ['http.hook', 'high', false],
     ]);
     expect(catalog.kinds().find((k) => k.kind === 'queue.retry-failed')?.description).toContain('At most 1,000 jobs per action');
   });
@@ -172,6 +260,9 @@ describe('remediation kinds in the catalog', () => {
     { kind: 'queue.promote-delayed', queue: 'bedrock-support' },
     { kind: 'component.active', component: 'implementation-support', active: false },
     { kind: 'llm.reset-breaker', path: 'mcp' },
+    { kind: 'audit.rerun', targets: ['api-health'] },
+    { kind: 'audit.rerun', targets: Array.from({ length: 50 }, (_, i) => `t-${i}`) },
+    { kind: 'http.hook', hook: 'restart-api' },
   ])('parses %j, as the documentation schema does', (spec) => {
     expect(catalog.parse(spec)).toEqual(spec);
     expect(actionSpecSchema.parse(spec)).toEqual(spec);
@@ -189,6 +280,16 @@ describe('remediation kinds in the catalog', () => {
     [{ kind: 'component.active', component: 'compliance', active: true }, 'component', 'component:'],
     [{ kind: 'component.active', component: 'meta-monitor' }, 'active', 'active:'],
     [{ kind: 'llm.reset-breaker', path: 'local' }, 'path', 'path:'],
+    [{ kind: 'audit.rerun', targets: [] }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun' }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: Array.from({ length: 51 }, (_, i) => `t-${i}`) }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'api-health'] }, 'targets.2', 'target "api-health" is named twice (targets 0 and 2)'],
+    [{ kind: 'audit.rerun', targets: ['API Health'] }, 'targets.0', 'lower-case letters'],
+    [{ kind: 'audit.rerun', targets: 'api-health' }, 'targets', 'targets:'],
+    [{ kind: 'audit.rerun', targets: ['api-health'], type: 'comprehensive' }, 'type', 'type is not a known field'],
+    [{ kind: 'http.hook' }, 'hook', 'hook:'],
+    [{ kind: 'http.hook', hook: 'Restart API' }, 'hook', 'lower-case letters'],
+    [{ kind: 'http.hook', hook: 'restart-api', url: 'http://elsewhere.test' }, 'url', 'url is not a known field'],
   ])('%j is refused naming %s', (input, field, message) => {
     let error: unknown;
     try {
@@ -361,5 +462,176 @@ describe('llm.reset-breaker', () => {
     breakers.stuck = true;
     const app = await catalog.apply(catalog.parse({ kind: 'llm.reset-breaker', path: 'direct' }), by);
     expect(app).toMatchObject({ changed: true, verification: { verified: false, read: { state: 'open' } } });
+  });
+});
+
+/** The error `work` rejects with. */
+async function rejectionOf(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => null,
+    (err: unknown) => err,
+  );
+}
+
+describe('audit.rerun', () => {
+  it('a target id the inventory in force lacks is refused naming targets, in the dry run and the apply: nothing probed, audited or recorded', async () => {
+    const { audited, catalog, audit, records } = rig();
+    const spec = catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'api-helth', 'db'] });
+    for (const attempt of [catalog.dryRun(spec), catalog.apply(spec, by)]) {
+      const err = await rejectionOf(attempt);
+      expect(err).toBeInstanceOf(ActionValidationError);
+      expect(err).toMatchObject({ field: 'targets', message: 'targets: "api-helth", "db" are not targets of the inventory in force (version 3; GET /admin/bedrock-support/audit/config lists its targets)' });
+    }
+    expect([audited.probes, audited.observed, audit, records.all.size]).toEqual([[], [], [], 0]);
+  });
+
+  it('plans from a probe of each target now: the failing checks as changes, what fails in words', async () => {
+    const { audited, catalog } = rig();
+    audited.found = (id) => (id === 'api-health' ? failsStatus('503') : id === 'cache' ? probeError : passes);
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'cache'] }));
+    expect(plan).toMatchObject({ risk: 'low', reversible: false });
+    expect(plan.changes).toEqual([
+      { target: 'audit-target:api-health:status', from: '503', to: '200' },
+      { target: 'audit-target:cache', from: 'error: boom', to: 'pass' },
+    ]);
+    expect(plan.description).toContain('api-health fails status: expected 200, observed 503; cache could not be probed: boom. db-port passes.');
+    expect(audited.probes).toEqual(['api-health', 'db-port', 'cache']);
+    expect(audited.observed).toEqual([]);
+  });
+
+  it('records the outcomes the plan probed as an audit run named by the application (no probe for the write), then probes again to verify', async () => {
+    const { audited, catalog } = rig();
+    // api-health fails at the plan and passes from then on; cache's probe cannot run at the plan.
+    audited.found = (id, n) => (id === 'api-health' && n === 0 ? failsStatus('503') : id === 'cache' && n === 0 ? probeError : passes);
+    const app = await catalog.apply(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port', 'cache'] }), by);
+
+    // Three probes for the plan, three for the verification: none for the write.
+    expect(audited.probes).toEqual(['api-health', 'db-port', 'cache', 'api-health', 'db-port', 'cache']);
+    expect(audited.observed).toEqual([
+      {
+        // The target whose probe could not run is out of scope: its gaps are neither seen nor resolved.
+        run: { source: 'audit', runId: app.id, at: new Date('2025-03-01T10:00:00.000Z'), scope: ['api-health', 'db-port'] },
+        sightings: [
+          {
+            source: 'audit',
+            subject: 'api-health',
+            check: 'status',
+            type: 'broken_integration',
+            severity: 'critical',
+            title: 'api-health: GET http://127.0.0.1:9/health answers with status 200',
+            components: ['api'],
+            evidence: { expected: '200', observed: '503' },
+          },
+        ],
+      },
+    ]);
+    expect(app).toMatchObject({ status: 'applied', changed: true, verification: { verified: true } });
+    expect(app.after).toMatchObject({ recorded: { resolved: [], sighted: [] }, targets: [{ id: 'api-health', status: 'pass' }, { id: 'db-port', status: 'pass' }, { id: 'cache', status: 'pass' }] });
+  });
+
+  it('a target still failing at the read-back leaves the application unverified, with what was observed', async () => {
+    const { audited, catalog } = rig();
+    audited.found = (id) => (id === 'api-health' ? failsStatus('502') : passes);
+    const app = await catalog.apply(catalog.parse({ kind: 'audit.rerun', targets: ['api-health', 'db-port'] }), by);
+    expect(app.status).toBe('applied');
+    expect(app.verification).toMatchObject({
+      verified: false,
+      read: { targets: [{ id: 'api-health', status: 'fail', unmet: [{ check: 'status', expected: '200', observed: '502', gapType: 'broken_integration', severity: 'critical' }] }, { id: 'db-port', status: 'pass', unmet: [] }] },
+    });
+    expect(audited.observed[0]?.sightings.map((s) => [s.subject, s.check])).toEqual([['api-health', 'status']]);
+  });
+
+  it('every target passing already: no change listed, and applying still records the run (it resolves their open gaps)', async () => {
+    const { audited, catalog } = rig();
+    const spec = catalog.parse({ kind: 'audit.rerun', targets: ['db-port'] });
+    const plan = await catalog.dryRun(spec);
+    expect(plan.changes).toEqual([]);
+    expect(plan.description).toContain('every one passes now');
+    const app = await catalog.apply(spec, by);
+    expect(app).toMatchObject({ changed: false, verification: { verified: true } });
+    expect(audited.observed.map((o) => [o.run.scope, o.sightings.length])).toEqual([[['db-port'], 0]]);
+  });
+});
+
+describe('http.hook', () => {
+  it('an id the inventory in force does not declare is refused naming hook and listing the declared ones; nothing called or recorded', async () => {
+    const { hooks, catalog, audit, records } = rig();
+    const spec = catalog.parse({ kind: 'http.hook', hook: 'restart-web' });
+    for (const attempt of [catalog.dryRun(spec), catalog.apply(spec, by)]) {
+      const err = await rejectionOf(attempt);
+      expect(err).toBeInstanceOf(ActionValidationError);
+      expect(err).toMatchObject({ field: 'hook', message: 'hook: "restart-web" is not an action of the inventory in force (version 3; its actions: restart-api, flush-cache)' });
+    }
+    expect([hooks.calls, audit, records.all.size]).toEqual([[], [], 0]);
+
+    const bare = rig({ inventory: { targets: inventoryInput.targets } });
+    await expect(bare.catalog.dryRun(spec)).rejects.toThrow('(version 3; it declares no actions)');
+  });
+
+  it("plans with the hook's declared risk and without its secrets: no headers, no body, no user info or query in the URL", async () => {
+    const { hooks, catalog } = rig();
+    const plan = await catalog.dryRun(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }));
+    expect(plan).toMatchObject({ risk: 'low', reversible: false, changes: [{ target: 'http-hook:restart-api', from: null, to: 'POST https://api.example.test/admin/restart answers with status 202 and status = "restarted"' }] });
+    expect(plan.description).toBe(
+      'Calls HTTP action restart-api of component api: POST https://api.example.test/admin/restart, within 10000 ms, expecting status 202 and status = "restarted". Risk low, as the inventory declares it. It is declared to fix target api-health: an audit.rerun of it afterwards records whether it did. Not reversible.',
+    );
+    expect((await catalog.dryRun(catalog.parse({ kind: 'http.hook', hook: 'flush-cache' }))).risk).toBe('medium');
+    expect(hooks.calls).toEqual([]);
+    expect(JSON.stringify(plan)).not.toMatch(/s3cret|token=abc|literal-key-123|graceful/);
+  });
+
+  it('calls the hook as declared once; the read-back is the answer it got: the expected one verifies', async () => {
+    const { hooks, catalog, audit } = rig();
+    const app = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    expect(hooks.calls).toHaveLength(1);
+    expect(hooks.calls[0]).toMatchObject({ id: 'restart-api', method: 'POST', headers: { 'X-Admin-Key': 'literal-key-123' }, body: { graceful: true } });
+    expect(app).toMatchObject({ risk: 'low', status: 'applied', changed: true, before: { response: null }, verification: { verified: true } });
+    expect(app.after).toEqual({
+      hook: expect.objectContaining({ id: 'restart-api', url: 'https://api.example.test/admin/restart', expect: { status: [202], json: { status: 'restarted' } } }) as unknown,
+      response: { status: 202, latencyMs: 12.3, json: { status: { observed: '"restarted"', met: true } }, text: null, unmet: [] },
+    });
+    expect(audit[0]).toMatchObject({ action: 'action.apply', details: { kind: 'http.hook', risk: 'low' } });
+    expect(JSON.stringify([app, audit])).not.toMatch(/s3cret|token=abc|literal-key-123/);
+  });
+
+  it('another status or field is an answer, not an error: applied, unverified, with what came back and why', async () => {
+    const { hooks, catalog } = rig();
+    hooks.answer = () => Promise.resolve({ status: 202, latencyMs: 5, body: '{"status":"queued","eta":30}', truncated: false });
+    const queued = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    expect(queued).toMatchObject({ status: 'applied', error: null, verification: { verified: false, read: { response: { status: 202, json: { status: { observed: '"queued"', met: false } }, unmet: ['json.status: expected "restarted", observed "queued"'] } } } });
+
+    // A body that is not JSON: its first 200 characters, redacted before the cut (the address straddles it).
+    const page = `${'x'.repeat(180)} mail ops@example.com for help ${'y'.repeat(500)}`;
+    hooks.answer = () => Promise.resolve({ status: 500, latencyMs: 5, body: page, truncated: false });
+    const failed = await catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by);
+    const response = (failed.verification?.read as { response: { status: number; text: string; unmet: string[] } }).response;
+    expect(failed).toMatchObject({ status: 'applied', verification: { verified: false } });
+    expect(response.status).toBe(500);
+    expect(response.unmet).toEqual(['status: expected 202, observed 500', 'json.status: expected "restarted", observed no JSON body (not JSON)']);
+    expect(response.text).toHaveLength(201);
+    expect(response.text).toBe(`${'x'.repeat(180)} mail [EMAIL_1] for …`);
+    expect(JSON.stringify(failed)).not.toContain('ops@example');
+  });
+
+  it('no answer fails the application with the error; a hook changed since its plan was read is not called', async () => {
+    const { hooks, audited, catalog, records } = rig();
+    hooks.answer = () => Promise.reject(new Error('HTTP action restart-api (POST https://api.example.test/admin/restart) did not answer: connect ECONNREFUSED 127.0.0.1:443'));
+    await expect(catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by)).rejects.toThrow('did not answer: connect ECONNREFUSED');
+    expect([...records.all.values()].map((r) => [r.status, r.error, r.verification])).toEqual([['failed', expect.stringContaining('ECONNREFUSED') as unknown, null]]);
+
+    // Between the plan and the call, an admin points the action elsewhere.
+    const calls = hooks.calls.length;
+    const inventory = audited.port.inventory.bind(audited.port);
+    let reads = 0;
+    audited.port.inventory = async () => {
+      const v = await inventory();
+      if (++reads > 1) {
+        v.inventory.actions = v.inventory.actions?.map((a) => (a.id === 'restart-api' ? { ...a, url: 'https://other.example.test/restart' } : a));
+      }
+      return v;
+    };
+    await expect(catalog.apply(catalog.parse({ kind: 'http.hook', hook: 'restart-api' }), by)).rejects.toBeInstanceOf(HttpHookChangedError);
+    expect(hooks.calls).toHaveLength(calls);
+    expect([...records.all.values()].at(-1)).toMatchObject({ status: 'failed', error: expect.stringContaining('changed in the inventory since its plan was read') as unknown });
   });
 });

@@ -187,6 +187,26 @@ describe('the action catalog core', () => {
     expect(stored).toMatchObject({ status: 'failed', error: expect.stringContaining('READONLY') as unknown, verification: null });
     await expect(catalog.rollback(stored?.id ?? '', { actor: 'a' })).rejects.toMatchObject({ reason: 'not_applied' });
   });
+
+  it("a kind's riskOf may read the state: the plan, the audit entry and the record carry the risk of the state read", async () => {
+    const { trail, records } = rig();
+    const dial = { value: 9, stuck: false, writes: 0 };
+    // A dial above 5 is risky to turn: what it reads now decides, not the spec.
+    const catalog = createActionCatalog<DialSpec>({
+      kinds: [registerKind({ ...dialKind(dial), risk: 'high', riskOf: (_spec, before) => ((before.value ?? 0) > 5 ? 'high' : 'low') })],
+      records,
+      audit: trail,
+      clock: () => new Date(),
+    });
+    expect(catalog.kinds()[0]?.risk).toBe('high');
+    expect((await catalog.dryRun({ kind: 'test.dial', value: 2 })).risk).toBe('high');
+    const app = await catalog.apply({ kind: 'test.dial', value: 2 }, by);
+    expect(app.risk).toBe('high');
+    expect(trail.entries.at(-1)?.details).toMatchObject({ risk: 'high' });
+    expect((await catalog.dryRun({ kind: 'test.dial', value: 7 })).risk).toBe('low');
+    expect((await catalog.apply({ kind: 'test.dial', value: 7 }, by)).risk).toBe('low');
+    expect(trail.entries.at(-1)?.details).toMatchObject({ risk: 'low' });
+  });
 });
 
 describe('action specs', () => {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maskSecrets } from '../../src/domain/audit/inventory.js';
 import { InventoryFileError, loadInventoryFile } from '../../src/store/inventory-file.js';
 
 let dir = '';
@@ -129,6 +130,60 @@ describe('inventory file', () => {
     expect(await failure(path)).toBe(`BSM_INVENTORY ${path}: target "db" (targets[3]) field id: target id "db" is used twice (targets 0 and 3) (line 18)`);
   });
 
+  it('reads the HTTP actions an inventory declares, defaults filled in; without them the inventory has no actions key', async () => {
+    const withActions = `${goodYaml}actions:
+  - id: restart-api
+    component: api
+    url: https://api.example.test/admin/restart
+    headers: { Authorization: { env: API_ADMIN_TOKEN } }
+    body: { graceful: true, services: [web] }
+    expectStatus: [200, 202]
+    expectJson: { status: restarted }
+    risk: high
+    targets: [api-health]
+  - id: warm-cache
+    component: cache
+    url: http://cache.internal:8080/warm
+`;
+    const inventory = await loadInventoryFile(await file('actions.yaml', withActions));
+    expect(inventory.actions).toEqual([
+      {
+        id: 'restart-api',
+        component: 'api',
+        url: 'https://api.example.test/admin/restart',
+        method: 'POST',
+        headers: { Authorization: { env: 'API_ADMIN_TOKEN' } },
+        body: { graceful: true, services: ['web'] },
+        expectStatus: [200, 202],
+        expectJson: { status: 'restarted' },
+        timeoutMs: 10_000,
+        risk: 'high',
+        targets: ['api-health'],
+      },
+      { id: 'warm-cache', component: 'cache', url: 'http://cache.internal:8080/warm', method: 'POST', expectStatus: 200, timeoutMs: 10_000, risk: 'medium' },
+    ]);
+    // Stored inventories keep their form: no `actions: []` appears in one that had none.
+    expect(Object.keys(await loadInventoryFile(await file('no-actions.yaml', goodYaml)))).toEqual(['defaults', 'targets']);
+  });
+
+  it('names the action, the field and the line; an action naming a target the inventory lacks is refused', async () => {
+    const action = (fields: string) => `${goodYaml}actions:\n  - id: restart-api\n    component: api\n    url: https://api.example.test/admin/restart\n${fields}\n`;
+    const unknownTarget = await file('action-target.yaml', action('    targets: [api-health, api-helth]'));
+    expect(await failure(unknownTarget)).toBe(
+      `BSM_INVENTORY ${unknownTarget}: action "restart-api" (actions[0]) field targets[1]: target "api-helth" is not a target of this inventory (line 28)`,
+    );
+    const method = await file('action-method.yaml', action('    method: HEAD'));
+    expect(await failure(method)).toMatch(new RegExp(`^BSM_INVENTORY ${method}: action "restart-api" \\(actions\\[0\\]\\) field method: expected one of "GET", "POST", "PUT", "PATCH", "DELETE", got "HEAD" \\(line 28\\)$`));
+    const timeout = await file('action-timeout.yaml', action('    timeoutMs: 120001'));
+    expect(await failure(timeout)).toContain('action "restart-api" (actions[0]) field timeoutMs:');
+    const ftp = await file('action-url.yaml', `${goodYaml}actions:\n  - { id: restart-api, component: api, url: "ftp://api.example.test/x" }\n`);
+    expect(await failure(ftp)).toContain('action "restart-api" (actions[0]) field url:');
+    const getBody = await file('action-get-body.yaml', action('    method: GET\n    body: { a: 1 }'));
+    expect(await failure(getBody)).toContain('field body: a GET request has no body');
+    const twice = await file('action-twice.yaml', `${goodYaml}actions:\n  - { id: restart-api, component: api, url: "https://a.test/x" }\n  - { id: restart-api, component: api, url: "https://a.test/y" }\n`);
+    expect(await failure(twice)).toContain('action "restart-api" (actions[1]) field id: action id "restart-api" is used twice (actions 0 and 1)');
+  });
+
   it('reports a syntax error with the line the parser gives', async () => {
     const yaml = await file('syntax.yaml', 'targets:\n  - id: db\n    kind: [tcp\n    component: db\n');
     expect(await failure(yaml)).toMatch(new RegExp(`^BSM_INVENTORY ${yaml}: .*must be sufficiently indented and end with a \\] \\(line 4\\)$`));
@@ -145,5 +200,21 @@ describe('inventory file', () => {
     expect(await failure(missing)).toBe(`BSM_INVENTORY ${missing}: not found`);
     const text = await file('inventory.txt', goodYaml);
     expect(await failure(text)).toBe(`BSM_INVENTORY ${text}: expected a .yaml, .yml or .json file, got ".txt"`);
+  });
+});
+
+describe('the inventory as GET …/audit/config shows it', () => {
+  it("masks an action's literal header values and URL password, keeps environment names and leaves an inventory without actions as it is", async () => {
+    const inventory = await loadInventoryFile(
+      await file(
+        'secrets.yaml',
+        `${goodYaml}actions:\n  - id: restart-api\n    component: api\n    url: https://ops:hunter2@api.example.test/admin/restart?token=abc\n    headers: { X-Admin-Key: literal-key-123, Authorization: { env: API_ADMIN_TOKEN } }\n`,
+      ),
+    );
+    const shown = maskSecrets(inventory);
+    expect(shown.actions?.[0]).toMatchObject({ url: 'https://ops:***@api.example.test/admin/restart?token=abc', headers: { 'X-Admin-Key': '***', Authorization: { env: 'API_ADMIN_TOKEN' } } });
+    expect(JSON.stringify(shown)).not.toMatch(/hunter2|literal-key-123/);
+    const plain = await loadInventoryFile(await file('plain.yaml', goodYaml));
+    expect('actions' in maskSecrets(plain)).toBe(false);
   });
 });

@@ -2,15 +2,18 @@
  * The kinds of action this version has, and the union of their specs: the optimizations' kinds
  * (queue limits, feature flags, LLM routes) and implementation support's remediations (retry
  * failed jobs, clean finished jobs, promote delayed jobs, activate a component, reset an LLM
- * breaker). More kinds are added here: the catalog core stays as it is.
+ * breaker, re-run the audit of targets, call an HTTP action of the inventory). More kinds are
+ * added here: the catalog core stays as it is.
  */
 import { z } from 'zod';
 import type { FeatureFlagService } from '../feature-flags.service.js';
 import type { RoutingMatrix } from '../llm/routing-matrix.js';
 import type { RoutingOverrideStore } from '../llm/routing-overrides.js';
 import { registerKind, type RegisteredKind } from './kind.js';
+import { auditRerunKind, auditRerunSpecSchema, type AuditRerunSpec } from './kinds/audit-rerun.js';
 import { componentActiveKind, componentActiveSpecSchema, type ComponentActiveSpec } from './kinds/component-active.js';
 import { featureFlagKind, featureFlagSpecSchema, type FeatureFlagSpec } from './kinds/feature-flag.js';
+import { httpHookKind, httpHookSpecSchema, type HttpHookSpec } from './kinds/http-hook.js';
 import { llmResetBreakerKind, llmResetBreakerSpecSchema, type LlmResetBreakerSpec } from './kinds/llm-reset-breaker.js';
 import { llmRouteKind, llmRouteSpecSchema, type LlmRouteSpec } from './kinds/llm-route.js';
 import { queueCleanKind, queueCleanSpecSchema, type QueueCleanSpec } from './kinds/queue-clean.js';
@@ -18,7 +21,7 @@ import { queueConcurrencyKind, queueConcurrencySpecSchema, type QueueConcurrency
 import { queuePromoteDelayedKind, queuePromoteDelayedSpecSchema, type QueuePromoteDelayedSpec } from './kinds/queue-promote-delayed.js';
 import { queueRateLimitKind, queueRateLimitSpecSchema, type QueueRateLimitSpec } from './kinds/queue-rate-limit.js';
 import { queueRetryFailedKind, queueRetryFailedSpecSchema, type QueueRetryFailedSpec } from './kinds/queue-retry-failed.js';
-import type { LlmBreakers, QueueJobsOf, QueueLimitsOf, SupportModeControl } from './ports.js';
+import type { AuditTargets, HttpHooks, LlmBreakers, QueueJobsOf, QueueLimitsOf, SupportModeControl } from './ports.js';
 
 /** A spec of any built-in kind, discriminated by `kind`. */
 export type ActionSpec =
@@ -30,7 +33,9 @@ export type ActionSpec =
   | QueueCleanSpec
   | QueuePromoteDelayedSpec
   | ComponentActiveSpec
-  | LlmResetBreakerSpec;
+  | LlmResetBreakerSpec
+  | AuditRerunSpec
+  | HttpHookSpec;
 export type ActionKindName = ActionSpec['kind'];
 
 /**
@@ -47,6 +52,8 @@ export const actionSpecSchema = z.discriminatedUnion('kind', [
   queuePromoteDelayedSpecSchema,
   componentActiveSpecSchema,
   llmResetBreakerSpecSchema,
+  auditRerunSpecSchema,
+  httpHookSpecSchema,
 ]);
 
 /** What implementation support's remediation kinds act on. */
@@ -57,13 +64,17 @@ export interface RemediationKindDeps {
   supportMode: SupportModeControl;
   /** The LLM router's breaker store. */
   breakers: LlmBreakers;
+  /** The auditor's inventory in force, prober and gap store (re-running targets; the inventory's HTTP actions). */
+  audit: AuditTargets;
+  /** Calls the HTTP actions the inventory declares. */
+  hooks: HttpHooks;
 }
 
 export interface BuiltinKindDeps {
   queues: QueueLimitsOf;
   featureFlags: Pick<FeatureFlagService, 'get' | 'set'>;
   llm: { matrix: RoutingMatrix; overrides: Pick<RoutingOverrideStore, 'get' | 'put'> };
-  /** The remediation kinds' ports; without them, those five kinds are not in the catalog (the program always gives them). */
+  /** The remediation kinds' ports; without them, those seven kinds are not in the catalog (the program always gives them). */
   remediation?: RemediationKindDeps;
 }
 
@@ -75,6 +86,8 @@ export function remediationActionKinds(deps: RemediationKindDeps): RegisteredKin
     registerKind(queuePromoteDelayedKind(deps.queueJobs)),
     registerKind(componentActiveKind(deps.supportMode)),
     registerKind(llmResetBreakerKind(deps.breakers)),
+    registerKind(auditRerunKind(deps.audit)),
+    registerKind(httpHookKind({ inventory: () => deps.audit.inventory(), hooks: deps.hooks })),
   ];
 }
 

@@ -108,7 +108,7 @@ export function createActionCatalog<S extends ActionSpecBase>(deps: ActionCatalo
   async function plan(action: BoundAction) {
     const before = await action.read();
     const to = action.desired(before);
-    return { before, to, changes: action.changes(before, to), description: action.describe(before, to) };
+    return { before, to, risk: action.riskOf(before), changes: action.changes(before, to), description: action.describe(before, to) };
   }
 
   return {
@@ -116,13 +116,13 @@ export function createActionCatalog<S extends ActionSpecBase>(deps: ActionCatalo
     parse: (input) => bind(input).spec as S,
     async dryRun(spec) {
       const action = bind(spec);
-      const { changes, description } = await plan(action);
-      return { spec: action.spec as S, risk: action.risk, description, changes, reversible: action.reversible };
+      const { risk, changes, description } = await plan(action);
+      return { spec: action.spec as S, risk, description, changes, reversible: action.reversible };
     },
     apply(spec, by) {
       const action = bind(spec);
       return deps.records.exclusive(async () => {
-        const { before, to, changes, description } = await plan(action);
+        const { before, to, risk, changes, description } = await plan(action);
         const id = newId();
         const note = by.note === undefined ? null : new Redactor().redact(by.note);
         const cause = by.cause ?? null;
@@ -130,13 +130,13 @@ export function createActionCatalog<S extends ActionSpecBase>(deps: ActionCatalo
           actor: by.actor,
           action: 'action.apply',
           target: id,
-          details: { kind: action.spec.kind, spec: action.spec, risk: action.risk, changes, cause, note },
+          details: { kind: action.spec.kind, spec: action.spec, risk, changes, cause, note },
         });
         const record: StoredApplication = {
           id,
           kind: action.spec.kind,
           spec: action.spec,
-          risk: action.risk,
+          risk,
           description,
           changes,
           changed: !action.matches(to, before),

@@ -12,9 +12,23 @@ export { actionSpecSchema, builtinActionKinds, remediationActionKinds } from './
 export type { ActionKindName, ActionSpec, BuiltinKindDeps, RemediationKindDeps } from './builtin.js';
 export { registerKind } from './kind.js';
 export type { ActionKind, RegisteredKind, WriteContext } from './kind.js';
-export type { FinishedJobState, LlmBreakers, QueueGlobalLimits, QueueJob, QueueJobs, QueueJobsOf, QueueLimitsOf, SupportModeControl } from './ports.js';
+export type {
+  AuditTargets,
+  FinishedJobState,
+  HookResponse,
+  HttpHooks,
+  LlmBreakers,
+  QueueGlobalLimits,
+  QueueJob,
+  QueueJobs,
+  QueueJobsOf,
+  QueueLimitsOf,
+  SupportModeControl,
+} from './ports.js';
 export { maxRetriedPerAction, maxScannedForCluster } from './kinds/queue-retry-failed.js';
 export { minCleanAgeMs } from './kinds/queue-clean.js';
+export { maxRerunTargets } from './kinds/audit-rerun.js';
+export { HttpHookChangedError, maxHookExcerpt } from './kinds/http-hook.js';
 export * from './types.js';
 
 /** The catalog of this version's kinds. */

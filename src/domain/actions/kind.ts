@@ -34,8 +34,11 @@ export interface ActionKind<S extends ActionSpecBase, T> {
   readonly schema: z.ZodType<S>;
   /** Parses a state read back from the application record. */
   readonly stateSchema: z.ZodType<T>;
-  /** The risk of this spec, when it depends on the spec (default: {@link risk}). */
-  riskOf?(spec: S): ActionRisk;
+  /**
+   * The risk of this spec, when it depends on the spec or on the state read before the change
+   * (an HTTP hook's declared risk); default: {@link risk}, which must be at least as high.
+   */
+  riskOf?(spec: S, before: T): ActionRisk;
   /** Reads the state the spec is about, now (never cached: verification reads through it). */
   read(spec: S): Promise<T>;
   /** The state applying `spec` to `before` should produce. Throws {@link ActionValidationError} when that state would be invalid. */
@@ -53,8 +56,9 @@ export interface ActionKind<S extends ActionSpecBase, T> {
 /** An action kind with its spec bound: what the catalog core works with (states stay opaque). */
 export interface BoundAction {
   readonly spec: ActionSpecBase;
-  readonly risk: ActionRisk;
   readonly reversible: boolean;
+  /** The risk of applying the spec to `before` (the state a plan read). */
+  riskOf(before: unknown): ActionRisk;
   read(): Promise<unknown>;
   desired(before: unknown): unknown;
   changes(from: unknown, to: unknown): ActionChange[];
@@ -99,8 +103,8 @@ export function registerKind<S extends ActionSpecBase, T>(kind: ActionKind<S, T>
       const spec = parsed.data;
       return {
         spec,
-        risk: kind.riskOf?.(spec) ?? kind.risk,
         reversible: kind.reversible,
+        riskOf: (before) => (kind.riskOf ? kind.riskOf(spec, state(before)) : kind.risk),
         read: () => kind.read(spec),
         desired: (before) => kind.desired(spec, state(before)),
         changes: (from, to) => kind.changes(spec, state(from), state(to)),

@@ -1,8 +1,12 @@
 /**
  * What the built-in action kinds act on. The folder that uses an interface owns it: the adapters
  * are BullMQ's own `Queue` (it has these methods), the flag service, the routing-override store,
- * the support-mode service and the LLM breaker store.
+ * the support-mode service, the LLM breaker store, the auditor's inventory, prober and gap store,
+ * and the HTTP caller of the inventory's actions (`probes/http-hooks.ts`).
  */
+import type { HookAction, InventoryVersion } from '../audit/inventory.js';
+import type { Prober } from '../audit/probe.js';
+import type { GapStore } from '../gaps/gap.js';
 import type { BreakerStore } from '../llm/ports.js';
 import type { QueueName } from '../queue-names.js';
 import type { SupportModeService } from '../support-mode/service.js';
@@ -71,3 +75,37 @@ export type SupportModeControl = Pick<SupportModeService, 'read' | 'execute'>;
 
 /** The LLM router's circuit-breaker store (the one the router's breaker reads and writes). */
 export type LlmBreakers = Pick<BreakerStore, 'read' | 'reset'>;
+
+/**
+ * The auditor's own machinery, as the `audit.rerun` kind drives it: the inventory in force, the
+ * prober audits probe with, and the gap store they record in.
+ */
+export interface AuditTargets {
+  /** The inventory in force (`InventoryInForce.current`). */
+  inventory(): Promise<InventoryVersion>;
+  prober: Prober;
+  gaps: Pick<GapStore, 'observe'>;
+  /** When the targets were probed: the time of the run recorded. */
+  clock: () => Date;
+}
+
+/** The answer an HTTP action received. */
+export interface HookResponse {
+  status: number;
+  /** From sending the request to the answer's last byte. */
+  latencyMs: number;
+  /** The body as text (UTF-8), at most its first MiB. */
+  body: string;
+  /** True when the body was longer than what `body` holds. */
+  truncated: boolean;
+}
+
+/** Makes the HTTP calls an inventory's `actions` declare (for the `http.hook` kind). */
+export interface HttpHooks {
+  /**
+   * Calls `action` as it is declared, within its `timeoutMs`. Resolves with any answer, whatever
+   * its status; rejects when no answer came (a network error, the timeout, `signal`) or the call
+   * cannot be made as declared (an unset environment variable, an unreadable CA file).
+   */
+  call(action: HookAction, signal?: AbortSignal): Promise<HookResponse>;
+}

@@ -5,6 +5,7 @@
  */
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { actionRisks } from '../actions/types.js';
 import { queueNames } from '../queue-names.js';
 import { featureFlagNames } from '../feature-flags.js';
 import { redisSlowMs } from '../fleet/thresholds.js';
@@ -24,10 +25,17 @@ export const secretValue = z.union([
 ]);
 export type SecretValue = z.infer<typeof secretValue>;
 
-const id = z
+/** The id of a target or an action of the inventory. */
+export const inventoryIdSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,79}$/, 'lower-case letters, digits, ".", "_" and "-", 1-80 characters, starting with a letter or digit');
+const id = inventoryIdSchema;
 const ms = (max: number) => z.number().int().min(1).max(max);
+const headers = z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name'), secretValue);
+/** One status or several. */
+const expectStatus = z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).default(200);
+/** Fields a JSON body must hold, by dotted path (`status`, `checks.db`), with the value expected. */
+const expectJson = z.record(z.string().min(1).max(200), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
 const base = {
   id,
@@ -45,12 +53,11 @@ const httpTarget = z
     kind: z.literal('http'),
     url: z.url({ protocol: /^https?$/ }),
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).default('GET'),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name'), secretValue).optional(),
+    headers: headers.optional(),
     /** One status or several; any other is a gap. */
-    expectStatus: z.union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)]).default(200),
+    expectStatus,
     latencyBudgetMs: ms(60_000).default(1_000),
-    /** Fields the JSON body must hold, by dotted path (`status`, `checks.db`), with the value expected. */
-    expectJson: z.record(z.string().min(1).max(200), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+    expectJson: expectJson.optional(),
     /** A CA file (PEM) to trust for an `https` URL, besides the system's. */
     caFile: z.string().min(1).optional(),
   })
@@ -134,6 +141,43 @@ export const targetSchema = z.discriminatedUnion('kind', [httpTarget, tcpTarget,
 export type Target = z.output<typeof targetSchema>;
 export type TargetOf<K extends TargetKind> = Extract<Target, { kind: K }>;
 
+/** A request body: JSON, at most this long once serialized. */
+export const maxHookBodyChars = 65_536;
+
+/**
+ * An HTTP action a team declares for its system (restart a service, flush a cache): the
+ * `http.hook` action kind calls it, by id, once an approver applies it. Header values may be
+ * secrets (`{ env: NAME }`, read by the process that applies the action).
+ */
+export const hookActionSchema = z
+  .object({
+    id,
+    /** The part of the team's system it acts on (a service name). */
+    component: base.component,
+    description: base.description,
+    url: z.url({ protocol: /^https?$/ }),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    headers: headers.optional(),
+    /** Sent as JSON (`Content-Type: application/json`). */
+    body: z
+      .json()
+      .refine((b) => JSON.stringify(b).length <= maxHookBodyChars, `at most ${maxHookBodyChars} characters as JSON`)
+      .optional(),
+    /** The answer the action succeeded with; any other status leaves the application unverified. */
+    expectStatus,
+    expectJson: expectJson.optional(),
+    /** Bound on the whole call, from connecting to the last byte of the answer. */
+    timeoutMs: ms(120_000).default(10_000),
+    /** How much the call can hurt when it is wrong: the risk of its plans. */
+    risk: z.enum(actionRisks).default('medium'),
+    /** Ids of the targets whose gaps this action fixes (each a target of this inventory). */
+    targets: z.array(id).min(1).max(50).optional(),
+    /** A CA file (PEM) to trust for an `https` URL, besides the system's. */
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+export type HookAction = z.output<typeof hookActionSchema>;
+
 export const inventorySchema = z
   .object({
     defaults: z
@@ -146,6 +190,8 @@ export const inventorySchema = z
       .strict()
       .default({ timeoutMs: 5_000, concurrency: 16 }),
     targets: z.array(targetSchema).min(1).max(5_000),
+    /** HTTP actions the `http.hook` action kind may call; absent when there are none (no default: stored inventories keep their form). */
+    actions: z.array(hookActionSchema).min(1).max(500).optional(),
   })
   .strict()
   .superRefine((inv, ctx) => {
@@ -156,6 +202,22 @@ export const inventorySchema = z
         ctx.addIssue({ code: 'custom', path: ['targets', i, 'id'], message: `target id "${t.id}" is used twice (targets ${first} and ${i})` });
       }
       seen.set(t.id, i);
+    });
+    const actions = new Map<string, number>();
+    inv.actions?.forEach((a, i) => {
+      const first = actions.get(a.id);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['actions', i, 'id'], message: `action id "${a.id}" is used twice (actions ${first} and ${i})` });
+      }
+      actions.set(a.id, i);
+      if (a.method === 'GET' && a.body !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['actions', i, 'body'], message: 'a GET request has no body: use POST, PUT, PATCH or DELETE' });
+      }
+      a.targets?.forEach((target, j) => {
+        if (!seen.has(target)) {
+          ctx.addIssue({ code: 'custom', path: ['actions', i, 'targets', j], message: `target "${target}" is not a target of this inventory` });
+        }
+      });
     });
   });
 export type Inventory = z.output<typeof inventorySchema>;
@@ -208,14 +270,18 @@ export function builtInInventory(): Inventory {
 
 const masked = '***';
 
-/** The inventory as `GET …/audit/config` shows it: literal secrets (header values, Redis passwords) masked, environment names kept. */
+/** Header values given literally masked, `{ env: NAME }` kept. */
+const maskHeaders = (headers: Record<string, SecretValue> | undefined) =>
+  headers === undefined ? undefined : Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, typeof v === 'string' ? masked : v]));
+
+/** The inventory as `GET …/audit/config` shows it: literal secrets (header values, Redis and URL passwords) masked, environment names kept. */
 export function maskSecrets(inventory: Inventory): Inventory {
   return {
     ...inventory,
+    ...(inventory.actions === undefined ? {} : { actions: inventory.actions.map((a) => ({ ...a, url: maskUrl(a.url), headers: maskHeaders(a.headers) })) }),
     targets: inventory.targets.map((t) => {
       if (t.kind === 'http') {
-        const headers = t.headers === undefined ? undefined : Object.fromEntries(Object.entries(t.headers).map(([k, v]) => [k, typeof v === 'string' ? masked : v]));
-        return { ...t, url: maskUrl(t.url), headers };
+        return { ...t, url: maskUrl(t.url), headers: maskHeaders(t.headers) };
       }
       if (t.kind === 'redis' && typeof t.url === 'string') {
         return { ...t, url: maskUrl(t.url) };
@@ -223,6 +289,20 @@ export function maskSecrets(inventory: Inventory): Inventory {
       return t;
     }),
   };
+}
+
+/** A URL as a record may keep it: no user name or password, no query string, no fragment (any of them may carry a secret). */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return masked;
+  }
 }
 
 /** A URL with its password (and any user name's secret part) replaced. */
