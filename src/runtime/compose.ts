@@ -39,6 +39,8 @@ import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
+import { createRemediationService, type RemediationService } from '../domain/implementation/remediation-service.js';
+import { createRemediationStore } from '../store/remediations.store.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
@@ -66,6 +68,7 @@ export interface Adapters {
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
+  remediations: RemediationService;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -166,6 +169,20 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     env: process.env,
     readFile: (path) => readFile(path),
   });
+  const remediations = createRemediationService({
+    gaps,
+    actions,
+    store: createRemediationStore(redis, prefix),
+    audit: auditTrail,
+    inventory: () => inventory.current(),
+    prober,
+    autoRemediation: () => featureFlags.enabled('auto-remediation'),
+    enqueue: async (id, priority) => {
+      await fleet.add('implementation-support', 'remediate', { requestId: id }, { jobId: id, priority });
+    },
+    twoPersonRule: config.BSM_TWO_PERSON_RULE,
+    clock: () => new Date(),
+  });
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
     fleet: { ...fleetReader, snapshot: (o) => fleetReader.snapshot({ maxAgeMs: 0, ...o }), kept: () => null },
@@ -188,6 +205,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       enqueueSpecScan: async (request, jobId) => {
         await fleet.add('implementation-support', 'spec-scan', request, { jobId, priority: request.priority });
       },
+      remediations,
     },
     metaMonitor: {
       executions,
@@ -215,6 +233,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     executions,
     metaMonitor,
     actions,
+    remediations,
     jobDeps,
     async close() {
       await llm.close();
