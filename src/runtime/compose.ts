@@ -41,6 +41,7 @@ import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from 
 import { createActionRecordStore } from '../store/actions.store.js';
 import { createRemediationService, type RemediationService } from '../domain/implementation/remediation-service.js';
 import { createRemediationStore } from '../store/remediations.store.js';
+import { auditedGapStore } from '../domain/gaps/audited.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
@@ -199,7 +200,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     llm: llm.router,
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     audit: { inventory: () => inventory.current(), prober },
-    gaps,
+    gaps: auditedGapStore(gaps, auditTrail),
     implementation: {
       specFiles: createSpecFiles(),
       enqueueSpecScan: async (request, jobId) => {
