@@ -18,6 +18,7 @@ import type { MetaMonitorConfigStore } from '../domain/meta-monitor/config.js';
 import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js';
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { GapStore } from '../domain/gaps/gap.js';
+import type { RemediationService } from '../domain/implementation/remediation-service.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { Keyring } from './auth.js';
 
@@ -53,6 +54,8 @@ export interface ApiDeps {
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */
   actions: ActionCatalog<ActionSpec>;
+  /** Implementation support's remediation requests: suggestions, approvals, runs, rollbacks, activities. */
+  remediations: RemediationService;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -5,6 +5,7 @@ import { LlmThrottledError } from '../domain/llm/types.js';
 import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, ActionValidationError } from '../domain/actions/index.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
+import { RemediationError } from '../domain/implementation/remediation-service.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError } from '../queues/fleet.js';
@@ -63,6 +64,11 @@ export function errorHandler(logger: Logger) {
     }
     if (err instanceof ActionValidationError) {
       return c.json(errorBody('invalid_request', err.message, { field: err.field, issues: err.issues }), 400);
+    }
+    if (err instanceof RemediationError) {
+      const status = { not_found: 404, conflict: 409, invalid: 400, forbidden: 403 } as const;
+      const code = { not_found: 'not_found', conflict: 'conflict', invalid: 'invalid_request', forbidden: 'forbidden' } as const;
+      return c.json(errorBody(code[err.kind], err.message, err.field === undefined ? null : { field: err.field }), status[err.kind]);
     }
     if (err instanceof ActionNotFoundError) {
       return c.json(errorBody('not_found', err.message), 404);

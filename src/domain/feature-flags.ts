@@ -41,11 +41,11 @@ export const featureFlags = {
   },
   'auto-remediation': {
     name: 'auto-remediation',
-    description: 'Apply the remediations implementation support proposes without waiting for an approval.',
+    description:
+      'Let a medium-risk remediation requested with auto_resolve run without waiting for an approver (low risk always runs at once; high risk always waits).',
     default: false,
     permission: 'administer',
-    enforcedBy: null,
-    notInEffectBecause: 'nothing proposes or applies remediations in this version; the flag is read once implementation support\'s remediations land',
+    enforcedBy: 'implementation support\'s remediation requests (POST /admin/bedrock-support/implementation/remediate)',
   },
   'auto-emergency-shutdown': {
     name: 'auto-emergency-shutdown',

@@ -11,6 +11,7 @@ import type { InventoryVersion } from '../domain/audit/inventory.js';
 import type { Prober } from '../domain/audit/probe.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { SpecFiles, SpecScanRequest } from '../domain/gaps/spec-scan.js';
+import type { RemediationService } from '../domain/implementation/remediation-service.js';
 import type { QueueLimits } from '../domain/meta-monitor/analysis.js';
 import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
@@ -47,7 +48,7 @@ export interface JobDeps {
    * Implementation support: the spec folders as the worker reads them, and how another job (a
    * comprehensive audit) asks for a spec scan, under a job id that makes asking twice one scan.
    */
-  implementation: { specFiles: SpecFiles; enqueueSpecScan: (request: SpecScanRequest, jobId: string) => Promise<void> };
+  implementation: { specFiles: SpecFiles; enqueueSpecScan: (request: SpecScanRequest, jobId: string) => Promise<void>; remediations: Pick<RemediationService, 'run'> };
   /** The meta-monitor's execution records, its settings in force, and a queue's limits as BullMQ holds them. */
   metaMonitor: {
     executions: Pick<ExecutionStore, 'window'>;

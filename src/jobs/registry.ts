@@ -10,6 +10,7 @@ import { archiveAuditTrailJob } from './compliance/archive-audit-trail.job.js';
 import { complianceCheckJob } from './compliance/compliance-check.job.js';
 import { auditJob } from './infrastructure-auditor/audit.job.js';
 import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
+import { remediateJob } from './implementation-support/remediate.job.js';
 import { specScanJob } from './implementation-support/spec-scan.job.js';
 import { analyzeExecutionsJob } from './meta-monitor/analyze-executions.job.js';
 
@@ -29,6 +30,7 @@ export const jobs = [
   analyzeExecutionsJob,
   canaryJob('meta-monitor'),
   specScanJob,
+  remediateJob,
   canaryJob('implementation-support'),
   complianceCheckJob,
   archiveAuditTrailJob,

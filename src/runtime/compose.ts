@@ -40,6 +40,9 @@ import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
 import { createActionRecordStore } from '../store/actions.store.js';
+import { createRemediationService, type RemediationService } from '../domain/implementation/remediation-service.js';
+import { createRemediationStore } from '../store/remediations.store.js';
+import { auditedGapStore } from '../domain/gaps/audited.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
@@ -67,6 +70,7 @@ export interface Adapters {
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker, audit re-run, HTTP action), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
+  remediations: RemediationService;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -147,6 +151,8 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const inventoryStore = createInventoryStore(redis, prefix);
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
   const gaps = createGapStore(redis, prefix);
+  // The jobs' and the actions' runs of sightings are in the audit trail (people's changes are recorded by their routes).
+  const auditedGaps = auditedGapStore(gaps, auditTrail);
   const executions = createExecutionStore(redis, prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
   const metaMonitor = { config: createMetaMonitorConfigStore(redis, prefix), optimizations: createOptimizationStore(redis, prefix) };
   const prober = createProber({
@@ -166,11 +172,25 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       queueJobs: (name) => fleet.queue(name),
       supportMode,
       breakers: llm.breakers,
-      audit: { inventory: () => inventory.current(), prober, gaps, clock: () => new Date() },
+      audit: { inventory: () => inventory.current(), prober, gaps: auditedGaps, clock: () => new Date() },
       hooks: createHttpHooks({ env: process.env, readFile: (path) => readFile(path) }),
     },
     records: createActionRecordStore(redis, prefix),
     audit: auditTrail,
+    clock: () => new Date(),
+  });
+  const remediations = createRemediationService({
+    gaps,
+    actions,
+    store: createRemediationStore(redis, prefix),
+    audit: auditTrail,
+    inventory: () => inventory.current(),
+    prober,
+    autoRemediation: () => featureFlags.enabled('auto-remediation'),
+    enqueue: async (id, priority) => {
+      await fleet.add('implementation-support', 'remediate', { requestId: id }, { jobId: id, priority });
+    },
+    twoPersonRule: config.BSM_TWO_PERSON_RULE,
     clock: () => new Date(),
   });
   const jobDeps: JobDeps = {
@@ -189,12 +209,13 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     llm: llm.router,
     narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
     audit: { inventory: () => inventory.current(), prober },
-    gaps,
+    gaps: auditedGaps,
     implementation: {
       specFiles: createSpecFiles(),
       enqueueSpecScan: async (request, jobId) => {
         await fleet.add('implementation-support', 'spec-scan', request, { jobId, priority: request.priority });
       },
+      remediations,
     },
     metaMonitor: {
       executions,
@@ -222,6 +243,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     executions,
     metaMonitor,
     actions,
+    remediations,
     jobDeps,
     async close() {
       await llm.close();

@@ -1,18 +1,14 @@
 import { Worker, type Job } from 'bullmq';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { errorHandler } from '../../src/api/errors.js';
 import { ActionRollbackRefusedError, type ActionCatalog, type ActionSpec } from '../../src/domain/actions/index.js';
 import { createCircuitBreaker } from '../../src/domain/llm/circuit-breaker.js';
-import { ExecutionAnalyzer } from '../../src/domain/meta-monitor/analysis.js';
-import { fleetExecutionOf } from '../../src/domain/meta-monitor/analyze-executions.js';
-import { defaultMetaMonitorSettings } from '../../src/domain/meta-monitor/config.js';
-import { clusterIdOf, TemplateMiner } from '../../src/domain/meta-monitor/template-miner.js';
 import type { QueueName } from '../../src/domain/queue-names.js';
 import { SupportModeConflictError } from '../../src/domain/support-mode/state.js';
 import { createRedis } from '../../src/redis.js';
 import { createLlmStore } from '../../src/store/llm.store.js';
+import { failingJobs, failureClustersOf } from '../helpers/actions.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { testRedisUrl } from '../helpers/redis.js';
 
@@ -25,59 +21,28 @@ const entriesOf = async (t: TestFleet, action: string) => (await t.adapters.audi
 describe('remediation actions on BullMQ queues', () => {
   let t: TestFleet;
   let actions: ActionCatalog<ActionSpec>;
-  const connections: Redis[] = [];
-  const workers: Worker[] = [];
-  /** While false, the test worker fails every job with the reason in its data. */
-  let fixed = false;
-
-  /** A worker on `queue` that fails a job with `job.data.reason` until `fixed`, then completes it. */
-  async function failingWorker(queue: QueueName): Promise<Worker> {
-    const connection = createRedis(testRedisUrl, 'blocking');
-    connections.push(connection);
-    const worker = new Worker(
-      queue,
-      (job: Job<{ reason: string }>) => {
-        if (!fixed) {
-          throw new Error(job.data.reason);
-        }
-        return Promise.resolve('done');
-      },
-      { connection, prefix: t.prefix },
-    );
-    workers.push(worker);
-    await worker.waitUntilReady();
-    return worker;
-  }
-
+  let jobs: ReturnType<typeof failingJobs>;
+  const failingWorker = (queue: QueueName) => jobs.worker(queue);
   const stateOf = (queue: QueueName, id: string) => t.fleet.queue(queue).getJobState(id);
   const count = async (queue: QueueName, state: 'failed' | 'completed' | 'delayed' | 'wait') => (await t.fleet.queue(queue).getJobCounts(state))[state] ?? 0;
 
-  /** Adds jobs failing with these reasons and waits until each failed; their ids in order. */
-  async function plantFailures(queue: QueueName, reasons: string[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (const reason of reasons) {
-      const job = await t.fleet.queue(queue).add('remediation-test', { reason });
-      ids.push(job.id ?? '');
-    }
-    await eventually(async () => (await Promise.all(ids.map((id) => stateOf(queue, id)))).every((s) => s === 'failed'));
-    return ids;
-  }
+  const plantFailures = (queue: QueueName, reasons: string[]) => jobs.plant(queue, reasons);
 
   beforeAll(async () => {
     // One attempt per job: a failure is final at once.
     t = await makeTestFleet('actions-remediation', { BSM_ATTEMPTS: '1' });
     actions = t.adapters.actions;
+    jobs = failingJobs(t);
   });
 
   afterEach(() => {
-    fixed = false;
+    jobs.fix(false);
     vi.useRealTimers();
   });
 
   afterAll(async () => {
-    await Promise.all(workers.map((w) => w.close(true)));
+    await jobs.close();
     await t.cleanup();
-    await Promise.allSettled(connections.map((c) => c.quit()));
   });
 
   describe('queue.retry-failed', () => {
@@ -101,7 +66,7 @@ describe('remediation actions on BullMQ queues', () => {
       const after = app.after as { retried: { id: string; state: string }[] };
       expect(after.retried.map((r) => [r.id, r.state]).sort()).toEqual(ids.map((id) => [id, 'waiting']).sort());
 
-      fixed = true;
+      jobs.fix();
       await worker.resume();
       await eventually(async () => (await Promise.all(ids.map((id) => stateOf('compliance', id)))).every((s) => s === 'completed'));
 
@@ -123,16 +88,7 @@ describe('remediation actions on BullMQ queues', () => {
       const rejectedIds = await plantFailures('bedrock-support', rejected);
 
       // The meta-monitor's analysis of these jobs (source fleet), as its job runs it.
-      const failedJobs = await t.fleet.queue('bedrock-support').getJobs(['failed']);
-      const analyzer = new ExecutionAnalyzer({ source: 'fleet', focus: 'failures', settings: defaultMetaMonitorSettings, clusterer: new TemplateMiner(), clusterIdOf });
-      for (const job of failedJobs) {
-        const e = fleetExecutionOf({ queue: 'bedrock-support', name: job.name, jobId: job.id, state: 'failed', enqueuedAt: job.timestamp, finishedAt: job.finishedOn, attemptsMade: job.attemptsMade, failedReason: job.failedReason });
-        if (e) {
-          analyzer.add(e);
-        }
-      }
-      const window = { from: new Date(Date.now() - 3_600_000), to: new Date() };
-      const { clusters } = analyzer.result(window, { from: new Date(window.from.getTime() - 3_600_000), to: window.from });
+      const clusters = await failureClustersOf(t.fleet.queue('bedrock-support'), 'bedrock-support');
       expect(clusters.map((c) => c.count)).toEqual([4, 4]);
       const refusedCluster = clusters.find((c) => c.template.startsWith('connection refused'));
       expect(refusedCluster?.id).toMatch(/^cl-[0-9a-f]{12}$/);
@@ -161,9 +117,9 @@ describe('remediation actions on BullMQ queues', () => {
     /** Completes (or fails) one job with BullMQ's clock set `agoMs` in the past, so it finished then. */
     async function finishAt(queue: QueueName, state: 'completed' | 'failed', agoMs: number): Promise<string> {
       const connection = createRedis(testRedisUrl, 'blocking');
-      connections.push(connection);
+      jobs.connections.push(connection);
       const manual = new Worker(queue, null, { connection, prefix: t.prefix });
-      workers.push(manual);
+      jobs.workers.push(manual);
       const added = await t.fleet.queue(queue).add('remediation-test', { reason: 'old' });
       const now = Date.now();
       vi.useFakeTimers({ toFake: ['Date'] });

@@ -37,7 +37,7 @@ describe('the feature-flag registry', () => {
     const flags = body.flags as Json[];
     expect(flags.map((f) => [f.name, f.enabled, f.default, f.permission, f.inEffect])).toEqual([
       ['bedrock-support', false, false, 'operate', true],
-      ['auto-remediation', false, false, 'administer', false],
+      ['auto-remediation', false, false, 'administer', true],
       ['auto-emergency-shutdown', false, false, 'administer', false],
       ['llm-narratives', true, true, 'operate', true],
       ['cloudwatch-publishing', false, false, 'administer', false],
@@ -103,7 +103,7 @@ describe('the feature-flag registry', () => {
     expect((await flagEntries()).length).toBe(before);
 
     const allowed = await call('POST', '/admin/feature-flags/auto-remediation/enable', { role: 'admin', body: { reason: 'trial' } });
-    expect(allowed.body).toMatchObject({ name: 'auto-remediation', enabled: true, changed: true, inEffect: false, reason: 'trial' });
+    expect(allowed.body).toMatchObject({ name: 'auto-remediation', enabled: true, changed: true, inEffect: true, reason: 'trial' });
     await call('POST', '/admin/feature-flags/auto-remediation/disable', { role: 'admin' });
   });
 

@@ -331,6 +331,16 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 200, { role: 'operator', body: { items: [{ id: gapId, priority: 'high' }, { id: item.id as string, priority: 60, effort: 2 }] } });
     await call('GET', '/admin/bedrock-support/implementation/backlog', 200, { role: 'viewer' });
     await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 404, { role: 'operator', body: { items: [{ id: 'gap-0000000000000000', priority: 'low' }] } });
+    // Remediation: a gap reported by hand names no queue, flag or hook: nothing of the catalog fits it.
+    expect(await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}/remediations`, 200, { role: 'viewer' })).toMatchObject({ suggestions: [] });
+    await call('POST', '/admin/bedrock-support/implementation/remediate', 409, { role: 'operator', body: { gap_id: gapId, auto_resolve: true, priority: 'high' } });
+    await call('POST', '/admin/bedrock-support/implementation/remediate', 400, { role: 'operator' });
+    await call('GET', '/admin/bedrock-support/implementation/approvals', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/implementation/approvals?status=all', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/implementation/approvals/act-0000000000000000', 404, { role: 'viewer' });
+    await call('POST', '/admin/bedrock-support/implementation/approvals/act-0000000000000000', 404, { role: 'approver', body: { decision: 'approve' } });
+    await call('POST', '/admin/bedrock-support/implementation/approvals/act-0000000000000000/rollback', 404, { role: 'approver' });
+    await call('GET', '/admin/bedrock-support/implementation/activities', 200, { role: 'viewer' });
     await runner.close();
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };

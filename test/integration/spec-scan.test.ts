@@ -121,6 +121,13 @@ describe('the spec scan', () => {
     expect(await dumpKeys(t.client, t.prefix)).not.toContain('ops@example.com');
     const trail = (await t.auditTrail.range()).map((e) => e.event?.action);
     expect(trail).toContain('implementation.spec-scan');
+    // The gaps the scan opened are in the trail, recorded by implementation support under the scan's id.
+    const events = (await t.auditTrail.range()).flatMap((e) => (e.event?.action.startsWith('gap.observe') ? [e.event] : []));
+    expect(events.map((e) => [e.action, e.actor, e.target])).toEqual([
+      ['gap.observe', 'implementation-support', result.scanId],
+      ['gap.observed', 'implementation-support', result.scanId],
+    ]);
+    expect((events[1]?.details as { opened: string[] }).opened.sort()).toEqual(gaps.map((g) => g.id).sort());
   });
 
   it('ticking a task and rescanning the named target resolves its gap; the others keep their ids', async () => {
