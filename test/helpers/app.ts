@@ -97,6 +97,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,
+    guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),

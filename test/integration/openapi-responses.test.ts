@@ -327,6 +327,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     const gapId = (reported.gap as { id: string }).id;
     await call('GET', '/admin/bedrock-support/implementation/gaps?open=true', 200, { role: 'viewer' });
     await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}`, 200, { role: 'viewer' });
+    // Its guidance: the rules, and the local writer's narrative while llm-narratives is off (no routing decision).
+    const guidance = await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}/guidance`, 200, { role: 'viewer' });
+    expect(guidance).toMatchObject({ gapId, target: null, narrative: { path: 'local', reason: 'llm_narratives_off', cached: false }, narrativeError: null });
+    await call('GET', '/admin/bedrock-support/implementation/gaps/gap-0000000000000000/guidance', 404, { role: 'viewer' });
     const item = await call('POST', '/admin/bedrock-support/implementation/backlog/items', 201, { role: 'operator', body: { title: 'Retry budget per tool', type: 'missing_implementation', blockedBy: [gapId] } });
     await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 200, { role: 'operator', body: { items: [{ id: gapId, priority: 'high' }, { id: item.id as string, priority: 60, effort: 2 }] } });
     await call('GET', '/admin/bedrock-support/implementation/backlog', 200, { role: 'viewer' });
@@ -390,6 +394,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' })).toMatchObject({ status: 'emergency', emergency: { reason: 'Emergency shutdown - drill' } });
     await call('GET', '/health', 200, { role: null });
     await call('POST', '/admin/bedrock-support/assist', 409, { body: { question: 'still there?' } });
+    // Guidance still answers from its rules; no model is asked during the shutdown.
+    const drill = await call('POST', '/admin/bedrock-support/implementation/gaps', 200, { role: 'operator', body: { title: 'Jobs waited through the drill', type: 'performance_issue' } });
+    const guidance = await call('GET', `/admin/bedrock-support/implementation/gaps/${(drill.gap as { id: string }).id}/guidance`, 200, { role: 'viewer' });
+    expect(guidance).toMatchObject({ narrative: null, narrativeError: expect.stringContaining('emergency shutdown') as unknown });
 
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200, { body: { reason: 'drill over' } })).toMatchObject({ changed: true, enabled: true });
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200)).toMatchObject({ changed: false, supportMode: { from: 'inactive', to: 'inactive' } });

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { guidanceNarrative, guidanceNarrativeRequest, requestHashOf, type GuidanceNarrativeCache, type GuidanceNarrativeDeps } from '../../src/domain/implementation/guidance-narrative.js';
+import { guidanceNarrative, guidanceNarrativeRequest, requestHashOf, type GuidanceNarrativeCache, type GuidanceNarrativeDeps, type WrittenNarrative } from '../../src/domain/implementation/guidance-narrative.js';
 import { guidanceFor, redactedGap, targetOfGap } from '../../src/domain/implementation/guidance.js';
 import type { LlmAnswer, RoutedRequest } from '../../src/domain/llm/router.js';
 import { LlmProviderError, LlmThrottledError, type LlmPath } from '../../src/domain/llm/types.js';
-import type { Narrative } from '../../src/domain/narratives.js';
 import { initialState, type SupportModeState } from '../../src/domain/support-mode/state.js';
 import { createLocalProvider } from '../../src/providers/local.provider.js';
 import { auditGaps, guidanceInventory, manualGap, stored } from '../helpers/guidance-gaps.js';
@@ -42,7 +41,7 @@ function answer(path: LlmPath): LlmAnswer {
 function setup(options: { path?: LlmPath; allowed?: boolean; modelAllowed?: boolean; state?: SupportModeState; fail?: Error } = {}) {
   const asked: RoutedRequest[] = [];
   const taken: string[] = [];
-  const kept = new Map<string, Narrative>();
+  const kept = new Map<string, WrittenNarrative>();
   const cache: GuidanceNarrativeCache = {
     get: (gapId, hash) => Promise.resolve(kept.get(`${gapId}:${hash}`) ?? null),
     put: (gapId, hash, n) => {

@@ -5,12 +5,13 @@
  * narrative from being written (support mode off, the rate limit, every path throttled, a failure)
  * leaves it null with the reason, never the whole answer.
  */
+import { z } from 'zod';
 import type { Target } from '../audit/inventory.js';
 import { canonicalJson, sha256 } from '../audit-trail/canonical.js';
 import { Redactor } from '../compliance/pii.js';
 import type { LlmRouter } from '../llm/router.js';
-import { LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../llm/types.js';
-import { narrativeSystemPrompt, narrativeWithoutModel, type Narrative } from '../narratives.js';
+import { llmPaths, LlmProviderError, LlmThrottledError, type LlmProvider, type LlmRequest } from '../llm/types.js';
+import { narrativeSchema, narrativeSystemPrompt, narrativeWithoutModel } from '../narratives.js';
 import type { RateLimiter } from '../rate-limit.js';
 import type { SupportModeState } from '../support-mode/state.js';
 import type { Guidance, GuidanceGap } from './guidance.js';
@@ -18,18 +19,22 @@ import type { Guidance, GuidanceGap } from './guidance.js';
 /** How long a narrative is kept. */
 export const guidanceNarrativeTtlSeconds = 3_600;
 
+/** A narrative as the cache keeps it: a job's narrative, with the path that wrote it among the router's. */
+export const guidanceNarrativeSchema = narrativeSchema.extend({ path: z.enum(llmPaths) });
+export type WrittenNarrative = z.infer<typeof guidanceNarrativeSchema>;
+
 /**
  * Narratives by gap and by the hash of the request that wrote them (a port: `store/guidance.store.ts`
  * keeps them in Redis for {@link guidanceNarrativeTtlSeconds}). Another hash for the same gap is
  * another narrative: the evidence or the rules changed.
  */
 export interface GuidanceNarrativeCache {
-  get(gapId: string, requestHash: string): Promise<Narrative | null>;
-  put(gapId: string, requestHash: string, narrative: Narrative): Promise<void>;
+  get(gapId: string, requestHash: string): Promise<WrittenNarrative | null>;
+  put(gapId: string, requestHash: string, narrative: WrittenNarrative): Promise<void>;
 }
 
 /** The narrative as the answer gives it: where it came from, and whether from the cache. */
-export type GuidanceNarrative = Narrative & { cached: boolean };
+export type GuidanceNarrative = WrittenNarrative & { cached: boolean };
 
 export interface GuidanceNarrativeOutcome {
   narrative: GuidanceNarrative | null;
@@ -97,7 +102,7 @@ const bounded = (text: string) => (text.length > maxErrorText ? `${text.slice(0,
 export async function guidanceNarrative(deps: GuidanceNarrativeDeps, input: { gapId: string; request: LlmRequest; caller: string; signal: AbortSignal }): Promise<GuidanceNarrativeOutcome> {
   const { request, signal } = input;
   if (!(await deps.modelAllowed())) {
-    return { narrative: { ...(await narrativeWithoutModel(deps.local, request, signal)), cached: false }, error: null };
+    return { narrative: { ...(await narrativeWithoutModel(deps.local, request, signal)), path: 'local', cached: false }, error: null };
   }
   const state = await deps.supportMode();
   if (!state.flag.enabled) {
@@ -118,7 +123,7 @@ export async function guidanceNarrative(deps: GuidanceNarrativeDeps, input: { ga
     const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
     return { narrative: null, error: `rate_limited: API key ${input.caller} asked ${limit.limit} questions in the window of BSM_ASSIST_RATE_WINDOW_MS; ask again in ${seconds} s` };
   }
-  let narrative: Narrative;
+  let narrative: WrittenNarrative;
   try {
     const a = await deps.router.ask({ ...request, component: guidanceComponent }, { signal });
     narrative = { text: a.text, path: a.path, model: a.model, reason: a.reason, latencyMs: Math.round(a.latencyMs), costUsd: a.costUsd };
