@@ -149,6 +149,13 @@ describe('the narrative of a gap\'s guidance', () => {
     expect(seen).toHaveLength(1);
     const aborted = await guidanceNarrative(setup({ fail: new DOMException('gone', 'AbortError') }).deps, input());
     expect(aborted.error).toBe('aborted: the request was cancelled before the narrative was written');
+    // A cache or a limit that cannot be read: no question asked, the reason given.
+    const unreadable = setup();
+    const noCache = await guidanceNarrative({ ...unreadable.deps, cache: { ...unreadable.deps.cache, get: () => Promise.reject(new Error('Command timed out')) } }, input());
+    expect(noCache).toEqual({ narrative: null, error: 'failed: the narrative could not be written (Error: Command timed out)' });
+    const noLimit = await guidanceNarrative({ ...unreadable.deps, limiter: { take: () => Promise.reject(new Error('Connection is closed.')) } }, input());
+    expect(noLimit.narrative).toBeNull();
+    expect(unreadable.asked).toHaveLength(0);
   });
 
   it('the request carries the redacted evidence and the rules, never a secret of the target', async () => {

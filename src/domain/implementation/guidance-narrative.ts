@@ -98,8 +98,28 @@ const bounded = (text: string) => (text.length > maxErrorText ? `${text.slice(0,
  * - else one question of `caller` against the rate limit, then the router; a narrative a model
  *   wrote is cached. The local writer's text (no remote path answered) is not: it costs nothing,
  *   and the next read gets a model's narrative as soon as one can answer.
+ *
+ * Whatever fails on the way (the router, a read of the flag, the cache or the limit) leaves the
+ * narrative null with the reason: the guidance answers without it.
  */
-export async function guidanceNarrative(deps: GuidanceNarrativeDeps, input: { gapId: string; request: LlmRequest; caller: string; signal: AbortSignal }): Promise<GuidanceNarrativeOutcome> {
+export async function guidanceNarrative(deps: GuidanceNarrativeDeps, input: GuidanceNarrativeInput): Promise<GuidanceNarrativeOutcome> {
+  try {
+    return await narrate(deps, input);
+  } catch (err) {
+    return { narrative: null, error: failureText(err, deps.onFailure) };
+  }
+}
+
+export interface GuidanceNarrativeInput {
+  gapId: string;
+  request: LlmRequest;
+  /** The API key's name: whose questions the rate limit counts. */
+  caller: string;
+  /** Aborts the router's call (the client went away). */
+  signal: AbortSignal;
+}
+
+async function narrate(deps: GuidanceNarrativeDeps, input: GuidanceNarrativeInput): Promise<GuidanceNarrativeOutcome> {
   const { request, signal } = input;
   if (!(await deps.modelAllowed())) {
     return { narrative: { ...(await narrativeWithoutModel(deps.local, request, signal)), path: 'local', cached: false }, error: null };
@@ -123,13 +143,8 @@ export async function guidanceNarrative(deps: GuidanceNarrativeDeps, input: { ga
     const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
     return { narrative: null, error: `rate_limited: API key ${input.caller} asked ${limit.limit} questions in the window of BSM_ASSIST_RATE_WINDOW_MS; ask again in ${seconds} s` };
   }
-  let narrative: WrittenNarrative;
-  try {
-    const a = await deps.router.ask({ ...request, component: guidanceComponent }, { signal });
-    narrative = { text: a.text, path: a.path, model: a.model, reason: a.reason, latencyMs: Math.round(a.latencyMs), costUsd: a.costUsd };
-  } catch (err) {
-    return { narrative: null, error: failureText(err, deps.onFailure) };
-  }
+  const a = await deps.router.ask({ ...request, component: guidanceComponent }, { signal });
+  const narrative: WrittenNarrative = { text: a.text, path: a.path, model: a.model, reason: a.reason, latencyMs: Math.round(a.latencyMs), costUsd: a.costUsd };
   if (narrative.path !== 'local') {
     try {
       await deps.cache.put(input.gapId, hash, narrative);
