@@ -273,7 +273,7 @@ const settings = {
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
   BSM_TWO_PERSON_RULE: setting({ description: 'two-person rule: an action that waits for approval is approved by another key than the one that requested it; false lifts it for one-person installs (every approval then records that it was off)', expected: 'true or false', schema: bool, default: true }),
   BSM_ASSIST_RATE_MAX: setting({
-    description: 'questions one API key may ask the operator (POST /admin/bedrock-support/assist) per BSM_ASSIST_RATE_WINDOW_MS; 0: no limit',
+    description: 'questions one API key may ask the operator (POST /admin/bedrock-support/assist, and a gap guidance narrative not in the cache) per BSM_ASSIST_RATE_WINDOW_MS; 0: no limit',
     expected: 'an integer 0-100000',
     schema: integer(0, 100_000),
     default: 30,

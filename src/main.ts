@@ -122,6 +122,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,
+    guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
     control: fleetControlOver(control),

@@ -21,6 +21,7 @@ import { llmRoutes } from './llm.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
 import { implementationRoutes } from './implementation.routes.js';
+import { guidanceRoutes } from './guidance.routes.js';
 import { backlogRoutes } from './backlog.routes.js';
 import { remediationRoutes } from './remediation.routes.js';
 import { specScanRoutes } from './spec-scan.routes.js';
@@ -104,6 +105,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', metaMonitorRoutes(deps));
   app.route('/admin/bedrock-support', metaMonitorAnalysisRoutes(deps));
   app.route('/admin/bedrock-support', implementationRoutes(deps));
+  app.route('/admin/bedrock-support', guidanceRoutes(deps));
   app.route('/admin/bedrock-support', backlogRoutes(deps));
   app.route('/admin/bedrock-support', remediationRoutes(deps));
   app.route('/admin/bedrock-support', specScanRoutes(deps));

@@ -20,6 +20,8 @@ import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { RemediationService } from '../domain/implementation/remediation-service.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
+import type { GuidanceNarrativeCache } from '../domain/implementation/guidance-narrative.js';
+import type { LlmProvider } from '../domain/llm/types.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -32,8 +34,8 @@ export interface ApiDeps {
   keyring: Keyring;
   /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
   featureFlags: FeatureFlagService;
-  /** The LLM router, budget and PII counts. */
-  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean }; assistLimit: RateLimiter };
+  /** The LLM router, budget and PII counts; the local template writer for narratives while the `llm-narratives` flag is off. */
+  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean }; assistLimit: RateLimiter; local: Pick<LlmProvider, 'complete'> };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */
@@ -50,6 +52,8 @@ export interface ApiDeps {
   gaps: GapStore;
   /** Implementation support's backlog: hand-posted items and priority overrides, apart from the gaps. */
   backlog: BacklogStore;
+  /** The narratives of gap guidance, kept an hour by gap and request hash. */
+  guidanceNarratives: GuidanceNarrativeCache;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { recordBeforeChange } from '../domain/audit-trail/ports.js';
 import { Redactor } from '../domain/compliance/pii.js';
-import { gapIdOf, gapFingerprint, gapSchema, gapSeverities, gapSources, gapStatuses, gapTypes, type GapSighting } from '../domain/gaps/gap.js';
+import { gapIdOf, gapFingerprint, gapSchema, gapSeverities, gapSources, gapStatuses, gapTypes, type Gap, type GapSighting, type GapStore } from '../domain/gaps/gap.js';
 import { isOpenGap } from '../domain/gaps/lifecycle.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
@@ -56,7 +56,16 @@ const ManualGap = z
 
 const DismissBody = z.object({ reason: z.string().trim().min(1).max(500).openapi({ example: 'Accepted risk until the Q3 migration' }) }).strict().openapi('DismissGapBody');
 
-const IdParam = z.object({ id: z.string().openapi({ example: 'gap-1a2b3c4d5e6f7a8b' }) });
+export const GapIdParam = z.object({ id: z.string().openapi({ example: 'gap-1a2b3c4d5e6f7a8b' }) });
+
+/** The gap with this id, or a 404 naming the id (a malformed id is unknown too). */
+export async function findGapOr404(gaps: Pick<GapStore, 'get'>, id: string): Promise<Gap> {
+  const gap = /^gap-[0-9a-f]{16}$/.test(id) ? await gaps.get(id) : null;
+  if (!gap) {
+    throw new ApiError(404, 'not_found', `unknown gap "${id.slice(0, 80)}": GET ${base}/gaps lists them`);
+  }
+  return gap;
+}
 
 /**
  * `/admin/bedrock-support/implementation/gaps…`: the gaps the auditor, the meta-monitor and people
@@ -65,13 +74,7 @@ const IdParam = z.object({ id: z.string().openapi({ example: 'gap-1a2b3c4d5e6f7a
 export function implementationRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<AppEnv>();
 
-  const gapOr404 = async (id: string) => {
-    const gap = /^gap-[0-9a-f]{16}$/.test(id) ? await deps.gaps.get(id) : null;
-    if (!gap) {
-      throw new ApiError(404, 'not_found', `unknown gap "${id.slice(0, 80)}": GET ${base}/gaps lists them`);
-    }
-    return gap;
-  };
+  const gapOr404 = (id: string) => findGapOr404(deps.gaps, id);
 
   app.openapi(
     createRoute({
@@ -99,7 +102,7 @@ export function implementationRoutes(deps: ApiDeps) {
       path: '/implementation/gaps/{id}',
       summary: 'One gap with its evidence, sightings and history',
       ...guard('read'),
-      request: { params: IdParam, ...noQuery },
+      request: { params: GapIdParam, ...noQuery },
       responses: { 200: jsonResponse(GapView, 'The gap'), ...protectedErrors, ...notFound },
     }),
     async (c) => c.json(await gapOr404(c.req.valid('param').id), 200),
@@ -144,7 +147,7 @@ export function implementationRoutes(deps: ApiDeps) {
       path: '/implementation/gaps/{id}/dismiss',
       summary: 'Dismiss a gap with a reason (redacted); it stays dismissed, counted, while it is seen again',
       ...guard('operate'),
-      request: { params: IdParam, ...noQuery, body: jsonBody(DismissBody) },
+      request: { params: GapIdParam, ...noQuery, body: jsonBody(DismissBody) },
       responses: { 200: jsonResponse(GapView, 'Dismissed'), ...protectedErrors, ...bodyErrors, ...notFound },
     }),
     async (c) => {

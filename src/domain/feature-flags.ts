@@ -58,10 +58,10 @@ export const featureFlags = {
   'llm-narratives': {
     name: 'llm-narratives',
     description:
-      'Let a language model write the narratives of daily checks, weekly reviews, audits and execution analyses. Off, the local template writer writes them and no model is called.',
+      'Let a language model write the narratives of daily checks, weekly reviews, audits, execution analyses and gap guidance. Off, the local template writer writes them and no model is called.',
     default: true,
     permission: 'operate',
-    enforcedBy: 'the job narratives (daily-check, weekly-review, audit, analyze-executions)',
+    enforcedBy: 'the job narratives (daily-check, weekly-review, audit, analyze-executions) and GET /admin/bedrock-support/implementation/gaps/{id}/guidance',
   },
   'cloudwatch-publishing': {
     name: 'cloudwatch-publishing',

@@ -1,5 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import type { LlmRequest } from './llm/types.js';
+import type { LlmProvider, LlmRequest } from './llm/types.js';
 import type { AnalysisBody } from './meta-monitor/analysis.js';
 import type { DailyCheckResult } from './support-mode/daily-check.js';
 import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
@@ -14,6 +15,23 @@ export const narrativeSchema = z.object({
   costUsd: z.number(),
 });
 export type Narrative = z.infer<typeof narrativeSchema>;
+
+/** The reason a narrative gives when the `llm-narratives` flag kept the model out. */
+export const narrativesOffReason = 'llm_narratives_off';
+
+const whyLocal = 'Why no language model: the llm-narratives feature flag is off (POST /admin/feature-flags/llm-narratives/enable turns it back on).';
+
+/**
+ * The narrative the local template writer gives while the `llm-narratives` flag is off: no model
+ * is called and no routing decision is recorded. Its second line says why, as the router's local
+ * answers do.
+ */
+export async function narrativeWithoutModel(local: Pick<LlmProvider, 'complete'>, request: LlmRequest, signal: AbortSignal): Promise<Narrative> {
+  const started = performance.now();
+  const written = await local.complete(request, signal);
+  const [banner, ...rest] = written.text.split('\n');
+  return { text: [banner, whyLocal, ...rest].join('\n'), path: 'local', model: written.model, reason: narrativesOffReason, latencyMs: Math.round(performance.now() - started), costUsd: 0 };
+}
 
 /** What every narrative request tells the model about its reader and its limits. */
 export const narrativeSystemPrompt =

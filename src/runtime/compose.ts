@@ -16,13 +16,14 @@ import { jobOptionSettings } from '../queues/define.js';
 import { archiveSinkFor } from '../store/archive-sink.js';
 import { createAuditTrail } from '../store/audit-trail.store.js';
 import { createFeatureFlagStore } from '../store/feature-flags.store.js';
-import { createLocalProvider } from '../providers/local.provider.js';
 import type { ControlChannel } from '../store/control-channel.js';
 import { createFleetReader } from '../store/fleet-reader.js';
 import { readRedisFacts } from '../store/redis-facts.js';
 import { createReportStore } from '../store/reports.store.js';
 import { createGapStore } from '../store/gaps.store.js';
 import { createBacklogStore } from '../store/backlog.store.js';
+import { createGuidanceNarrativeCache } from '../store/guidance.store.js';
+import type { GuidanceNarrativeCache } from '../domain/implementation/guidance-narrative.js';
 import { createExecutionStore } from '../store/executions.store.js';
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { createInventoryStore } from '../store/inventory.store.js';
@@ -64,6 +65,8 @@ export interface Adapters {
   gaps: GapStore;
   /** Implementation support's backlog: hand-posted items and priority overrides. */
   backlog: BacklogStore;
+  /** The narratives of gap guidance, an hour each. */
+  guidanceNarratives: GuidanceNarrativeCache;
   /** The meta-monitor's execution records (`BSM_EXECUTION_RETENTION_DAYS`). */
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
@@ -207,7 +210,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     },
     supportMode: () => supportMode.read(),
     llm: llm.router,
-    narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: createLocalProvider() },
+    narratives: { modelAllowed: () => featureFlags.enabled('llm-narratives'), local: llm.local },
     audit: { inventory: () => inventory.current(), prober },
     gaps: auditedGaps,
     implementation: {
@@ -240,6 +243,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     inventory,
     gaps,
     backlog: createBacklogStore(redis, prefix),
+    guidanceNarratives: createGuidanceNarrativeCache(redis, prefix),
     executions,
     metaMonitor,
     actions,

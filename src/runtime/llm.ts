@@ -32,6 +32,8 @@ export interface Llm {
   ping(path: 'direct' | 'mcp', signal: AbortSignal): Promise<{ latencyMs: number }>;
   /** Questions per API key (`BSM_ASSIST_RATE_*`). */
   assistLimit: RateLimiter;
+  /** The local template writer: narratives written without a model (the `llm-narratives` flag off). */
+  local: LlmProvider;
   /**
    * The routing overrides in Redis (the `llm.route` action writes them): this process's router
    * follows a change made through this store at once, other processes' within a second.
@@ -94,6 +96,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
   const mcp: LlmProvider | undefined = config.MCP_URL
     ? createMcpProvider({ url: config.MCP_URL, toolName: config.MCP_TOOL_NAME, argumentMapping: mapping(config.MCP_TOOL_ARGUMENTS), model: config.MCP_MODEL })
     : undefined;
+  const local = createLocalProvider();
   const budget = createBudget({
     store: store.costs,
     clock,
@@ -109,7 +112,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     onError: (err) => logger.warn({ err: err.message }, 'could not read the LLM routing overrides: routing by the last ones read (or the static matrix)'),
   });
   const router = createLlmRouter({
-    providers: { direct, mcp, local: createLocalProvider() },
+    providers: { direct, mcp, local },
     matrix: config.routingMatrix,
     overrides,
     fallbackReserve: config.BSM_LLM_FALLBACK_RESERVE,
@@ -144,6 +147,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
       put: (operation, route, meta) => overrideStore.put(operation, route, meta).finally(() => overrides.invalidate()),
     },
     assistLimit: createRateLimiter(redis, keyPrefix, 'assist', { max: config.BSM_ASSIST_RATE_MAX, windowMs: config.BSM_ASSIST_RATE_WINDOW_MS }),
+    local,
     async close() {
       await Promise.allSettled([direct?.close(), mcp?.close()]);
     },

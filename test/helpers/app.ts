@@ -97,6 +97,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,
+    guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
     control: fleetControlOver(control),

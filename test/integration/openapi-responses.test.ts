@@ -327,6 +327,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     const gapId = (reported.gap as { id: string }).id;
     await call('GET', '/admin/bedrock-support/implementation/gaps?open=true', 200, { role: 'viewer' });
     await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}`, 200, { role: 'viewer' });
+    // Its guidance: the rules, and the local writer's narrative while llm-narratives is off (no routing decision).
+    const guidance = await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}/guidance`, 200, { role: 'viewer' });
+    expect(guidance).toMatchObject({ gapId, target: null, narrative: { path: 'local', reason: 'llm_narratives_off', cached: false }, narrativeError: null });
+    await call('GET', '/admin/bedrock-support/implementation/gaps/gap-0000000000000000/guidance', 404, { role: 'viewer' });
     const item = await call('POST', '/admin/bedrock-support/implementation/backlog/items', 201, { role: 'operator', body: { title: 'Retry budget per tool', type: 'missing_implementation', blockedBy: [gapId] } });
     await call('POST', '/admin/bedrock-support/implementation/backlog/prioritize', 200, { role: 'operator', body: { items: [{ id: gapId, priority: 'high' }, { id: item.id as string, priority: 60, effort: 2 }] } });
     await call('GET', '/admin/bedrock-support/implementation/backlog', 200, { role: 'viewer' });
@@ -335,6 +339,13 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(await call('GET', `/admin/bedrock-support/implementation/gaps/${gapId}/remediations`, 200, { role: 'viewer' })).toMatchObject({ suggestions: [] });
     await call('POST', '/admin/bedrock-support/implementation/remediate', 409, { role: 'operator', body: { gap_id: gapId, auto_resolve: true, priority: 'high' } });
     await call('POST', '/admin/bedrock-support/implementation/remediate', 400, { role: 'operator' });
+    // An audit gap of the built-in inventory's Redis target: a re-run of its probes fits it; planned only.
+    const seen = await t.adapters.gaps.observe({ source: 'audit', runId: 'audit-openapi', at: new Date(), scope: [] }, [
+      { source: 'audit', subject: 'fleet-redis', check: 'aof', type: 'configuration_drift', severity: 'high', title: 'fleet-redis: AOF is on', components: ['bedrock-support'], evidence: { expected: 'on', observed: 'off' } },
+    ]);
+    const auditGap = [...seen.opened, ...seen.recurring, ...seen.reopened][0]?.id ?? '';
+    const planned = await call('POST', '/admin/bedrock-support/implementation/remediate', 202, { role: 'operator', body: { gap_id: auditGap, action: 'audit.rerun' } });
+    await call('GET', `/admin/bedrock-support/implementation/approvals/${(planned.request as { id: string }).id}`, 200, { role: 'viewer' });
     await call('GET', '/admin/bedrock-support/implementation/approvals', 200, { role: 'viewer' });
     await call('GET', '/admin/bedrock-support/implementation/approvals?status=all', 200, { role: 'viewer' });
     await call('GET', '/admin/bedrock-support/implementation/approvals/act-0000000000000000', 404, { role: 'viewer' });
@@ -400,6 +411,10 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(await call('GET', '/admin/bedrock-support/status', 200, { role: 'viewer' })).toMatchObject({ status: 'emergency', emergency: { reason: 'Emergency shutdown - drill' } });
     await call('GET', '/health', 200, { role: null });
     await call('POST', '/admin/bedrock-support/assist', 409, { body: { question: 'still there?' } });
+    // Guidance still answers from its rules; no model is asked during the shutdown.
+    const drill = await call('POST', '/admin/bedrock-support/implementation/gaps', 200, { role: 'operator', body: { title: 'Jobs waited through the drill', type: 'performance_issue' } });
+    const guidance = await call('GET', `/admin/bedrock-support/implementation/gaps/${(drill.gap as { id: string }).id}/guidance`, 200, { role: 'viewer' });
+    expect(guidance).toMatchObject({ narrative: null, narrativeError: expect.stringContaining('emergency shutdown') as unknown });
 
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200, { body: { reason: 'drill over' } })).toMatchObject({ changed: true, enabled: true });
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200)).toMatchObject({ changed: false, supportMode: { from: 'inactive', to: 'inactive' } });

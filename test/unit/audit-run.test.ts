@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { inventorySchema, type Target } from '../../src/domain/audit/inventory.js';
 import type { ProbeOutcome, Prober } from '../../src/domain/audit/probe.js';
-import { configHashOf, runAudit, selectTargets } from '../../src/domain/audit/run.js';
+import { recommendationFor } from '../../src/domain/audit/recommendations.js';
+import { configHashOf, runAudit, selectTargets, sightingsOf } from '../../src/domain/audit/run.js';
+import { probeFlag } from '../../src/probes/flag.probe.js';
 import type { GapObservation } from '../../src/domain/gaps/gap.js';
 
 const inventory = inventorySchema.parse({
@@ -84,3 +86,24 @@ describe('an audit run', () => {
 function selectTargetsHash(t: Target | undefined): string {
   return t === undefined ? '' : configHashOf(t);
 }
+
+describe('rule-based recommendations', () => {
+  it('a flag the inventory expects enabled is enabled, one it expects disabled is disabled (the probe writes enabled/disabled)', async () => {
+    for (const [value, verb] of [
+      [false, 'enable'],
+      [true, 'disable'],
+    ] as const) {
+      const target = inventorySchema.parse({ targets: [{ id: 'narratives', kind: 'feature-flag', component: 'c', criticality: 'low', flag: 'llm-narratives', expected: !value }] }).targets[0];
+      if (target?.kind !== 'feature-flag') {
+        throw new Error('no flag target');
+      }
+      const { observations } = await probeFlag(target, { flag: () => Promise.resolve(value) });
+      const [sighting] = sightingsOf(target, { targetId: target.id, kind: target.kind, status: 'fail', durationMs: 1, reach: { reachable: true }, observations });
+      if (!sighting) {
+        throw new Error('no sighting');
+      }
+      const gap = { ...sighting, id: 'gap-1', fingerprint: 'f', status: 'detected' as const, count: 1, firstSeenAt: '', lastSeenAt: '', change: 'new' as const };
+      expect(recommendationFor(gap, target).text).toContain(`POST /admin/feature-flags/llm-narratives/${verb})`);
+    }
+  });
+});

@@ -50,7 +50,7 @@ const rules: Record<string, Rule> = {
   'queue.workers': (t) => `Start a worker for ${where(t)} (bsm worker --queues ${t?.kind === 'queue' ? t.queue : '<queue>'}) or activate its component.`,
   'queue.failed-ratio': (t) => `Read the failed jobs of ${where(t)} in Bull Board (/admin/queues) and fix their common cause before retrying them.`,
   'queue.oldest-waiting': (t) => `${where(t)} is not keeping up: add workers or concurrency (BSM_<QUEUE>_CONCURRENCY), or find what blocks the running jobs.`,
-  'feature-flag.value': (t, g) => `Set ${where(t)} to ${g.evidence.expected} (POST /admin/feature-flags/${t?.kind === 'feature-flag' ? t.flag : '<flag>'}/${g.evidence.expected === 'true' ? 'enable' : 'disable'}), or change the inventory if the new value is intended.`,
+  'feature-flag.value': (t, g) => `Set ${where(t)} to ${g.evidence.expected} (POST /admin/feature-flags/${t?.kind === 'feature-flag' ? t.flag : '<flag>'}/${g.evidence.expected === 'enabled' ? 'enable' : 'disable'}), or change the inventory if the new value is intended.`,
   'llm.configured': (t) => `Configure ${where(t)} (BEDROCK_ENABLED and AWS_REGION for direct, MCP_URL for mcp), or drop the target if the path is not used.`,
   'llm.residency': (t, g) => `Move ${where(t)} to an EU region (${g.evidence.observed}): personal data must not leave the allow-list.`,
   'spec.reachable': (t, g) => `Make ${where(t)} readable by the worker processes (${g.evidence.observed}), or correct its path in the inventory.`,
