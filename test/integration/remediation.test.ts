@@ -10,6 +10,7 @@ import type { RemediationRequest } from '../../src/domain/implementation/remedia
 import { failingJobs, failureClustersOf } from '../helpers/actions.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/fleet.js';
+import { fakeService } from '../helpers/http-service.js';
 import { dumpKeys } from '../helpers/redis.js';
 
 const base = '/admin/bedrock-support/implementation';
@@ -231,5 +232,61 @@ describe('remediation requests', () => {
     const badSince = await t.call('GET', `${base}/activities?since=yesterday`, { role: 'viewer' });
     expect(badSince.status).toBe(400);
     expect((await json<{ error: Json }>(badSince)).error).toMatchObject({ details: { field: 'since' } });
+  });
+
+  it('an HTTP action that answers wrongly fails honestly and says why; answered right, the target probed again passes and the gap resolves', async () => {
+    const api = await fakeService({ status: 503, body: 'down', type: 'text/plain' });
+    const hook = await fakeService({ status: 500, body: JSON.stringify({ error: 'restart failed: disk full on node ops.lead@example.com' }), type: 'application/json' });
+    try {
+      const put = await t.call('PUT', '/admin/bedrock-support/audit/config', {
+        body: {
+          targets: [{ id: 'api', kind: 'http', component: 'api', criticality: 'critical', url: `http://127.0.0.1:${api.port}/health` }],
+          actions: [{ id: 'restart-api', component: 'api', url: `http://127.0.0.1:${hook.port}/restart`, risk: 'low', expectStatus: 202, expectJson: { status: 'restarted' }, targets: ['api'] }],
+        },
+      });
+      expect(put.status).toBe(200);
+      const gapId = await observe({
+        source: 'audit',
+        subject: 'api',
+        check: 'status',
+        type: 'broken_integration',
+        severity: 'critical',
+        title: 'api: answers 200',
+        components: ['api'],
+        evidence: { expected: '200', observed: '503' },
+      });
+      const listed = await json<{ suggestions: Json[] }>(await t.call('GET', `${base}/gaps/${gapId}/remediations`, { role: 'viewer' }));
+      expect(listed.suggestions.map((x) => [x.key, x.risk])).toEqual([
+        ['http.hook:restart-api', 'low'],
+        ['audit.rerun', 'low'],
+      ]);
+
+      const first = await json<{ request: RemediationRequest }>(await t.call('POST', `${base}/remediate`, { role: 'operator', body: { gap_id: gapId, auto_resolve: true, action: 'http.hook:restart-api' } }));
+      const failed = await finished(first.request.id);
+      expect(failed.status).toBe('failed');
+      expect(failed.application).toMatchObject({ status: 'applied', verification: { verified: false } });
+      expect(failed.outcome).toContain('did not read back as asked');
+      expect(failed.outcome).toContain('500');
+      expect(failed.outcome).not.toContain('ops.lead@example.com');
+      expect(failed.gapCheck).toBeNull();
+      expect(hook.received).toHaveLength(1);
+      expect(await gapStatus(gapId)).toBe('failed');
+      expect(await trail('remediation.failed')).toContainEqual(expect.objectContaining({ target: first.request.id }));
+
+      // Fixed: the hook restarts the service, which answers 200 again; the same gap is remediated once more.
+      hook.answer = { status: 202, body: JSON.stringify({ status: 'restarted' }), type: 'application/json' };
+      api.answer = { status: 200, body: 'ok', type: 'text/plain' };
+      const second = await json<{ request: RemediationRequest }>(await t.call('POST', `${base}/remediate`, { role: 'operator', body: { gap_id: gapId, auto_resolve: true } }));
+      const verified = await finished(second.request.id);
+      expect(verified.status).toBe('verified');
+      expect(verified.gapCheck).toMatchObject({ checked: true, passed: true });
+      expect(api.received.length).toBeGreaterThanOrEqual(1);
+      expect(await t.adapters.gaps.get(gapId)).toMatchObject({ status: 'resolved', resolvedBy: second.request.id });
+
+      const a = await json<{ autoResolution: Record<string, Json> }>(await t.call('GET', `${base}/activities`, { role: 'viewer' }));
+      expect(a.autoResolution['7d']).toEqual({ attempted: 4, verified: 3, failed: 1, rate: 0.75, meetsTarget: true });
+    } finally {
+      await Promise.all([api.close(), hook.close()]);
+    }
   });
 });
