@@ -363,6 +363,14 @@ export function createRemediationService(deps: RemediationDeps) {
         target: id,
         details: { gapId: claimed.gapId, applicationId: recorded?.id ?? null, actionVerified, gapCheck, outcome: outcome.slice(0, 1_000), autoResolve: claimed.autoResolve },
       });
+      // The gap moves first: whoever sees the request finished sees the gap where it ends.
+      if (gap) {
+        const current = await deps.gaps.get(gap.id);
+        // A gap resolved or dismissed meanwhile (an audit saw it fixed, a person dismissed it) stays so.
+        if (current && isOpenGap(current.status)) {
+          await deps.gaps.transition(gap.id, gapTo, id, at);
+        }
+      }
       const reversible = application?.status === 'applied' && application.reversible;
       const finished = await deps.store.exclusive(id, async () => {
         const r = await requestOf(id);
@@ -385,13 +393,6 @@ export function createRemediationService(deps: RemediationDeps) {
         await deps.store.save(next);
         return next;
       });
-      if (gap) {
-        const current = await deps.gaps.get(gap.id);
-        // A gap resolved or dismissed meanwhile (an audit saw it fixed, a person dismissed it) stays so.
-        if (current && isOpenGap(current.status)) {
-          await deps.gaps.transition(gap.id, gapTo, id, at);
-        }
-      }
       await progress(100);
       return finished;
     },
