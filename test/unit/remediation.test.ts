@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { targetSchema, type Target } from '../../src/domain/audit/inventory.js';
 import { gapFingerprint, gapIdOf, type Gap, type GapSighting } from '../../src/domain/gaps/gap.js';
+import { differences } from '../../src/domain/implementation/remediation-service.js';
 import { rateOf, runsWithoutApproval, suggestRemediations, type HookInfo } from '../../src/domain/implementation/remediation.js';
 
 const at = '2026-11-30T08:00:00.000Z';
@@ -61,5 +62,15 @@ describe('remediation suggestions', () => {
     expect(rateOf(2, 1)).toEqual({ attempted: 3, verified: 2, failed: 1, rate: 0.6667, meetsTarget: false });
     expect(rateOf(7, 3)).toMatchObject({ rate: 0.7, meetsTarget: false });
     expect(rateOf(8, 2)).toMatchObject({ rate: 0.8, meetsTarget: true });
+  });
+});
+
+describe('what a failed read-back says', () => {
+  it('names the paths the expectation sets that read otherwise, ignoring what it leaves open', () => {
+    const expected = { hook: { id: 'restart-api' }, response: { status: 202, latencyMs: null, json: { status: { ok: true, value: 'restarted' } } } };
+    const read = { hook: { id: 'restart-api' }, response: { status: 500, latencyMs: 3.5, json: { status: { ok: false, value: null } } } };
+    expect(differences(expected, read)).toBe('response.status: expected 202, read 500; response.json.status.ok: expected true, read false; response.json.status.value: expected "restarted", read null');
+    expect(differences({ a: [1, 2] }, { a: [1, 2] })).toBe('the state read differs from the one expected');
+    expect(differences(5, 6)).toBe('(state): expected 5, read 6');
   });
 });

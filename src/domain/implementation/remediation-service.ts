@@ -353,7 +353,7 @@ export function createRemediationService(deps: RemediationDeps) {
         : error !== null
           ? `failed: the action could not be applied: ${error}`
           : !actionVerified
-            ? `failed: the action's effect did not read back as asked (expected ${JSON.stringify(application?.verification?.expected ?? null).slice(0, 300)}, read ${JSON.stringify(application?.verification?.read ?? null).slice(0, 300)})`
+            ? `failed: the action's effect did not read back as asked: ${differences(application?.verification?.expected, application?.verification?.read)}`
             : `failed: the action read back as asked but the gap's check still fails: expected ${gapCheck?.expected ?? '?'}, observed ${gapCheck?.observed ?? '?'}`;
       const at = now();
       const gapTo: GapStatus = passed ? 'resolved' : 'failed';
@@ -483,3 +483,32 @@ export function createRemediationService(deps: RemediationDeps) {
 }
 
 export type RemediationService = ReturnType<typeof createRemediationService>;
+
+/**
+ * Where a state read back differs from the one expected, in words: the paths of the values the
+ * expectation names (not null) that read otherwise, at most five (`response.status: expected 202,
+ * read 500`).
+ */
+export function differences(expected: unknown, read: unknown, limit = 5): string {
+  const out: string[] = [];
+  const show = (v: unknown) => {
+    const text = JSON.stringify(v) ?? 'nothing';
+    return text.length > 80 ? `${text.slice(0, 77)}…` : text;
+  };
+  const walk = (e: unknown, r: unknown, path: string) => {
+    if (out.length >= limit || e === null || e === undefined) {
+      return;
+    }
+    if (typeof e === 'object' && !Array.isArray(e) && typeof r === 'object' && r !== null && !Array.isArray(r)) {
+      for (const [k, v] of Object.entries(e)) {
+        walk(v, (r as Record<string, unknown>)[k], path === '' ? k : `${path}.${k}`);
+      }
+      return;
+    }
+    if (JSON.stringify(e) !== JSON.stringify(r)) {
+      out.push(`${path || '(state)'}: expected ${show(e)}, read ${show(r)}`);
+    }
+  };
+  walk(expected, read, '');
+  return out.length === 0 ? 'the state read differs from the one expected' : out.join('; ');
+}
