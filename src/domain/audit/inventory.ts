@@ -317,3 +317,26 @@ export function maskUrl(url: string): string {
     return masked;
   }
 }
+
+/** Where a target is, as a person reads it in advice: its address without secrets (a URL by {@link publicUrl}). */
+export function targetLocation(t: Target): string {
+  switch (t.kind) {
+    case 'http':
+      return `${t.method} ${publicUrl(t.url)}`;
+    case 'tcp':
+    case 'tls':
+      return `${t.host}:${t.port}`;
+    case 'dns':
+      return `the name ${t.name}`;
+    case 'redis':
+      return t.url === undefined ? "the fleet's own Redis" : typeof t.url === 'string' ? `the Redis at ${publicUrl(t.url)}` : `the Redis at $${t.url.env}`;
+    case 'queue':
+      return `queue ${t.queue}`;
+    case 'feature-flag':
+      return `feature flag ${t.flag}`;
+    case 'llm':
+      return `the ${t.path} LLM path`;
+    case 'spec':
+      return `the spec directory ${t.path}`;
+  }
+}

@@ -3,35 +3,12 @@
  * narrative. Keyed by the target's kind and the check that failed, with a fallback per gap type.
  */
 import type { GapType } from '../gaps/gap.js';
-import { maskUrl, type Target } from './inventory.js';
+import { targetLocation, type Target } from './inventory.js';
 import type { Recommendation, ReportGap } from './report.js';
 
 type Rule = (target: Target | undefined, gap: ReportGap) => string;
 
-const where = (t: Target | undefined): string => {
-  if (t === undefined) {
-    return 'the target';
-  }
-  switch (t.kind) {
-    case 'http':
-      return `${t.method} ${maskUrl(t.url)}`;
-    case 'tcp':
-    case 'tls':
-      return `${t.host}:${t.port}`;
-    case 'dns':
-      return t.name;
-    case 'redis':
-      return typeof t.url === 'string' ? maskUrl(t.url) : t.url ? `the Redis at $${t.url.env}` : "the fleet's own Redis";
-    case 'queue':
-      return `queue ${t.queue}`;
-    case 'feature-flag':
-      return `feature flag ${t.flag}`;
-    case 'llm':
-      return `the ${t.path} LLM path`;
-    case 'spec':
-      return `the spec directory ${t.path}`;
-  }
-};
+const where = (t: Target | undefined): string => (t === undefined ? 'the target' : targetLocation(t));
 
 const rules: Record<string, Rule> = {
   'http.reachable': (t, g) => `Bring ${where(t)} back: the auditor could not reach it (${g.evidence.observed}). Check that the service runs and that DNS, firewall and TLS allow the worker hosts.`,

@@ -10,7 +10,7 @@
  * information, query and fragment; header values are never read, only header names; free text of
  * the gap passes through the Redactor).
  */
-import type { Target, TargetOf } from '../audit/inventory.js';
+import { publicUrl, targetLocation, type Target, type TargetOf } from '../audit/inventory.js';
 import { Redactor } from '../compliance/pii.js';
 import { featureFlags, masterSwitch } from '../feature-flags.js';
 import type { Gap, GapType } from '../gaps/gap.js';
@@ -55,19 +55,8 @@ export const settingName = {
 
 const admin = '/admin/bedrock-support';
 
-/** A URL without what may be secret in it: user information, query and fragment. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
-  } catch {
-    return '(a URL that cannot be read)';
-  }
-}
+/** A URL without what may be secret in it: user information, query and fragment (the inventory's {@link publicUrl}). */
+export const safeUrl = publicUrl;
 
 // A URL runs to the next white space or quote; punctuation that ends a sentence is not part of it.
 const urlInText = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*[^\s"'<>`.,;:!?)\]]/gi;
@@ -176,27 +165,7 @@ const inventoryRollback = `Keep your own copy of the inventory before changing i
 const inventoryRisk = 'Changing the inventory to match what was observed hides the problem from every later audit: change it only when the new value is what is intended.';
 
 /** How the auditor sees the target, without secrets. */
-function where(t: Target): string {
-  switch (t.kind) {
-    case 'http':
-      return `${t.method} ${safeUrl(t.url)}`;
-    case 'tcp':
-    case 'tls':
-      return `${t.host}:${t.port}`;
-    case 'dns':
-      return `the name ${t.name}`;
-    case 'redis':
-      return t.url === undefined ? "the fleet's own Redis" : typeof t.url === 'string' ? `the Redis at ${safeUrl(t.url)}` : `the Redis at $${t.url.env}`;
-    case 'queue':
-      return `queue ${t.queue}`;
-    case 'feature-flag':
-      return `feature flag ${t.flag}`;
-    case 'llm':
-      return `the ${t.path} LLM path`;
-    case 'spec':
-      return `the spec directory ${t.path}`;
-  }
-}
+const where = targetLocation;
 
 function goneTarget(g: GuidanceGap): Parts {
   return {
