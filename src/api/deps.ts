@@ -19,7 +19,19 @@ import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js'
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
+import type { MetricsReader } from '../domain/metrics/ports.js';
+import type { PrometheusExporter } from '../observability/prometheus.js';
 import type { Keyring } from './auth.js';
+
+/** What the metrics routes serve from. */
+export interface ApiMetrics {
+  /** The Prometheus text of `GET /metrics`. */
+  prometheus: PrometheusExporter;
+  /** What every process of the fleet recorded (operation samples, heartbeats) and Redis' own figures. */
+  reader: MetricsReader;
+  /** `BSM_METRICS_TOKEN`: a bearer token that reads `GET /metrics` and nothing else. */
+  scraperToken?: string;
+}
 
 /** Everything the HTTP layer needs, built once in the composition root. */
 export interface ApiDeps {
@@ -53,6 +65,8 @@ export interface ApiDeps {
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */
   actions: ActionCatalog<ActionSpec>;
+  /** `/metrics` and the performance and resources views. */
+  metrics: ApiMetrics;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, QueueSettings } from '../config.js';
@@ -37,7 +38,9 @@ import type { InventoryStore } from '../domain/audit/inventory.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { ReportStore } from '../domain/reports.js';
-import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
+import { createBuiltinActionCatalog, remediationActionKinds, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
+import type { MetricsRecorder } from '../domain/metrics/ports.js';
+import { createMetricsStore, type MetricsStore } from '../store/metrics.store.js';
 import { createActionRecordStore } from '../store/actions.store.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
@@ -68,6 +71,8 @@ export interface Adapters {
   actions: ActionCatalog<ActionSpec>;
   /** What the job handlers get. */
   jobDeps: JobDeps;
+  /** The metrics: this process's recorder and the reader of what the whole fleet recorded. */
+  metrics: MetricsStore;
   close(): Promise<void>;
 }
 
@@ -83,6 +88,35 @@ export interface ComposeOptions {
   archiveSink?: () => ArchiveSink;
   /** Wall clock of the LLM layer (epoch ms). */
   clock?: () => number;
+  /**
+   * The process's metrics store. A process composes adapters twice (API and workers) and records
+   * through one recorder: the program passes the one it made. Default: one on this connection.
+   */
+  metrics?: MetricsStore;
+}
+
+/**
+ * The catalog, with each application of a remediation kind recorded as a `remediation` operation:
+ * its latency, and success when it applied and read back what it wanted.
+ */
+function measuredRemediations(catalog: ActionCatalog<ActionSpec>, remediationKinds: ReadonlySet<string>, metrics: MetricsRecorder): ActionCatalog<ActionSpec> {
+  return {
+    ...catalog,
+    async apply(spec, by) {
+      if (!remediationKinds.has(spec.kind)) {
+        return catalog.apply(spec, by);
+      }
+      const started = performance.now();
+      let ok = false;
+      try {
+        const application = await catalog.apply(spec, by);
+        ok = application.status === 'applied' && application.verification?.verified === true;
+        return application;
+      } finally {
+        metrics.operation('remediation', performance.now() - started, ok);
+      }
+    },
+  };
 }
 
 /**
@@ -125,7 +159,10 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock);
+  const metrics = options.metrics ?? createMetricsStore(redis, prefix);
+  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
+    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  );
   const service = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
   const fleetReader = createFleetReader({
     connection: redis,
@@ -142,15 +179,20 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
-  const actions = createBuiltinActionCatalog({
-    queues: (name) => fleet.queue(name),
-    featureFlags,
-    llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
-    remediation: { queueJobs: (name) => fleet.queue(name), supportMode, breakers: llm.breakers },
-    records: createActionRecordStore(redis, prefix),
-    audit: auditTrail,
-    clock: () => new Date(),
-  });
+  const remediation = { queueJobs: (name: QueueName) => fleet.queue(name), supportMode, breakers: llm.breakers };
+  const actions = measuredRemediations(
+    createBuiltinActionCatalog({
+      queues: (name) => fleet.queue(name),
+      featureFlags,
+      llm: { matrix: config.routingMatrix, overrides: llm.routeOverrides },
+      remediation,
+      records: createActionRecordStore(redis, prefix),
+      audit: auditTrail,
+      clock: () => new Date(),
+    }),
+    new Set(remediationActionKinds(remediation).map((k) => k.info.kind)),
+    metrics.recorder,
+  );
   const reports = createReportStore(redis, prefix);
   const inventoryStore = createInventoryStore(redis, prefix);
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
@@ -216,7 +258,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     metaMonitor,
     actions,
     jobDeps,
+    metrics,
     async close() {
+      // A store of its own is this composition's to close; one passed in belongs to the program.
+      if (!options.metrics) {
+        await metrics.close();
+      }
       await llm.close();
       await fleet.close();
     },
