@@ -115,6 +115,11 @@ const settings = {
     expected: 'name:role:token[,name:role:token...]',
     schema: z.string().trim(),
   }),
+  BSM_METRICS_TOKEN: setting({
+    description: 'a bearer token for a Prometheus scraper: it reads GET /metrics and nothing else (an API key whose role reads works there too)',
+    expected: 'a token of at least 16 characters (openssl rand -hex 24)',
+    schema: z.string().trim().min(16),
+  }),
   BSM_DATA_DIR: setting({ description: 'where local state lives (generated admin token, own redis-server data)', expected: 'a directory path', schema: z.string().trim().min(1), default: './data' }),
   BEDROCK_ENABLED: setting({ description: 'turns on the direct Bedrock path', expected: 'true or false', schema: bool, default: false }),
   BEDROCK_MODEL_ID: setting({ description: 'the Bedrock model', expected: 'a model id', schema: z.string().trim().min(1), default: 'anthropic.claude-3-sonnet-20240229-v1:0' }),

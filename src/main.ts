@@ -18,6 +18,8 @@ import { closeRedis, createRedis, waitReady } from './redis.js';
 import { redisOutageLog } from './redis-outage.js';
 import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
+import { apiMetricsOf, startProcessMetrics } from './runtime/metrics.js';
+import { createMetricsStore, type MetricsStore } from './store/metrics.store.js';
 import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
@@ -33,12 +35,17 @@ type Step = () => Promise<void>;
 
 
 /** The workers, on a connection of their own for the handlers; their stop step. */
-async function startWorkerRole(invocation: Invocation, config: Config, url: string, parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog> }): Promise<Step> {
+async function startWorkerRole(
+  invocation: Invocation,
+  config: Config,
+  url: string,
+  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog>; metrics: MetricsStore },
+): Promise<Step> {
   const { logger, outage, control } = parts;
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
-  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
+  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics: parts.metrics });
   const runner = startWorkers({
     queues: invocation.queues,
     deps: adapters.jobDeps,
@@ -53,6 +60,7 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
     throttleBackoffMaxMs: config.BSM_LLM_THROTTLE_BACKOFF_MAX_MS,
     logger,
     onWorkerError: (queue, err) => outage.error(`worker ${queue}`, err),
+    metrics: parts.metrics.recorder,
   });
   await control.subscribe(controlHandler({ runner, control, logger }));
   // A cancellation published while the subscriber was reconnecting is missed: on every
@@ -125,6 +133,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
+    metrics: apiMetricsOf(adapters, config.BSM_METRICS_TOKEN),
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
@@ -181,8 +190,10 @@ async function run(invocation: Invocation): Promise<void> {
   const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
   subscriber?.on('error', (err) => outage.error('control subscriber', err));
   const control = createControlChannel(client, subscriber, prefix);
+  // One recorder for the process: the workers' adapters record through it too.
+  const metrics = createMetricsStore(client, prefix);
   // The API's and schedulers' adapters: their commands fail fast while Redis is down.
-  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
+  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics });
   const { llm, supportMode, fleet } = adapters;
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
 
@@ -222,8 +233,12 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => reapply.stop());
 
   if (has('worker')) {
-    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage }));
+    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage, metrics }));
   }
+  // Every role's heartbeat (resources per process); stopped after the workers, so their last
+  // jobs' figures are written before Redis closes.
+  const processMetrics = startProcessMetrics({ store: metrics, role: invocation.role, queues: has('worker') ? invocation.queues : [], logger });
+  stops.push(() => processMetrics.stop());
   if (has('api')) {
     try {
       stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys));

@@ -7,7 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { auditRoutes } from './audit.routes.js';
 import { componentRoutes } from './components.routes.js';
-import { authenticate } from './auth.js';
+import { authenticate, scraperOrReader } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
 import { componentTestRoutes } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
@@ -18,6 +18,7 @@ import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
+import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
 import { implementationRoutes } from './implementation.routes.js';
@@ -95,11 +96,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
   app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
+  // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
+  app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
 
   app.route('/health', healthRoutes(deps));
   app.route('/admin/feature-flags', featureFlagRoutes(deps));
   app.route('/admin/bedrock-support', supportModeRoutes(deps));
   app.route('/admin/bedrock-support', llmRoutes(deps));
+  app.route('/admin/bedrock-support', metricsRoutes(deps));
   app.route('/admin/bedrock-support', auditRoutes(deps));
   app.route('/admin/bedrock-support', componentRoutes(deps));
   app.route('/admin/bedrock-support', metaMonitorRoutes(deps));
@@ -110,6 +114,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', remediationRoutes(deps));
   app.route('/admin/bedrock-support', specScanRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
+  app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });

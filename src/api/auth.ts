@@ -180,6 +180,27 @@ export function assertPermission(principal: Principal, permission: Permission, w
   }
 }
 
+/**
+ * `GET /metrics`: a Prometheus scraper's own bearer token (`BSM_METRICS_TOKEN`, compared in
+ * constant time), which opens this route and no other; else an API key as {@link authenticate}
+ * checks it (wrong ones counted), whose role must grant read (403 otherwise, 401 without one).
+ */
+export function scraperOrReader(options: AuthOptions & { scraperToken: string | undefined }): MiddlewareHandler<AppEnv> {
+  const scraper = options.scraperToken === undefined ? null : digest(options.scraperToken);
+  const asApiKey = authenticate(options);
+  return async function scraperOrReaderMiddleware(c, next) {
+    const credentials = credentialsFrom(c.req.header('authorization'));
+    if (scraper !== null && credentials?.scheme === 'bearer' && timingSafeEqual(digest(credentials.token), scraper)) {
+      await next();
+      return;
+    }
+    await asApiKey(c, async () => {
+      assertPermission(c.get('principal'), 'read', 'read metrics');
+      await next();
+    });
+  };
+}
+
 /** 403 unless the authenticated caller's role grants `permission`. */
 export function requirePermission(permission: Permission): MiddlewareHandler<AppEnv> {
   return async function requirePermissionMiddleware(c, next) {

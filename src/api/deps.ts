@@ -22,7 +22,19 @@ import type { RemediationService } from '../domain/implementation/remediation-se
 import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { GuidanceNarrativeCache } from '../domain/implementation/guidance-narrative.js';
 import type { LlmProvider } from '../domain/llm/types.js';
+import type { MetricsReader } from '../domain/metrics/ports.js';
+import type { PrometheusExporter } from '../observability/prometheus.js';
 import type { Keyring } from './auth.js';
+
+/** What the metrics routes serve from. */
+export interface ApiMetrics {
+  /** The Prometheus text of `GET /metrics`. */
+  prometheus: PrometheusExporter;
+  /** What every process of the fleet recorded (operation samples, heartbeats) and Redis' own figures. */
+  reader: MetricsReader;
+  /** `BSM_METRICS_TOKEN`: a bearer token that reads `GET /metrics` and nothing else. */
+  scraperToken?: string;
+}
 
 /** Everything the HTTP layer needs, built once in the composition root. */
 export interface ApiDeps {
@@ -60,6 +72,8 @@ export interface ApiDeps {
   actions: ActionCatalog<ActionSpec>;
   /** Implementation support's remediation requests: suggestions, approvals, runs, rollbacks, activities. */
   remediations: RemediationService;
+  /** `/metrics` and the performance and resources views. */
+  metrics: ApiMetrics;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, QueueSettings } from '../config.js';
@@ -40,6 +41,8 @@ import type { GapStore } from '../domain/gaps/gap.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { ReportStore } from '../domain/reports.js';
 import { createBuiltinActionCatalog, type ActionCatalog, type ActionSpec } from '../domain/actions/index.js';
+import type { MetricsRecorder } from '../domain/metrics/ports.js';
+import { createMetricsStore, type MetricsStore } from '../store/metrics.store.js';
 import { createActionRecordStore } from '../store/actions.store.js';
 import { createRemediationService, type RemediationService } from '../domain/implementation/remediation-service.js';
 import { createRemediationStore } from '../store/remediations.store.js';
@@ -76,6 +79,8 @@ export interface Adapters {
   remediations: RemediationService;
   /** What the job handlers get. */
   jobDeps: JobDeps;
+  /** The metrics: this process's recorder and the reader of what the whole fleet recorded. */
+  metrics: MetricsStore;
   close(): Promise<void>;
 }
 
@@ -91,6 +96,32 @@ export interface ComposeOptions {
   archiveSink?: () => ArchiveSink;
   /** Wall clock of the LLM layer (epoch ms). */
   clock?: () => number;
+  /**
+   * The process's metrics store. A process composes adapters twice (API and workers) and records
+   * through one recorder: the program passes the one it made. Default: one on this connection.
+   */
+  metrics?: MetricsStore;
+}
+
+/**
+ * The remediation service, with each run of a request recorded as a `remediation` operation: its
+ * latency (apply, read-back and the gap's check), and success when it verified.
+ */
+function measuredRemediations(service: RemediationService, metrics: MetricsRecorder): RemediationService {
+  return {
+    ...service,
+    async run(id, progress) {
+      const started = performance.now();
+      let ok = false;
+      try {
+        const request = await service.run(id, progress);
+        ok = request.status === 'verified';
+        return request;
+      } finally {
+        metrics.operation('remediation', performance.now() - started, ok);
+      }
+    },
+  };
 }
 
 /**
@@ -133,7 +164,10 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock);
+  const metrics = options.metrics ?? createMetricsStore(redis, prefix);
+  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
+    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  );
   const service = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
   const fleetReader = createFleetReader({
     connection: redis,
@@ -182,20 +216,23 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     audit: auditTrail,
     clock: () => new Date(),
   });
-  const remediations = createRemediationService({
-    gaps,
-    actions,
-    store: createRemediationStore(redis, prefix),
-    audit: auditTrail,
-    inventory: () => inventory.current(),
-    prober,
-    autoRemediation: () => featureFlags.enabled('auto-remediation'),
-    enqueue: async (id, priority) => {
-      await fleet.add('implementation-support', 'remediate', { requestId: id }, { jobId: id, priority });
-    },
-    twoPersonRule: config.BSM_TWO_PERSON_RULE,
-    clock: () => new Date(),
-  });
+  const remediations = measuredRemediations(
+    createRemediationService({
+      gaps,
+      actions,
+      store: createRemediationStore(redis, prefix),
+      audit: auditTrail,
+      inventory: () => inventory.current(),
+      prober,
+      autoRemediation: () => featureFlags.enabled('auto-remediation'),
+      enqueue: async (id, priority) => {
+        await fleet.add('implementation-support', 'remediate', { requestId: id }, { jobId: id, priority });
+      },
+      twoPersonRule: config.BSM_TWO_PERSON_RULE,
+      clock: () => new Date(),
+    }),
+    metrics.recorder,
+  );
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
     fleet: { ...fleetReader, snapshot: (o) => fleetReader.snapshot({ maxAgeMs: 0, ...o }), kept: () => null },
@@ -249,7 +286,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     actions,
     remediations,
     jobDeps,
+    metrics,
     async close() {
+      // A store of its own is this composition's to close; one passed in belongs to the program.
+      if (!options.metrics) {
+        await metrics.close();
+      }
       await llm.close();
       await fleet.close();
     },

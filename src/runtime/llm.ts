@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { createBedrockProvider } from '../providers/bedrock.provider.js';
 import { createBudget, defaultPriceTable, type Budget } from '../domain/llm/budget.js';
 import { createCircuitBreaker } from '../domain/llm/circuit-breaker.js';
-import type { BreakerStore } from '../domain/llm/ports.js';
+import type { BreakerStore, DecisionStore, RoutingDecision } from '../domain/llm/ports.js';
 import { createLocalProvider } from '../providers/local.provider.js';
 import { createMcpProvider, type McpArgumentMapping } from '../providers/mcp.provider.js';
 import { createLlmRouter, type LlmRouter, type Redaction } from '../domain/llm/router.js';
@@ -89,8 +89,23 @@ export function redactorFor(pii: PiiCounter, logger: Logger): (request: LlmReque
   };
 }
 
-export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, logger: Logger, clock: () => number = Date.now): Llm {
+/**
+ * The LLM layer on `redis`. `onDecision` hears of every routing decision once it is stored (the
+ * metrics recorder counts calls, tokens, cost and latency from it).
+ */
+export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, logger: Logger, clock: () => number = Date.now, onDecision?: (decision: RoutingDecision) => void): Llm {
   const store = createLlmStore(redis, keyPrefix);
+  const decisions: DecisionStore = onDecision
+    ? {
+        async append(decision) {
+          await store.decisions.append(decision);
+          onDecision(decision);
+        },
+        range: (from, to) => store.decisions.range(from, to),
+        recent: (limit) => store.decisions.recent(limit),
+        tally: (from, to) => store.decisions.tally(from, to),
+      }
+    : store.decisions;
   const pii = createPiiCounter(redis, keyPrefix);
   const direct: LlmProvider | undefined = config.BEDROCK_ENABLED ? createBedrockProvider({ region: config.AWS_REGION, modelId: config.BEDROCK_MODEL_ID }) : undefined;
   const mcp: LlmProvider | undefined = config.MCP_URL
@@ -119,7 +134,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
     budget,
     residency: { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },
-    store,
+    store: { decisions },
     redact: redactorFor(pii, logger),
     clock,
     logger,

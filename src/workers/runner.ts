@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { MetricsTime, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { MetricsTime, RateLimitError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LlmThrottledError } from '../domain/llm/types.js';
 import type { QueueSettings } from '../config.js';
@@ -9,7 +10,10 @@ import { JobPayloadError, validatePayload, type Fleet } from '../queues/fleet.js
 import type { QueueName } from '../domain/queue-names.js';
 import { PermanentJobError, type JobContext, type JobDeclaration } from '../jobs/define.js';
 import type { JobDeps } from '../jobs/deps.js';
+import { operationOfJob } from '../jobs/operations.js';
 import { jobsOf } from '../jobs/registry.js';
+import type { MetricsRecorder } from '../domain/metrics/ports.js';
+import type { JobOutcome } from '../domain/metrics/totals.js';
 
 export interface RunnerOptions {
   queues: readonly QueueName[];
@@ -41,6 +45,8 @@ export interface RunnerOptions {
   throttleBackoffMaxMs?: number;
   /** Where a worker's own errors go (connection errors among them). Default: logged as errors. */
   onWorkerError?: (queue: QueueName, err: Error) => void;
+  /** Where each attempt's outcome, wait and run time are recorded (job counters, histograms, operation latency). Default: not recorded. */
+  metrics?: MetricsRecorder;
 }
 
 export interface Runner {
@@ -85,6 +91,33 @@ async function runDeclared(declaration: JobDeclaration, job: Job, ctx: JobContex
     await deps.reports.save(declaration.name, job.id, result.data);
   }
   return result.data;
+}
+
+/**
+ * How an attempt that threw ended: handed back (cancelled, throttled), or failed for good or
+ * retried, by BullMQ's own rule (no attempt left, or an unrecoverable error; the queues set no
+ * `maxStartedAttempts`).
+ */
+function outcomeOf(err: unknown, job: Job): JobOutcome {
+  if (err instanceof WaitingError) {
+    return 'cancelled';
+  }
+  if (err instanceof RateLimitError) {
+    return 'throttled';
+  }
+  const unrecoverable = err instanceof UnrecoverableError || (err instanceof Error && err.name === 'UnrecoverableError');
+  return unrecoverable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1) ? 'failed' : 'retried';
+}
+
+/**
+ * From when a job was due (enqueued, plus the delay it was given) to its first start, in ms; null
+ * for a later start (a retry, a job handed back), whose wait this cannot tell.
+ */
+function firstWaitMs(job: Job): number | null {
+  if (job.attemptsStarted !== 1 || job.processedOn === undefined) {
+    return null;
+  }
+  return Math.max(0, job.processedOn - job.timestamp - (job.opts.delay ?? 0));
 }
 
 export function startWorkers(options: RunnerOptions): Runner {
@@ -144,8 +177,26 @@ export function startWorkers(options: RunnerOptions): Runner {
       }
     };
 
+    const metrics = options.metrics;
+    /** The processor, with each attempt recorded: one buffered call, no Redis round trip of its own. */
+    const measured = metrics
+      ? async (job: Job, token?: string, signal?: AbortSignal): Promise<unknown> => {
+          const started = performance.now();
+          let outcome: JobOutcome = 'completed';
+          try {
+            return await processor(job, token, signal);
+          } catch (err) {
+            outcome = outcomeOf(err, job);
+            throw err;
+          } finally {
+            const name = declared.has(job.name) ? job.name : 'undeclared';
+            metrics.jobAttempt({ queue, name, outcome, waitMs: firstWaitMs(job), runMs: performance.now() - started, operation: operationOfJob(queue, name) });
+          }
+        }
+      : processor;
+
     const s = options.settings[queue];
-    const worker = new Worker(queue, processor, {
+    const worker = new Worker(queue, measured, {
       connection: options.connection,
       prefix: options.prefix,
       name: workerName,

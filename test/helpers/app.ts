@@ -11,6 +11,7 @@ import type { AuditTrail } from '../../src/domain/audit-trail/ports.js';
 import { createControlChannel, fleetControlOver, type ControlChannel } from '../../src/store/control-channel.js';
 import { controlHandler } from '../../src/runtime/control.js';
 import type { Adapters } from '../../src/runtime/compose.js';
+import { apiMetricsOf } from '../../src/runtime/metrics.js';
 import type { Llm } from '../../src/runtime/llm.js';
 import { hmacPseudonymizer } from '../../src/domain/meta-monitor/executions.js';
 import type { Logger } from '../../src/observability/logger.js';
@@ -76,6 +77,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
       throttleBackoffMs: t.config.BSM_LLM_THROTTLE_BACKOFF_MS,
       throttleBackoffMaxMs: t.config.BSM_LLM_THROTTLE_BACKOFF_MAX_MS,
       logger: t.logger,
+      metrics: adapters.metrics.recorder,
     });
     const r = runner;
     await control.subscribe(controlHandler({ runner: r, control, logger: t.logger }));
@@ -100,6 +102,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
+    metrics: apiMetricsOf(adapters, t.config.BSM_METRICS_TOKEN),
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

@@ -158,5 +158,6 @@ export function startTestRunner(
     graceMs: 1000,
     logger: options.logger ?? t.logger,
     onWorkerError: options.onWorkerError,
+    metrics: t.adapters.metrics.recorder,
   });
 }

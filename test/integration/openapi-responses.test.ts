@@ -374,6 +374,13 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('GET', '/admin/bedrock-support/routing/efficiency', 200, { role: 'viewer' });
     const metrics = await call('GET', '/admin/bedrock-support/metrics/routing?window=1h', 200, { role: 'viewer' });
     expect(metrics.totalDecisions).toBe(4);
+    // Runbook "Performance Monitoring": the operations (the four LLM requests among them) and the resources.
+    await t.adapters.metrics.recorder.flush();
+    const performance = await call('GET', '/admin/bedrock-support/metrics/performance', 200, { role: 'viewer' });
+    expect(performance).toMatchObject({ window: '1h', operations: { llm_call: { count: 4 } } });
+    await call('GET', '/admin/bedrock-support/metrics/performance?window=7d', 200, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/metrics/performance?window=30m', 400, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/metrics/resources', 200, { role: 'viewer' });
     // Per-day spend is kept 40 days: a longer report is refused, naming the field.
     const tooLong = await call('GET', '/admin/bedrock-support/costs?days=41', 400, { role: 'viewer' });
     expect(tooLong).toMatchObject({ error: { message: expect.stringContaining('days') as unknown } });

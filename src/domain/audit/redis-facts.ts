@@ -4,6 +4,9 @@ export interface RedisFacts {
   maxmemoryBytes?: number;
   usedMemoryBytes?: number;
   aofEnabled?: boolean;
+  /** `instantaneous_ops_per_sec`: commands per second, as Redis samples them. */
+  opsPerSecond?: number;
+  connectedClients?: number;
 }
 
 /** Parses the text of Redis `INFO` into the facts the audit needs. */
@@ -21,5 +24,7 @@ export function parseRedisInfo(info: string): RedisFacts {
     maxmemoryBytes: num('maxmemory'),
     usedMemoryBytes: num('used_memory'),
     aofEnabled: fields.has('aof_enabled') ? fields.get('aof_enabled') === '1' : undefined,
+    opsPerSecond: num('instantaneous_ops_per_sec'),
+    connectedClients: num('connected_clients'),
   };
 }

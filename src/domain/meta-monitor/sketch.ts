@@ -12,6 +12,20 @@ export const sketchRelativeError = 0.01;
 /** Values below this (ms) count as zero: one bin for everything under a microsecond. */
 const minPositive = 1e-3;
 
+/**
+ * What a sketch holds, to keep it elsewhere (Redis hash fields) and build it back: every bin's
+ * count by index, the values that counted as zero, how many values and their sum. Parts of the
+ * same relative error add up field by field, so several writers can add theirs to one stored copy.
+ */
+export interface SketchParts {
+  relativeError: number;
+  count: number;
+  sum: number;
+  zeros: number;
+  /** `[index, count]` of each bin in use; a bin `i` holds values in (gamma^(i-1), gamma^i]. */
+  bins: [index: number, count: number][];
+}
+
 export class QuantileSketch {
   private readonly gamma: number;
   private readonly logGamma: number;
@@ -39,9 +53,7 @@ export class QuantileSketch {
 
   /** Adds one value (negative values and NaN are not latencies and are refused). */
   add(value: number): void {
-    if (!(value >= 0) || !Number.isFinite(value)) {
-      throw new RangeError(`a sketch takes finite values >= 0, got ${value}`);
-    }
+    const index = this.binIndex(value);
     this.total += 1;
     this.sum += value;
     if (value > this.maximum) {
@@ -50,11 +62,53 @@ export class QuantileSketch {
     if (value < this.minimum) {
       this.minimum = value;
     }
-    if (value < minPositive) {
+    if (index === null) {
       this.zeros += 1;
       return;
     }
-    this.bump(Math.ceil(Math.log(value) / this.logGamma), 1);
+    this.bump(index, 1);
+  }
+
+  /**
+   * The bin `value` falls in, null for the zero bin: what a writer that keeps only the parts
+   * (see {@link SketchParts}) adds one to. Refuses what {@link add} refuses.
+   */
+  binIndex(value: number): number | null {
+    if (!(value >= 0) || !Number.isFinite(value)) {
+      throw new RangeError(`a sketch takes finite values >= 0, got ${value}`);
+    }
+    return value < minPositive ? null : Math.ceil(Math.log(value) / this.logGamma);
+  }
+
+  /** What this sketch holds, for {@link QuantileSketch.fromParts}. */
+  parts(): SketchParts {
+    return { relativeError: this.relativeError, count: this.total, sum: this.sum, zeros: this.zeros, bins: [...this.bins()] };
+  }
+
+  /**
+   * A sketch from stored parts. It answers every quantile as the original did, but knows its
+   * smallest and largest value only to their bins (a quantile is never clamped tighter than that).
+   */
+  static fromParts(parts: SketchParts): QuantileSketch {
+    const sketch = new QuantileSketch(parts.relativeError);
+    let binned = 0;
+    for (const [index, n] of parts.bins) {
+      if (n > 0) {
+        sketch.bump(index, n);
+        binned += n;
+        sketch.minimum = Math.min(sketch.minimum, sketch.gamma ** (index - 1));
+        sketch.maximum = Math.max(sketch.maximum, sketch.gamma ** index);
+      }
+    }
+    sketch.zeros = parts.zeros;
+    if (parts.zeros > 0) {
+      sketch.minimum = 0;
+      sketch.maximum = Math.max(sketch.maximum, minPositive);
+    }
+    // Counts come from the bins: a count written without its bin (a torn write) cannot shift a rank.
+    sketch.total = binned + parts.zeros;
+    sketch.sum = parts.sum;
+    return sketch;
   }
 
   private bump(index: number, n: number): void {
