@@ -13,11 +13,11 @@ afterAll(async () => {
 describe('the fleet-wide lock', () => {
   it('is kept past its TTL while the work runs, and let go when it ends', async () => {
     const key = `${prefix}:slow`;
-    const lock = redisLock(redis, key, { ttlMs: 150, waitMs: 2_000, busy: () => new Error('busy') });
+    const lock = redisLock(redis, key, { ttlMs: 1_000, waitMs: 10_000, busy: () => new Error('busy') });
     const order: string[] = [];
     const slow = lock(async () => {
       order.push('slow start');
-      await new Promise((r) => setTimeout(r, 600)); // four TTLs
+      await new Promise((r) => setTimeout(r, 3_000)); // three TTLs: a busy machine may stall the renewal a little, never a whole TTL
       order.push('slow end');
     });
     await new Promise((r) => setTimeout(r, 50));
@@ -32,8 +32,8 @@ describe('the fleet-wide lock', () => {
 
   it('gives up with the busy error when the holder keeps it past the wait', async () => {
     const key = `${prefix}:busy`;
-    const lock = redisLock(redis, key, { ttlMs: 100, waitMs: 300, busy: () => new Error('busy') });
-    const holder = lock(() => new Promise((r) => setTimeout(r, 800)));
+    const lock = redisLock(redis, key, { ttlMs: 1_000, waitMs: 1_500, busy: () => new Error('busy') });
+    const holder = lock(() => new Promise((r) => setTimeout(r, 3_000)));
     await new Promise((r) => setTimeout(r, 30));
     await expect(lock(() => Promise.resolve())).rejects.toThrow('busy');
     await holder;
