@@ -123,6 +123,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     gaps: adapters.gaps,
     backlog: adapters.backlog,
     actions: adapters.actions,
+    alerts: adapters.alerts,
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,

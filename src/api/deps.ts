@@ -19,6 +19,7 @@ import type { OptimizationStore } from '../domain/meta-monitor/optimizations.js'
 import type { ActionCatalog, ActionSpec } from '../domain/actions/index.js';
 import type { GapStore } from '../domain/gaps/gap.js';
 import type { BacklogStore } from '../domain/implementation/backlog.js';
+import type { AlertService } from '../domain/alerts/service.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -53,6 +54,8 @@ export interface ApiDeps {
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
   /** The action catalog (queue limits, feature flags, LLM routes): what optimizations and remediations apply and roll back. */
   actions: ActionCatalog<ActionSpec>;
+  /** The alerts the evaluation keeps: listed, read, acknowledged. */
+  alerts: AlertService;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -98,6 +98,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     gaps: adapters.gaps,
     backlog: adapters.backlog,
     actions: adapters.actions,
+    alerts: adapters.alerts,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,
