@@ -171,6 +171,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     audit: auditTrail,
     settings: alertSettings(config),
     clock: () => new Date(),
+    onAuditRetry: (e) => logger.error({ component: 'bedrock-support', ...e }, 'the alert stands, but its audit entry could not be written yet: retrying'),
     onDirectDeliveryFailed: (e) => logger.warn({ component: 'bedrock-support', ...e }, e.gaveUp ? 'alert notification could not be delivered; the queued delivery stays' : 'alert notification not delivered yet: retrying'),
   });
   const service = supportModeFor({

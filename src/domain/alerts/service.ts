@@ -43,6 +43,8 @@ export interface AlertServiceDeps {
   clock: () => Date;
   /** Told of each failed attempt of a direct delivery, and when it gives up. */
   onDirectDeliveryFailed?: (event: { alertId: string; event: AlertEvent; attempt: number; error: string; gaveUp: boolean }) => void;
+  /** Told when the entry of a raised alert could not be written yet (it is retried until it is). */
+  onAuditRetry?: (event: { alertId: string; attempt: number; error: string; nextRetryMs: number }) => void;
 }
 
 /** No alert has that id. */
@@ -78,7 +80,9 @@ export interface AlertService {
   /**
    * Raises one alert now and delivers its notification from this process (the queues may be
    * paused: an emergency shutdown pauses them all), retrying with back-off; the queued delivery
-   * stays as the backstop and is skipped once this one got through.
+   * stays as the backstop and is skipped once this one got through. As the emergency's own
+   * entry, the alert's audit entry is retried until the trail takes it: the team hears of an
+   * emergency even when the audit trail is what failed.
    */
   raise(condition: AlertCondition, by: string): Promise<Alert>;
   /** A person saw the alert. `note` is redacted before it is stored. Throws AlertNotFoundError, AlertConflictError. */
@@ -154,6 +158,21 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     return { delivered: true, skipped: null };
   };
 
+  /** Appends an entry, retrying with a doubling pause (up to 30 s) until the trail takes it; timers do not hold the process open. */
+  const appendUntilWritten = (alertId: string, entry: AuditEventInput) => {
+    let attempt = 0;
+    let pause = 1_000;
+    const tryOnce = () => {
+      attempt += 1;
+      deps.audit.append(entry).catch((err: unknown) => {
+        deps.onAuditRetry?.({ alertId, attempt, error: (err as Error).message, nextRetryMs: pause });
+        setTimeout(tryOnce, pause).unref();
+        pause = Math.min(pause * 2, 30_000);
+      });
+    };
+    tryOnce();
+  };
+
   /** Delivers from this process, retrying with a doubling pause; timers do not hold the process open. */
   const deliverDirectly = (request: NotificationRequest) => {
     let attempt = 0;
@@ -199,7 +218,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
         const at = deps.clock();
         const s = sighted(await store.get(alertIdOf(condition.rule, condition.subject)), condition, by, at);
         if (s.transition) {
-          await recordBeforeChange(deps.audit, auditEntry(by, 'alert.raise', [s.transition]));
+          appendUntilWritten(s.alert.id, auditEntry(by, 'alert.raise', [s.transition]));
         }
         await store.save({ alerts: [s.alert], transitions: s.transition ? [s.transition] : [] }, at);
         return s.alert;
