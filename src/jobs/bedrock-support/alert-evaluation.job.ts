@@ -95,6 +95,16 @@ export const alertEvaluationJob = defineJob({
     const evaluation = evaluateRules(inputs, deps.alerts.thresholds);
     ctx.signal.throwIfAborted();
     const changes = await deps.alerts.service.record(evaluation, evaluationActor);
+    // One line per transition, so an operator tailing the log (or a CloudWatch filter on WARN) sees alerts come and go.
+    for (const t of changes.transitions) {
+      const alert = changes.alerts.find((a) => a.id === t.alertId);
+      const fields = { alertId: t.alertId, rule: t.rule, subject: t.subject, level: t.level, firing: t.firing, detail: alert?.detail };
+      if (t.to === 'firing') {
+        ctx.log.warn(fields, `alert ${t.level} firing: ${alert?.title ?? t.rule}`);
+      } else {
+        ctx.log.info(fields, `alert ${t.level} resolved: ${alert?.title ?? t.rule}`);
+      }
+    }
     let autoShutdown: z.infer<typeof resultSchema>['autoShutdown'] = null;
     const { autoShutdown: auto } = deps.alerts;
     const cause = shutdownCause(evaluation.firing, auto.triggers);
