@@ -23,8 +23,8 @@ import { queueNames, type QueueName } from '../domain/queue-names.js';
  * - `completed` is scored by the job's `finishedOn`: its highest score is the newest completion.
  * - A worker holds `<prefix>:<queue>:<job id>:lock` while a job runs; an active job without it is
  *   stalled (what the stalled checker moves back to waiting).
- * - `failed` is scored by `finishedOn` too, and a job's hash keeps `processedOn` and `finishedOn`
- *   (of its last attempt) as epoch ms.
+ * - `failed` is scored by `finishedOn` too, and a job's hash keeps its `name`, and `processedOn` and
+ *   `finishedOn` (of its last attempt) as epoch ms.
  * - Metrics (`getMetrics`): a hash `metrics:<completed|failed>` with the running `count` and the
  *   `prevCount` at the last per-minute flush, and a list `metrics:<type>:data` of per-minute
  *   counts, newest first.
@@ -154,12 +154,12 @@ export async function readFleet(connection: Redis, queues: Readonly<Record<Queue
 }
 
 const idsWithScores = z.array(z.string());
-const timestamps = z.tuple([z.string().nullable(), z.string().nullable()]);
+const nameAndTimestamps = z.tuple([z.string().nullable(), z.string().nullable(), z.string().nullable()]);
 
 /**
  * The newest finished jobs of `queue` (newest first): at most `limit` of each state finished at or
- * after `since` (epoch ms; null: any time), merged, each with when it finished and how long its
- * last attempt ran. Two round trips: the sorted sets, then each job's two timestamps.
+ * after `since` (epoch ms; null: any time), merged, each with its name, when it finished and how
+ * long its last attempt ran. Two round trips: the sorted sets, then three fields of each job.
  */
 export async function readFinished(connection: Redis, queue: Queue, options: { limit: number; since: number | null; states: readonly FinishedJob['state'][] }): Promise<FinishedJob[]> {
   if (options.limit < 1 || options.states.length === 0) {
@@ -184,7 +184,7 @@ export async function readFinished(connection: Redis, queue: Queue, options: { l
   }
   const times = connection.pipeline();
   for (const f of found) {
-    times.hmget(queue.toKey(f.id), 'processedOn', 'finishedOn');
+    times.hmget(queue.toKey(f.id), 'name', 'processedOn', 'finishedOn');
   }
   const replies = (await times.exec()) ?? [];
   return found
@@ -193,9 +193,9 @@ export async function readFinished(connection: Redis, queue: Queue, options: { l
       if (err) {
         throw err;
       }
-      const [processedOn, finishedOn] = timestamps.parse(reply);
+      const [name, processedOn, finishedOn] = nameAndTimestamps.parse(reply);
       const finishedAt = finishedOn === null ? f.score : Number(finishedOn);
-      return { finishedAt, runMs: processedOn === null ? null : finishedAt - Number(processedOn), state: f.state };
+      return { name: name ?? '', finishedAt, runMs: processedOn === null ? null : finishedAt - Number(processedOn), state: f.state };
     })
     .sort((a, b) => b.finishedAt - a.finishedAt);
 }

@@ -199,6 +199,39 @@ describe('alerts: lifecycle, notifications, escalation', () => {
     expect(await dumpKeys(t.client, t.prefix)).not.toContain('jane.doe@example.com');
   });
 
+  it("a job that runs more than 50 % slower than in the 15 minutes before is a P1, measured from the queue's finished jobs; it resolves when the job is quick again", async () => {
+    await start({ BSM_ALERT_DEGRADATION_MIN_P95_MS: '0' });
+    const workers = startTestRunner(t, ['meta-monitor']);
+    const realClock = t.adapters.jobDeps.clock;
+    try {
+      await eventually(async () => (await t.queueState('meta-monitor')).workers.count === 1);
+      const batch = async (holdMs: number) => {
+        const jobs = await Promise.all(Array.from({ length: 20 }, () => t.fleet.add('meta-monitor', 'canary', { holdMs })));
+        for (const job of jobs) {
+          expect(await (await t.fleet.waitForFinish('meta-monitor', job.id ?? '', 20_000))?.getState()).toBe('completed');
+        }
+        return Date.now();
+      };
+      // The evaluation's clock is set 15 minutes past the end of a batch: that batch is "the 15 minutes before", what follows "the last 15".
+      const quickUntil = await batch(10);
+      const slowUntil = await batch(100);
+      t.adapters.jobDeps.clock = () => new Date(quickUntil + 15 * 60_000 + 1);
+      const id = alertIdOf('performance.degradation.p1', 'meta-monitor/canary');
+      const slow = await evaluate(t.fleet);
+      expect(slow.fired).toContain(id);
+      expect(slow.firing.find((f) => f.id === id)?.detail).toMatch(/^job run-time p95 \d+(\.\d)? ms over the last 15 min \(20 jobs\) against \d+(\.\d)? ms before \(20 jobs\): \+\d+(\.\d)? %$/);
+      await hook.waitFor((rs) => posts(rs, '/main', id, 'firing').length === 1);
+
+      await batch(10);
+      t.adapters.jobDeps.clock = () => new Date(slowUntil + 15 * 60_000 + 1);
+      expect((await evaluate(t.fleet)).resolved).toContain(id);
+      await hook.waitFor((rs) => posts(rs, '/main', id, 'resolved').length === 1);
+    } finally {
+      t.adapters.jobDeps.clock = realClock;
+      await workers.close();
+    }
+  });
+
   it('a webhook that answers 500 gets the delivery again until it takes it; a 400 is not retried', async () => {
     await start();
     hook.answer('/main', 500, 500);

@@ -116,7 +116,7 @@ describe('fleet reader', () => {
     // The lean read of finished jobs the alert rules use: BullMQ's own jobs, newest first, with their run times.
     const [completedJobs, failedJobs] = await Promise.all([queue('infrastructure-auditor').getCompleted(), queue('infrastructure-auditor').getFailed()]);
     const expected = [...completedJobs.map((j) => ({ j, state: 'completed' })), ...failedJobs.map((j) => ({ j, state: 'failed' }))]
-      .map(({ j, state }) => ({ finishedAt: j.finishedOn, runMs: (j.finishedOn ?? 0) - (j.processedOn ?? 0), state }))
+      .map(({ j, state }) => ({ name: j.name, finishedAt: j.finishedOn, runMs: (j.finishedOn ?? 0) - (j.processedOn ?? 0), state }))
       .sort((x, y) => (y.finishedAt ?? 0) - (x.finishedAt ?? 0));
     expect(expected).toHaveLength(6);
     expect(await t.reader.recentFinished('infrastructure-auditor', { limit: 10 })).toEqual(expected);

@@ -31,15 +31,6 @@ function snapshot(mode: SupportModeState, queues: Partial<Record<QueueName, Para
   };
 }
 
-/** No job finished in either window, on any queue. */
-function noRunTimes(): AlertInputs['runTimes'] {
-  const out = {} as AlertInputs['runTimes'];
-  for (const q of queueNames) {
-    out[q] = { current: [], previous: [] };
-  }
-  return out;
-}
-
 /** What a quiet, active fleet measures: nothing to alert on, and enough samples everywhere that every rule is judged. */
 function inputs(over: Partial<AlertInputs> = {}, fleet: FleetSnapshot = snapshot(active())): AlertInputs {
   return {
@@ -49,7 +40,7 @@ function inputs(over: Partial<AlertInputs> = {}, fleet: FleetSnapshot = snapshot
     compliance: { checkedAt: now.toISOString(), items: [{ id: 'gdpr.residency', status: 'pass', detail: 'ok' }] },
     auditTrail: { ok: true, checked: 10, breaks: [] },
     lastFinished: { 'infrastructure-auditor': [], 'meta-monitor': [], 'implementation-support': [] },
-    runTimes: noRunTimes(),
+    runTimes: {},
     routing: { decisions: 0, efficiency: null },
     llmSpendLastHourUsd: 0,
     drift: [],
@@ -65,7 +56,7 @@ describe('alert rules', () => {
     expect(r.firing).toEqual([]);
     expect(r.unjudged.has('routing.efficiency.p1')).toBe(true);
     expect(r.unjudged.has('support-operations.error-rate')).toBe(true);
-    expect(r.unjudged.has(alertIdOf('performance.degradation.p1', 'meta-monitor'))).toBe(true);
+    expect(evaluateRules(inputs({ runTimes: { 'meta-monitor/canary': { current: [5_000], previous: [] } } }), thresholds).unjudged.has(alertIdOf('performance.degradation.p1', 'meta-monitor/canary'))).toBe(true);
     expect(evaluateRules(inputs({ compliance: null }), thresholds).unjudged.has('compliance.violation')).toBe(true);
   });
 
@@ -147,15 +138,11 @@ describe('alert rules', () => {
     expect(at(0, 19)).toEqual([]);
   });
 
-  it('degradation: p95 of the last 15 min against the 15 min before, above 50 % P1, 20-50 % P2, short jobs and few samples not judged', () => {
+  it('degradation: a job\'s p95 on its queue, last 15 min against the 15 min before, above 50 % P1, 20-50 % P2, short jobs and few samples not judged', () => {
     const times = (ms: number) => Array.from({ length: 20 }, () => ms);
-    const slower = (before: number, nowMs: number, n = 20) => {
-      const runTimes = noRunTimes();
-      runTimes['infrastructure-auditor'] = { current: times(nowMs).slice(0, n), previous: times(before) };
-      return fired(inputs({ runTimes }));
-    };
-    expect(slower(2_000, 3_020)).toEqual(['P1 performance.degradation.p1 infrastructure-auditor']);
-    expect(slower(2_000, 3_000)).toEqual(['P2 performance.degradation.p2 infrastructure-auditor']);
+    const slower = (before: number, nowMs: number, n = 20) => fired(inputs({ runTimes: { 'infrastructure-auditor/audit': { current: times(nowMs).slice(0, n), previous: times(before) }, 'infrastructure-auditor/canary': { current: times(1), previous: times(1) } } }));
+    expect(slower(2_000, 3_020)).toEqual(['P1 performance.degradation.p1 infrastructure-auditor/audit']);
+    expect(slower(2_000, 3_000)).toEqual(['P2 performance.degradation.p2 infrastructure-auditor/audit']);
     expect(slower(2_000, 2_400)).toEqual([]);
     expect(slower(200, 900)).toEqual([]);
     expect(slower(2_000, 9_000, 19)).toEqual([]);

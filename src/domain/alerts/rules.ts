@@ -7,8 +7,8 @@
  * P0: support mode shut down by an emergency, or enabled with no worker on any active
  * component's queue; every running component unhealthy; a failed item of the latest compliance
  * check; breaks in the audit trail's newest entries; no worker on any queue (fleet rules).
- * P1: one component unhealthy; a job run-time p95 more than `degradation.p1Pct` above the 15
- * minutes before; routing efficiency below `routing.p1Pct`; the support operations' error rate
+ * P1: one component unhealthy; a job's run-time p95 on its queue more than `degradation.p1Pct`
+ * above the 15 minutes before; routing efficiency below `routing.p1Pct`; the support operations' error rate
  * above `errorRatePct`; a component's last `consecutiveFailures` jobs all failed; LLM spend of
  * the last hour above its limit; work waiting on a queue without a worker (fleet rules).
  * P2: the p95 more than `degradation.p2Pct` above; routing efficiency below `routing.p2Pct`; a
@@ -56,8 +56,11 @@ export interface AlertInputs {
   auditTrail: { ok: boolean; checked: number; breaks: readonly ChainBreak[] };
   /** Per component queue, its newest finished jobs (newest first; at most `consecutiveFailures`). */
   lastFinished: Record<ComponentName, readonly ('completed' | 'failed')[]>;
-  /** Per queue, run times (ms) of the jobs completed in the last window and in the window before it. */
-  runTimes: Record<QueueName, { current: readonly number[]; previous: readonly number[] }>;
+  /**
+   * Per job, `<queue>/<job name>`, the run times (ms) of those completed in the last window and in
+   * the window before it: every job that completed in either window is listed.
+   */
+  runTimes: Readonly<Record<string, { current: readonly number[]; previous: readonly number[] }>>;
   /** The LLM router's decisions over the last window and their efficiency (0..1, null without any). */
   routing: { decisions: number; efficiency: number | null };
   /** LLM spend of the last 60 minutes, USD, as the router's decisions tallied it. */
@@ -135,9 +138,9 @@ export function evaluateRules(inputs: AlertInputs, thresholds: AlertThresholds):
     });
   }
 
-  // Performance: each queue's job run-time p95 against the window before.
-  for (const q of queueNames) {
-    const { current, previous } = inputs.runTimes[q];
+  // Performance: each job's run-time p95 on its queue against the window before (one job of a queue
+  // at a time: a change in the queue's mix of quick and slow jobs is no slowdown).
+  for (const [q, { current, previous }] of Object.entries(inputs.runTimes)) {
     if (current.length < thresholds.minSamples || previous.length < thresholds.minSamples) {
       unjudged.add(alertIdOf('performance.degradation.p1', q)).add(alertIdOf('performance.degradation.p2', q));
       continue;

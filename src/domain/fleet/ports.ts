@@ -49,7 +49,7 @@ export interface FleetReader {
   /**
    * The newest finished jobs of `queue`, newest first: at most `limit` of each of `states` (default
    * both) finished at or after `since` (default: any time), merged. A lean read: the finished sets
-   * and each job's two timestamps, none of its data or result.
+   * and each job's name and two timestamps, none of its data or result.
    */
   recentFinished(queue: QueueName, options: { limit: number; since?: Date; states?: readonly FinishedJob['state'][] }): Promise<FinishedJob[]>;
   /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
@@ -58,6 +58,8 @@ export interface FleetReader {
 
 /** A finished job as the alert rules read it: when it finished, how long its last attempt ran, how it ended. */
 export interface FinishedJob {
+  /** The job's name (`audit`, `canary`, …). */
+  name: string;
   /** Epoch ms. */
   finishedAt: number;
   /** `finishedOn - processedOn` as BullMQ recorded them; null when it never started (failed before a worker took it). */

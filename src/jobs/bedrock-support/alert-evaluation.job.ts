@@ -55,11 +55,15 @@ async function measure(deps: JobDeps, at: Date): Promise<AlertInputs> {
   for (const [i, c] of componentNames.entries()) {
     lastFinished[c] = (finished[i] ?? []).map((j) => j.state);
   }
-  const runTimes = {} as AlertInputs['runTimes'];
+  const runTimes: Record<string, { current: number[]; previous: number[] }> = {};
   for (const [i, q] of queueNames.entries()) {
-    const jobs = completed[i] ?? [];
-    const ran = (from: number, to: number) => jobs.flatMap((j) => (j.runMs !== null && j.finishedAt >= from && j.finishedAt < to ? [j.runMs] : []));
-    runTimes[q] = { current: ran(split, Number.POSITIVE_INFINITY), previous: ran(split - windowMs, split) };
+    for (const j of completed[i] ?? []) {
+      if (j.runMs === null) {
+        continue;
+      }
+      const times = (runTimes[`${q}/${j.name}`] ??= { current: [], previous: [] });
+      (j.finishedAt >= split ? times.current : times.previous).push(j.runMs);
+    }
   }
   return {
     at,
