@@ -358,12 +358,24 @@ describe('alerts: emergency shutdown, by an operator and by the rules', () => {
     expect(JSON.stringify(slack)).not.toContain('jane.doe@example.com');
     expect(await dumpKeys(app.client, app.prefix)).not.toContain('jane.doe@example.com');
 
-    // Recovery: the queues run again, the evaluation sees the emergency over and resolves it; the queued copy of the firing notification is not sent twice.
+    // Recovered, and shut down again before any evaluation saw the first one over: a second firing, notified too.
+    expect((await app.call('POST', '/admin/feature-flags/bedrock-support/enable', { role: 'operator' })).status).toBe(200);
+    const again = await app.call('POST', '/admin/bedrock-support/emergency/shutdown', { role: 'operator', body: { reason: 'Emergency shutdown - again', initiated_by: 'oncall', immediate: false } });
+    expect(again.status).toBe(200);
+    await hook.waitFor((rs) => posts(rs, '/main', id, 'firing').length === 2);
+    expect(JSON.stringify(posts(hook.requests, '/main', id, 'firing')[1]?.body)).toContain('by oncall (requested by operator-key): Emergency shutdown - again');
+    expect(((await (await app.call('GET', `${alertsPath}/${id}`, { role: 'viewer' })).json()) as { firings: number }).firings).toBe(2);
+
+    // Recovery: the queues run again, the evaluation sees the emergency over and resolves it; the queued copies of the firing notifications are not sent again.
     expect((await app.call('POST', '/admin/feature-flags/bedrock-support/enable', { role: 'operator' })).status).toBe(200);
     expect((await evaluate(app.fleet)).resolved).toEqual([id]);
     await hook.waitFor((rs) => posts(rs, '/main', id, 'resolved').length === 1);
-    expect((await finishedDelivery(app.fleet, id, 1, 'firing')).returnvalue).toMatchObject({ delivered: false, skipped: 'already_delivered' });
-    expect(posts(hook.requests, '/main', id, 'firing')).toHaveLength(1);
+    // The first copy ran while the queues were up between the two shutdowns, or after the second: not sent either way.
+    const firstCopy = (await finishedDelivery(app.fleet, id, 1, 'firing')).returnvalue as { delivered: boolean; skipped: string };
+    expect(firstCopy.delivered).toBe(false);
+    expect(['already_delivered', 'superseded']).toContain(firstCopy.skipped);
+    expect((await finishedDelivery(app.fleet, id, 2, 'firing')).returnvalue).toMatchObject({ delivered: false, skipped: 'already_delivered' });
+    expect(posts(hook.requests, '/main', id, 'firing')).toHaveLength(2);
   });
 
   it('consecutive failures: nothing while the flag is off; on, four failures in a row shut nothing, the fifth shuts support mode down, audited, the rule as initiator', async () => {

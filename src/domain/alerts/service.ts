@@ -10,8 +10,10 @@ import { Redactor } from '../compliance/pii.js';
 import {
   acknowledged,
   alertIdOf,
+  isOpenAlert,
   pendingEvents,
   reconcile,
+  resolved,
   sighted,
   type Alert,
   type AlertChanges,
@@ -80,7 +82,8 @@ export interface AlertService {
   /**
    * Raises one alert now and delivers its notification from this process (the queues may be
    * paused: an emergency shutdown pauses them all), retrying with back-off; the queued delivery
-   * stays as the backstop and is skipped once this one got through. As the emergency's own
+   * stays as the backstop and is skipped once this one got through. Always a new firing: an alert
+   * of the same rule and subject still open is resolved first. As the emergency's own
    * entry, the alert's audit entry is retried until the trail takes it: the team hears of an
    * emergency even when the audit trail is what failed.
    */
@@ -216,11 +219,14 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     async raise(condition, by) {
       const alert = await store.exclusive(async () => {
         const at = deps.clock();
-        const s = sighted(await store.get(alertIdOf(condition.rule, condition.subject)), condition, by, at);
-        if (s.transition) {
-          appendUntilWritten(s.alert.id, auditEntry(by, 'alert.raise', [s.transition]));
-        }
-        await store.save({ alerts: [s.alert], transitions: s.transition ? [s.transition] : [] }, at);
+        const stored = await store.get(alertIdOf(condition.rule, condition.subject));
+        // A raised alert is an event: one still open from an earlier one (a second shutdown before the
+        // evaluation saw the first recovered) is resolved and fires again, so this one is notified too.
+        const ended = stored !== null && isOpenAlert(stored) ? resolved(stored, by, at) : null;
+        const s = sighted(ended?.alert ?? stored, condition, by, at);
+        const transitions = [...(ended ? [ended.transition] : []), ...(s.transition ? [s.transition] : [])];
+        appendUntilWritten(s.alert.id, auditEntry(by, 'alert.raise', transitions));
+        await store.save({ alerts: [s.alert], transitions }, at);
         return s.alert;
       });
       await dispatch([alert]);
