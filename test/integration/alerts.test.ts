@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { alertIdOf } from '../../src/domain/alerts/alert.js';
+import { alertIdOf, reconcile, type Alert } from '../../src/domain/alerts/alert.js';
+import { alertRetention, createAlertStore } from '../../src/store/alerts.store.js';
 import { alertEvaluationJob } from '../../src/jobs/bedrock-support/alert-evaluation.job.js';
 import type { QueueName } from '../../src/domain/queue-names.js';
 import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
@@ -507,5 +508,58 @@ describe('alerts: routing efficiency from real routed calls', () => {
     }
     expect((await evaluate(t.fleet)).resolved).toEqual([id]);
     await hook.waitFor((rs) => posts(rs, '/main', id, 'resolved').length === 1);
+  });
+});
+
+describe('alerts: what Redis keeps', () => {
+  let t: TestFleet;
+
+  beforeAll(async () => {
+    t = await makeTestFleet('alerts-store');
+  });
+
+  afterAll(async () => {
+    await t.cleanup();
+  });
+
+  it('open alerts and their history; a resolved alert is forgotten 30 days after it was resolved; the history keeps the last 1,000 transitions', async () => {
+    const store = createAlertStore(t.client, t.prefix);
+    const day = 86_400_000;
+    const t0 = new Date(Date.now() - 40 * day);
+    const cond = (subject: string) => ({ rule: 'component.unhealthy', subject, level: 'P1' as const, title: subject, detail: 'no live worker' });
+    const fired = reconcile(new Map(), { firing: [cond('meta-monitor'), cond('compliance')], unjudged: new Set() }, 'eval', t0);
+    await store.save(fired, t0);
+    expect((await store.open()).map((a) => a.id).sort()).toEqual(fired.alerts.map((a) => a.id).sort());
+    // compliance resolved 40 days ago, meta-monitor 20 days ago.
+    const [meta, compliance] = fired.alerts as [Alert, Alert];
+    await store.save(reconcile(new Map([[compliance.id, compliance]]), { firing: [], unjudged: new Set() }, 'eval', t0), t0);
+    const later = new Date(t0.getTime() + 20 * day);
+    await store.save(reconcile(new Map([[meta.id, meta]]), { firing: [], unjudged: new Set() }, 'eval', later), later);
+    expect(await store.get(compliance.id)).not.toBeNull();
+    // Any write today trims what was resolved more than 30 days before it.
+    await store.save({ alerts: [], transitions: [] }, new Date());
+    expect(await store.open()).toEqual([]);
+    expect((await store.list()).map((a) => a.id)).toEqual([meta.id]);
+    expect(await store.get(compliance.id)).toBeNull();
+    expect(await t.client.exists(`${t.prefix}:alerts:item:${compliance.id}`)).toBe(0);
+    expect((await store.history({ alertId: meta.id })).map((h) => [h.from, h.to])).toEqual([
+      ['firing', 'resolved'],
+      [null, 'firing'],
+    ]);
+
+    // 1,100 more transitions: the oldest go.
+    let current = (await store.get(meta.id)) as Alert;
+    expect(current).toMatchObject({ state: 'resolved', firings: 1 });
+    for (let i = 0; i < 550; i++) {
+      const at = new Date(later.getTime() + (i + 1) * 1_000);
+      const up = reconcile(new Map([[current.id, current]]), { firing: [cond('meta-monitor')], unjudged: new Set() }, 'eval', at);
+      const down = reconcile(new Map([[current.id, up.alerts[0] as Alert]]), { firing: [], unjudged: new Set() }, 'eval', at);
+      await store.save({ alerts: down.alerts, transitions: [...up.transitions, ...down.transitions] }, at);
+      current = down.alerts[0] as Alert;
+    }
+    const history = await store.history();
+    expect(history).toHaveLength(alertRetention.historyEntries);
+    expect(history[0]).toMatchObject({ alertId: meta.id, to: 'resolved', firing: 551 });
+    expect(await t.client.llen(`${t.prefix}:alerts:history`)).toBe(1_000);
   });
 });
