@@ -6,6 +6,8 @@
 import { isIP } from 'node:net';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { autoShutdownTriggers } from './domain/alerts/auto-shutdown.js';
+import { webhookFormats, type WebhookFormat } from './domain/alerts/notification.js';
 import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './domain/llm/routing-matrix.js';
 import { queueNames, type QueueName } from './domain/queue-names.js';
 
@@ -76,6 +78,22 @@ const cron = z
     }
   });
 
+/** A share in percent, 0-100 (decimals allowed). */
+const percent = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/)
+  .transform(Number)
+  .refine((v) => v <= 100);
+
+/** A relative increase in percent (0 and up). */
+const percentAbove = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?$/)
+  .transform(Number)
+  .refine((v) => v <= 100_000);
+
 function setting<T>(s: Setting<T> & { default: T }): Setting<T> & { default: T };
 function setting<T>(s: Omit<Setting<T>, 'default'>): Setting<T>;
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -141,7 +159,81 @@ const settings = {
     schema: z.string().trim().min(1),
   }),
   CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false, notUsedYet: 'observability' }),
-  ALERT_WEBHOOK_URL: setting({ description: 'where alerts are posted', expected: 'an http:// or https:// URL', schema: url(['http:', 'https:']), notUsedYet: 'observability' }),
+  ALERT_WEBHOOK_URL: setting({
+    description: 'where alert notifications are posted (an alert firing, and resolved), as BullMQ jobs retried with back-off; unset: alerts are kept and listed, nothing is posted',
+    expected: 'an http:// or https:// URL',
+    schema: url(['http:', 'https:']),
+  }),
+  ALERT_ESCALATION_WEBHOOK_URL: setting({
+    description: 'where an alert nobody acknowledged within its level\'s escalation delay (BSM_ALERT_ESCALATE_P0_MS …) is posted again, once; unset: no escalation',
+    expected: 'an http:// or https:// URL',
+    schema: url(['http:', 'https:']),
+  }),
+  BSM_ALERT_WEBHOOK_FORMAT: setting<WebhookFormat>({
+    description: 'the body of alert notifications: slack ({text, blocks}, Slack incoming webhooks and compatible chat tools) or json ({event, alert})',
+    expected: 'slack or json',
+    schema: z.enum(webhookFormats),
+    default: 'slack',
+  }),
+  BSM_ALERT_NOTIFY_ATTEMPTS: setting({ description: 'attempts to deliver one alert notification before it is given up (a 4xx other than 429 is not retried)', expected: 'an integer 1-50', schema: integer(1, 50), default: 10 }),
+  BSM_ALERT_NOTIFY_BACKOFF_MS: setting({
+    description: 'first retry delay of an alert notification, doubling on each attempt: 10 attempts from 7 s span about an hour',
+    expected: 'an integer 100-3600000',
+    schema: integer(100, 3_600_000),
+    default: 7_000,
+  }),
+  BSM_ALERT_ESCALATE_P0_MS: setting({ description: 'a P0 alert not acknowledged this long after it fired is escalated (runbook: 15 minutes)', expected: 'an integer 100-604800000', schema: integer(100, 604_800_000), default: 15 * 60_000 }),
+  BSM_ALERT_ESCALATE_P1_MS: setting({ description: 'a P1 alert not acknowledged this long after it fired is escalated (runbook: 30 minutes)', expected: 'an integer 100-604800000', schema: integer(100, 604_800_000), default: 30 * 60_000 }),
+  BSM_ALERT_ESCALATE_P2_MS: setting({ description: 'a P2 alert not acknowledged this long after it fired is escalated (runbook: 1 hour)', expected: 'an integer 100-604800000', schema: integer(100, 604_800_000), default: 60 * 60_000 }),
+  BSM_ALERT_MIN_SAMPLES: setting({
+    description: 'finished jobs or routed LLM calls a 15-minute window needs before its error rate, routing efficiency or run-time p95 is judged',
+    expected: 'an integer 1-100000',
+    schema: integer(1, 100_000),
+    default: 20,
+  }),
+  BSM_ALERT_ERROR_RATE_PCT: setting({
+    description: 'P1 (and an automatic-shutdown trigger) when more than this share of the support operations\' jobs (infrastructure-auditor, meta-monitor, implementation-support) failed in 15 minutes',
+    expected: 'a number 0-100',
+    schema: percent,
+    default: 10,
+  }),
+  BSM_ALERT_CONSECUTIVE_FAILURES: setting({
+    description: 'P1 (and an automatic-shutdown trigger) when this many of a component queue\'s last finished jobs all failed',
+    expected: 'an integer 2-1000',
+    schema: integer(2, 1_000),
+    default: 5,
+  }),
+  BSM_ALERT_DEGRADATION_P1_PCT: setting({ description: 'P1 when a queue\'s job run-time p95 of the last 15 minutes is more than this percent above that of the 15 minutes before', expected: 'a number 0-100000', schema: percentAbove, default: 50 }),
+  BSM_ALERT_DEGRADATION_P2_PCT: setting({ description: 'P2 when it is more than this percent above (up to BSM_ALERT_DEGRADATION_P1_PCT)', expected: 'a number 0-100000', schema: percentAbove, default: 20 }),
+  BSM_ALERT_DEGRADATION_MIN_P95_MS: setting({
+    description: 'a run-time p95 below this is not judged for degradation: milliseconds of jitter on quick jobs are no slowdown',
+    expected: 'an integer 0-3600000',
+    schema: integer(0, 3_600_000),
+    default: 1_000,
+  }),
+  BSM_ALERT_ROUTING_P1_PCT: setting({ description: 'P1 when the LLM routing efficiency of the last 15 minutes is below this percent', expected: 'a number 0-100', schema: percent, default: 60 }),
+  BSM_ALERT_ROUTING_P2_PCT: setting({ description: 'P2 when it is below this percent (and not below BSM_ALERT_ROUTING_P1_PCT)', expected: 'a number 0-100', schema: percent, default: 80 }),
+  BSM_ALERT_AUDIT_TAIL: setting({ description: 'audit-trail entries whose hash chain the alert evaluation verifies every minute (the newest ones)', expected: 'an integer 1-100000', schema: integer(1, 100_000), default: 1_000 }),
+  BSM_LLM_HOURLY_SPEND_LIMIT_USD: setting({
+    description: 'P1 (and an automatic-shutdown trigger) when the LLM spend of the last 60 minutes is above this many USD; unset: no limit',
+    expected: 'a number > 0',
+    schema: z
+      .string()
+      .trim()
+      .regex(/^\d+(\.\d+)?$/)
+      .transform(Number)
+      .refine((v) => v > 0),
+  }),
+  BSM_AUTO_SHUTDOWN_TRIGGERS: setting({
+    description: 'which alerts shut support mode down by themselves while the auto-emergency-shutdown flag is on: error-rate, consecutive-failures, llm-spend (comma-separated)',
+    expected: `comma-separated names among ${autoShutdownTriggers.join(', ')}`,
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => [...new Set(v.split(',').map((x) => x.trim()))])
+      .pipe(z.array(z.enum(autoShutdownTriggers)).min(1)),
+    default: [...autoShutdownTriggers],
+  }),
   BSM_ARCHIVE_URL: setting({
     description: 'audit-trail archive directory, file://<path> (relative paths from the working directory)',
     // s3:// comes with the compliance capability; until then it is refused here rather than at the first archive run.
@@ -359,6 +451,15 @@ export function loadConfig(env: Env = process.env): Config {
     };
   }
   out.queues = queues;
+  // Thresholds that only make sense in order: one line naming the pair.
+  for (const [lower, higher, what] of [
+    ['BSM_ALERT_DEGRADATION_P2_PCT', 'BSM_ALERT_DEGRADATION_P1_PCT', 'the P2 degradation must be below the P1 one'],
+    ['BSM_ALERT_ROUTING_P1_PCT', 'BSM_ALERT_ROUTING_P2_PCT', 'the P1 routing efficiency must be below the P2 one'],
+  ] as const) {
+    if (!((out[lower] as number) < (out[higher] as number))) {
+      throw new ConfigError(`${lower} must be below ${higher} (${what}), got ${String(out[lower])} and ${String(out[higher])}`);
+    }
+  }
   if (typeof out.BSM_ROUTING_MATRIX === 'string') {
     try {
       out.routingMatrix = parseRoutingOverrides(out.BSM_ROUTING_MATRIX);

@@ -134,6 +134,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     actions: adapters.actions,
     remediations: adapters.remediations,
     metrics: apiMetricsOf(adapters, config.BSM_METRICS_TOKEN),
+    alerts: adapters.alerts,
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,

@@ -5,6 +5,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
+import { alertRoutes } from './alerts.routes.js';
 import { auditRoutes } from './audit.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate, scraperOrReader } from './auth.js';
@@ -113,6 +114,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', backlogRoutes(deps));
   app.route('/admin/bedrock-support', remediationRoutes(deps));
   app.route('/admin/bedrock-support', specScanRoutes(deps));
+  app.route('/admin/bedrock-support', alertRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));

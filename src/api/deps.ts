@@ -24,6 +24,7 @@ import type { GuidanceNarrativeCache } from '../domain/implementation/guidance-n
 import type { LlmProvider } from '../domain/llm/types.js';
 import type { MetricsReader } from '../domain/metrics/ports.js';
 import type { PrometheusExporter } from '../observability/prometheus.js';
+import type { AlertService } from '../domain/alerts/service.js';
 import type { Keyring } from './auth.js';
 
 /** What the metrics routes serve from. */
@@ -74,6 +75,8 @@ export interface ApiDeps {
   remediations: RemediationService;
   /** `/metrics` and the performance and resources views. */
   metrics: ApiMetrics;
+  /** The alerts the evaluation keeps: listed, read, acknowledged. */
+  alerts: AlertService;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -3,6 +3,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
 import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, ActionValidationError } from '../domain/actions/index.js';
+import { AlertConflictError, AlertsBusyError } from '../domain/alerts/alert.js';
+import { AlertNotFoundError } from '../domain/alerts/service.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { RemediationError } from '../domain/implementation/remediation-service.js';
@@ -76,7 +78,13 @@ export function errorHandler(logger: Logger) {
     if (err instanceof ActionRollbackRefusedError) {
       return c.json(errorBody('conflict', err.message, { reason: err.reason }), 409);
     }
-    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError) {
+    if (err instanceof AlertNotFoundError) {
+      return c.json(errorBody('not_found', err.message), 404);
+    }
+    if (err instanceof AlertConflictError) {
+      return c.json(errorBody('conflict', err.message, { state: err.state }), 409);
+    }
+    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError || err instanceof AlertsBusyError) {
       return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {

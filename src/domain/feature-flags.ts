@@ -49,11 +49,11 @@ export const featureFlags = {
   },
   'auto-emergency-shutdown': {
     name: 'auto-emergency-shutdown',
-    description: 'Let a P0 alert trigger the emergency shutdown without an operator.',
+    description:
+      'Let the alert evaluation shut support mode down without an operator when a trigger alert fires (BSM_AUTO_SHUTDOWN_TRIGGERS: the support operations\' error rate, consecutive failures of a component\'s jobs, LLM spend per hour), recorded as an emergency shutdown with the rule as its initiator.',
     default: false,
     permission: 'administer',
-    enforcedBy: null,
-    notInEffectBecause: 'alert evaluation records P0 alerts but never shuts anything down in this version; the flag is read once automatic emergency shutdown lands',
+    enforcedBy: 'the alert evaluation (alert-evaluation job, every minute)',
   },
   'llm-narratives': {
     name: 'llm-narratives',

@@ -17,6 +17,10 @@ import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js'
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { RoutingView } from '../domain/meta-monitor/routing-advice.js';
+import type { AlertThresholds } from '../domain/alerts/rules.js';
+import type { AlertService } from '../domain/alerts/service.js';
+import type { AutoShutdownTrigger } from '../domain/alerts/auto-shutdown.js';
+import type { SupportModeService } from '../domain/support-mode/service.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -56,6 +60,23 @@ export interface JobDeps {
     queueLimits: (queue: QueueName) => Promise<QueueLimits>;
     /** The LLM router's figures over the last `windowMs` and the routes in force. */
     routing: (windowMs: number) => Promise<RoutingView>;
+  };
+  /** Alerts: the service that keeps them, the rules' thresholds, what the evaluation measures besides the fleet, and the automatic shutdown. */
+  alerts: {
+    service: AlertService;
+    thresholds: AlertThresholds;
+    /** Audit-trail entries whose chain each evaluation verifies (`BSM_ALERT_AUDIT_TAIL`). */
+    auditTail: number;
+    /** The LLM router's decisions, efficiency and spend over the last `windowMs` (its decisions' tally). */
+    llm: (windowMs: number) => Promise<{ decisions: number; efficiency: number | null; costUsd: number }>;
+    autoShutdown: {
+      /** `BSM_AUTO_SHUTDOWN_TRIGGERS`. */
+      triggers: readonly AutoShutdownTrigger[];
+      /** The `auto-emergency-shutdown` flag, read on every evaluation. */
+      enabled: () => Promise<boolean>;
+      /** The support-mode service's emergency shutdown: the command an operator's shutdown runs. */
+      shutdown: SupportModeService['emergencyShutdown'];
+    };
   };
   clock: () => Date;
 }

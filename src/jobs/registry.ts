@@ -3,6 +3,7 @@ import type { QueueName } from '../domain/queue-names.js';
 import type { Config } from '../config.js';
 import type { JobDeclaration, ScheduleSpec } from './define.js';
 import { alertEvaluationJob } from './bedrock-support/alert-evaluation.job.js';
+import { alertNotifyJob } from './bedrock-support/alert-notify.job.js';
 import { dailyCheckJob } from './bedrock-support/daily-check.job.js';
 import { weeklyReviewJob } from './bedrock-support/weekly-review.job.js';
 import { canaryJob } from './canary.job.js';
@@ -23,6 +24,7 @@ export const jobs = [
   dailyCheckJob,
   weeklyReviewJob,
   alertEvaluationJob,
+  alertNotifyJob,
   canaryJob('bedrock-support'),
   auditJob,
   reachabilityJob,

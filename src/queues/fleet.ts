@@ -21,6 +21,8 @@ export interface AddOptions {
   priority?: PriorityName;
   jobId?: string;
   delayMs?: number;
+  /** Attempts and first retry delay (doubling) of this job, instead of the queue's (`BSM_ATTEMPTS`, `BSM_BACKOFF_MS`). */
+  retry?: { attempts: number; backoffMs: number };
 }
 
 /** The five queues and the job factory: the only place `Queue` objects are made. */
@@ -89,6 +91,10 @@ export function createFleet(options: FleetOptions): Fleet {
       }
       if (addOptions.delayMs) {
         opts.delay = addOptions.delayMs;
+      }
+      if (addOptions.retry) {
+        opts.attempts = addOptions.retry.attempts;
+        opts.backoff = { type: 'exponential', delay: addOptions.retry.backoffMs };
       }
       return queues[queue].add(name, payload, opts);
     },

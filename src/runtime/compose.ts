@@ -50,6 +50,10 @@ import { auditedGapStore } from '../domain/gaps/audited.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
+import { createAlertService, type AlertService } from '../domain/alerts/service.js';
+import { emergencyCondition, type AlertThresholds } from '../domain/alerts/rules.js';
+import { createAlertStore } from '../store/alerts.store.js';
+import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -74,6 +78,8 @@ export interface Adapters {
   executions: ExecutionStore;
   /** The meta-monitor's settings and the optimizations applied. */
   metaMonitor: { config: MetaMonitorConfigStore; optimizations: OptimizationStore };
+  /** Alerts: kept, acknowledged, notified. */
+  alerts: AlertService;
   /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker, audit re-run, HTTP action), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
   remediations: RemediationService;
@@ -154,6 +160,27 @@ async function queueLimitsOf(queue: Queue, settings: QueueSettings): Promise<Que
   return { globalConcurrency, workerConcurrency: settings.concurrency, globalRateLimit: rate ? { max: rate.max, durationMs: rate.duration } : null, workerRateLimit: settings.rateLimit };
 }
 
+/** The alert rules' thresholds, from the settings. */
+export function alertThresholds(config: Config): AlertThresholds {
+  return {
+    minSamples: config.BSM_ALERT_MIN_SAMPLES,
+    errorRatePct: config.BSM_ALERT_ERROR_RATE_PCT,
+    consecutiveFailures: config.BSM_ALERT_CONSECUTIVE_FAILURES,
+    degradation: { p1Pct: config.BSM_ALERT_DEGRADATION_P1_PCT, p2Pct: config.BSM_ALERT_DEGRADATION_P2_PCT, minP95Ms: config.BSM_ALERT_DEGRADATION_MIN_P95_MS },
+    routing: { p1Pct: config.BSM_ALERT_ROUTING_P1_PCT, p2Pct: config.BSM_ALERT_ROUTING_P2_PCT },
+    llmHourlySpendUsd: config.BSM_LLM_HOURLY_SPEND_LIMIT_USD ?? null,
+  };
+}
+
+/** Where and how alerts are notified and escalated, from the settings. */
+function alertSettings(config: Config) {
+  return {
+    webhooks: { main: config.ALERT_WEBHOOK_URL ?? null, escalation: config.ALERT_ESCALATION_WEBHOOK_URL ?? null, format: config.BSM_ALERT_WEBHOOK_FORMAT },
+    escalateAfterMs: { P0: config.BSM_ALERT_ESCALATE_P0_MS, P1: config.BSM_ALERT_ESCALATE_P1_MS, P2: config.BSM_ALERT_ESCALATE_P2_MS },
+    directRetry: { attempts: config.BSM_ALERT_NOTIFY_ATTEMPTS, backoffMs: config.BSM_ALERT_NOTIFY_BACKOFF_MS },
+  };
+}
+
 /**
  * The composition root: builds every store, queue and provider once for a connection. The
  * program calls it once for the connection the API and schedulers use (commands fail fast
@@ -168,7 +195,41 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
     metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
   );
-  const service = supportModeFor({ redis, prefix, fleet, control: options.control, auditTrail, logger });
+  const alerts = createAlertService({
+    store: createAlertStore(redis, prefix),
+    queue: {
+      async enqueue(request, delayMs) {
+        // One job per event of a firing: asking again while it waits, runs or is kept changes nothing.
+        const jobId = `alert-notify.${request.alertId}.${request.firing}.${request.event}`;
+        await fleet.add('bedrock-support', 'alert-notify', request, {
+          jobId,
+          delayMs,
+          priority: 'high',
+          retry: { attempts: config.BSM_ALERT_NOTIFY_ATTEMPTS, backoffMs: config.BSM_ALERT_NOTIFY_BACKOFF_MS },
+        });
+      },
+    },
+    sender: createWebhookSender(),
+    audit: auditTrail,
+    settings: alertSettings(config),
+    clock: () => new Date(),
+    onAuditRetry: (e) => logger.error({ component: 'bedrock-support', ...e }, 'the alert stands, but its audit entry could not be written yet: retrying'),
+    onDirectDeliveryFailed: (e) => logger.warn({ component: 'bedrock-support', ...e }, e.gaveUp ? 'alert notification could not be delivered; the queued delivery stays' : 'alert notification not delivered yet: retrying'),
+  });
+  const service = supportModeFor({
+    redis,
+    prefix,
+    fleet,
+    control: options.control,
+    auditTrail,
+    logger,
+    // An emergency pauses every queue: the P0 goes out from the process that shut down.
+    onEmergency: async (emergency) => {
+      await alerts.raise(emergencyCondition(emergency), emergency.requestedBy).catch((err: unknown) => {
+        logger.error({ component: 'bedrock-support', err: (err as Error).message }, 'could not raise the alert of the emergency shutdown');
+      });
+    },
+  });
   const fleetReader = createFleetReader({
     connection: redis,
     queues: fleet.queues,
@@ -267,6 +328,20 @@ export function composeAdapters(options: ComposeOptions): Adapters {
         return { metrics, routes };
       },
     },
+    alerts: {
+      service: alerts,
+      thresholds: alertThresholds(config),
+      auditTail: config.BSM_ALERT_AUDIT_TAIL,
+      llm: async (windowMs) => {
+        const m = await llm.router.routingMetrics(windowMs);
+        return { decisions: m.decisions, efficiency: m.efficiency, costUsd: m.costUsd };
+      },
+      autoShutdown: {
+        triggers: config.BSM_AUTO_SHUTDOWN_TRIGGERS,
+        enabled: () => featureFlags.enabled('auto-emergency-shutdown'),
+        shutdown: (input, actor) => supportMode.emergencyShutdown(input, actor),
+      },
+    },
     clock: () => new Date(),
   };
   return {
@@ -285,6 +360,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     metaMonitor,
     actions,
     remediations,
+    alerts,
     jobDeps,
     metrics,
     async close() {

@@ -1,13 +1,22 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
-import { createSupportModeService, type SupportModeService } from '../domain/support-mode/service.js';
+import { createSupportModeService, type SupportModeDeps, type SupportModeService } from '../domain/support-mode/service.js';
 import type { Fleet } from '../queues/fleet.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { ControlChannel } from '../store/control-channel.js';
 import { createSupportModeStore } from '../store/support-mode.store.js';
 
 /** Wires the support-mode service to Redis, the queues, the control channel and the audit trail. */
-export function supportModeFor(parts: { redis: Redis; prefix: string; fleet: Fleet; control: ControlChannel; auditTrail: AuditTrail; logger?: Logger }): SupportModeService {
+export function supportModeFor(parts: {
+  redis: Redis;
+  prefix: string;
+  fleet: Fleet;
+  control: ControlChannel;
+  auditTrail: AuditTrail;
+  logger?: Logger;
+  /** Told of every emergency shutdown (the alerts raise a P0 and notify the team). */
+  onEmergency?: SupportModeDeps['onEmergency'];
+}): SupportModeService {
   const { logger } = parts;
   return createSupportModeService({
     store: createSupportModeStore(parts.redis, parts.prefix),
@@ -16,6 +25,7 @@ export function supportModeFor(parts: { redis: Redis; prefix: string; fleet: Fle
     activeJobs: () => parts.fleet.activeCount(),
     audit: (e) => parts.auditTrail.append(e),
     clock: () => new Date(),
+    onEmergency: parts.onEmergency,
     onAuditRetry: ({ attempt, error, nextRetryMs }) => logger?.error({ attempt, err: error, nextRetryMs }, 'emergency shutdown stands, but its audit entry could not be written yet: retrying'),
     // An operator tailing the log sees every change of state, who made it and why.
     onTransition: ({ command, actor, from, to, version }) => {

@@ -39,6 +39,10 @@ return #ARGV - 2
 `,
 });
 
+const streamEntries = z.array(z.tuple([z.string(), z.array(z.string())]));
+const hash = z.record(z.string(), z.string());
+const tailReply = z.tuple([streamEntries, hash, hash]);
+
 export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => Date = () => new Date()): AuditTrail {
   const streamKey = `${keyPrefix}:audit-trail`;
   const headKey = `${keyPrefix}:audit-trail:head`;
@@ -48,9 +52,15 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
   // Appends from one process go one at a time: fewer optimistic-lock retries.
   let tail: Promise<unknown> = Promise.resolve();
 
-  const readHead = async (key: string) => {
-    const h = await redis.hgetall(key);
-    return { seq: Number(h.seq ?? 0), hash: h.hash ?? genesisHash };
+  const headOf = (h: Record<string, string>) => ({ seq: Number(h.seq ?? 0), hash: h.hash ?? genesisHash });
+  const readHead = async (key: string) => headOf(await redis.hgetall(key));
+  const entryOf = ([id, fields]: [string, string[]]) => {
+    const f: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      f[fields[i] as string] = fields[i + 1] as string;
+    }
+    const json = f.json ?? '';
+    return { id, json, hash: f.hash ?? '', event: parseAuditEvent(json) };
   };
 
   // The head this process last wrote: with one writer the append needs a single round trip;
@@ -83,16 +93,19 @@ export function createAuditTrail(redis: Redis, keyPrefix: string, clock: () => D
         options.count === undefined
           ? await redis.xrange(streamKey, options.start ?? '-', options.end ?? '+')
           : await redis.xrange(streamKey, options.start ?? '-', options.end ?? '+', 'COUNT', options.count);
-      return raw.map(([id, fields]) => {
-        const f: Record<string, string> = {};
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          f[fields[i] as string] = fields[i + 1] as string;
-        }
-        const json = f.json ?? '';
-        return { id, json, hash: f.hash ?? '', event: parseAuditEvent(json) };
-      });
+      return raw.map(entryOf);
     },
     length: () => redis.xlen(streamKey),
+    async tail(count) {
+      // One MULTI: an append between the reads would look like a head that runs ahead of the entries.
+      const replies = (await redis.multi().xrevrange(streamKey, '+', '-', 'COUNT', count + 1).hgetall(headKey).hgetall(anchorKey).exec()) ?? [];
+      const failed = replies.find(([err]) => err !== null);
+      if (failed?.[0]) {
+        throw failed[0];
+      }
+      const [entries, head, anchor] = tailReply.parse(replies.map(([, value]) => value));
+      return { entries: entries.map(entryOf).reverse(), head: headOf(head), anchor: headOf(anchor) };
+    },
     async dropArchived(entries) {
       const last = entries.at(-1);
       if (!last?.event) {

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { z } from 'zod';
 import type { FleetState, QueueState } from '../domain/fleet/fleet-state.js';
+import type { FinishedJob } from '../domain/fleet/ports.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 
 /*
@@ -22,6 +23,8 @@ import { queueNames, type QueueName } from '../domain/queue-names.js';
  * - `completed` is scored by the job's `finishedOn`: its highest score is the newest completion.
  * - A worker holds `<prefix>:<queue>:<job id>:lock` while a job runs; an active job without it is
  *   stalled (what the stalled checker moves back to waiting).
+ * - `failed` is scored by `finishedOn` too, and a job's hash keeps its `name`, and `processedOn` and
+ *   `finishedOn` (of its last attempt) as epoch ms.
  * - Metrics (`getMetrics`): a hash `metrics:<completed|failed>` with the running `count` and the
  *   `prevCount` at the last per-minute flush, and a list `metrics:<type>:data` of per-minute
  *   counts, newest first.
@@ -148,4 +151,51 @@ export async function readFleet(connection: Redis, queues: Readonly<Record<Queue
     redis: { latencyMs: Math.round(((pongAt ?? performance.now()) - sentAt) * 1000) / 1000 },
     queues: Object.fromEntries(states.map((s) => [s.name, s])) as Record<QueueName, QueueState>,
   };
+}
+
+const idsWithScores = z.array(z.string());
+const nameAndTimestamps = z.tuple([z.string().nullable(), z.string().nullable(), z.string().nullable()]);
+
+/**
+ * The newest finished jobs of `queue` (newest first): at most `limit` of each state finished at or
+ * after `since` (epoch ms; null: any time), merged, each with its name, when it finished and how
+ * long its last attempt ran. Two round trips: the sorted sets, then three fields of each job.
+ */
+export async function readFinished(connection: Redis, queue: Queue, options: { limit: number; since: number | null; states: readonly FinishedJob['state'][] }): Promise<FinishedJob[]> {
+  if (options.limit < 1 || options.states.length === 0) {
+    return [];
+  }
+  const ranges = connection.pipeline();
+  for (const state of options.states) {
+    ranges.zrevrangebyscore(queue.toKey(state), '+inf', options.since ?? '-inf', 'WITHSCORES', 'LIMIT', 0, options.limit);
+  }
+  const found: { id: string; state: FinishedJob['state']; score: number }[] = [];
+  for (const [i, [err, reply]] of ((await ranges.exec()) ?? []).entries()) {
+    if (err) {
+      throw err;
+    }
+    const flat = idsWithScores.parse(reply);
+    for (let j = 0; j + 1 < flat.length; j += 2) {
+      found.push({ id: flat[j] as string, state: options.states[i] as FinishedJob['state'], score: Number(flat[j + 1]) });
+    }
+  }
+  if (found.length === 0) {
+    return [];
+  }
+  const times = connection.pipeline();
+  for (const f of found) {
+    times.hmget(queue.toKey(f.id), 'name', 'processedOn', 'finishedOn');
+  }
+  const replies = (await times.exec()) ?? [];
+  return found
+    .map((f, i): FinishedJob => {
+      const [err, reply] = replies[i] ?? [null, [null, null]];
+      if (err) {
+        throw err;
+      }
+      const [name, processedOn, finishedOn] = nameAndTimestamps.parse(reply);
+      const finishedAt = finishedOn === null ? f.score : Number(finishedOn);
+      return { name: name ?? '', finishedAt, runMs: processedOn === null ? null : finishedAt - Number(processedOn), state: f.state };
+    })
+    .sort((a, b) => b.finishedAt - a.finishedAt);
 }

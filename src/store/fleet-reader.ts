@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { FleetReader, FleetSnapshot } from '../domain/fleet/ports.js';
+import type { FinishedJob, FleetReader, FleetSnapshot } from '../domain/fleet/ports.js';
 import type { ExecutionRecord } from '../domain/meta-monitor/analyze-executions.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { SupportModeState } from '../domain/support-mode/state.js';
 import { connectionUsable } from '../redis.js';
-import { metricSum, readFleet } from './fleet-internals.js';
+import { metricSum, readFinished, readFleet } from './fleet-internals.js';
 
 export interface FleetReaderOptions {
   connection: Redis;
@@ -127,6 +127,9 @@ export function createFleetReader(options: FleetReaderOptions): FleetReader {
         }
       }
       return { records: out.sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)), truncated };
+    },
+    recentFinished(queue, { limit, since, states = ['completed', 'failed'] }): Promise<FinishedJob[]> {
+      return readFinished(connection, queues[queue], { limit, since: since?.getTime() ?? null, states });
     },
     async metricTotals(queue, minutes) {
       const sum = async (type: 'completed' | 'failed') => {

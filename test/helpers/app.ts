@@ -103,6 +103,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     actions: adapters.actions,
     remediations: adapters.remediations,
     metrics: apiMetricsOf(adapters, t.config.BSM_METRICS_TOKEN),
+    alerts: adapters.alerts,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

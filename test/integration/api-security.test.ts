@@ -148,6 +148,7 @@ describe('API security and input validation', () => {
       [
         '/admin/bedrock-support/activate',
         '/admin/bedrock-support/activate-component',
+        '/admin/bedrock-support/alerts/{id}/ack',
         '/admin/bedrock-support/assist',
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/components/{component}/restart',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { archiveBefore } from '../../src/domain/audit-trail/archive.js';
-import { canonicalJson, genesisHash, sha256, verifyChain } from '../../src/domain/audit-trail/chain.js';
+import { canonicalJson, genesisHash, sha256, verifyChain, verifyTail } from '../../src/domain/audit-trail/chain.js';
 import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
@@ -77,6 +77,31 @@ describe('audit trail', () => {
 
     const rehashed = forged.map((e) => (e === forged[5] ? { ...e, hash: sha256(e.json) } : e));
     expect(verifyChain(rehashed, await trail.anchor()).breaks.map((x) => x.problem)).toEqual(['broken_link']);
+  });
+
+  it('the bounded check of the newest entries: intact, an entry changed in Redis, the newest one removed', async () => {
+    const trail = await appendForty();
+    expect(verifyTail(await trail.tail(10), 10)).toEqual({ ok: true, checked: 10, breaks: [] });
+    // More asked than stored: all of them, from the anchor.
+    expect(verifyTail(await trail.tail(1_000), 1_000)).toEqual({ ok: true, checked: 40, breaks: [] });
+    const key = `${prefix}:audit-trail`;
+    // Streams cannot be edited in place: the stream is rewritten with one entry's content changed (seq 38).
+    const all = await a.xrange(key, '-', '+');
+    const victim = all[37]?.[0];
+    await a.del(key);
+    for (const [entryId, f] of all) {
+      const json = entryId === victim ? (f[1] ?? '').replace('"test.append"', '"test.forged"') : (f[1] ?? '');
+      await a.xadd(key, entryId, 'json', json, 'hash', f[3] ?? '');
+    }
+    const changed = verifyTail(await trail.tail(10), 10);
+    expect(changed).toMatchObject({ ok: false, checked: 10, breaks: [{ seq: 38, problem: 'hash_mismatch' }] });
+    // Outside the checked tail the change goes unseen by this check (the full verification finds it).
+    expect(verifyTail(await trail.tail(2), 2).ok).toBe(true);
+    await a.del(key);
+    for (const [entryId, f] of all.slice(0, -1)) {
+      await a.xadd(key, entryId, ...f);
+    }
+    expect(verifyTail(await trail.tail(10), 10).breaks).toEqual([{ seq: 40, problem: 'head_mismatch', detail: 'the head names seq 40, the newest stored entry is seq 39' }]);
   });
 
   it('archives entries older than the cutoff to files, then drops them; the rest still verifies', async () => {

@@ -38,7 +38,7 @@ describe('the feature-flag registry', () => {
     expect(flags.map((f) => [f.name, f.enabled, f.default, f.permission, f.inEffect])).toEqual([
       ['bedrock-support', false, false, 'operate', true],
       ['auto-remediation', false, false, 'administer', true],
-      ['auto-emergency-shutdown', false, false, 'administer', false],
+      ['auto-emergency-shutdown', false, false, 'administer', true],
       ['llm-narratives', true, true, 'operate', true],
       ['cloudwatch-publishing', false, false, 'administer', false],
     ]);
@@ -48,6 +48,8 @@ describe('the feature-flag registry', () => {
     }
     expect(flags.find((f) => f.name === 'auto-remediation')).toMatchObject({ changeableBy: ['admin'], updatedAt: null, updatedBy: null, reason: null });
     expect(flags.find((f) => f.name === 'llm-narratives')).toMatchObject({ changeableBy: ['operator', 'admin'] });
+    // The alert evaluation reads it every minute (test/integration/alerts.test.ts shuts the fleet down through it).
+    expect(flags.find((f) => f.name === 'auto-emergency-shutdown')).toMatchObject({ enforcedBy: expect.stringContaining('alert evaluation') as unknown, notInEffectBecause: null });
   });
 
   it('GET bedrock-support keeps its answer; another flag answers in the registry\'s shape; an unknown one is a 404 naming it', async () => {

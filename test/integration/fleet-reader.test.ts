@@ -113,6 +113,20 @@ describe('fleet reader', () => {
     expect(snap.mode.version).toBe(0);
     expect(snap.redis.latencyMs).toBeGreaterThan(0);
 
+    // The lean read of finished jobs the alert rules use: BullMQ's own jobs, newest first, with their run times.
+    const [completedJobs, failedJobs] = await Promise.all([queue('infrastructure-auditor').getCompleted(), queue('infrastructure-auditor').getFailed()]);
+    const expected = [...completedJobs.map((j) => ({ j, state: 'completed' })), ...failedJobs.map((j) => ({ j, state: 'failed' }))]
+      .map(({ j, state }) => ({ name: j.name, finishedAt: j.finishedOn, runMs: (j.finishedOn ?? 0) - (j.processedOn ?? 0), state }))
+      .sort((x, y) => (y.finishedAt ?? 0) - (x.finishedAt ?? 0));
+    expect(expected).toHaveLength(6);
+    expect(await t.reader.recentFinished('infrastructure-auditor', { limit: 10 })).toEqual(expected);
+    // At most `limit` of each state; only the states asked; only those finished since.
+    expect((await t.reader.recentFinished('infrastructure-auditor', { limit: 1 })).map((f) => f.state).sort()).toEqual(['completed', 'failed']);
+    expect((await t.reader.recentFinished('infrastructure-auditor', { limit: 10, states: ['failed'] })).map((f) => f.state)).toEqual(['failed', 'failed']);
+    const newestAt = expected[0]?.finishedAt ?? 0;
+    expect(await t.reader.recentFinished('infrastructure-auditor', { limit: 10, since: new Date(newestAt) })).toEqual(expected.filter((f) => (f.finishedAt ?? 0) >= newestAt));
+    expect(await t.reader.recentFinished('compliance', { limit: 10 })).toEqual([]);
+
     // "Stalled" is what BullMQ's own stalled checker moves back: the orphan, not the locked job.
     const checker = new Worker('implementation-support', null, { ...opts, stalledInterval: 100, autorun: false });
     workers.push(checker);

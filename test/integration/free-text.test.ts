@@ -75,9 +75,12 @@ describe('a change whose audit entry cannot be written does not stand', () => {
     const shutdown = await t.call('POST', '/admin/bedrock-support/emergency/shutdown', { body: { reason: 'stop everything', initiated_by: 'alice', immediate: false } });
     expect(shutdown.status).toBe(200);
     expect(((await (await t.call('GET', '/admin/bedrock-support/status', { role: 'viewer' })).json()) as { status: string }).status).toBe('emergency');
-    // The trail is back: the retried entry lands.
+    // The team hears of it all the same: the emergency's alert is raised (listed, its notification due).
+    const alerts = (await (await t.call('GET', '/admin/bedrock-support/alerts?level=P0', { role: 'viewer' })).json()) as { alerts: { rule: string; state: string }[] };
+    expect(alerts.alerts).toEqual([expect.objectContaining({ rule: 'support-mode.emergency-shutdown', state: 'firing' })]);
+    // The trail is back: the retried entries land.
     await t.client.del(streamKey);
-    await expect.poll(async () => (await t.auditTrail.range()).map((e) => e.event?.action), { timeout: 10_000, interval: 100 }).toContain('support-mode.emergency');
+    await expect.poll(async () => (await t.auditTrail.range()).map((e) => e.event?.action), { timeout: 10_000, interval: 100 }).toEqual(expect.arrayContaining(['support-mode.emergency', 'alert.raise']));
   });
 });
 

@@ -23,7 +23,6 @@ import type { Runner } from '../../src/workers/runner.js';
 import { eventually, makeTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { startTestRunner } from '../helpers/fleet.js';
 import { afterEach, beforeEach } from 'vitest';
-import type { FiringAlert } from '../../src/domain/alerts/fleet-rules.js';
 import { queueNames } from '../../src/domain/queue-names.js';
 
 describe('scheduled jobs do real work', () => {
@@ -188,17 +187,20 @@ describe('scheduled jobs do real work', () => {
     expect(failed.attemptsMade).toBe(1);
   });
 
+  /** What an evaluation found firing, as `rule subject level`. */
+  type Firing = { rule: string; subject: string; level: string };
+  const firingOf = (result: unknown) => (result as { firing: Firing[] }).firing.map((a) => `${a.rule} ${a.subject} ${a.level}`);
+
   it('alert evaluation fires P1 for a running queue with work and no worker, and stores the result', async () => {
     await startRunner();
     // Two jobs wait on implementation-support, which has no worker; every other queue has one.
     await t.fleet.add('implementation-support', 'canary', {});
     await t.fleet.add('implementation-support', 'canary', {});
     const job = await t.fleet.add('bedrock-support', 'alert-evaluation', {});
-    const result = (await finish(job)) as { evaluatedAt: string; firing: FiringAlert[] };
-    const firing: FiringAlert[] = [
-      { id: 'queue.implementation-support.no-worker', priority: 'P1', title: 'implementation-support has work and no worker', detail: '2 waiting, 0 workers' },
-    ];
-    expect(result.firing).toEqual(firing);
+    const result = await finish(job);
+    // The fleet rule, and the health rule behind GET /health/component/implementation-support.
+    expect(firingOf(result)).toEqual(['queue.no-worker implementation-support P1', 'component.unhealthy implementation-support P1']);
+    expect((result as { firing: Firing[] }).firing[0]).toMatchObject({ title: 'implementation-support has work and no worker', detail: '2 waiting, 0 workers' });
     expect((await deps.reports.get('alert-evaluation', job.id as string, alertEvaluationJob.result))?.body).toEqual(result);
   });
 
@@ -207,15 +209,16 @@ describe('scheduled jobs do real work', () => {
     await t.fleet.setPaused('meta-monitor', true);
     await t.fleet.add('meta-monitor', 'canary', {});
     const job = await t.fleet.add('bedrock-support', 'alert-evaluation', {});
-    expect(((await finish(job)) as { firing: FiringAlert[] }).firing).toEqual([]);
+    // No fleet rule; the health rules see the active component's queue paused and without a worker.
+    expect(firingOf(await finish(job)).filter((a) => a.startsWith('queue.'))).toEqual([]);
   });
 
   it('alert evaluation of a healthy fleet fires nothing', async () => {
     await startRunner([...queueNames]);
     await t.fleet.add('implementation-support', 'canary', {});
     const job = await t.fleet.add('bedrock-support', 'alert-evaluation', {});
-    const result = (await finish(job)) as { evaluatedAt: string; firing: FiringAlert[] };
-    expect(result.firing).toEqual([]);
+    const result = await finish(job);
+    expect(firingOf(result)).toEqual([]);
     expect((await deps.reports.latest('alert-evaluation', alertEvaluationJob.result))?.body).toEqual(result);
   });
 

@@ -422,6 +422,15 @@ describe('every answer conforms to the OpenAPI document', () => {
     const drill = await call('POST', '/admin/bedrock-support/implementation/gaps', 200, { role: 'operator', body: { title: 'Jobs waited through the drill', type: 'performance_issue' } });
     const guidance = await call('GET', `/admin/bedrock-support/implementation/gaps/${(drill.gap as { id: string }).id}/guidance`, 200, { role: 'viewer' });
     expect(guidance).toMatchObject({ narrative: null, narrativeError: expect.stringContaining('emergency shutdown') as unknown });
+    // The shutdown is a P0 alert at once: listed, read, acknowledged (once).
+    const alerts = await call('GET', '/admin/bedrock-support/alerts?state=firing&level=P0', 200, { role: 'viewer' });
+    const [p0] = alerts.alerts as { id: string; rule: string }[];
+    expect(p0).toMatchObject({ rule: 'support-mode.emergency-shutdown' });
+    await call('GET', `/admin/bedrock-support/alerts/${p0?.id ?? ''}`, 200, { role: 'viewer' });
+    await call('POST', `/admin/bedrock-support/alerts/${p0?.id ?? ''}/ack`, 200, { role: 'operator', body: { note: 'drill' } });
+    await call('POST', `/admin/bedrock-support/alerts/${p0?.id ?? ''}/ack`, 409, { role: 'operator' });
+    await call('GET', '/admin/bedrock-support/alerts/alert-0000000000000000', 404, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/alerts?state=sleeping', 400, { role: 'viewer' });
 
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200, { body: { reason: 'drill over' } })).toMatchObject({ changed: true, enabled: true });
     expect(await call('POST', '/admin/feature-flags/bedrock-support/enable', 200)).toMatchObject({ changed: false, supportMode: { from: 'inactive', to: 'inactive' } });
@@ -491,6 +500,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/feature-flags/{flag}/enable',
       '/admin/feature-flags/{flag}/disable',
       '/test/bedrock-support/{component}',
+      '/admin/bedrock-support/alerts/{id}/ack',
     ].map((p) => `POST ${p} 200`);
     posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);

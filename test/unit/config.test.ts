@@ -16,6 +16,21 @@ describe('configuration', () => {
     expect(c.BSM_LLM_FALLBACK_RESERVE).toBe(0.3);
   });
 
+  it('alerts: the runbook\'s thresholds and escalation delays by default, no webhook, no spend limit', () => {
+    const c = loadConfig({});
+    expect([c.ALERT_WEBHOOK_URL, c.ALERT_ESCALATION_WEBHOOK_URL, c.BSM_LLM_HOURLY_SPEND_LIMIT_USD]).toEqual([undefined, undefined, undefined]);
+    expect([c.BSM_ALERT_ESCALATE_P0_MS, c.BSM_ALERT_ESCALATE_P1_MS, c.BSM_ALERT_ESCALATE_P2_MS]).toEqual([15 * 60_000, 30 * 60_000, 60 * 60_000]);
+    expect([c.BSM_ALERT_ERROR_RATE_PCT, c.BSM_ALERT_MIN_SAMPLES, c.BSM_ALERT_CONSECUTIVE_FAILURES]).toEqual([10, 20, 5]);
+    expect([c.BSM_ALERT_DEGRADATION_P2_PCT, c.BSM_ALERT_DEGRADATION_P1_PCT, c.BSM_ALERT_ROUTING_P1_PCT, c.BSM_ALERT_ROUTING_P2_PCT]).toEqual([20, 50, 60, 80]);
+    expect([c.BSM_ALERT_WEBHOOK_FORMAT, c.BSM_ALERT_NOTIFY_ATTEMPTS, c.BSM_ALERT_NOTIFY_BACKOFF_MS, c.BSM_ALERT_AUDIT_TAIL]).toEqual(['slack', 10, 7_000, 1_000]);
+    expect(c.BSM_AUTO_SHUTDOWN_TRIGGERS).toEqual(['error-rate', 'consecutive-failures', 'llm-spend']);
+    // Ten attempts, the first retry after 7 s and each later one doubling: about an hour in all.
+    const spanS = Array.from({ length: c.BSM_ALERT_NOTIFY_ATTEMPTS - 1 }, (_, i) => (c.BSM_ALERT_NOTIFY_BACKOFF_MS * 2 ** i) / 1000).reduce((a, b) => a + b, 0);
+    expect(spanS).toBeGreaterThan(55 * 60);
+    expect(spanS).toBeLessThan(65 * 60);
+    expect(loadConfig({ BSM_AUTO_SHUTDOWN_TRIGGERS: ' llm-spend , error-rate,llm-spend' }).BSM_AUTO_SHUTDOWN_TRIGGERS).toEqual(['llm-spend', 'error-rate']);
+  });
+
   it('parses values', () => {
     const c = loadConfig({ PORT: '8080', BEDROCK_ENABLED: 'true', BSM_META_MONITOR_CONCURRENCY: '7', BSM_COMPLIANCE_RATE_MAX: '3' });
     expect(c.PORT).toBe(8080);
@@ -44,6 +59,18 @@ describe('configuration', () => {
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],
     [{ BSM_PUBLIC_URL: 'bsm.example.com' }, 'BSM_PUBLIC_URL must be an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com), got "bsm.example.com"'],
     [{ BSM_PUBLIC_URL: 'ftp://bsm.example.com' }, 'BSM_PUBLIC_URL must be an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com), got "ftp://bsm.example.com"'],
+    [{ BSM_ALERT_WEBHOOK_FORMAT: 'xml' }, 'BSM_ALERT_WEBHOOK_FORMAT must be slack or json, got "xml"'],
+    [{ BSM_AUTO_SHUTDOWN_TRIGGERS: 'error-rate,reboot' }, 'BSM_AUTO_SHUTDOWN_TRIGGERS must be comma-separated names among error-rate, consecutive-failures, llm-spend, got "error-rate,reboot"'],
+    [{ BSM_LLM_HOURLY_SPEND_LIMIT_USD: '0' }, 'BSM_LLM_HOURLY_SPEND_LIMIT_USD must be a number > 0, got "0"'],
+    [{ ALERT_ESCALATION_WEBHOOK_URL: 'hooks.example.com' }, 'ALERT_ESCALATION_WEBHOOK_URL must be an http:// or https:// URL, got "hooks.example.com"'],
+    [
+      { BSM_ALERT_ROUTING_P1_PCT: '80', BSM_ALERT_ROUTING_P2_PCT: '70' },
+      'BSM_ALERT_ROUTING_P1_PCT must be below BSM_ALERT_ROUTING_P2_PCT (the P1 routing efficiency must be below the P2 one), got 80 and 70',
+    ],
+    [
+      { BSM_ALERT_DEGRADATION_P2_PCT: '50' },
+      'BSM_ALERT_DEGRADATION_P2_PCT must be below BSM_ALERT_DEGRADATION_P1_PCT (the P2 degradation must be below the P1 one), got 50 and 50',
+    ],
   ])('rejects %o with a line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -53,9 +80,8 @@ describe('configuration', () => {
     expect(settingsNotUsedYet({})).toEqual([]);
     expect(settingsNotUsedYet({ CLOUDWATCH_ENABLED: 'true', ALERT_WEBHOOK_URL: 'https://hooks.example/x', BSM_INVENTORY: ' ', PORT: '3000' })).toEqual([
       { name: 'CLOUDWATCH_ENABLED', usedBy: 'observability' },
-      { name: 'ALERT_WEBHOOK_URL', usedBy: 'observability' },
     ]);
-    // Read now: the auditor's inventory.
-    expect(settingsNotUsedYet({ BSM_INVENTORY: './inventory.yaml' })).toEqual([]);
+    // Read now: the auditor's inventory, the alert webhook.
+    expect(settingsNotUsedYet({ BSM_INVENTORY: './inventory.yaml', ALERT_WEBHOOK_URL: 'https://hooks.example/x' })).toEqual([]);
   });
 });

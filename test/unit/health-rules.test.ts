@@ -97,7 +97,7 @@ describe('health rules', () => {
     const verdicts = (latencyMs: number) => ({
       health: assessQueue(base(), now, latencyMs).status,
       audit: latencyObservation('Redis', latencyMs, fleetRedisBudget).met ? 'pass' : 'fail',
-      alert: evaluateFleetRules(fleet(latencyMs)).find((a) => a.id === 'redis.slow')?.priority ?? null,
+      alert: evaluateFleetRules(fleet(latencyMs)).find((a) => a.rule === 'redis.slow')?.level ?? null,
     });
     expect(verdicts(redisSlowMs - 0.001)).toEqual({ health: 'healthy', audit: 'pass', alert: null });
     expect(verdicts(redisSlowMs)).toEqual({ health: 'degraded', audit: 'fail', alert: 'P2' });

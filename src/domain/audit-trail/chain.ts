@@ -70,7 +70,8 @@ export function chainEvent(input: AuditEventInput, head: { seq: number; hash: st
 
 export interface ChainBreak {
   seq: number;
-  problem: 'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'unparseable';
+  /** `head_mismatch`: the newest stored entry is not the one the head names (entries removed or added past it). */
+  problem: 'hash_mismatch' | 'broken_link' | 'sequence_gap' | 'unparseable' | 'head_mismatch';
   detail: string;
 }
 
@@ -102,4 +103,39 @@ export function verifyChain(entries: { json: string; hash: string }[], anchor: {
     prev = { seq: event.seq, hash: entry.hash };
   }
   return { ok: breaks.length === 0, checked: entries.length, breaks };
+}
+
+/** The newest entries of the trail and what they must agree with, read together (one MULTI). */
+export interface TrailTail {
+  /** Oldest first: at most `count + 1` of the newest entries (the extra one is the anchor of the rest). */
+  entries: { json: string; hash: string }[];
+  /** The head the trail keeps: seq and hash of the last appended entry. */
+  head: { seq: number; hash: string };
+  /** The last archived entry (or genesis): what the first stored entry links to. */
+  anchor: { seq: number; hash: string };
+}
+
+/**
+ * Verifies the newest `count` entries: each one's hash, its link to the one before and the
+ * sequence, and that the newest is the one the head names. A bounded check, cheap enough to run
+ * every minute; the entry before the run is taken as it is stored (the full verification, the
+ * compliance check, covers it).
+ */
+export function verifyTail(tail: TrailTail, count: number): { ok: boolean; checked: number; breaks: ChainBreak[] } {
+  let run = tail.entries;
+  let anchor = tail.anchor;
+  if (run.length > count) {
+    const [base, ...rest] = run;
+    const parsed = base ? parseAuditEvent(base.json) : null;
+    const next = rest[0] ? parseAuditEvent(rest[0].json) : null;
+    anchor = { seq: parsed?.seq ?? (next ? next.seq - 1 : 0), hash: base?.hash ?? genesisHash };
+    run = rest;
+  }
+  const result = verifyChain(run, anchor);
+  const last = run.at(-1);
+  const newest = last ? { seq: parseAuditEvent(last.json)?.seq ?? -1, hash: last.hash } : anchor;
+  if (newest.seq !== tail.head.seq || newest.hash !== tail.head.hash) {
+    result.breaks.push({ seq: tail.head.seq, problem: 'head_mismatch', detail: `the head names seq ${tail.head.seq}, the newest stored entry is seq ${newest.seq}${newest.seq === tail.head.seq ? ' with another hash' : ''}` });
+  }
+  return { ok: result.breaks.length === 0, checked: result.checked, breaks: result.breaks };
 }

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditEventInput } from './chain.js';
+import type { AuditEvent, AuditEventInput, TrailTail } from './chain.js';
 
 /** A stored entry as read back: the stream id, the exact JSON that was hashed, and its hash. */
 export interface StoredAuditEntry {
@@ -19,6 +19,8 @@ export interface AuditTrail {
   range(options?: { start?: string; end?: string; count?: number }): Promise<StoredAuditEntry[]>;
   /** Stored entries (not archived). */
   length(): Promise<number>;
+  /** The newest `count + 1` entries with the head and the anchor, read in one step (see `verifyTail`). */
+  tail(count: number): Promise<TrailTail>;
   /** Removes archived entries and moves the anchor to the last of them, atomically. */
   dropArchived(entries: StoredAuditEntry[]): Promise<void>;
 }

@@ -46,8 +46,25 @@ export interface FleetReader {
    * reading at most `limit` of each state; `truncated` says the limit was reached.
    */
   finishedJobs(queue: QueueName, since: Date, limit?: number): Promise<{ records: ExecutionRecord[]; truncated: boolean }>;
+  /**
+   * The newest finished jobs of `queue`, newest first: at most `limit` of each of `states` (default
+   * both) finished at or after `since` (default: any time), merged. A lean read: the finished sets
+   * and each job's name and two timestamps, none of its data or result.
+   */
+  recentFinished(queue: QueueName, options: { limit: number; since?: Date; states?: readonly FinishedJob['state'][] }): Promise<FinishedJob[]>;
   /** Completed and failed job totals over the last `minutes` (BullMQ per-minute metrics). */
   metricTotals(queue: QueueName, minutes: number): Promise<{ completed: number; failed: number }>;
+}
+
+/** A finished job as the alert rules read it: when it finished, how long its last attempt ran, how it ended. */
+export interface FinishedJob {
+  /** The job's name (`audit`, `canary`, …). */
+  name: string;
+  /** Epoch ms. */
+  finishedAt: number;
+  /** `finishedOn - processedOn` as BullMQ recorded them; null when it never started (failed before a worker took it). */
+  runMs: number | null;
+  state: 'completed' | 'failed';
 }
 
 /** A worker process's answer to a restart of one queue's workers. */

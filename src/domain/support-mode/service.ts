@@ -1,7 +1,7 @@
 import type { AuditEventInput } from '../audit-trail/chain.js';
 import { Redactor } from '../compliance/pii.js';
 import { recordBeforeChange } from '../audit-trail/ports.js';
-import { apply, desiredQueueStates, statusOf, type Actor, type Command, type SupportModeState, type SupportStatus } from './state.js';
+import { apply, desiredQueueStates, statusOf, type Actor, type Command, type EmergencyRecord, type SupportModeState, type SupportStatus } from './state.js';
 
 export { AuditUnavailableError } from '../audit-trail/ports.js';
 
@@ -23,6 +23,12 @@ export interface SupportModeDeps {
   clock: () => Date;
   /** Told of every transition that changed something, after its queues were applied. */
   onTransition?: (event: { command: Command; actor: Actor; from: SupportStatus; to: SupportStatus; version: number }) => void;
+  /**
+   * Told once an emergency shutdown changed the state (queues paused, running jobs asked to stop),
+   * with the record as stored (redacted), so the team hears of it. Its failure is its own to report:
+   * the shutdown stands whatever it does.
+   */
+  onEmergency?: (emergency: EmergencyRecord) => Promise<void>;
   /** Told when an emergency shutdown's audit entry could not be written yet (it is retried until it is). */
   onAuditRetry?: (event: { attempt: number; error: string; nextRetryMs: number }) => void;
   /** Delay before retrying an emergency's audit entry; doubles up to 30 s. Default 1000. */
@@ -129,6 +135,12 @@ export function createSupportModeService(deps: SupportModeDeps): SupportModeServ
       let activeJobsAfter: number;
       if (input.immediate) {
         processesNotified = await deps.cancelRunning(`emergency shutdown: ${input.reason}`);
+      }
+      if (result.changed && result.state.emergency !== null) {
+        // The shutdown has happened: nothing the hook meets may undo or fail it.
+        await deps.onEmergency?.(result.state.emergency).catch(() => undefined);
+      }
+      if (input.immediate) {
         // Cancelled jobs return to their (paused) queue; wait a bounded time to report it.
         const deadline = deps.clock().getTime() + 5_000;
         do {
