@@ -62,13 +62,13 @@ describe('start-up', () => {
   });
 
   it('a setting this version does not read yet is accepted with a warning that says so', async () => {
-    const { output } = await apiOnATakenPort({ LOG_LEVEL: 'warn', ALERT_WEBHOOK_URL: 'https://hooks.example/bsm' });
+    const { output } = await apiOnATakenPort({ LOG_LEVEL: 'warn', CLOUDWATCH_ENABLED: 'true' });
     const warnings = output
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { setting?: string; msg: string });
     expect(warnings.filter((w) => w.setting !== undefined)).toEqual([
-      expect.objectContaining({ setting: 'ALERT_WEBHOOK_URL', msg: 'ALERT_WEBHOOK_URL is set but this version does not use it yet (it is read once observability lands)' }),
+      expect.objectContaining({ setting: 'CLOUDWATCH_ENABLED', msg: 'CLOUDWATCH_ENABLED is set but this version does not use it yet (it is read once observability lands)' }),
     ]);
   });
 
