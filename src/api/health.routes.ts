@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { perRead, withSnapshot } from '../domain/fleet/per-read.js';
 import type { FleetSnapshot } from '../domain/fleet/ports.js';
-import { assessLlm, assessQueue, inactivityOf, worst, type ComponentHealth } from '../domain/support-mode/health.js';
-import { desiredQueueStates, statusOf } from '../domain/support-mode/state.js';
+import { assessLlm, componentHealth, worst, type ComponentHealth } from '../domain/support-mode/health.js';
+import { statusOf } from '../domain/support-mode/state.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import { unknownComponent } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
@@ -132,34 +132,13 @@ interface DerivedHealth {
 
 /** Each component's health from a snapshot's queue figures and support-mode state. */
 function deriveHealth(fleet: FleetSnapshot, now: Date): DerivedHealth {
-  const state = fleet.mode;
-  const desired = desiredQueueStates(state);
-  const redisLatencyMs = fleet.redis.latencyMs;
-  const components = {} as Record<QueueName, ComponentHealth>;
+  const components = componentHealth(fleet, now);
   const summary = {} as DerivedHealth['summary'];
   for (const name of queueNames) {
-    const q = fleet.queues[name];
-    const h = assessQueue(
-      {
-        name,
-        expectedRunning: desired[name] === 'running',
-        inactive: inactivityOf(name, state) ?? undefined,
-        paused: q.paused,
-        workers: q.workers.count,
-        waiting: q.counts.waiting + q.counts.prioritized,
-        active: q.counts.active,
-        failedKept: q.counts.failed,
-        recent: q.recent,
-        stalled: q.stalled,
-        lastCompletedAt: q.lastCompletedAt,
-      },
-      now,
-      redisLatencyMs,
-    );
-    components[name] = h;
+    const h = components[name];
     summary[name] = { status: h.status, active: h.active, reasons: h.reasons };
   }
-  return { status: worst(Object.values(components).map((x) => x.status)), mode: statusOf(state), redis: { status: 'up', latencyMs: redisLatencyMs }, components, summary };
+  return { status: worst(Object.values(components).map((x) => x.status)), mode: statusOf(fleet.mode), redis: { status: 'up', latencyMs: fleet.redis.latencyMs }, components, summary };
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { FleetState } from '../fleet/fleet-state.js';
 import { redisSlowMs } from '../fleet/thresholds.js';
+import { queueNames, type QueueName } from '../queue-names.js';
 import { desiredQueueStates, statusOf, type SupportModeState } from './state.js';
 
 /** What health is derived from, per queue, all read from Redis/BullMQ. */
@@ -125,6 +127,34 @@ export function assessQueue(s: QueueSignals, now: Date, redisLatencyMs: number):
     reasons,
     signals: { ...s, failedRatio: failedRatio === null ? null : Math.round(failedRatio * 1000) / 1000, lastCompletedAgeSeconds: age },
   };
+}
+
+/** Each component's health from one read of the fleet: its queue's figures and support mode's state. */
+export function componentHealth(fleet: FleetState & { mode: SupportModeState }, now: Date): Record<QueueName, ComponentHealth> {
+  const state = fleet.mode;
+  const desired = desiredQueueStates(state);
+  const components = {} as Record<QueueName, ComponentHealth>;
+  for (const name of queueNames) {
+    const q = fleet.queues[name];
+    components[name] = assessQueue(
+      {
+        name,
+        expectedRunning: desired[name] === 'running',
+        inactive: inactivityOf(name, state) ?? undefined,
+        paused: q.paused,
+        workers: q.workers.count,
+        waiting: q.counts.waiting + q.counts.prioritized,
+        active: q.counts.active,
+        failedKept: q.counts.failed,
+        recent: q.recent,
+        stalled: q.stalled,
+        lastCompletedAt: q.lastCompletedAt,
+      },
+      now,
+      fleet.redis.latencyMs,
+    );
+  }
+  return components;
 }
 
 /** What LLM health is judged from, per path (see the router's `pathStatus`). */
