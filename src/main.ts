@@ -38,7 +38,15 @@ async function startWorkerRole(invocation: Invocation, config: Config, url: stri
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
-  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
+  const adapters = composeAdapters({
+    config,
+    redis: jobs,
+    prefix: parts.prefix,
+    logger,
+    control,
+    onQueueError: (queue, err) => outage.error(`queue ${queue}`, err),
+    workerQueues: invocation.queues,
+  });
   const runner = startWorkers({
     queues: invocation.queues,
     deps: adapters.jobDeps,

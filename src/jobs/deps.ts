@@ -17,6 +17,7 @@ import type { MetaMonitorConfigVersion } from '../domain/meta-monitor/config.js'
 import type { ExecutionStore } from '../domain/meta-monitor/executions.js';
 import type { QueueName } from '../domain/queue-names.js';
 import type { RoutingView } from '../domain/meta-monitor/routing-advice.js';
+import type { MetricPublisher } from '../domain/cloudwatch/publish.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -57,5 +58,10 @@ export interface JobDeps {
     /** The LLM router's figures over the last `windowMs` and the routes in force. */
     routing: (windowMs: number) => Promise<RoutingView>;
   };
+  /**
+   * CloudWatch publishing: whether `CLOUDWATCH_ENABLED` is on, the `cloudwatch-publishing` flag
+   * (read on every run), and the publisher.
+   */
+  cloudwatch: { configured: boolean; flagOn: () => Promise<boolean>; publisher: Pick<MetricPublisher, 'publish'> };
   clock: () => Date;
 }

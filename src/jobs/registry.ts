@@ -3,6 +3,7 @@ import type { QueueName } from '../domain/queue-names.js';
 import type { Config } from '../config.js';
 import type { JobDeclaration, ScheduleSpec } from './define.js';
 import { alertEvaluationJob } from './bedrock-support/alert-evaluation.job.js';
+import { cloudwatchPublishJob } from './bedrock-support/cloudwatch-publish.job.js';
 import { dailyCheckJob } from './bedrock-support/daily-check.job.js';
 import { weeklyReviewJob } from './bedrock-support/weekly-review.job.js';
 import { canaryJob } from './canary.job.js';
@@ -23,6 +24,7 @@ export const jobs = [
   dailyCheckJob,
   weeklyReviewJob,
   alertEvaluationJob,
+  cloudwatchPublishJob,
   canaryJob('bedrock-support'),
   auditJob,
   reachabilityJob,
@@ -98,7 +100,7 @@ export interface ScheduleDeclaration {
 export function declaredSchedules(config: Config): ScheduleDeclaration[] {
   return (jobs as readonly JobDeclaration[]).flatMap((job) => {
     const s = job.schedule;
-    if (!s) {
+    if (!s || (s.when !== undefined && !s.when(config))) {
       return [];
     }
     return [

@@ -47,6 +47,8 @@ import { auditedGapStore } from '../domain/gaps/audited.js';
 import { effectiveRoute } from '../domain/llm/routing-overrides.js';
 import type { RouteSpec } from '../domain/llm/routing-matrix.js';
 import { operationTypes, type OperationType } from '../domain/llm/types.js';
+import { queueNames } from '../domain/queue-names.js';
+import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -74,6 +76,8 @@ export interface Adapters {
   /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker, audit re-run, HTTP action), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
   remediations: RemediationService;
+  /** CloudWatch: the publisher (the `cloudwatch-publish` job) and the dashboards. */
+  cloudwatch: CloudWatch;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   close(): Promise<void>;
@@ -91,6 +95,8 @@ export interface ComposeOptions {
   archiveSink?: () => ArchiveSink;
   /** Wall clock of the LLM layer (epoch ms). */
   clock?: () => number;
+  /** The queues whose workers run in this process (CloudWatch reports its CPU and memory for them). Default: all, as `bsm all`. */
+  workerQueues?: readonly QueueName[];
 }
 
 /**
@@ -182,10 +188,11 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     audit: auditTrail,
     clock: () => new Date(),
   });
+  const remediationStore = createRemediationStore(redis, prefix);
   const remediations = createRemediationService({
     gaps,
     actions,
-    store: createRemediationStore(redis, prefix),
+    store: remediationStore,
     audit: auditTrail,
     inventory: () => inventory.current(),
     prober,
@@ -195,6 +202,21 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     },
     twoPersonRule: config.BSM_TWO_PERSON_RULE,
     clock: () => new Date(),
+  });
+  const cloudwatch = composeCloudWatch({
+    config,
+    redis,
+    prefix,
+    logger,
+    queues: fleet.queues,
+    fleetReader,
+    decisions: llm.decisions,
+    reports,
+    gaps,
+    remediations: remediationStore,
+    auditTrail,
+    flagOn: () => featureFlags.enabled('cloudwatch-publishing'),
+    processQueues: options.workerQueues ?? queueNames,
   });
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
@@ -230,6 +252,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
         return { metrics, routes };
       },
     },
+    cloudwatch,
     clock: () => new Date(),
   };
   return {
@@ -248,8 +271,10 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     metaMonitor,
     actions,
     remediations,
+    cloudwatch,
     jobDeps,
     async close() {
+      cloudwatch.api.close();
       await llm.close();
       await fleet.close();
     },

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { createBedrockProvider } from '../providers/bedrock.provider.js';
 import { createBudget, defaultPriceTable, type Budget } from '../domain/llm/budget.js';
 import { createCircuitBreaker } from '../domain/llm/circuit-breaker.js';
-import type { BreakerStore } from '../domain/llm/ports.js';
+import type { BreakerStore, DecisionStore } from '../domain/llm/ports.js';
 import { createLocalProvider } from '../providers/local.provider.js';
 import { createMcpProvider, type McpArgumentMapping } from '../providers/mcp.provider.js';
 import { createLlmRouter, type LlmRouter, type Redaction } from '../domain/llm/router.js';
@@ -41,6 +41,8 @@ export interface Llm {
   routeOverrides: RoutingOverrideStore;
   /** The breakers the router trips, as stored (the `llm.reset-breaker` action resets them). */
   breakers: BreakerStore;
+  /** The routing decisions as stored (the CloudWatch figures read a window of them). */
+  decisions: Pick<DecisionStore, 'range'>;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     pii,
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
     breakers: store.breaker,
+    decisions: store.decisions,
     async ping(path, signal) {
       const provider = path === 'direct' ? direct : mcp;
       if (!provider) {
