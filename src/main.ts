@@ -21,6 +21,9 @@ import { composeAdapters, type Adapters } from './runtime/compose.js';
 import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { dashboardsCommand } from './runtime/cloudwatch.js';
+import { AuditUnavailableError } from './domain/audit-trail/ports.js';
+import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
 import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
@@ -133,6 +136,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
+    cloudwatch: adapters.cloudwatch,
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
@@ -267,8 +271,17 @@ try {
     process.stdout.write(usage);
     process.exit(0);
   }
-  await run(invocation);
+  if ('command' in invocation) {
+    const config = loadConfig();
+    await dashboardsCommand(config, createLogger(config.LOG_LEVEL, { role: 'cli' }), (text) => process.stdout.write(text));
+  } else {
+    await run(invocation);
+  }
 } catch (err) {
+  if (err instanceof CloudWatchRequestError || err instanceof AuditUnavailableError) {
+    process.stderr.write(`bsm: ${err.message}\n`);
+    process.exit(1);
+  }
   if (err instanceof InventoryFileError || err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError || err instanceof ApiKeysError) {
     process.stderr.write(`bsm: ${err.message}\n`);
     process.exit(2);

@@ -22,6 +22,7 @@ import type { RemediationService } from '../domain/implementation/remediation-se
 import type { BacklogStore } from '../domain/implementation/backlog.js';
 import type { GuidanceNarrativeCache } from '../domain/implementation/guidance-narrative.js';
 import type { LlmProvider } from '../domain/llm/types.js';
+import type { DashboardOutcome } from '../domain/cloudwatch/dashboards.js';
 import type { Keyring } from './auth.js';
 
 /** Everything the HTTP layer needs, built once in the composition root. */
@@ -60,6 +61,12 @@ export interface ApiDeps {
   actions: ActionCatalog<ActionSpec>;
   /** Implementation support's remediation requests: suggestions, approvals, runs, rollbacks, activities. */
   remediations: RemediationService;
+  /** CloudWatch: the region of its metrics, the dashboards (audited, then PutDashboard), and whether publishing is on (`CLOUDWATCH_ENABLED` and the flag). */
+  cloudwatch: {
+    region: string;
+    dashboards(actor: { by: string; requestId?: string }): Promise<DashboardOutcome[]>;
+    publishing(): Promise<{ cloudwatchEnabled: boolean; flag: boolean }>;
+  };
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -1,11 +1,12 @@
 /**
  * CloudWatch, wired: the SDK client, the publisher with its figures (the measuring adapter and the
- * state of support mode), and the dashboards. Built once per connection by the composition root.
+ * state of support mode), and the dashboards. Built once per connection by the composition root,
+ * and on its own by `bsm cloudwatch dashboards`.
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import { keyPrefix, type Config } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import { applyDashboards, type DashboardOutcome } from '../domain/cloudwatch/dashboards.js';
 import type { CloudWatchApi } from '../domain/cloudwatch/ports.js';
@@ -16,6 +17,10 @@ import type { DecisionStore } from '../domain/llm/ports.js';
 import type { QueueName } from '../domain/queue-names.js';
 import { createCloudWatch } from '../observability/cloudwatch.js';
 import type { Logger } from '../observability/logger.js';
+import { UsageError, withoutPassword } from './invocation.js';
+import { closeRedis, createRedis, waitReady } from '../redis.js';
+import { resolveRedis } from '../redis-server.js';
+import { createAuditTrail } from '../store/audit-trail.store.js';
 import { createCloudWatchSource } from '../store/cloudwatch-source.js';
 import { createPublishWindows } from '../store/cloudwatch-windows.store.js';
 
@@ -93,3 +98,26 @@ export function composeCloudWatch(parts: CloudWatchParts): CloudWatch {
   };
 }
 
+/**
+ * `bsm cloudwatch dashboards`: creates or updates the two dashboards, as the API route does (the
+ * request in the fleet's audit trail first, actor `cli`), and prints what CloudWatch took.
+ * Needs the fleet's Redis (for the trail) and AWS credentials that may call PutDashboard.
+ */
+export async function dashboardsCommand(config: Config, logger: Logger, print: (text: string) => void): Promise<void> {
+  const { url } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: false });
+  const redis = createRedis(url, 'client', 'bsm:cli');
+  redis.on('error', () => undefined); // waitReady says what matters, in one line
+  const api = cloudWatchClient(config, logger);
+  try {
+    try {
+      await waitReady(redis, 10_000);
+    } catch {
+      throw new UsageError(`Redis at ${withoutPassword(url)} did not answer within 10 s: the dashboards are recorded in its audit trail before they are sent`);
+    }
+    const dashboards = await applyDashboards({ api, audit: createAuditTrail(redis, keyPrefix(config)) }, { by: 'cli' }, { region: config.AWS_REGION, publicUrl: config.BSM_PUBLIC_URL });
+    print(`${JSON.stringify({ region: config.AWS_REGION, dashboards }, null, 2)}\n`);
+  } finally {
+    api.close();
+    await closeRedis(redis);
+  }
+}

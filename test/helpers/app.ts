@@ -100,6 +100,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     guidanceNarratives: adapters.guidanceNarratives,
     actions: adapters.actions,
     remediations: adapters.remediations,
+    cloudwatch: adapters.cloudwatch,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

@@ -2,22 +2,24 @@
  * CloudWatch publishing and dashboards end to end: the real SDK against a fake CloudWatch on
  * loopback, the publication run as the `cloudwatch-publish` job by the project's workers, the
  * figures made real by the test (jobs that ran and failed, LLM calls routed through a Bedrock fake,
- * an audit).
+ * an audit), the dashboards through the API route and the `bsm cloudwatch dashboards` command.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Job } from 'bullmq';
 import { loadConfig } from '../../src/config.js';
 import { auditReportSchema } from '../../src/domain/audit/report.js';
+import { dashboardNames, type MetricEntry } from '../../src/domain/cloudwatch/dashboards.js';
 import { metricCatalog, type MetricName } from '../../src/domain/cloudwatch/metrics.js';
 import { isOpenGap } from '../../src/domain/gaps/lifecycle.js';
 import { gapStatuses } from '../../src/domain/gaps/gap.js';
 import { queueNames, type QueueName } from '../../src/domain/queue-names.js';
 import { declaredSchedules } from '../../src/jobs/registry.js';
+import { parseInvocation, UsageError } from '../../src/runtime/invocation.js';
 import { startBedrockFake, type BedrockFake } from '../fakes/bedrock-fake.js';
 import { startCloudWatchFake, type AcceptedDatum, type CloudWatchFake } from '../fakes/cloudwatch-fake.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { stubAwsEnv } from '../helpers/aws.js';
-import { eventually } from '../helpers/fleet.js';
+import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
 
 type PublishResult = { published: true; window: { from: string; to: string }; data: number; requests: number; throttled: number } | { published: false; reason: string };
 
@@ -218,5 +220,56 @@ describe('CloudWatch publishing against a fake CloudWatch', () => {
     expect(job.failedReason).toBe('CloudWatch throttled PutMetricData: Rate exceeded');
     expect(result).toMatchObject({ published: true, throttled: 0 });
     expect(result.published && result.window.from).toBe(previous?.to);
+  });
+
+  it('POST …/cloudwatch/dashboards puts both dashboards, audited first, every widget on metrics the publisher sends', async () => {
+    const sent = new Set(cw.data.map((d) => JSON.stringify([d.namespace, d.metricName, ...Object.entries(d.dimensions).flat()])));
+    expect((await call('POST', '/admin/bedrock-support/cloudwatch/dashboards', { role: 'operator' })).status).toBe(403);
+    const before = cw.requests.length;
+    const r = await call('POST', '/admin/bedrock-support/cloudwatch/dashboards');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({
+      region: 'eu-central-1',
+      dashboards: dashboardNames.map((name) => ({ name, validationMessages: [], url: `https://console.aws.amazon.com/cloudwatch/home?region=eu-central-1#dashboards:name=${name}` })),
+      publishing: { cloudwatchEnabled: true, flag: true },
+    });
+    expect(cw.requests.slice(before).map((q) => [q.operation, (q.body as { DashboardName: string }).DashboardName, q.status])).toEqual(dashboardNames.map((n) => ['PutDashboard', n, 200]));
+    for (const name of dashboardNames) {
+      const body = cw.dashboards.get(name) as { widgets: { type: string; properties: { metrics?: MetricEntry[]; region?: string } }[] };
+      const metricWidgets = body.widgets.filter((w) => w.type === 'metric');
+      expect(metricWidgets.length).toBeGreaterThanOrEqual(5);
+      for (const w of metricWidgets) {
+        for (const entry of w.properties.metrics ?? []) {
+          const parts: unknown[] = entry;
+          if (parts.length === 1) {
+            continue; // an expression over the widget's own metrics
+          }
+          const key = JSON.stringify(parts.filter((p) => typeof p === 'string'));
+          expect(sent.has(key), `${name}: ${key} is published`).toBe(true);
+        }
+      }
+    }
+    const entries = (await t.auditTrail.range()).flatMap((e) => (e.event?.action === 'cloudwatch.dashboards' ? [e.event] : []));
+    expect(entries).toEqual([expect.objectContaining({ actor: 'admin-key', target: dashboardNames.join(','), details: expect.objectContaining({ dashboards: [...dashboardNames] }) as unknown })]);
+  });
+
+  it('`bsm cloudwatch dashboards` puts them too, recorded in the same audit trail', async () => {
+    const before = cw.requests.length;
+    const child = spawnBsm(['cloudwatch', 'dashboards'], {
+      BSM_PREFIX: t.bsmPrefix,
+      LOG_LEVEL: 'warn',
+      AWS_ENDPOINT_URL_CLOUDWATCH: cw.url,
+      AWS_ACCESS_KEY_ID: 'AKIDFAKEFORTESTS',
+      AWS_SECRET_ACCESS_KEY: 'fake-secret',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(await waitForExit(child), child.output()).toBe(0);
+    const printed = JSON.parse(child.output().slice(child.output().indexOf('{'))) as { dashboards: { name: string }[] };
+    expect(printed.dashboards.map((d) => d.name)).toEqual([...dashboardNames]);
+    expect(cw.requests.slice(before).map((q) => q.operation)).toEqual(['PutDashboard', 'PutDashboard']);
+    const entries = (await t.auditTrail.range()).flatMap((e) => (e.event?.action === 'cloudwatch.dashboards' ? [e.event.actor] : []));
+    expect(entries).toEqual(['admin-key', 'cli']);
+    expect(() => parseInvocation(['cloudwatch', 'publish'])).toThrow(UsageError);
+    expect(parseInvocation(['cloudwatch', 'dashboards'])).toEqual({ command: 'cloudwatch-dashboards' });
   });
 });
