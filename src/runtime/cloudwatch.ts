@@ -65,7 +65,7 @@ export interface CloudWatchParts extends Omit<SupportStateDeps, 'fleet'> {
 
 /** The CloudWatch client of `AWS_REGION` (endpoint and credentials as the SDK finds them), retries logged. */
 export function cloudWatchClient(config: Pick<Config, 'AWS_REGION'>, logger: Logger): CloudWatchApi & { close(): void } {
-  return createCloudWatch({ region: config.AWS_REGION, onThrottled: (e) => logger.warn({ component: 'cloudwatch', ...e }, 'CloudWatch throttled a request: sending it again after a wait') });
+  return createCloudWatch({ region: config.AWS_REGION, onThrottled: (e) => logger.warn({ cloudwatch: e }, 'CloudWatch throttled a request: sending it again after a wait') });
 }
 
 export function composeCloudWatch(parts: CloudWatchParts): CloudWatch {
@@ -78,7 +78,7 @@ export function composeCloudWatch(parts: CloudWatchParts): CloudWatch {
       fleet: parts.fleetReader,
       decisions: parts.decisions,
       processQueues: parts.processQueues,
-      onTruncated: (e) => logger.warn({ component: 'cloudwatch', ...e }, 'more finished jobs in the window than are read: SuccessCount, ErrorCount and OperationLatency of this queue are a lower bound'),
+      onTruncated: (e) => logger.warn(e, 'more finished jobs in the window than are read: SuccessCount, ErrorCount and OperationLatency of this queue are a lower bound'),
     }),
     state: createSupportStateSource({ fleet: parts.fleetReader, reports: parts.reports, gaps: parts.gaps, remediations: parts.remediations }),
     api,

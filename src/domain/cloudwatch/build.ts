@@ -96,13 +96,13 @@ export function buildMetricData(m: Measurements, at: Date, components: readonly 
   put('LlmCost', null, { value: m.llmCostUsd.total });
 
   // Resources: the measuring process, once per component it runs workers of; the queues' depths.
-  const { process, queueDepth } = m.resources;
-  for (const c of process.components) {
-    put('CPUUtilization', c, { value: round(process.cpuPercent) });
-    put('MemoryUtilization', c, { value: round(process.memoryPercent) });
+  const { process: measured, queueDepth } = m.resources;
+  for (const c of measured.components) {
+    put('CPUUtilization', c, { value: round(measured.cpuPercent) });
+    put('MemoryUtilization', c, { value: round(measured.memoryPercent) });
   }
-  put('CPUUtilization', null, { value: round(process.cpuPercent) });
-  put('MemoryUtilization', null, { value: round(process.memoryPercent) });
+  put('CPUUtilization', null, { value: round(measured.cpuPercent) });
+  put('MemoryUtilization', null, { value: round(measured.memoryPercent) });
   for (const [c, depth] of Object.entries(queueDepth)) {
     put('QueueDepth', c, { value: depth });
   }

@@ -2,7 +2,7 @@
  * One publication to CloudWatch: claim the window since the last one, measure it, send its data
  * namespace by namespace. A failure gives the window back, so the job's retry sends it again.
  */
-import { queueNames } from '../queue-names.js';
+import { queueNames, type QueueName } from '../queue-names.js';
 import { componentHealth } from '../support-mode/health.js';
 import { desiredQueueStates, statusOf } from '../support-mode/state.js';
 import { buildMetricData, type Measurements } from './build.js';
@@ -48,7 +48,7 @@ export async function measure(deps: Pick<PublisherDeps, 'source' | 'state'>, win
   ]);
   const desired = desiredQueueStates(snapshot.mode);
   const health = componentHealth(snapshot, window.to);
-  const perComponent = <T>(f: (q: (typeof queueNames)[number]) => T) => Object.fromEntries(queueNames.map((q) => [q, f(q)])) as Record<string, T>;
+  const perComponent = <T>(f: (q: QueueName) => T) => Object.fromEntries(queueNames.map((q) => [q, f(q)])) as Record<string, T>;
   return {
     operations,
     routingEfficiency,
