@@ -158,7 +158,12 @@ const settings = {
     expected: 'a file path',
     schema: z.string().trim().min(1),
   }),
-  CLOUDWATCH_ENABLED: setting({ description: 'publish metrics to CloudWatch', expected: 'true or false', schema: bool, default: false, notUsedYet: 'observability' }),
+  CLOUDWATCH_ENABLED: setting({
+    description: 'publish metrics to CloudWatch (BSM_SCHEDULE_CLOUDWATCH), while the cloudwatch-publishing feature flag is on too',
+    expected: 'true or false',
+    schema: bool,
+    default: false,
+  }),
   ALERT_WEBHOOK_URL: setting({
     description: 'where alert notifications are posted (an alert firing, and resolved), as BullMQ jobs retried with back-off; unset: alerts are kept and listed, nothing is posted',
     expected: 'an http:// or https:// URL',
@@ -285,6 +290,12 @@ const settings = {
   BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 6 * * *' }),
   BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '30 2 * * *' }),
   BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '* * * * *' }),
+  BSM_SCHEDULE_CLOUDWATCH: setting({
+    description: 'CloudWatch metrics publication (UTC), declared only with CLOUDWATCH_ENABLED=true; each run sends the time since the previous one',
+    expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)',
+    schema: cron,
+    default: '* * * * *',
+  }),
   MCP_TOOL_NAME: setting({ description: 'the MCP tool the MCP path calls', expected: 'a tool name', schema: z.string().trim().min(1).max(200), default: 'ask' }),
   MCP_TOOL_ARGUMENTS: setting({
     description: 'how a request maps onto the tool\'s arguments: prompt=<arg>[,system=<arg>][,operation=<arg>][,maxTokens=<arg>]',

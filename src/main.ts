@@ -23,6 +23,9 @@ import { createMetricsStore, type MetricsStore } from './store/metrics.store.js'
 import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { dashboardsCommand } from './runtime/cloudwatch.js';
+import { AuditUnavailableError } from './domain/audit-trail/ports.js';
+import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
 import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
@@ -45,7 +48,16 @@ async function startWorkerRole(
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
-  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics: parts.metrics });
+  const adapters = composeAdapters({
+    config,
+    redis: jobs,
+    prefix: parts.prefix,
+    logger,
+    control,
+    onQueueError: (queue, err) => outage.error(`queue ${queue}`, err),
+    workerQueues: invocation.queues,
+    metrics: parts.metrics,
+  });
   const runner = startWorkers({
     queues: invocation.queues,
     deps: adapters.jobDeps,
@@ -135,6 +147,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     remediations: adapters.remediations,
     metrics: apiMetricsOf(adapters, config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
+    cloudwatch: adapters.cloudwatch,
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
@@ -275,8 +288,17 @@ try {
     process.stdout.write(usage);
     process.exit(0);
   }
-  await run(invocation);
+  if ('command' in invocation) {
+    const config = loadConfig();
+    await dashboardsCommand(config, createLogger(config.LOG_LEVEL, { role: 'cli' }), (text) => process.stdout.write(text));
+  } else {
+    await run(invocation);
+  }
 } catch (err) {
+  if (err instanceof CloudWatchRequestError || err instanceof AuditUnavailableError) {
+    process.stderr.write(`bsm: ${err.message}\n`);
+    process.exit(1);
+  }
   if (err instanceof InventoryFileError || err instanceof ConfigError || err instanceof UsageError || err instanceof NoRedisError || err instanceof ApiKeysError) {
     process.stderr.write(`bsm: ${err.message}\n`);
     process.exit(2);

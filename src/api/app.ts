@@ -10,6 +10,7 @@ import { auditRoutes } from './audit.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate, scraperOrReader } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
+import { cloudwatchRoutes } from './cloudwatch.routes.js';
 import { componentTestRoutes } from './component-test.routes.js';
 import { defaultLimits, type ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
@@ -115,6 +116,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', remediationRoutes(deps));
   app.route('/admin/bedrock-support', specScanRoutes(deps));
   app.route('/admin/bedrock-support', alertRoutes(deps));
+  app.route('/admin/bedrock-support', cloudwatchRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));

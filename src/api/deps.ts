@@ -25,6 +25,7 @@ import type { LlmProvider } from '../domain/llm/types.js';
 import type { MetricsReader } from '../domain/metrics/ports.js';
 import type { PrometheusExporter } from '../observability/prometheus.js';
 import type { AlertService } from '../domain/alerts/service.js';
+import type { DashboardOutcome } from '../domain/cloudwatch/dashboards.js';
 import type { Keyring } from './auth.js';
 
 /** What the metrics routes serve from. */
@@ -77,6 +78,12 @@ export interface ApiDeps {
   metrics: ApiMetrics;
   /** The alerts the evaluation keeps: listed, read, acknowledged. */
   alerts: AlertService;
+  /** CloudWatch: the region of its metrics, the dashboards (audited, then PutDashboard), and whether publishing is on (`CLOUDWATCH_ENABLED` and the flag). */
+  cloudwatch: {
+    region: string;
+    dashboards(actor: { by: string; requestId?: string }): Promise<DashboardOutcome[]>;
+    publishing(): Promise<{ cloudwatchEnabled: boolean; flag: boolean }>;
+  };
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it

@@ -6,6 +6,7 @@ import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, Actio
 import { AlertConflictError, AlertsBusyError } from '../domain/alerts/alert.js';
 import { AlertNotFoundError } from '../domain/alerts/service.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
+import { CloudWatchRequestError, CloudWatchThrottledError } from '../domain/cloudwatch/ports.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { RemediationError } from '../domain/implementation/remediation-service.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
@@ -92,6 +93,10 @@ export function errorHandler(logger: Logger) {
       return c.json(errorBody('throttled', `the LLM provider is throttling (${err.message}); retry in ${seconds} s`, { retryAfterSeconds: seconds }), 429, {
         'Retry-After': String(seconds),
       });
+    }
+    if (err instanceof CloudWatchRequestError) {
+      logger.warn({ err: err.message, code: err.code, httpStatus: err.httpStatus, path: c.req.path }, 'CloudWatch refused a request');
+      return c.json(errorBody(err instanceof CloudWatchThrottledError ? 'cloudwatch_throttled' : 'cloudwatch_error', err.message, { code: err.code, httpStatus: err.httpStatus ?? null }), 502);
     }
     if (err instanceof SupportModeConflictError) {
       return c.json(errorBody('conflict', err.message, { status: err.status }), 409);

@@ -65,11 +65,11 @@ export const featureFlags = {
   },
   'cloudwatch-publishing': {
     name: 'cloudwatch-publishing',
-    description: 'Publish the fleet\'s metrics to CloudWatch.',
+    description:
+      'Publish the fleet\'s metrics to CloudWatch (BedrockSupport/Performance, …/Resources, …/Operations). Needs CLOUDWATCH_ENABLED=true as well, which declares the publishing schedule; off, a run sends nothing.',
     default: false,
     permission: 'administer',
-    enforcedBy: null,
-    notInEffectBecause: 'no CloudWatch publisher exists in this version (CLOUDWATCH_ENABLED is not read either); the flag is read once observability lands',
+    enforcedBy: 'the cloudwatch-publish job on the bedrock-support queue (BSM_SCHEDULE_CLOUDWATCH, declared with CLOUDWATCH_ENABLED=true), which reads the flag on every run',
   },
 } as const satisfies { [N in FeatureFlagName]: FeatureFlagDefinition & { name: N } };
 

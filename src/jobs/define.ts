@@ -39,6 +39,8 @@ export interface ScheduleSpec<Input> {
   data: Input | ((config: Config) => Input);
   priority: PriorityName;
   description: string | ((config: Config) => string);
+  /** Whether the schedule is declared under this configuration (default: always); a scheduler not declared is removed. */
+  when?: (config: Config) => boolean;
 }
 
 /**

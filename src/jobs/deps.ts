@@ -21,6 +21,7 @@ import type { AlertThresholds } from '../domain/alerts/rules.js';
 import type { AlertService } from '../domain/alerts/service.js';
 import type { AutoShutdownTrigger } from '../domain/alerts/auto-shutdown.js';
 import type { SupportModeService } from '../domain/support-mode/service.js';
+import type { MetricPublisher } from '../domain/cloudwatch/publish.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -78,5 +79,10 @@ export interface JobDeps {
       shutdown: SupportModeService['emergencyShutdown'];
     };
   };
+  /**
+   * CloudWatch publishing: whether `CLOUDWATCH_ENABLED` is on, the `cloudwatch-publishing` flag
+   * (read on every run), and the publisher.
+   */
+  cloudwatch: { configured: boolean; flagOn: () => Promise<boolean>; publisher: Pick<MetricPublisher, 'publish'> };
   clock: () => Date;
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { JobDeclaration, ScheduleSpec } from './define.js';
 import { alertEvaluationJob } from './bedrock-support/alert-evaluation.job.js';
 import { alertNotifyJob } from './bedrock-support/alert-notify.job.js';
+import { cloudwatchPublishJob } from './bedrock-support/cloudwatch-publish.job.js';
 import { dailyCheckJob } from './bedrock-support/daily-check.job.js';
 import { weeklyReviewJob } from './bedrock-support/weekly-review.job.js';
 import { canaryJob } from './canary.job.js';
@@ -25,6 +26,7 @@ export const jobs = [
   weeklyReviewJob,
   alertEvaluationJob,
   alertNotifyJob,
+  cloudwatchPublishJob,
   canaryJob('bedrock-support'),
   auditJob,
   reachabilityJob,
@@ -100,7 +102,7 @@ export interface ScheduleDeclaration {
 export function declaredSchedules(config: Config): ScheduleDeclaration[] {
   return (jobs as readonly JobDeclaration[]).flatMap((job) => {
     const s = job.schedule;
-    if (!s) {
+    if (!s || (s.when !== undefined && !s.when(config))) {
       return [];
     }
     return [

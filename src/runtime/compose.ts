@@ -54,6 +54,8 @@ import { createAlertService, type AlertService } from '../domain/alerts/service.
 import { emergencyCondition, type AlertThresholds } from '../domain/alerts/rules.js';
 import { createAlertStore } from '../store/alerts.store.js';
 import { createWebhookSender } from '../providers/alert-webhook.provider.js';
+import { queueNames } from '../domain/queue-names.js';
+import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
 import { supportModeFor } from './support-mode.js';
 
@@ -83,6 +85,8 @@ export interface Adapters {
   /** The action catalog: queue limits, feature flags, LLM routes and the remediation kinds (retry, clean, promote, component, breaker, audit re-run, HTTP action), each audited and verified, revertible where it can be. */
   actions: ActionCatalog<ActionSpec>;
   remediations: RemediationService;
+  /** CloudWatch: the publisher (the `cloudwatch-publish` job) and the dashboards. */
+  cloudwatch: CloudWatch;
   /** What the job handlers get. */
   jobDeps: JobDeps;
   /** The metrics: this process's recorder and the reader of what the whole fleet recorded. */
@@ -107,6 +111,8 @@ export interface ComposeOptions {
    * through one recorder: the program passes the one it made. Default: one on this connection.
    */
   metrics?: MetricsStore;
+  /** The queues whose workers run in this process (CloudWatch reports its CPU and memory for them). Default: all, as `bsm all`. */
+  workerQueues?: readonly QueueName[];
 }
 
 /**
@@ -277,11 +283,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     audit: auditTrail,
     clock: () => new Date(),
   });
+  const remediationStore = createRemediationStore(redis, prefix);
   const remediations = measuredRemediations(
     createRemediationService({
       gaps,
       actions,
-      store: createRemediationStore(redis, prefix),
+      store: remediationStore,
       audit: auditTrail,
       inventory: () => inventory.current(),
       prober,
@@ -294,6 +301,21 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     }),
     metrics.recorder,
   );
+  const cloudwatch = composeCloudWatch({
+    config,
+    redis,
+    prefix,
+    logger,
+    queues: fleet.queues,
+    fleetReader,
+    decisions: llm.decisions,
+    reports,
+    gaps,
+    remediations: remediationStore,
+    auditTrail,
+    flagOn: () => featureFlags.enabled('cloudwatch-publishing'),
+    processQueues: options.workerQueues ?? queueNames,
+  });
   const jobDeps: JobDeps = {
     // Jobs record what the fleet is at the moment they run (the daily check, alerts, audits): never a reused snapshot.
     fleet: { ...fleetReader, snapshot: (o) => fleetReader.snapshot({ maxAgeMs: 0, ...o }), kept: () => null },
@@ -342,6 +364,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
         shutdown: (input, actor) => supportMode.emergencyShutdown(input, actor),
       },
     },
+    cloudwatch,
     clock: () => new Date(),
   };
   return {
@@ -361,6 +384,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     actions,
     remediations,
     alerts,
+    cloudwatch,
     jobDeps,
     metrics,
     async close() {
@@ -368,6 +392,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       if (!options.metrics) {
         await metrics.close();
       }
+      cloudwatch.api.close();
       await llm.close();
       await fleet.close();
     },

@@ -14,10 +14,15 @@ export interface Invocation {
   queues: QueueName[];
 }
 
-export const usage = 'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n';
+/** A one-off command instead of a role: `bsm cloudwatch dashboards`. */
+export interface CommandInvocation {
+  command: 'cloudwatch-dashboards';
+}
 
-/** `bsm <role> [--queues …]`; `null` when help was asked for. */
-export function parseInvocation(argv: string[]): Invocation | null {
+export const usage = 'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n';
+
+/** `bsm <role> [--queues …]` or `bsm cloudwatch dashboards`; `null` when help was asked for. */
+export function parseInvocation(argv: string[]): Invocation | CommandInvocation | null {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -26,9 +31,15 @@ export function parseInvocation(argv: string[]): Invocation | null {
   if (values.help) {
     return null;
   }
+  if (positionals[0] === 'cloudwatch') {
+    if (positionals[1] !== 'dashboards' || positionals.length > 2 || values.queues !== undefined) {
+      throw new UsageError(`unknown command "bsm ${argv.join(' ')}": the cloudwatch command is \`bsm cloudwatch dashboards\``);
+    }
+    return { command: 'cloudwatch-dashboards' };
+  }
   const role = (positionals[0] ?? 'all') as Role;
   if (!roles.includes(role)) {
-    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}`);
+    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}, or the command \`cloudwatch dashboards\``);
   }
   let queues: QueueName[] = [...queueNames];
   if (values.queues !== undefined) {

@@ -41,6 +41,8 @@ export interface Llm {
   routeOverrides: RoutingOverrideStore;
   /** The breakers the router trips, as stored (the `llm.reset-breaker` action resets them). */
   breakers: BreakerStore;
+  /** The routing decisions as stored (the CloudWatch figures read a window of them). */
+  decisions: Pick<DecisionStore, 'range'>;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
     pii,
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
     breakers: store.breaker,
+    decisions: store.decisions,
     async ping(path, signal) {
       const provider = path === 'direct' ? direct : mcp;
       if (!provider) {

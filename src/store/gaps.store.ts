@@ -232,6 +232,11 @@ export function createGapStore(redis: Redis, keyPrefix: string): GapStore {
       return (await load(ids)).filter(matches);
     },
 
+    async countByStatus() {
+      const cards = await Promise.all(gapStatuses.map((s) => redis.zcard(statusKey(s))));
+      return Object.fromEntries(gapStatuses.map((s, i) => [s, cards[i] ?? 0])) as Record<GapStatus, number>;
+    },
+
     async transition(id, to, by, at, extra) {
       if (!gapIdPattern.test(id)) {
         return null;

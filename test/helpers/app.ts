@@ -104,6 +104,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     remediations: adapters.remediations,
     metrics: apiMetricsOf(adapters, t.config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
+    cloudwatch: adapters.cloudwatch,
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

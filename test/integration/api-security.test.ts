@@ -151,6 +151,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/alerts/{id}/ack',
         '/admin/bedrock-support/assist',
         '/admin/bedrock-support/audit/trigger',
+        '/admin/bedrock-support/cloudwatch/dashboards',
         '/admin/bedrock-support/components/{component}/restart',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',

@@ -40,7 +40,7 @@ describe('the feature-flag registry', () => {
       ['auto-remediation', false, false, 'administer', true],
       ['auto-emergency-shutdown', false, false, 'administer', true],
       ['llm-narratives', true, true, 'operate', true],
-      ['cloudwatch-publishing', false, false, 'administer', false],
+      ['cloudwatch-publishing', false, false, 'administer', true],
     ]);
     for (const f of flags) {
       // A flag nothing acts on says why; one that is acted on says by what.
@@ -59,7 +59,14 @@ describe('the feature-flag registry', () => {
     });
     const one = await call('GET', '/admin/feature-flags/cloudwatch-publishing', { role: 'viewer' });
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ name: 'cloudwatch-publishing', enabled: false, inEffect: false, enforcedBy: null, notInEffectBecause: expect.stringContaining('CloudWatch') as unknown });
+    expect(one.body).toMatchObject({
+      name: 'cloudwatch-publishing',
+      enabled: false,
+      inEffect: true,
+      enforcedBy: expect.stringContaining('cloudwatch-publish job') as unknown,
+      notInEffectBecause: null,
+      description: expect.stringContaining('CLOUDWATCH_ENABLED=true') as unknown,
+    });
     const unknown = await call('GET', '/admin/feature-flags/auto-pilot', { role: 'viewer' });
     expect(unknown).toEqual({
       status: 404,

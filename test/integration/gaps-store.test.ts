@@ -76,6 +76,8 @@ describe('gap store', () => {
       ['detected', 'resolved', 'audit-2'],
       ['resolved', 'detected', 'audit-3'],
     ]);
+    // a, b, c and the meta-monitor's gap are open; nothing else.
+    expect(await store.countByStatus()).toEqual({ detected: 4, remediation_suggested: 0, awaiting_approval: 0, auto_resolving: 0, resolved: 0, failed: 0, dismissed: 0 });
   });
 
   it('resolves an open gap in any status of its remediation, but leaves a dismissed one dismissed while its count rises', async () => {

@@ -6,6 +6,16 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { dashboardNames } from '../../src/domain/cloudwatch/dashboards.js';
+import { namespaces } from '../../src/domain/cloudwatch/metrics.js';
+
+interface Statement {
+  Effect: string;
+  Action: string[];
+  Resource: string[] | string;
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+const readPolicy = async () => JSON.parse(await readFile('deploy/iam-policy.json', 'utf8')) as { Statement: Statement[] };
 
 /** The IAM action each SDK command needs (the Converse API is authorised as InvokeModel). */
 const actionOf: Record<string, string> = {
@@ -44,7 +54,7 @@ describe('the IAM policy', () => {
     const unknown = [...commands].filter((c) => actionOf[c] === undefined);
     expect(unknown, 'commands with no IAM action in this test: add them').toEqual([]);
     const needed = new Set([...commands].map((c) => actionOf[c]));
-    const policy = JSON.parse(await readFile('deploy/iam-policy.json', 'utf8')) as { Statement: { Effect: string; Action: string[]; Resource: string[] | string }[] };
+    const policy = await readPolicy();
     const granted = new Set(policy.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => s.Action));
     expect([...needed].filter((a) => !granted.has(a ?? '')), 'needed but not granted').toEqual([]);
     expect([...granted].filter((a) => !needed.has(a)), 'granted but never needed').toEqual([]);
@@ -55,5 +65,18 @@ describe('the IAM policy', () => {
         expect(r).toMatch(/^arn:aws:bedrock:eu-[a-z]+-\d::foundation-model\//);
       }
     }
+  });
+
+  it('lets CloudWatch metrics go to the service namespaces only, and dashboards be put on the two of the runbook only', async () => {
+    const policy = await readPolicy();
+    const [metrics, ...moreMetrics] = policy.Statement.filter((s) => s.Action.includes('cloudwatch:PutMetricData'));
+    expect(moreMetrics).toEqual([]);
+    // PutMetricData has no resource of its own: the namespace condition is what scopes it.
+    expect(metrics?.Condition).toEqual({ StringLike: { 'cloudwatch:namespace': 'BedrockSupport/*' } });
+    for (const ns of Object.values(namespaces)) {
+      expect(ns).toMatch(/^BedrockSupport\/[^*]+$/);
+    }
+    const dashboards = policy.Statement.filter((s) => s.Action.includes('cloudwatch:PutDashboard')).flatMap((s) => [s.Resource].flat());
+    expect(dashboards).toEqual(dashboardNames.map((name) => `arn:aws:cloudwatch::<account>:dashboard/${name}`));
   });
 });

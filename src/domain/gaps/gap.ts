@@ -139,6 +139,8 @@ export interface GapStore {
   get(id: string): Promise<Gap | null>;
   /** Newest `lastSeenAt` first. */
   list(filter?: { status?: readonly GapStatus[]; source?: GapSource; subject?: string; limit?: number }): Promise<Gap[]>;
+  /** How many gaps are in each status now. */
+  countByStatus(): Promise<Record<GapStatus, number>>;
   /** Moves a gap to `to` (checked against the lifecycle by the caller); null when there is no such gap. */
   transition(id: string, to: GapStatus, by: string, at: Date, extra?: { reason?: string }): Promise<Gap | null>;
 }
