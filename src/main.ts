@@ -19,6 +19,8 @@ import { redisOutageLog } from './redis-outage.js';
 import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
 import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
+import { loadAuditSigner } from './runtime/audit-signing-key.js';
+import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { onStopSignals } from './runtime/lifecycle.js';
@@ -33,12 +35,17 @@ type Step = () => Promise<void>;
 
 
 /** The workers, on a connection of their own for the handlers; their stop step. */
-async function startWorkerRole(invocation: Invocation, config: Config, url: string, parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog> }): Promise<Step> {
-  const { logger, outage, control } = parts;
+async function startWorkerRole(
+  invocation: Invocation,
+  config: Config,
+  url: string,
+  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog>; auditSigner: AuditSigner | null },
+): Promise<Step> {
+  const { logger, outage, control, auditSigner } = parts;
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
-  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
+  const adapters = composeAdapters({ config, redis: jobs, prefix: parts.prefix, logger, control, auditSigner, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
   const runner = startWorkers({
     queues: invocation.queues,
     deps: adapters.jobDeps,
@@ -156,6 +163,15 @@ async function run(invocation: Invocation): Promise<void> {
   }
   // A bad inventory file stops start-up with one line naming the file, the target, the field and the line.
   const inventory = config.BSM_INVENTORY ? await loadInventoryFile(config.BSM_INVENTORY) : null;
+  // The key that signs audit-trail checkpoints and manifests: the setting, or (bsm all) a key file of the data directory.
+  const signingKeyPath = join(config.BSM_DATA_DIR, 'audit-signing-key.pem');
+  const signing = await loadAuditSigner({ fromEnv: config.BSM_AUDIT_SIGNING_KEY, path: signingKeyPath, mayUseFile: invocation.role === 'all' });
+  const auditSigner = signing?.signer ?? null;
+  if (signing?.source === 'created') {
+    logger.info({ keyFile: signingKeyPath, fingerprint: signing.signer.fingerprint }, 'generated the audit-trail signing key in the data directory (keep it, and keep it out of Redis: it signs the checkpoints)');
+  } else if (!auditSigner && runs(invocation.role, 'worker') && invocation.queues.includes('compliance')) {
+    logger.warn({ setting: 'BSM_AUDIT_SIGNING_KEY' }, 'BSM_AUDIT_SIGNING_KEY is not set: this worker cannot sign audit-trail checkpoints or archive manifests, so those jobs fail until it is');
+  }
   const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
   logger.info(
     { redis: describeRedisUrl(url), from: config.REDIS_URL ? 'REDIS_URL' : own ? 'started' : 'local', ...(own ? { dataDir: own.dataDir, pid: own.process.pid } : {}) },
@@ -182,8 +198,13 @@ async function run(invocation: Invocation): Promise<void> {
   subscriber?.on('error', (err) => outage.error('control subscriber', err));
   const control = createControlChannel(client, subscriber, prefix);
   // The API's and schedulers' adapters: their commands fail fast while Redis is down.
-  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
+  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, auditSigner, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err) });
   const { llm, supportMode, fleet } = adapters;
+  if (auditSigner) {
+    // Processes without the private key verify with the public key a signer published.
+    await adapters.auditTrailService.publishKey();
+    logger.info({ fingerprint: auditSigner.fingerprint, source: signing?.source }, 'audit-trail signing key loaded');
+  }
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
 
   // The inventory in force: the file's when one is given, else what Redis holds (the built-in one the first time).
@@ -222,7 +243,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => reapply.stop());
 
   if (has('worker')) {
-    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage }));
+    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage, auditSigner }));
   }
   if (has('api')) {
     try {
