@@ -118,6 +118,8 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     logger: logger.child({ component: 'api' }),
     supportMode: adapters.supportMode,
     auditTrail: adapters.auditTrail,
+    auditTrailService: adapters.auditTrailService,
+    archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
     keyring,
     featureFlags: adapters.featureFlags,
     llm: adapters.llm,

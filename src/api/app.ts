@@ -6,6 +6,7 @@ import { SwaggerUI, swaggerUI } from '@hono/swagger-ui';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { auditRoutes } from './audit.routes.js';
+import { auditTrailRoutes } from './audit-trail.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
@@ -109,6 +110,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', backlogRoutes(deps));
   app.route('/admin/bedrock-support', remediationRoutes(deps));
   app.route('/admin/bedrock-support', specScanRoutes(deps));
+  app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

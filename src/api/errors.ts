@@ -4,6 +4,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
 import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, ActionValidationError } from '../domain/actions/index.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
+import { AuditArchiveBusyError } from '../domain/audit-trail/service.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { RemediationError } from '../domain/implementation/remediation-service.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
@@ -76,7 +77,7 @@ export function errorHandler(logger: Logger) {
     if (err instanceof ActionRollbackRefusedError) {
       return c.json(errorBody('conflict', err.message, { reason: err.reason }), 409);
     }
-    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError) {
+    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError || err instanceof AuditArchiveBusyError) {
       return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {

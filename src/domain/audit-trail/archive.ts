@@ -401,7 +401,7 @@ async function readBackProblem(deps: CleanupDeps, segment: ArchivedSegment, anch
  * holds, in order from the anchor. Each removal is recorded in the trail before it is made.
  * Stops at the first segment that does not qualify: its entries and those after it stay.
  */
-export async function cleanupArchived(deps: CleanupDeps, options: { actor: string; requestId?: string; signal?: AbortSignal }): Promise<CleanupResult> {
+export async function cleanupArchived(deps: CleanupDeps, options: { actor: string; requestId?: string; reason?: string; signal?: AbortSignal }): Promise<CleanupResult> {
   let anchor = await deps.trail.anchor();
   const pending = (await deps.registry.segments()).filter((s) => s.cleanedAt === null).sort((a, b) => a.firstSeq - b.firstSeq);
   const result: CleanupResult = { removed: 0, archives: [], anchor, stopped: null, pending: pending.length };
@@ -422,7 +422,7 @@ export async function cleanupArchived(deps: CleanupDeps, options: { actor: strin
       actor: options.actor,
       action: 'audit-trail.cleanup',
       target: segment.file,
-      details: { destination: segment.destination, location: segment.location, firstSeq: segment.firstSeq, lastSeq: segment.lastSeq, entries: segment.entries, sha256: segment.sha256, ...(options.requestId ? { requestId: options.requestId } : {}) },
+      details: { destination: segment.destination, location: segment.location, firstSeq: segment.firstSeq, lastSeq: segment.lastSeq, entries: segment.entries, sha256: segment.sha256, ...(options.requestId ? { requestId: options.requestId } : {}), ...(options.reason ? { reason: options.reason } : {}) },
     });
     for (let i = 0; i < checked.entries.length; i += 1_000) {
       await deps.trail.dropArchived(checked.entries.slice(i, i + 1_000));

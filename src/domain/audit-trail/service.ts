@@ -89,14 +89,18 @@ export interface ArchiveRequest {
 
 /** The audit trail's verification, checkpoints, archive and cleanup. */
 export interface AuditTrailService {
+  /** The configured archive destinations by name, the primary first. */
   readonly destinations: readonly string[];
+  /** A destination's configured URL; undefined for an unknown name. */
+  destinationUrl(name: string): string | undefined;
   verify(scope: VerifyScope, options?: { signal?: AbortSignal }): Promise<TrailVerificationReport>;
   publicKey(): Promise<PublicKeyView | null>;
   /** Publishes this process's public key (Redis), so processes without the private key can verify. */
   publishKey(): Promise<void>;
   checkpoint(actor: string): Promise<CheckpointWrite>;
   archive(request: ArchiveRequest): Promise<ArchiveResult>;
-  cleanup(request: { actor: string; requestId?: string; signal?: AbortSignal }): Promise<CleanupResult>;
+  /** `reason` is stored as given: the caller redacts it. */
+  cleanup(request: { actor: string; requestId?: string; reason?: string; signal?: AbortSignal }): Promise<CleanupResult>;
 }
 
 interface CheckpointEvidence {
@@ -255,6 +259,7 @@ export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrail
 
   return {
     destinations: deps.destinations.names,
+    destinationUrl: (name) => deps.destinations.url(name),
 
     async verify(scope, options = {}) {
       const started = now();
