@@ -22,7 +22,8 @@ import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { loadAuditSigner } from './runtime/audit-signing-key.js';
 import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
-import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { listenProblem, parseInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { runTrailVerify } from './runtime/trail-cli.js';
 import { onStopSignals } from './runtime/lifecycle.js';
 import { reapplier } from './runtime/reconnect.js';
 import { listSchedules, reconcileSchedules } from './scheduler/reconcile.js';
@@ -277,7 +278,17 @@ async function run(invocation: Invocation): Promise<void> {
 }
 
 try {
-  const invocation = parseInvocation(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'trail') {
+    // Offline: no Redis, no settings; the archive and the public keys alone.
+    const trail = parseTrailInvocation(argv.slice(1));
+    if (trail === null) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    process.exit(await runTrailVerify(trail, (text) => process.stdout.write(text)));
+  }
+  const invocation = parseInvocation(argv);
   if (invocation === null) {
     process.stdout.write(usage);
     process.exit(0);

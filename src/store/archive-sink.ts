@@ -29,7 +29,8 @@ export function createFileArchiveSink(directory: string): ArchiveSink {
   const root = resolve(directory);
   return {
     url: `file://${root}`,
-    location: (key) => `file://${pathOf(root, key)}`,
+    // A folder (`checkpoints/`) has a location too.
+    location: (key) => `file://${pathOf(root, key.replace(/\/$/, ''))}${key.endsWith('/') ? '/' : ''}`,
     async put(key, body) {
       const path = pathOf(root, key);
       await mkdir(dirname(path), { recursive: true });

@@ -110,14 +110,6 @@ interface CheckpointEvidence {
   problems: Omit<TrailProblem, 'part'>[];
 }
 
-/** Orders problems as the trail runs: by sequence number, those without one last; completeness first on a tie. */
-function inTrailOrder(problems: TrailProblem[]): TrailProblem[] {
-  return problems
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) => (a.p.seq ?? Number.MAX_SAFE_INTEGER) - (b.p.seq ?? Number.MAX_SAFE_INTEGER) || a.i - b.i)
-    .map(({ p }) => p);
-}
-
 export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrailService {
   const now = deps.now ?? (() => performance.now());
   const pageSize = deps.pageSize ?? 1_000;
@@ -203,7 +195,7 @@ export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrail
         later = null;
         continue;
       }
-      if (later && (later.previous !== checkpointDigest(cp) || later.seq < cp.seq)) {
+      if (later && later.number === cp.number + 1 && (later.previous !== checkpointDigest(cp) || later.seq < cp.seq)) {
         evidence.problems.push({ code: 'checkpoint_invalid', seq: later.seq, streamId: null, checkpoint: later.number, detail: `checkpoint #${later.number} does not follow #${n} (its predecessor digest or sequence number differs): one of them was replaced` });
       }
       if (n === cached?.number && checkpointDigest(cp) !== cached.digest) {
@@ -287,7 +279,7 @@ export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrail
       }
       const result = verifier.finish(head);
       const parts: readonly VerifyPart[] = scope === 'all' ? verifyParts : [scope];
-      const problems = inTrailOrder(parts.flatMap((p) => result.problems[p]));
+      const problems = result.inOrder.filter((p) => parts.includes(p.part));
       const problemCount = parts.map((p) => result.counts[p]).reduce((a, b) => a + b, 0);
       const durationMs = Math.max(now() - started, 0.001);
       const newest = evidence.newest;

@@ -82,6 +82,8 @@ export class TrailVerifier {
   private readonly bySeq = new Map<number, CheckpointClaim[]>();
   private lastAgreeing: CheckpointClaim | null = null;
   private readonly kept: Record<VerifyPart, TrailProblem[]> = { completeness: [], integrity: [] };
+  /** Every kept problem of both parts, in the order found. */
+  private readonly found: TrailProblem[] = [];
   private readonly counts: Record<VerifyPart, number> = { completeness: 0, integrity: 0 };
   entries = 0;
   firstSeq: number | null = null;
@@ -112,7 +114,9 @@ export class TrailVerifier {
   report(part: VerifyPart, code: TrailProblemCode, seq: number | null, streamId: string | null, checkpoint: number | null, detail: string): void {
     this.counts[part]++;
     if (this.kept[part].length < problemsKept) {
-      this.kept[part].push({ part, code, seq, streamId, checkpoint, detail });
+      const problem = { part, code, seq, streamId, checkpoint, detail };
+      this.kept[part].push(problem);
+      this.found.push(problem);
     }
   }
 
@@ -135,6 +139,17 @@ export class TrailVerifier {
     }
     const event = parsed.data;
     this.firstSeq ??= event.seq;
+    const expected = this.maxSeq + 1;
+    if (event.seq > expected) {
+      const missing = event.seq - expected === 1 ? `seq ${expected} is` : `seqs ${expected}-${event.seq - 1} are`;
+      this.report('completeness', 'missing_entries', event.seq, entry.id, null, `expected seq ${expected}, found ${event.seq}: ${missing} not in the trail (removed, or moved further on)`);
+    } else if (event.seq < expected) {
+      this.report('completeness', 'out_of_order', event.seq, entry.id, null, `seq ${event.seq} comes after seq ${this.maxSeq}: entries were reordered or inserted`);
+    }
+    const at = Date.parse(event.at);
+    if (this.prev.at !== null && Number.isFinite(at) && at < this.prev.at) {
+      this.report('completeness', 'time_backwards', event.seq, entry.id, null, `recorded at ${event.at}, before the entry ahead of it (seq ${this.prev.seq}, ${new Date(this.prev.at).toISOString()})`);
+    }
     if (sha256(entry.json) !== entry.hash) {
       this.report('integrity', 'hash_mismatch', event.seq, entry.id, null, `the stored hash is not the SHA-256 of the entry's JSON: the entry was changed after it was written`);
     } else if (canonicalJson(raw) !== entry.json) {
@@ -146,17 +161,6 @@ export class TrailVerifier {
       } else {
         this.report('integrity', 'broken_link', event.seq, entry.id, null, `prevHash ${short(event.prevHash)} is not the hash of the entry before it (seq ${this.prev.seq}, stream id ${this.prev.id}: ${short(this.prev.hash)}): that entry or this one was changed, or one was removed or moved between them`);
       }
-    }
-    const expected = this.maxSeq + 1;
-    if (event.seq > expected) {
-      const missing = event.seq - expected === 1 ? `seq ${expected} is` : `seqs ${expected}-${event.seq - 1} are`;
-      this.report('completeness', 'missing_entries', event.seq, entry.id, null, `expected seq ${expected}, found ${event.seq}: ${missing} not in the trail (removed, or moved further on)`);
-    } else if (event.seq < expected) {
-      this.report('completeness', 'out_of_order', event.seq, entry.id, null, `seq ${event.seq} comes after seq ${this.maxSeq}: entries were reordered or inserted`);
-    }
-    const at = Date.parse(event.at);
-    if (this.prev.at !== null && Number.isFinite(at) && at < this.prev.at) {
-      this.report('completeness', 'time_backwards', event.seq, entry.id, null, `recorded at ${event.at}, before the entry ahead of it (seq ${this.prev.seq}, ${new Date(this.prev.at).toISOString()})`);
     }
     for (const cp of this.bySeq.get(event.seq) ?? []) {
       if (cp.hash === entry.hash) {
@@ -194,6 +198,7 @@ export class TrailVerifier {
       lastSeq: this.entries === 0 ? null : this.maxSeq,
       lastAgreeingCheckpoint: this.lastAgreeing?.number ?? null,
       problems: this.kept,
+      inOrder: this.found,
       counts: this.counts,
     };
   }
@@ -207,6 +212,8 @@ export interface TrailVerification {
   lastAgreeingCheckpoint: number | null;
   /** The first {@link problemsKept} problems of each part, in trail order. */
   problems: Record<VerifyPart, TrailProblem[]>;
+  /** The kept problems of both parts in the order found: outside the entries first (checkpoints, the archive), then along the stream, then at its end. */
+  inOrder: TrailProblem[];
   /** Every problem of each part. */
   counts: Record<VerifyPart, number>;
 }
