@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chainEvent, genesisHash } from '../../src/domain/audit-trail/chain.js';
+import { canonicalJson, chainEvent, genesisHash, sha256 } from '../../src/domain/audit-trail/chain.js';
 import { checkpointKey } from '../../src/domain/audit-trail/checkpoint.js';
 import type { AuditTrail } from '../../src/domain/audit-trail/ports.js';
 import { createAuditTrailService } from '../../src/domain/audit-trail/service.js';
@@ -128,6 +128,17 @@ describe('audit-trail verification catches tampering in Redis', () => {
     await t.auditTrail.append({ actor: 'tester', action: 'test.after' });
     await t.adapters.auditTrailService.checkpoint('tester');
     expect((await verify('integrity')).problems.map((p) => [p.code, p.checkpoint])).toEqual([['checkpoint_missing', 2]]);
+  });
+
+  it('a Redis that lost its checkpoint count goes on from the newest checkpoint in the archive, chained to it', async () => {
+    await t.client.del(`${t.prefix}:audit-trail:checkpoint`);
+    await t.auditTrail.append({ actor: 'tester', action: 'test.after' });
+    const next = await t.adapters.auditTrailService.checkpoint('tester');
+    expect(next.head).toMatchObject({ number: 3, seq: 44 });
+    const cp3 = JSON.parse(await readFile(join(t.archiveDir, checkpointKey(3)), 'utf8')) as { previous: string };
+    const cp2 = JSON.parse(await readFile(join(t.archiveDir, checkpointKey(2)), 'utf8')) as Record<string, unknown>;
+    expect(cp3.previous).toBe(sha256(canonicalJson(cp2)));
+    expect(await verify('verify')).toMatchObject({ ok: true, checkpoint: { number: 3, agrees: true } });
   });
 
   it('a checkpoint file edited to match a forged head fails its signature', async () => {

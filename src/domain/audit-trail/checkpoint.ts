@@ -143,26 +143,21 @@ export async function writeCheckpoint(deps: CheckpointWriterDeps, options: { act
   }
   await deps.registry.publishKey(signer.fingerprint, signer.pem);
   await putKey(deps.sink, signer);
-  for (let attempt = 0; ; attempt++) {
-    const number = (last?.number ?? 0) + 1;
-    if (options.announce && attempt === 0) {
-      await recordBeforeChange(deps.trail, { actor: options.actor, action: 'audit-trail.checkpoint', target: checkpointKey(number), details: { number, destination: deps.sink.url } });
-      head = await deps.trail.head();
-    }
-    const checkpoint = signCheckpoint({ version: 1, number, seq: head.seq, hash: head.hash, at: deps.clock().toISOString(), previous: last?.digest ?? null, key: signer.fingerprint }, signer);
-    try {
-      const location = await deps.sink.put(checkpointKey(number), checkpointBytes(checkpoint));
-      const written: CheckpointHead = { number, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, digest: checkpointDigest(checkpoint), location };
-      await deps.registry.setCheckpointHead(written);
-      return { written: true, reason: 'written', head: written };
-    } catch (err) {
-      // The cached count is behind the archive (a write whose cache update was lost): go on from the archive's newest, once.
-      if (!(err instanceof ArchiveObjectExistsError) || attempt > 0) {
-        throw err;
-      }
-      last = await newestInArchive(deps.sink);
-    }
+  // The cached count can be behind the archive (a write whose cache update was lost): then go on from the archive's newest.
+  if (await deps.sink.get(checkpointKey((last?.number ?? 0) + 1))) {
+    last = await newestInArchive(deps.sink);
   }
+  const number = (last?.number ?? 0) + 1;
+  if (options.announce) {
+    await recordBeforeChange(deps.trail, { actor: options.actor, action: 'audit-trail.checkpoint', target: checkpointKey(number), details: { number, destination: deps.sink.url } });
+    head = await deps.trail.head();
+  }
+  const checkpoint = signCheckpoint({ version: 1, number, seq: head.seq, hash: head.hash, at: deps.clock().toISOString(), previous: last?.digest ?? null, key: signer.fingerprint }, signer);
+  // Never replaces a checkpoint: a name taken meanwhile is an ArchiveObjectExistsError, and nothing is cached.
+  const location = await deps.sink.put(checkpointKey(number), checkpointBytes(checkpoint));
+  const written: CheckpointHead = { number, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at, digest: checkpointDigest(checkpoint), location };
+  await deps.registry.setCheckpointHead(written);
+  return { written: true, reason: 'written', head: written };
 }
 
 /** Publishes the public key beside the checkpoints it signs (once per key). */
