@@ -17,9 +17,11 @@
  *    Drain tuned per dataset (bench/loghub.ts; no Redis).
  * 9. The meta-monitor's analysis of 1,000,000 executions against only reading them from Redis
  *    (bench/analysis.ts).
+ * 10. Verification of a 1,000,000-entry audit trail against only reading it in the same pages, with
+ *    its peak heap (bench/trail-verify.ts).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis, trail-verify); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -40,6 +42,7 @@ import { idleBench } from './idle.js';
 import { ingestBench } from './ingest.js';
 import { loghubBench } from './loghub.js';
 import { analysisBench } from './analysis.js';
+import { trailVerifyBench } from './trail-verify.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const jobs = Number(process.env.BENCH_JOBS ?? 3000);
@@ -143,7 +146,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis', 'trail-verify'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -186,6 +189,9 @@ if (selected.has('loghub')) {
 }
 if (selected.has('analysis')) {
   ok = (await analysisBench()).ok && ok;
+}
+if (selected.has('trail-verify')) {
+  ok = (await trailVerifyBench()).ok && ok;
 }
 if (selected.has('bedrock-quota')) {
   ok = (await bedrockQuotaBench()).ok && ok;

@@ -10,6 +10,7 @@ import { autoShutdownTriggers } from './domain/alerts/auto-shutdown.js';
 import { webhookFormats, type WebhookFormat } from './domain/alerts/notification.js';
 import { defaultRoutingMatrix, parseRoutingOverrides, type RoutingMatrix } from './domain/llm/routing-matrix.js';
 import { queueNames, type QueueName } from './domain/queue-names.js';
+import { parseSigningKey } from './domain/audit-trail/signing.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -32,6 +33,8 @@ interface Setting<T> {
    * can carry it, and start-up warns that it has no effect until the named capability lands.
    */
   notUsedYet?: string;
+  /** A secret: a bad value is described by its length, never printed. */
+  secret?: true;
 }
 
 const integer = (min: number, max: number) =>
@@ -288,6 +291,7 @@ const settings = {
   BSM_SCHEDULE_INFRA_AUDIT: setting({ description: 'incremental infrastructure audit (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/30 * * * *' }),
   BSM_SCHEDULE_META_MONITOR: setting({ description: 'meta-monitor execution analysis (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/5 * * * *' }),
   BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 6 * * *' }),
+  BSM_SCHEDULE_CHECKPOINT: setting({ description: 'signed audit-trail checkpoint written to the archive (UTC); skipped when nothing was appended since the last', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 * * * *' }),
   BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '30 2 * * *' }),
   BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '* * * * *' }),
   BSM_SCHEDULE_CLOUDWATCH: setting({
@@ -378,6 +382,24 @@ const settings = {
     expected: 'at least 32 characters',
     schema: z.string().trim().min(32),
   }),
+  BSM_AUDIT_SIGNING_KEY: setting({
+    description:
+      'the Ed25519 private key that signs audit-trail checkpoints and archive manifests (PEM, or the base64 of its PKCS#8 DER on one line): needed by the workers that run the compliance queue; `bsm all` without it generates one in BSM_DATA_DIR/audit-signing-key.pem (mode 0600) and keeps it. Never stored in Redis',
+    expected: 'an Ed25519 private key, PEM or base64 PKCS#8 (openssl genpkey -algorithm ed25519)',
+    secret: true,
+    schema: z
+      .string()
+      .trim()
+      .min(1)
+      .refine((v) => {
+        try {
+          parseSigningKey(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }),
+  }),
   BSM_ARCHIVE_AFTER_DAYS: setting({ description: 'audit-trail records older than this are archived', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 90 }),
   BSM_TWO_PERSON_RULE: setting({ description: 'two-person rule: an action that waits for approval is approved by another key than the one that requested it; false lifts it for one-person installs (every approval then records that it was off)', expected: 'true or false', schema: bool, default: true }),
   BSM_ASSIST_RATE_MAX: setting({
@@ -435,7 +457,7 @@ function parseOne<T>(name: string, s: Setting<T>, raw: string | undefined): T | 
   }
   const result = s.schema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`${name} must be ${s.expected}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${name} must be ${s.expected}, got ${s.secret ? `a value of ${raw.length} characters (not shown: it is a secret)` : JSON.stringify(raw)}`);
   }
   return result.data;
 }

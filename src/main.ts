@@ -21,8 +21,11 @@ import { composeAdapters, type Adapters } from './runtime/compose.js';
 import { apiMetricsOf, startProcessMetrics } from './runtime/metrics.js';
 import { createMetricsStore, type MetricsStore } from './store/metrics.store.js';
 import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
+import { loadAuditSigner } from './runtime/audit-signing-key.js';
+import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
-import { listenProblem, parseInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { listenProblem, parseInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { runTrailVerify } from './runtime/trail-cli.js';
 import { dashboardsCommand } from './runtime/cloudwatch.js';
 import { AuditUnavailableError } from './domain/audit-trail/ports.js';
 import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
@@ -42,9 +45,9 @@ async function startWorkerRole(
   invocation: Invocation,
   config: Config,
   url: string,
-  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog>; metrics: MetricsStore },
+  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog>; metrics: MetricsStore; auditSigner: AuditSigner | null },
 ): Promise<Step> {
-  const { logger, outage, control } = parts;
+  const { logger, outage, control, auditSigner } = parts;
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
@@ -54,6 +57,7 @@ async function startWorkerRole(
     prefix: parts.prefix,
     logger,
     control,
+    auditSigner,
     onQueueError: (queue, err) => outage.error(`queue ${queue}`, err),
     workerQueues: invocation.queues,
     metrics: parts.metrics,
@@ -131,6 +135,8 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     logger: logger.child({ component: 'api' }),
     supportMode: adapters.supportMode,
     auditTrail: adapters.auditTrail,
+    auditTrailService: adapters.auditTrailService,
+    archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
     keyring,
     featureFlags: adapters.featureFlags,
     llm: adapters.llm,
@@ -179,6 +185,15 @@ async function run(invocation: Invocation): Promise<void> {
   }
   // A bad inventory file stops start-up with one line naming the file, the target, the field and the line.
   const inventory = config.BSM_INVENTORY ? await loadInventoryFile(config.BSM_INVENTORY) : null;
+  // The key that signs audit-trail checkpoints and manifests: the setting, or (bsm all) a key file of the data directory.
+  const signingKeyPath = join(config.BSM_DATA_DIR, 'audit-signing-key.pem');
+  const signing = await loadAuditSigner({ fromEnv: config.BSM_AUDIT_SIGNING_KEY, path: signingKeyPath, mayUseFile: invocation.role === 'all' });
+  const auditSigner = signing?.signer ?? null;
+  if (signing?.source === 'created') {
+    logger.info({ keyFile: signingKeyPath, fingerprint: signing.signer.fingerprint }, 'generated the audit-trail signing key in the data directory (keep it, and keep it out of Redis: it signs the checkpoints)');
+  } else if (!auditSigner && runs(invocation.role, 'worker') && invocation.queues.includes('compliance')) {
+    logger.warn({ setting: 'BSM_AUDIT_SIGNING_KEY' }, 'BSM_AUDIT_SIGNING_KEY is not set: this worker cannot sign audit-trail checkpoints or archive manifests, so those jobs fail until it is');
+  }
   const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
   logger.info(
     { redis: describeRedisUrl(url), from: config.REDIS_URL ? 'REDIS_URL' : own ? 'started' : 'local', ...(own ? { dataDir: own.dataDir, pid: own.process.pid } : {}) },
@@ -207,8 +222,13 @@ async function run(invocation: Invocation): Promise<void> {
   // One recorder for the process: the workers' adapters record through it too.
   const metrics = createMetricsStore(client, prefix);
   // The API's and schedulers' adapters: their commands fail fast while Redis is down.
-  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics });
+  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, auditSigner, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics });
   const { llm, supportMode, fleet } = adapters;
+  if (auditSigner) {
+    // Processes without the private key verify with the public key a signer published.
+    await adapters.auditTrailService.publishKey();
+    logger.info({ fingerprint: auditSigner.fingerprint, source: signing?.source }, 'audit-trail signing key loaded');
+  }
   logger.info({ direct: llm.configured.direct, mcp: llm.configured.mcp, region: config.AWS_REGION }, llm.configured.direct || llm.configured.mcp ? 'LLM paths configured' : 'no LLM path configured: the local provider answers');
 
   // The inventory in force: the file's when one is given, else what Redis holds (the built-in one the first time).
@@ -247,7 +267,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => reapply.stop());
 
   if (has('worker')) {
-    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage, metrics }));
+    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage, metrics, auditSigner }));
   }
   // Every role's heartbeat (resources per process); stopped after the workers, so their last
   // jobs' figures are written before Redis closes.
@@ -283,7 +303,17 @@ async function run(invocation: Invocation): Promise<void> {
 }
 
 try {
-  const invocation = parseInvocation(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'trail') {
+    // Offline: no Redis, no settings; the archive and the public keys alone.
+    const trail = parseTrailInvocation(argv.slice(1));
+    if (trail === null) {
+      process.stdout.write(usage);
+      process.exit(0);
+    }
+    process.exit(await runTrailVerify(trail, (text) => process.stdout.write(text)));
+  }
+  const invocation = parseInvocation(argv);
   if (invocation === null) {
     process.stdout.write(usage);
     process.exit(0);

@@ -1,6 +1,7 @@
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { Logger } from '../observability/logger.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
+import type { AuditTrailService } from '../domain/audit-trail/service.js';
 import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
 import type { FleetControl, FleetReader } from '../domain/fleet/ports.js';
@@ -45,6 +46,10 @@ export interface ApiDeps {
   fleetReader: FleetReader;
   supportMode: SupportModeService;
   auditTrail: AuditTrail;
+  /** The audit trail's verification, public key, archive destinations and cleanup. */
+  auditTrailService: Pick<AuditTrailService, 'verify' | 'publicKey' | 'cleanup' | 'destinations' | 'destinationUrl'>;
+  /** `BSM_ARCHIVE_AFTER_DAYS`: what an archive request without `older_than` archives. */
+  archiveAfterDays: number;
   keyring: Keyring;
   /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
   featureFlags: FeatureFlagService;

@@ -7,6 +7,7 @@ import { AlertConflictError, AlertsBusyError } from '../domain/alerts/alert.js';
 import { AlertNotFoundError } from '../domain/alerts/service.js';
 import { AuditUnavailableError } from '../domain/audit-trail/ports.js';
 import { CloudWatchRequestError, CloudWatchThrottledError } from '../domain/cloudwatch/ports.js';
+import { AuditArchiveBusyError } from '../domain/audit-trail/service.js';
 import { FeatureFlagBusyError } from '../domain/feature-flags.js';
 import { RemediationError } from '../domain/implementation/remediation-service.js';
 import { SupportModeBusyError, SupportModeConflictError } from '../domain/support-mode/state.js';
@@ -85,7 +86,7 @@ export function errorHandler(logger: Logger) {
     if (err instanceof AlertConflictError) {
       return c.json(errorBody('conflict', err.message, { state: err.state }), 409);
     }
-    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError || err instanceof AlertsBusyError) {
+    if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError || err instanceof AlertsBusyError || err instanceof AuditArchiveBusyError) {
       return c.json(errorBody('busy', err.message), 409);
     }
     if (err instanceof LlmThrottledError) {

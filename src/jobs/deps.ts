@@ -1,6 +1,6 @@
 import type { ReportStore } from '../domain/reports.js';
 import type { RedisFacts } from '../domain/audit/redis-facts.js';
-import type { ArchiveSink } from '../domain/audit-trail/archive.js';
+import type { AuditTrailService } from '../domain/audit-trail/service.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { LlmRouter } from '../domain/llm/router.js';
@@ -29,8 +29,8 @@ export interface JobDeps {
   reports: ReportStore;
   auditTrail: AuditTrail;
   redisFacts: () => Promise<RedisFacts>;
-  /** The audit-trail archive; throws when the configured destination cannot be used. */
-  archiveSink: () => ArchiveSink;
+  /** The audit trail's verification, signed checkpoints, archive and cleanup. */
+  auditTrailService: AuditTrailService;
   /** EU residency of every configured LLM path, decided as the router decides it. */
   residency: () => PathResidency[];
   settings: {

@@ -9,6 +9,7 @@ import { dailyCheckJob } from './bedrock-support/daily-check.job.js';
 import { weeklyReviewJob } from './bedrock-support/weekly-review.job.js';
 import { canaryJob } from './canary.job.js';
 import { archiveAuditTrailJob } from './compliance/archive-audit-trail.job.js';
+import { checkpointAuditTrailJob } from './compliance/checkpoint-audit-trail.job.js';
 import { complianceCheckJob } from './compliance/compliance-check.job.js';
 import { auditJob } from './infrastructure-auditor/audit.job.js';
 import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
@@ -38,6 +39,7 @@ export const jobs = [
   canaryJob('implementation-support'),
   complianceCheckJob,
   archiveAuditTrailJob,
+  checkpointAuditTrailJob,
   canaryJob('compliance'),
 ] as const;
 

@@ -4,7 +4,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config, QueueSettings } from '../config.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
-import type { ArchiveSink } from '../domain/audit-trail/archive.js';
+import { AuditArchiveBusyError, createAuditTrailService, type AuditTrailService } from '../domain/audit-trail/service.js';
+import type { AuditSigner } from '../domain/audit-trail/signing.js';
+import type { ArchiveDestinations } from '../domain/audit-trail/sink.js';
 import { createFeatureFlagService, type FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { FleetReader } from '../domain/fleet/ports.js';
 import type { QueueName } from '../domain/queue-names.js';
@@ -14,7 +16,9 @@ import type { JobDeps } from '../jobs/deps.js';
 import type { Logger } from '../observability/logger.js';
 import { createFleet, type Fleet } from '../queues/fleet.js';
 import { jobOptionSettings } from '../queues/define.js';
-import { archiveSinkFor } from '../store/archive-sink.js';
+import { archiveDestinations } from '../store/archive-sink.js';
+import { createArchiveRegistry } from '../store/audit-archive.store.js';
+import { redisLock } from '../store/lock.js';
 import { createAuditTrail } from '../store/audit-trail.store.js';
 import { createFeatureFlagStore } from '../store/feature-flags.store.js';
 import type { ControlChannel } from '../store/control-channel.js';
@@ -64,6 +68,8 @@ export interface Adapters {
   fleet: Fleet;
   fleetReader: FleetReader;
   auditTrail: AuditTrail;
+  /** The audit trail's verification, signed checkpoints, archive and cleanup. */
+  auditTrailService: AuditTrailService;
   llm: Llm;
   supportMode: SupportModeService;
   featureFlags: FeatureFlagService;
@@ -102,8 +108,10 @@ export interface ComposeOptions {
   control: ControlChannel;
   /** Connection errors of the queues. */
   onQueueError?: (queue: QueueName, err: Error) => void;
-  /** Default: the sink for `BSM_ARCHIVE_URL`. */
-  archiveSink?: () => ArchiveSink;
+  /** The archive destinations; default: `default`, at `BSM_ARCHIVE_URL`. */
+  archiveDestinations?: ArchiveDestinations;
+  /** The key that signs checkpoints and manifests, where this process has one (`BSM_AUDIT_SIGNING_KEY`, or the `all` role's key file). */
+  auditSigner?: AuditSigner | null;
   /** Wall clock of the LLM layer (epoch ms). */
   clock?: () => number;
   /**
@@ -197,6 +205,19 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, prefix);
+  const auditTrailService = createAuditTrailService({
+    trail: auditTrail,
+    registry: createArchiveRegistry(redis, prefix),
+    destinations: options.archiveDestinations ?? archiveDestinations([{ name: 'default', url: config.BSM_ARCHIVE_URL }]),
+    signer: options.auditSigner ?? null,
+    // Checkpoints, archive runs and cleanups take turns across the fleet.
+    exclusive: redisLock(redis, `${prefix}:audit-trail:archive-lock`, {
+      ttlMs: 30_000,
+      waitMs: 15_000,
+      busy: () => new AuditArchiveBusyError('another checkpoint, archive run or cleanup of the audit trail is under way: try again when it is done'),
+    }),
+    clock: () => new Date(),
+  });
   const metrics = options.metrics ?? createMetricsStore(redis, prefix);
   const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
     metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
@@ -322,7 +343,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     reports,
     auditTrail,
     redisFacts: () => readRedisFacts(redis),
-    archiveSink: options.archiveSink ?? (() => archiveSinkFor(config.BSM_ARCHIVE_URL)),
+    auditTrailService,
     residency: () => llm.router.residency(),
     settings: {
       archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS,
@@ -371,6 +392,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     fleet,
     fleetReader,
     auditTrail,
+    auditTrailService,
     llm,
     supportMode,
     featureFlags,

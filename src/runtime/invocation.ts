@@ -19,7 +19,36 @@ export interface CommandInvocation {
   command: 'cloudwatch-dashboards';
 }
 
-export const usage = 'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n';
+/** `bsm trail verify`: an archive verified offline, with the public keys given (or those it publishes). */
+export interface TrailVerifyInvocation {
+  command: 'trail-verify';
+  /** The archive directory (a path, or a file:// URL). */
+  archive: string;
+  /** PEM files of the public keys to trust; none: the keys the archive publishes. */
+  publicKeys: string[];
+}
+
+/** `bsm trail verify --archive DIR [--public-key FILE]…`; `null` when help was asked for. */
+export function parseTrailInvocation(argv: string[]): TrailVerifyInvocation | null {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { archive: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    return null;
+  }
+  if (positionals[0] !== 'verify' || positionals.length > 1) {
+    throw new UsageError(`unknown trail command "${positionals.join(' ')}": expected \`bsm trail verify --archive DIR [--public-key FILE]\``);
+  }
+  if (values.archive === undefined || values.archive.trim() === '') {
+    throw new UsageError('bsm trail verify needs --archive DIR: the archive directory (BSM_ARCHIVE_URL\'s path)');
+  }
+  return { command: 'trail-verify', archive: values.archive, publicKeys: values['public-key'] ?? [] };
+}
+
+export const usage =
+  'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n       bsm trail verify --archive DIR [--public-key FILE ...]\n';
 
 /** `bsm <role> [--queues …]` or `bsm cloudwatch dashboards`; `null` when help was asked for. */
 export function parseInvocation(argv: string[]): Invocation | CommandInvocation | null {

@@ -88,6 +88,8 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     logger: options.logger ?? t.logger,
     supportMode,
     auditTrail,
+    auditTrailService: adapters.auditTrailService,
+    archiveAfterDays: t.config.BSM_ARCHIVE_AFTER_DAYS,
     llm,
     keyring: createKeyring((Object.keys(tokens) as Role[]).map((role) => ({ name: `${role}-key`, role, token: tokens[role] }))),
     featureFlags: adapters.featureFlags,

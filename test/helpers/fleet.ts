@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { keyPrefix, loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -8,7 +11,8 @@ import type { QueueName } from '../../src/domain/queue-names.js';
 import type { Fleet } from '../../src/queues/fleet.js';
 import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
 import { createControlChannel } from '../../src/store/control-channel.js';
-import { createFileArchiveSink } from '../../src/store/archive-sink.js';
+import { archiveDestinations } from '../../src/store/archive-sink.js';
+import { generateSigningKeyPem, parseSigningKey, type AuditSigner } from '../../src/domain/audit-trail/signing.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
 import type { QueueSettings } from '../../src/config.js';
@@ -30,6 +34,10 @@ export interface TestFleet {
   reader: FleetReader;
   /** Every adapter on the test's connection, as the program composes them (job handlers' deps among them). */
   adapters: Adapters;
+  /** The audit-trail archive directory of this fleet (its `default` destination), removed on cleanup. */
+  archiveDir: string;
+  /** The key that signs this fleet's checkpoints and manifests. */
+  auditSigner: AuditSigner;
   /** One queue's state as the fleet reader sees it now. */
   queueState(name: QueueName): Promise<QueueState>;
   logger: ReturnType<typeof createLogger>;
@@ -45,13 +53,16 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
   const blocking = createRedis(redisUrl, 'blocking');
   await waitReady(client);
   const logger = createLogger('silent');
+  const archiveDir = mkdtempSync(join(tmpdir(), `bsm-archive-${label}-`));
+  const auditSigner = parseSigningKey(generateSigningKeyPem());
   const adapters = composeAdapters({
     config,
     redis: client,
     prefix,
     logger,
     control: createControlChannel(client, null, prefix),
-    archiveSink: () => createFileArchiveSink('/tmp/bsm-test-archive'),
+    archiveDestinations: archiveDestinations([{ name: 'default', url: `file://${archiveDir}` }]),
+    auditSigner,
   });
   const { fleet, fleetReader: reader } = adapters;
   return {
@@ -63,9 +74,12 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
     fleet,
     reader,
     adapters,
+    archiveDir,
+    auditSigner,
     queueState: async (name) => (await reader.snapshot()).queues[name],
     logger,
     async cleanup() {
+      rmSync(archiveDir, { recursive: true, force: true });
       // Ask the server itself: the client's status can still read `ready` for a moment
       // after the server died (the socket has ended, its close event is not in yet).
       const alive = client.status === 'ready' && (await client.ping().then(() => true, () => false));

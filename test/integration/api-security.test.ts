@@ -10,7 +10,7 @@ interface Operation {
   hasBody: boolean;
 }
 
-const permissionRoles: Record<string, Role[]> = { read: [], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'] };
+const permissionRoles: Record<string, Role[]> = { read: [], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
 
 function concrete(path: string): string {
   return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support');
@@ -68,6 +68,13 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/audits/last-24h',
         'GET /admin/bedrock-support/audit/config',
         'GET /admin/bedrock-support/audit/permissions',
+        'GET /admin/bedrock-support/audit-trail/verify',
+        'GET /admin/bedrock-support/audit-trail/gaps',
+        'GET /admin/bedrock-support/audit-trail/integrity',
+        'GET /admin/bedrock-support/audit-trail/public-key',
+        'POST /admin/bedrock-support/audit-trail/archive',
+        'GET /admin/bedrock-support/audit-trail/archive/{id}',
+        'POST /admin/bedrock-support/audit-trail/cleanup',
       ]),
     );
     for (const op of operations) {
@@ -150,6 +157,8 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/activate-component',
         '/admin/bedrock-support/alerts/{id}/ack',
         '/admin/bedrock-support/assist',
+        '/admin/bedrock-support/audit-trail/archive',
+        '/admin/bedrock-support/audit-trail/cleanup',
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/cloudwatch/dashboards',
         '/admin/bedrock-support/components/{component}/restart',

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { archiveBefore } from '../../src/domain/audit-trail/archive.js';
+import { ArchiveRefusedError, readSegment } from '../../src/domain/audit-trail/archive.js';
 import { canonicalJson, genesisHash, sha256, verifyChain, verifyTail } from '../../src/domain/audit-trail/chain.js';
-import { createFileArchiveSink } from '../../src/store/archive-sink.js';
 import { createAuditTrail } from '../../src/store/audit-trail.store.js';
+import { trailFixture } from '../helpers/audit-trail.js';
 import { deleteKeys, testRedis, uniquePrefix } from '../helpers/redis.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { eventually } from '../helpers/fleet.js';
@@ -104,44 +104,69 @@ describe('audit trail', () => {
     expect(verifyTail(await trail.tail(10), 10).breaks).toEqual([{ seq: 40, problem: 'head_mismatch', detail: 'the head names seq 40, the newest stored entry is seq 39' }]);
   });
 
-  it('archives entries older than the cutoff to files, then drops them; the rest still verifies', async () => {
-    const trail = await appendForty();
+  it('archives entries older than the cutoff to segments, cleans them up, and the rest still verifies across the boundary', async () => {
+    const archive = await mkdtemp(join(dir, 'segments-'));
+    const { trail, service } = trailFixture(a, prefix, archive, { segmentEntries: 15 });
+    await appendForty();
     // The cutoff is just after the last of the 40 (stream ids start with Redis' clock, in ms);
     // one more entry is appended once Redis' clock has passed it.
     const lastId = (await trail.range()).at(-1)?.id ?? '0-0';
-    const cutoff = new Date(Number(lastId.split('-')[0]) + 1);
+    const cutoff = Number(lastId.split('-')[0]) + 1;
     await eventually(async () => {
       const [seconds, micros] = await a.time();
-      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) >= cutoff.getTime();
+      return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) >= cutoff;
     });
     await trail.append({ actor: 'tester', action: 'test.after-cutoff' });
 
-    const result = await archiveBefore(trail, createFileArchiveSink(dir), cutoff, { batch: 15 });
-    expect(result).toMatchObject({ archived: 40, fromSeq: 1, toSeq: 40 });
-    expect(result.files).toHaveLength(3);
-    const files = (await readdir(dir)).sort();
-    expect(files).toEqual(['audit-trail-000000000001-000000000015.jsonl', 'audit-trail-000000000016-000000000030.jsonl', 'audit-trail-000000000031-000000000040.jsonl']);
-    const lines = (await readFile(join(dir, files[0] ?? ''), 'utf8')).trim().split('\n');
+    const fortieth = (await trail.range()).find((e) => e.event?.seq === 40);
+    const result = await service.archive({ actor: 'tester', cutoff: new Date(cutoff), destination: 'default', cleanup: false });
+    expect(result).toMatchObject({ archived: 40, fromSeq: 1, toSeq: 40, cleanup: null });
+    expect(result.segments.map((x) => [x.firstSeq, x.lastSeq])).toEqual([
+      [1, 15],
+      [16, 30],
+      [31, 40],
+    ]);
+    const files = (await readdir(join(archive, 'segments'))).sort();
+    expect(files).toEqual([
+      'audit-trail-000000000001-000000000015.jsonl.gz',
+      'audit-trail-000000000001-000000000015.manifest.json',
+      'audit-trail-000000000016-000000000030.jsonl.gz',
+      'audit-trail-000000000016-000000000030.manifest.json',
+      'audit-trail-000000000031-000000000040.jsonl.gz',
+      'audit-trail-000000000031-000000000040.manifest.json',
+    ]);
+    const lines = readSegment(await readFile(join(archive, 'segments', files[0] ?? '')));
+    if (typeof lines === 'string') {
+      throw new Error(lines);
+    }
     expect(lines).toHaveLength(15);
-    const first = JSON.parse(lines[0] ?? '{}') as { json: string; hash: string };
-    expect(sha256(first.json)).toBe(first.hash);
+    expect(sha256(lines[0]?.json ?? '')).toBe(lines[0]?.hash);
+    // Archived, not removed: cleanup is a step of its own.
+    expect(await trail.length()).toBe(42);
 
+    const cleaned = await service.cleanup({ actor: 'tester' });
+    expect(cleaned).toMatchObject({ removed: 40, stopped: null, pending: 0, anchor: { seq: 40 } });
     const rest = await trail.range();
-    expect(rest.map((e) => e.event?.seq)).toEqual([41]);
+    expect(rest.map((e) => e.event?.action)).toEqual(['test.after-cutoff', 'audit-trail.archive', 'audit-trail.cleanup', 'audit-trail.cleanup', 'audit-trail.cleanup']);
     const anchor = await trail.anchor();
-    expect(anchor.seq).toBe(40);
+    expect(anchor).toEqual({ seq: 40, hash: fortieth?.hash });
     expect(verifyChain(rest, anchor).ok).toBe(true);
+    expect(await service.verify('all')).toMatchObject({ ok: true, anchor: { seq: 40 }, firstSeq: 41, problemCount: 0 });
   });
 
   it('refuses to archive past an entry that is not an audit event, and verification reports that entry', async () => {
-    const trail = createAuditTrail(a, `${prefix}:corrupt`);
+    const archive = await mkdtemp(join(dir, 'corrupt-'));
+    const { trail, service } = trailFixture(a, `${prefix}:corrupt`, archive);
     await trail.append({ actor: 'tester', action: 'test.one' });
     await a.xadd(`${prefix}:corrupt:audit-trail`, '*', 'json', '{"not":"an event"}', 'hash', sha256('{"not":"an event"}'));
     const entries = await trail.range();
     expect(entries.map((e) => e.event?.action ?? null)).toEqual(['test.one', null]);
     expect(verifyChain(entries, await trail.anchor()).ok).toBe(false);
-    await expect(archiveBefore(trail, createFileArchiveSink(dir), new Date(Date.now() + 60_000))).rejects.toThrow(/is not an audit event/);
-    expect(await trail.length()).toBe(2);
+    await expect(service.archive({ actor: 'tester', cutoff: new Date(Date.now() + 60_000), destination: 'default', cleanup: true })).rejects.toThrow(ArchiveRefusedError);
+    await expect(service.archive({ actor: 'tester', cutoff: new Date(Date.now() + 60_000), destination: 'default', cleanup: true })).rejects.toThrow(/is not an audit event/);
+    // Nothing left Redis: the two entries and the two refused runs' records.
+    expect(await trail.length()).toBe(4);
+    expect((await service.verify('integrity')).firstProblem).toMatchObject({ code: 'unparseable', seq: 2, streamId: entries[1]?.id });
   });
 });
 

@@ -10,7 +10,8 @@ import type { QueueName } from '../../src/domain/queue-names.js';
 import { verifyChain } from '../../src/domain/audit-trail/chain.js';
 import { apply } from '../../src/domain/support-mode/state.js';
 import { createSupportModeStore } from '../../src/store/support-mode.store.js';
-import { createFileArchiveSink } from '../../src/store/archive-sink.js';
+import { archiveDestinations } from '../../src/store/archive-sink.js';
+import { readSegment } from '../../src/domain/audit-trail/archive.js';
 import type { JobDeps } from '../../src/jobs/deps.js';
 import { dailyCheckJob } from '../../src/jobs/bedrock-support/daily-check.job.js';
 import { alertEvaluationJob } from '../../src/jobs/bedrock-support/alert-evaluation.job.js';
@@ -52,7 +53,8 @@ describe('scheduled jobs do real work', () => {
       prefix: t.prefix,
       logger: t.logger,
       control: createControlChannel(t.client, null, t.prefix),
-      archiveSink: () => createFileArchiveSink(archiveDir),
+      archiveDestinations: archiveDestinations([{ name: 'default', url: `file://${archiveDir}` }]),
+      auditSigner: t.auditSigner,
     });
     deps = adapters.jobDeps;
     // Support mode fully active, so every queue is meant to run.
@@ -248,36 +250,37 @@ describe('scheduled jobs do real work', () => {
     expect(result.items.find((i) => i.id === 'audit-trail.integrity')?.detail).toBe('1 stored entries verified');
   });
 
-  it('archive moves old audit-trail entries to the archive and records that it did', async () => {
+  it('archive writes old audit-trail entries to the archive and reads them back; the nightly run then removes them from Redis', async () => {
     await startRunner();
     const trail = deps.auditTrail;
     for (const action of ['test.one', 'test.two', 'test.three']) {
       await trail.append({ actor: 'tester', action });
     }
-    const before = await trail.range();
-    // Nothing is a day old yet: nothing moves.
+    // Nothing is a day old yet: nothing moves, but the run is recorded and anchored by a checkpoint.
     const none = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
-    expect(await finish(none)).toMatchObject({ archived: 0 });
-    expect(await readdir(archiveDir)).toEqual([]);
+    expect(await finish(none)).toMatchObject({ archived: 0, segments: [], checkpoint: { number: 1, seq: 4 }, cleanup: null });
+    expect((await readdir(archiveDir)).sort()).toEqual(['checkpoints', 'keys']);
+    const before = await trail.range();
+    expect(before.map((e) => e.event?.action)).toEqual(['test.one', 'test.two', 'test.three', 'audit-trail.archive']);
 
-    // Two days on, every entry is older than a day: all of them go to the archive.
+    // Two days on, every entry is older than a day: all of them go to the archive, then leave Redis.
     const realClock = deps.clock;
     deps.clock = () => new Date(realClock().getTime() + 2 * 86_400_000);
     try {
-      const job = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1 });
+      const job = await t.fleet.add('compliance', 'archive-audit-trail', { olderThanDays: 1, cleanup: true });
       const result = await finish(job);
-      expect(result).toMatchObject({ archived: 3, fromSeq: 1, toSeq: 3 });
+      expect(result).toMatchObject({ archived: 4, fromSeq: 1, toSeq: 4, checkpoint: { number: 2, seq: 5 }, cleanup: { removed: 4, stopped: null, pending: 0, anchor: { seq: 4 } } });
     } finally {
       deps.clock = realClock;
     }
-    const files = await readdir(archiveDir);
-    expect(files).toEqual(['audit-trail-000000000001-000000000003.jsonl']);
-    const archivedLines = (await Promise.all(files.map((f) => readFile(join(archiveDir, f), 'utf8')))).join('').trim().split('\n');
-    expect(archivedLines.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(before.map((e) => e.id));
-    expect(archivedLines.some((l) => l.includes('test.three'))).toBe(true);
-    // What stays in Redis is the record of the archive run, chained onto the archived entries.
+    expect((await readdir(join(archiveDir, 'segments'))).sort()).toEqual(['audit-trail-000000000001-000000000004.jsonl.gz', 'audit-trail-000000000001-000000000004.manifest.json']);
+    const lines = readSegment(await readFile(join(archiveDir, 'segments', 'audit-trail-000000000001-000000000004.jsonl.gz')));
+    expect(typeof lines === 'string' ? lines : lines.map((l) => l.id)).toEqual(before.map((e) => e.id));
+    // What stays in Redis is the record of the run and of its cleanup, chained onto the archived entries.
     const rest = await trail.range();
-    expect(rest.map((e) => e.event?.action)).toEqual(['audit-trail.archive']);
+    expect(rest.map((e) => e.event?.action)).toEqual(['audit-trail.archive', 'audit-trail.cleanup']);
     expect(verifyChain(rest, await trail.anchor()).ok).toBe(true);
+    expect(await deps.auditTrailService.verify('all')).toMatchObject({ ok: true, entries: 2, anchor: { seq: 4 }, checkpoint: { number: 2, seq: 5, agrees: true } });
   });
+
 });

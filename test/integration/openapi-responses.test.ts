@@ -410,6 +410,28 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(detailed.status).not.toBe('healthy');
   };
 
+  /** The runbook's "Audit Trail Management": verify, gaps, integrity, the public key, an archive run read by id, cleanup. */
+  const auditTrailManagement = async () => {
+    // The compliance workers of this step only (the archive runs there).
+    const runner = startTestRunner(t, ['compliance']);
+    for (const path of ['verify', 'gaps', 'integrity']) {
+      expect(await call('GET', `/admin/bedrock-support/audit-trail/${path}`, 200, { role: 'viewer' }), path).toMatchObject({ ok: true, problemCount: 0 });
+    }
+    expect(await call('GET', '/admin/bedrock-support/audit-trail/public-key', 200, { role: 'viewer' })).toMatchObject({ algorithm: 'Ed25519', fingerprint: t.auditSigner.fingerprint });
+    // The runbook's body names an S3 bucket that is not a configured destination: refused, naming the field.
+    const s3 = await call('POST', '/admin/bedrock-support/audit-trail/archive', 400, { role: 'operator', body: { older_than: '90d', destination: 's3://audit-archive/bedrock-support' } });
+    expect(s3).toMatchObject({ error: { details: { field: 'destination' } } });
+    const accepted = await call('POST', '/admin/bedrock-support/audit-trail/archive', 202, { role: 'operator', body: { older_than: '90d', destination: 'default' } });
+    await vi.waitFor(async () => expect((await t.call('GET', accepted.resultUrl as string, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    // Nothing is 90 days old: nothing archived, the head anchored by a checkpoint.
+    expect(await call('GET', accepted.resultUrl as string, 200, { role: 'viewer' })).toMatchObject({ archived: 0, checkpoint: { number: 1 } });
+    await call('GET', '/admin/bedrock-support/audit-trail/archive/archive-nope', 404, { role: 'viewer' });
+    expect(await call('POST', '/admin/bedrock-support/audit-trail/cleanup', 200)).toMatchObject({ removed: 0, archives: [], stopped: null });
+    await call('POST', '/admin/bedrock-support/audit-trail/cleanup', 403, { role: 'operator' });
+    expect(await call('GET', '/admin/bedrock-support/audit-trail/verify', 200, { role: 'viewer' })).toMatchObject({ ok: true, checkpoint: { number: 1, agrees: true } });
+    await runner.close();
+  };
+
   /** Active: deactivate, emergency shutdown, recovery through the feature flag. */
   const emergencyAndRecovery = async () => {
     await call('POST', '/admin/bedrock-support/deactivate', 200, { body: { components: ['meta-monitor'] } });
@@ -484,6 +506,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await auditing();
     await metaMonitoring();
     await askingAndCosts();
+    await auditTrailManagement();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)
@@ -503,6 +526,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       '/admin/bedrock-support/alerts/{id}/ack',
     ].map((p) => `POST ${p} 200`);
     posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
+    posts.push('POST /admin/bedrock-support/audit-trail/archive 202', 'POST /admin/bedrock-support/audit-trail/cleanup 200');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listSchedules, reconcileSchedules } from '../../src/scheduler/reconcile.js';
 import { declaredSchedules } from '../../src/jobs/registry.js';
@@ -53,6 +54,7 @@ describe('job schedulers', () => {
         'bedrock-support/daily-support-check',
         'bedrock-support/weekly-support-review',
         'compliance/audit-trail-archive',
+        'compliance/audit-trail-checkpoint',
         'compliance/daily-compliance-check',
         'infrastructure-auditor/infrastructure-audit',
         'meta-monitor/meta-monitor-analysis',
@@ -71,11 +73,13 @@ describe('job schedulers', () => {
       'meta-monitor-analysis': '*/5 * * * *',
       'daily-compliance-check': '0 6 * * *',
       'audit-trail-archive': '30 2 * * *',
+      'audit-trail-checkpoint': '0 * * * *',
       'alert-evaluation': '* * * * *',
     });
     // Every 30, 5 and 1 minutes: the next run is on that grid, after the schedulers started, and at
     // most one period ahead.
     for (const [id, every] of [
+      ['audit-trail-checkpoint', 60],
       ['infrastructure-audit', 30],
       ['meta-monitor-analysis', 5],
       ['alert-evaluation', 1],
@@ -105,11 +109,11 @@ describe('job schedulers', () => {
   });
 
   it('applying the same declarations again changes nothing', async () => {
-    expect((await reconcileSchedules(t.fleet, declaredSchedules(t.config))).upserted).toHaveLength(7);
+    expect((await reconcileSchedules(t.fleet, declaredSchedules(t.config))).upserted).toHaveLength(8);
     const before = await listSchedules(t.fleet);
     const result = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
     expect(result).toMatchObject({ upserted: [], removed: [] });
-    expect(result.unchanged).toHaveLength(7);
+    expect(result.unchanged).toHaveLength(8);
     expect(await listSchedules(t.fleet)).toEqual(before);
   });
 
@@ -140,15 +144,16 @@ describe('job schedulers', () => {
     try {
       const result = await reconcileSchedules(changed.fleet, declaredSchedules(changed.config));
       expect(result.unchanged).toEqual([]);
-      expect(result.upserted).toHaveLength(7);
+      expect(result.upserted).toHaveLength(8);
       const template = (await changed.fleet.queue('bedrock-support').getJobScheduler('daily-support-check'))?.template?.opts;
       expect(template).toMatchObject({ attempts: 7, removeOnComplete: { age: 3600 }, priority: 1 });
       // Applied once, they are current.
-      expect((await reconcileSchedules(changed.fleet, declaredSchedules(changed.config))).unchanged).toHaveLength(7);
+      expect((await reconcileSchedules(changed.fleet, declaredSchedules(changed.config))).unchanged).toHaveLength(8);
     } finally {
       await changed.fleet.close();
       changed.client.disconnect();
       changed.blocking.disconnect();
+      rmSync(changed.archiveDir, { recursive: true, force: true });
     }
   });
 

@@ -54,6 +54,9 @@ describe('configuration', () => {
     [{ BSM_SCHEDULE_ALERTS: '99 99 * * *' }, 'BSM_SCHEDULE_ALERTS must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "99 99 * * *"'],
     [{ HOST: 'bad host!' }, 'HOST must be a host name or IP address, got "bad host!"'],
     [{ BSM_META_MONITOR_CONCURRENCY: '0' }, 'BSM_META_MONITOR_CONCURRENCY must be an integer 1-100, got "0"'],
+    [{ BSM_SCHEDULE_CHECKPOINT: 'hourly' }, 'BSM_SCHEDULE_CHECKPOINT must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "hourly"'],
+    // A key is a secret: a bad one is described by its length, never echoed.
+    [{ BSM_AUDIT_SIGNING_KEY: 'MC4CAQAwBQYDK2VwBCIEIsecret' }, 'BSM_AUDIT_SIGNING_KEY must be an Ed25519 private key, PEM or base64 PKCS#8 (openssl genpkey -algorithm ed25519), got a value of 27 characters (not shown: it is a secret)'],
     [{ BSM_ARCHIVE_URL: 's3://bucket/audit' }, 'BSM_ARCHIVE_URL must be a file:// URL (s3:// is not supported yet), got "s3://bucket/audit"'],
     [{ BSM_LLM_FALLBACK_RESERVE: '0.95' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "0.95"'],
     [{ BSM_LLM_FALLBACK_RESERVE: '1' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "1"'],

@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import type { ChainBreak } from '../audit-trail/chain.js';
+import type { TrailProblem } from '../audit-trail/verify.js';
 import type { PathResidency } from '../llm/residency.js';
 
 export interface ComplianceCheckInput {
   /** Each LLM path's residency, as the router decides it. */
   residency: readonly PathResidency[];
   retention: { completedJobHours: number; failedJobHours: number; auditArchiveAfterDays: number; limitHours: number };
-  auditTrail: { ok: boolean; checked: number; breaks: ChainBreak[] };
+  /** The audit trail's verification (completeness, integrity, checkpoints). */
+  auditTrail: { ok: boolean; entries: number; problemCount: number; firstProblem: TrailProblem | null };
 }
 
 export const complianceCheckItemSchema = z.object({ id: z.string(), status: z.enum(['pass', 'fail']), detail: z.string() });
@@ -21,7 +22,7 @@ export type ComplianceCheckResult = z.infer<typeof complianceCheckResultSchema>;
 
 /** Daily compliance check: data residency, bounded retention, an intact audit trail. */
 export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): ComplianceCheckResult {
-  const firstBreak = input.auditTrail.breaks[0];
+  const first = input.auditTrail.firstProblem;
   const items: ComplianceCheckItem[] = [
     {
       id: 'gdpr.residency',
@@ -38,9 +39,9 @@ export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): Com
     {
       id: 'audit-trail.integrity',
       status: input.auditTrail.ok ? 'pass' : 'fail',
-      detail: firstBreak
-        ? `${input.auditTrail.breaks.length} break(s) in ${input.auditTrail.checked} entries, first at seq ${firstBreak.seq}: ${firstBreak.problem}`
-        : `${input.auditTrail.checked} stored entries verified`,
+      detail: first
+        ? `${input.auditTrail.problemCount} problem(s) in ${input.auditTrail.entries} stored entries, first ${first.seq === null ? '' : `at seq ${first.seq}${first.streamId ? ` (stream id ${first.streamId})` : ''}`}${first.checkpoint === null ? '' : ` (checkpoint #${first.checkpoint})`}: ${first.code}: ${first.detail}`
+        : `${input.auditTrail.entries} stored entries verified`,
     },
   ];
   return { checkedAt: at.toISOString(), status: items.every((i) => i.status === 'pass') ? 'compliant' : 'non_compliant', items };

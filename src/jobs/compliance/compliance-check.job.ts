@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { verifyChain } from '../../domain/audit-trail/chain.js';
 import { buildComplianceCheck, complianceCheckResultSchema } from '../../domain/compliance/daily-check.js';
 import { defineJob } from '../define.js';
 
@@ -7,18 +6,18 @@ import { defineJob } from '../define.js';
 export const complianceCheckJob = defineJob({
   queue: 'compliance',
   name: 'compliance-check',
-  description: 'EU residency of every configured LLM path (as the router decides it), bounded retention, and a hash-chain verification of the audit trail',
+  description: 'EU residency of every configured LLM path (as the router decides it), bounded retention, and a verification of the audit trail (completeness, hash chain, signed checkpoints)',
   payload: z.object({}),
   result: complianceCheckResultSchema,
   stored: true,
   schedule: { id: 'daily-compliance-check', setting: 'BSM_SCHEDULE_COMPLIANCE_CHECK', data: {}, priority: 'medium', description: 'Daily compliance check' },
-  handler: async (_job, _ctx, deps) => {
-    const [anchor, entries] = await Promise.all([deps.auditTrail.anchor(), deps.auditTrail.range()]);
+  handler: async (_job, ctx, deps) => {
+    const trail = await deps.auditTrailService.verify('all', { signal: ctx.signal });
     return buildComplianceCheck(
       {
         residency: deps.residency(),
         retention: { ...deps.settings.retention, auditArchiveAfterDays: deps.settings.archiveAfterDays },
-        auditTrail: verifyChain(entries, anchor),
+        auditTrail: trail,
       },
       deps.clock(),
     );
