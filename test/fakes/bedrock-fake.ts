@@ -12,8 +12,8 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { listenOnLoopback } from './listen.js';
 
 /** What the fake does with one Converse request. */
 export type BedrockBehaviour =
@@ -238,14 +238,7 @@ export async function startBedrockFake(options: BedrockFakeOptions = {}): Promis
     socket.on('data', onData);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,

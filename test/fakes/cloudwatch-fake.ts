@@ -12,8 +12,8 @@
  * are answered `Throttling` as CloudWatch answers past its request rate.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { listenOnLoopback } from './listen.js';
 
 export const cloudWatchTarget = 'GraniteServiceVersion20100801';
 
@@ -287,14 +287,7 @@ export async function startCloudWatchFake(): Promise<CloudWatchFake> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
