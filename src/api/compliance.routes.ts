@@ -6,9 +6,8 @@ import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { bodyErrors, guard, jsonResponse, noQuery, protectedErrors } from './openapi.js';
 
-/** Above this many entries in Redis the status verifies the newest {@link tailEntries} only (the full verification has its own route). */
-export const fullVerifyLimit = 100_000;
-export const tailEntries = 10_000;
+/** Above `fullLimit` entries in Redis the status verifies the newest `tailEntries` only (the full verification has its own route). */
+export const defaultVerifyBound = { fullLimit: 100_000, tailEntries: 10_000 };
 
 const hourMs = 3_600_000;
 const piiWindows = { '1h': 1, '24h': 24, '7d': 168 } as const;
@@ -83,8 +82,9 @@ async function retention(deps: ComplianceDeps): Promise<RetentionMeasure[]> {
 
 async function auditTrailMeasure(deps: ComplianceDeps): Promise<AuditTrailMeasure> {
   const stored = await deps.auditTrail.length();
-  if (stored > fullVerifyLimit) {
-    const result = verifyTail(await deps.auditTrail.tail(tailEntries), tailEntries);
+  const bound = deps.compliance.verifyBound ?? defaultVerifyBound;
+  if (stored > bound.fullLimit) {
+    const result = verifyTail(await deps.auditTrail.tail(bound.tailEntries), bound.tailEntries);
     const first = result.breaks[0];
     return { ok: result.ok, stored, scope: 'tail', checked: result.checked, problem: first ? `${result.breaks.length} break(s), first at seq ${first.seq}: ${first.problem}: ${first.detail}` : null };
   }

@@ -108,6 +108,8 @@ export interface ComplianceSettings {
   archiveUrl: string;
   /** `BSM_RETENTION_LIMIT_HOURS`: the longest a finished job may be kept. */
   jobLimitHours: number;
+  /** Above this many audit-trail entries in Redis the status verifies the newest `tailEntries` only (default 100,000 and 10,000). */
+  verifyBound?: { fullLimit: number; tailEntries: number };
 }
 
 export interface ApiLimits {

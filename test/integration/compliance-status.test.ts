@@ -59,6 +59,32 @@ describe('compliance status on a default app', () => {
     }
   });
 
+  it('measures the oldest execution record stored', async () => {
+    const timestamp = Date.now() - 2 * 3_600_000;
+    const ingest = await t.call('POST', '/admin/bedrock-support/meta-monitor/executions', {
+      role: 'ingest',
+      body: [{ executionId: 'gdpr-oldest', timestamp, operation: 'analyze', status: 'success', latencyMs: 12 }],
+    });
+    expect(ingest.status).toBe(200);
+    const body = await json(await t.call('GET', `${base}/gdpr/status`, { role: 'viewer' }));
+    const items = (body.checks as Check[]).find((c) => c.id === 'retention')?.measured.items as { data: string; oldest: string | null; ageHours: number | null }[];
+    expect(items.find((i) => i.data === 'executions')).toMatchObject({ oldest: new Date(timestamp).toISOString(), ageHours: 2 });
+  });
+
+  it('past the bound, verifies the newest entries only and says so', async () => {
+    const big = await makeTestApp('compliance-bound', { verifyBound: { fullLimit: 3, tailEntries: 2 } });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await big.auditTrail.append({ action: 'test.entry', actor: 'test' });
+      }
+      const check = ((await json(await big.call('GET', `${base}/gdpr/status`, { role: 'viewer' }))).checks as Check[]).find((c) => c.id === 'audit-trail.integrity');
+      expect(check).toMatchObject({ ok: true, measured: { scope: 'tail', stored: 5, checked: 2 } });
+      expect(check?.detail).toContain('the newest 2 verified');
+    } finally {
+      await big.close();
+    }
+  });
+
   it('lists where Redis, the archive and each LLM path are, with how each was found out', async () => {
     const body = await json(await t.call('GET', `${base}/gdpr/residency`, { role: 'viewer' }));
     const entries = body.entries as { data: string; where: string; region: string | null; basis: string }[];

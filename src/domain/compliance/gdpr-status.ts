@@ -158,7 +158,7 @@ export function buildGdprStatus(input: GdprStatusInput, at: Date): GdprStatus {
       detail:
         (input.auditTrail.scope === 'full'
           ? `${input.auditTrail.checked} stored entries verified against the anchor and the signed checkpoints`
-          : `${input.auditTrail.stored} entries stored, more than a full verification reads here: the newest ${input.auditTrail.checked} verified (hashes, links, head); run GET …/audit-trail/verify for the whole trail`) +
+          : `${input.auditTrail.stored} entries stored, more than the status verifies in full: the newest ${input.auditTrail.checked} verified (hashes, links, head); GET …/audit-trail/verify reads the whole trail`) +
         (input.auditTrail.problem === null ? '' : `; ${input.auditTrail.problem}`),
       measured: { stored: input.auditTrail.stored, scope: input.auditTrail.scope, checked: input.auditTrail.checked, problem: input.auditTrail.problem },
     },
