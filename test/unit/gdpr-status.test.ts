@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildGdprStatus, piiSelfTest, type GdprStatusInput } from '../../src/domain/compliance/gdpr-status.js';
+import { buildGdprStatus, piiSelfTest, redisPlace, type GdprStatusInput } from '../../src/domain/compliance/gdpr-status.js';
 import { Redactor } from '../../src/domain/compliance/pii.js';
 import { piiTypes } from '../../src/domain/compliance/pii-types.js';
 import { checkResidency } from '../../src/domain/llm/residency.js';
@@ -60,5 +60,20 @@ describe('GDPR status', () => {
     expect(failing(input({ archiveUrl: 's3://bucket/trail?region=us-east-1' }))).toEqual(['archive.location']);
     expect(failing(input({ archiveUrl: 's3://bucket/trail?region=eu-west-1' }))).toEqual([]);
     expect(buildGdprStatus(input({ residency: [{ path: 'direct', verdict: checkResidency('us-east-1', policy) }] }), at).status).toBe('violation');
+  });
+});
+
+describe('where Redis is', () => {
+  it('takes the region from an ElastiCache host name, never the credentials', () => {
+    expect(redisPlace('rediss://user:secret@bsm.abc123.ng.0001.euc1.cache.amazonaws.com:6379/0')).toEqual({
+      where: 'rediss://bsm.abc123.ng.0001.euc1.cache.amazonaws.com:6379',
+      region: 'eu-central-1',
+      basis: 'ElastiCache host name (euc1)',
+    });
+  });
+
+  it('leaves the region unknown for loopback and other hosts', () => {
+    expect(redisPlace('redis://:pw@127.0.0.1:6379')).toMatchObject({ where: 'redis://127.0.0.1:6379', region: null, basis: expect.stringContaining('loopback') as unknown });
+    expect(redisPlace('redis://redis.internal:6379')).toMatchObject({ region: null, basis: 'the host name does not say its region' });
   });
 });

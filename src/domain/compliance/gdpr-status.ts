@@ -118,6 +118,41 @@ export function archivePlace(url: string): { kind: 'local' | 'remote'; where: st
   return { kind: 'remote', where: parsed ? `${parsed.protocol}//${parsed.host}${parsed.pathname}` : url, region };
 }
 
+/** ElastiCache endpoints carry a short region code (`euc1`, `use1`) before `.cache.amazonaws.com`. */
+const elasticacheRegions: Record<string, string> = {
+  euc1: 'eu-central-1',
+  euc2: 'eu-central-2',
+  euw1: 'eu-west-1',
+  euw2: 'eu-west-2',
+  euw3: 'eu-west-3',
+  eun1: 'eu-north-1',
+  eus1: 'eu-south-1',
+  eus2: 'eu-south-2',
+  use1: 'us-east-1',
+  use2: 'us-east-2',
+  usw1: 'us-west-1',
+  usw2: 'us-west-2',
+};
+
+/** Where the Redis of `url` is: its scheme and host (never the credentials), and its region when the host name says it. */
+export function redisPlace(url: string): { where: string; region: string | null; basis: string } {
+  if (!URL.canParse(url)) {
+    return { where: 'unknown', region: null, basis: 'the Redis URL cannot be parsed' };
+  }
+  const u = new URL(url);
+  const where = `${u.protocol}//${u.host}`;
+  const host = u.hostname.toLowerCase();
+  const code = /\.([a-z]{3}\d)\.cache\.amazonaws\.com$/.exec(host)?.[1];
+  if (code !== undefined) {
+    const region = elasticacheRegions[code] ?? null;
+    return { where, region, basis: region ? `ElastiCache host name (${code})` : `ElastiCache host name with region code ${code}, not one this service knows` };
+  }
+  if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1') {
+    return { where, region: null, basis: 'loopback: the same host as this service, whose region is not measured' };
+  }
+  return { where, region: null, basis: 'the host name does not say its region' };
+}
+
 const hoursBetween = (from: Date, to: Date) => Math.round(((to.getTime() - from.getTime()) / 3_600_000) * 10) / 10;
 
 /** The checks and the overall status: `violation` as soon as one check fails. */
