@@ -102,7 +102,7 @@ async function startWorkerRole(
 }
 
 /** The HTTP server; its stop step. */
-async function startApiRole(config: Config, adapters: Adapters, control: ControlChannel, logger: Logger, apiKeys: ReturnType<typeof parseApiKeys>): Promise<Step> {
+async function startApiRole(config: Config, adapters: Adapters, control: ControlChannel, logger: Logger, apiKeys: ReturnType<typeof parseApiKeys>, redisUrl: string): Promise<Step> {
   let keyring = createKeyring(apiKeys);
   if (keyring.size === 0) {
     const tokenPath = join(config.BSM_DATA_DIR, 'admin-token');
@@ -154,6 +154,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     metrics: apiMetricsOf(adapters, config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
     cloudwatch: adapters.cloudwatch,
+    compliance: { redisUrl, archiveUrl: config.BSM_ARCHIVE_URL, jobLimitHours: config.BSM_RETENTION_LIMIT_HOURS },
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,
@@ -275,7 +276,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => processMetrics.stop());
   if (has('api')) {
     try {
-      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys));
+      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys, url));
     } catch (err) {
       // Whatever started before the API stops again, then the one line says why.
       for (const stop of stops) {

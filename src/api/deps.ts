@@ -89,6 +89,8 @@ export interface ApiDeps {
     dashboards(actor: { by: string; requestId?: string }): Promise<DashboardOutcome[]>;
     publishing(): Promise<{ cloudwatchEnabled: boolean; flag: boolean }>;
   };
+  /** What the compliance status measures against: where Redis and the archive are, and how long data may be kept. */
+  compliance: ComplianceSettings;
   clock: () => Date;
   /**
    * The address browsers reach the service at (`BSM_PUBLIC_URL`), when a proxy in front makes it
@@ -96,6 +98,18 @@ export interface ApiDeps {
    */
   publicUrl?: string;
   limits?: Partial<ApiLimits>;
+}
+
+/** The settings the compliance status reads (the values it checks are measured per request). */
+export interface ComplianceSettings {
+  /** The Redis the service uses (`REDIS_URL`, or the local one it resolved to). */
+  redisUrl: string;
+  /** `BSM_ARCHIVE_URL`. */
+  archiveUrl: string;
+  /** `BSM_RETENTION_LIMIT_HOURS`: the longest a finished job may be kept. */
+  jobLimitHours: number;
+  /** Above this many audit-trail entries in Redis the status verifies the newest `tailEntries` only (default 100,000 and 10,000). */
+  verifyBound?: { fullLimit: number; tailEntries: number };
 }
 
 export interface ApiLimits {

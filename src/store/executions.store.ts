@@ -112,6 +112,23 @@ export function createExecutionStore(redis: Redis, keyPrefix: string, options: {
     window(from, to) {
       return readWindow(redis, bucketKey, from.getTime(), to.getTime());
     },
+    async oldest() {
+      // Hour buckets are named by their UTC hour, so the smallest name is the oldest hour kept.
+      const hours: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:executions:[0-9]*`, 'COUNT', 1000);
+        cursor = next;
+        hours.push(...keys);
+      } while (cursor !== '0');
+      for (const key of hours.sort()) {
+        const [, score] = await redis.zrange(key, '0', '0', 'WITHSCORES');
+        if (score !== undefined) {
+          return new Date(Number(score));
+        }
+      }
+      return null;
+    },
   };
 }
 

@@ -52,6 +52,8 @@ export interface TestAppOptions {
   logger?: Logger;
   /** The API's clock (default: the real one). */
   clock?: () => Date;
+  /** The compliance status's bound on a full audit-trail verification (default the API's). */
+  verifyBound?: { fullLimit: number; tailEntries: number };
 }
 
 /** The API on its own key prefix; with `workers`, in-process workers for those queues. */
@@ -107,6 +109,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     metrics: apiMetricsOf(adapters, t.config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
     cloudwatch: adapters.cloudwatch,
+    compliance: { redisUrl: options.redisUrl ?? testRedisUrl, archiveUrl: t.config.BSM_ARCHIVE_URL, jobLimitHours: t.config.BSM_RETENTION_LIMIT_HOURS, verifyBound: options.verifyBound },
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

@@ -75,6 +75,9 @@ describe('API security and input validation', () => {
         'POST /admin/bedrock-support/audit-trail/archive',
         'GET /admin/bedrock-support/audit-trail/archive/{id}',
         'POST /admin/bedrock-support/audit-trail/cleanup',
+        'GET /admin/bedrock-support/compliance/gdpr/status',
+        'GET /admin/bedrock-support/compliance/gdpr/residency',
+        'GET /admin/bedrock-support/compliance/pii/status',
       ]),
     );
     for (const op of operations) {

@@ -432,6 +432,15 @@ describe('every answer conforms to the OpenAPI document', () => {
     await runner.close();
   };
 
+  /** The runbook's "Compliance Operations": the GDPR status, where data is, the PII status (a bad window named). */
+  const complianceOperations = async () => {
+    expect(await call('GET', '/admin/bedrock-support/compliance/gdpr/status', 200, { role: 'viewer' })).toMatchObject({ status: 'compliant' });
+    const residency = await call('GET', '/admin/bedrock-support/compliance/gdpr/residency', 200, { role: 'viewer' });
+    expect((residency.entries as { data: string }[]).length).toBeGreaterThanOrEqual(3);
+    expect(await call('GET', '/admin/bedrock-support/compliance/pii/status?window=24h', 200, { role: 'viewer' })).toMatchObject({ window: '24h', selfTest: { ok: true } });
+    expect(await call('GET', '/admin/bedrock-support/compliance/pii/status?window=2d', 400, { role: 'viewer' })).toMatchObject({ error: { message: expect.stringContaining('window') as unknown } });
+  };
+
   /** Active: deactivate, emergency shutdown, recovery through the feature flag. */
   const emergencyAndRecovery = async () => {
     await call('POST', '/admin/bedrock-support/deactivate', 200, { body: { components: ['meta-monitor'] } });
@@ -507,6 +516,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await metaMonitoring();
     await askingAndCosts();
     await auditTrailManagement();
+    await complianceOperations();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)

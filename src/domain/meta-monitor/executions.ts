@@ -131,4 +131,6 @@ export interface ExecutionStore {
   add(records: readonly ExecutionRecord[]): Promise<{ accepted: number; duplicates: number }>;
   /** The records with `from <= timestamp < to`, in time order, read page by page. */
   window(from: Date, to: Date): AsyncIterable<ExecutionRecord>;
+  /** The timestamp of the oldest record still stored (null: none), read from Redis when asked. */
+  oldest(): Promise<Date | null>;
 }
