@@ -9,26 +9,9 @@ import type { AppEnv } from './env.js';
 import { reportedProblemFields } from './gap-fields.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, jsonBody, jsonResponse, noQuery, notFound, protectedErrors } from './openapi.js';
+import { csv } from './query.js';
 
 const base = '/admin/bedrock-support/implementation';
-
-const csv = <T extends string>(values: readonly [T, ...T[]], name: string) =>
-  z
-    .string()
-    .optional()
-    .transform((raw, ctx) => {
-      if (raw === undefined || raw === '') {
-        return undefined;
-      }
-      const parts = raw.split(',').map((p) => p.trim());
-      const unknown = parts.filter((p) => !(values as readonly string[]).includes(p));
-      if (unknown.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be among ${values.join(', ')}, got ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}` });
-        return z.NEVER;
-      }
-      return parts as T[];
-    })
-    .openapi({ description: `Comma-separated: ${values.join(', ')}` });
 
 const ListQuery = z
   .object({

@@ -7,6 +7,7 @@ import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, ErrorSchema, guard, isoTime, jsonBody, jsonResponse, keyed, LlmPathSchema, protectedErrors, RemotePathSchema, RouteReasonSchema } from './openapi.js';
+import { durationMs, durationUnits } from './query.js';
 
 const maxContextDepth = 16;
 
@@ -159,21 +160,19 @@ export const CostReportSchema = z
   })
   .openapi('CostReport');
 
-const units = { m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const Window = z
   .object({
     window: z
       .string()
       .regex(/^[1-9]\d{0,5}[mhd]$/, 'must be a number and a unit m, h or d, such as 15m, 24h or 7d')
-      .refine((w) => windowMs(w) <= decisionRetentionDays * units.d, `must be at most ${decisionRetentionDays}d (${decisionRetentionDays * 24}h), the time decisions are kept`)
+      .refine((w) => windowMs(w) <= decisionRetentionDays * durationUnits.d, `must be at most ${decisionRetentionDays}d (${decisionRetentionDays * 24}h), the time decisions are kept`)
       .default('24h')
       .openapi({ example: '24h', description: `How far back, at most ${decisionRetentionDays}d (decisions are kept that long)` }),
   })
   .strict();
 
-function windowMs(w: string): number {
-  return Number(w.slice(0, -1)) * units[w.slice(-1) as keyof typeof units];
-}
+/** A window the schema accepted, in ms. */
+const windowMs = (w: string): number => durationMs(w) ?? 0;
 
 const assistSystem =
   'You are Bedrock Support Mode, a secondary operator beside a primary AI agent, answering an operations engineer. ' +

@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { ApiError } from './errors.js';
 import { bodyErrors, count, guard, jsonBody, jsonResponse, noQuery, notFound, protectedErrors } from './openapi.js';
+import { csv, durationMs } from './query.js';
 import { describeIssue } from './validation.js';
 
 const RequestView = remediationRequestSchema.extend({}).openapi('RemediationRequest');
@@ -54,10 +55,7 @@ const GapIdParam = z.object({ id: z.string().openapi({ example: 'gap-1a2b3c4d5e6
 
 const ApprovalsQuery = z
   .object({
-    status: z
-      .string()
-      .optional()
-      .openapi({ description: `\`awaiting_approval\` (default), \`all\`, or comma-separated among ${remediationStatuses.join(', ')}` }),
+    status: csv([...remediationStatuses, 'all'], 'status').openapi({ description: `\`awaiting_approval\` (default), \`all\`, or comma-separated among ${remediationStatuses.join(', ')}` }),
     limit: z.coerce.number().int().min(1).max(1_000).default(100),
   })
   .strict();
@@ -67,10 +65,9 @@ const sinceOf = (raw: string | undefined, now: Date): Date | null => {
   if (raw === undefined || raw === '') {
     return new Date(now.getTime() - 86_400_000);
   }
-  const d = /^(\d{1,4})([mhd])$/.exec(raw);
-  if (d) {
-    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[d[2] as 'm' | 'h' | 'd'];
-    return new Date(now.getTime() - Number(d[1]) * unit);
+  const ms = durationMs(raw);
+  if (ms !== null) {
+    return new Date(now.getTime() - ms);
   }
   const t = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw) ? Date.parse(raw) : Number.NaN;
   return Number.isNaN(t) ? null : new Date(t);
@@ -174,17 +171,8 @@ export function remediationRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const q = c.req.valid('query');
-      let status: RemediationStatus[] | undefined = ['awaiting_approval'];
-      if (q.status === 'all') {
-        status = undefined;
-      } else if (q.status !== undefined && q.status !== '') {
-        const parts = q.status.split(',').map((s) => s.trim());
-        const unknown = parts.filter((p) => !(remediationStatuses as readonly string[]).includes(p));
-        if (unknown.length > 0) {
-          throw new ApiError(400, 'invalid_request', `status must be all or among ${remediationStatuses.join(', ')}, got ${unknown.map((u) => `"${u.slice(0, 40)}"`).join(', ')}`, { field: 'status' });
-        }
-        status = parts as RemediationStatus[];
-      }
+      // Absent: those awaiting an approver; `all` among the statuses: every one.
+      const status: RemediationStatus[] | undefined = q.status === undefined ? ['awaiting_approval'] : q.status.includes('all') ? undefined : (q.status as RemediationStatus[]);
       const requests = await service.list({ ...(status ? { status } : {}), limit: q.limit });
       return c.json({ count: requests.length, requests }, 200);
     },

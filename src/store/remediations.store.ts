@@ -76,6 +76,14 @@ export function createRemediationStore(redis: Redis, keyPrefix: string): Remedia
     async pendingFor(gapId) {
       return redis.hget(pending, gapId);
     },
+    async pending() {
+      const ids = await redis.hvals(pending);
+      if (ids.length === 0) {
+        return [];
+      }
+      const raws = await redis.hmget(key, ...ids);
+      return raws.flatMap((raw, i) => (raw === null ? [] : [parse(raw, ids[i] ?? '?')]));
+    },
     async list(filter) {
       const limit = Math.max(1, filter.limit);
       const min = filter.since ? filter.since.getTime() : '-inf';

@@ -22,7 +22,6 @@ import {
   autoResolutionTarget,
   autoResolutionWindows,
   isFinishedRemediation,
-  isPendingRemediation,
   rateOf,
   remediationEvents,
   runsWithoutApproval,
@@ -62,6 +61,8 @@ export interface RemediationStore {
   exclusive<T>(id: string, work: () => Promise<T>): Promise<T>;
   /** The request of this gap that is still pending, if any. */
   pendingFor(gapId: string): Promise<string | null>;
+  /** Every request still pending (awaiting approval, queued, applying): one per gap at most. */
+  pending(): Promise<RemediationRequest[]>;
   /** Requests changed at or after `since`, newest change first; `status` filters. */
   list(filter: { since?: Date; status?: readonly RemediationStatus[]; limit: number }): Promise<RemediationRequest[]>;
   /** Auto-resolutions that finished at or after `since`: how many verified and failed. */
@@ -112,7 +113,7 @@ export interface Activities {
 const defaultId = () => `act-${randomBytes(8).toString('hex')}`;
 const base = '/admin/bedrock-support/implementation';
 
-export function hooksOf(inventory: InventoryVersion): HookInfo[] {
+function hooksOf(inventory: InventoryVersion): HookInfo[] {
   return (inventory.inventory.actions ?? []).map((a) => ({ id: a.id, component: a.component, targets: a.targets ?? [], description: a.description }));
 }
 
@@ -441,7 +442,7 @@ export function createRemediationService(deps: RemediationDeps) {
           return [w, rateOf(c.verified, c.failed)] as const;
         }),
       );
-      const awaiting = await deps.store.list({ status: ['awaiting_approval'], limit: 1_000 });
+      const awaiting = (await deps.store.pending()).filter((r) => r.status === 'awaiting_approval');
       return {
         since: sinceIso,
         counts,
@@ -451,7 +452,6 @@ export function createRemediationService(deps: RemediationDeps) {
       };
     },
 
-    isPending: isPendingRemediation,
   };
 
   /** An audit gap's target probed again: is the gap's check met now? Other gaps: not checked apart from the action. */
