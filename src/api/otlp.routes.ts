@@ -72,6 +72,11 @@ export function otlpRoutes(deps: ApiDeps) {
         200: {
           description: 'Accepted; partialSuccess says how many spans were rejected and why. The answer is in the request\'s encoding',
           content: { 'application/json': { schema: PartialSuccess }, 'application/x-protobuf': { schema: z.string().openapi({ format: 'binary', description: 'ExportTraceServiceResponse' }) } },
+          headers: {
+            'X-Executions-Stored': { description: 'Execution records stored by this export', schema: { type: 'integer' } },
+            'X-Executions-Duplicates': { description: 'Executions stored before (the same trace and span id), not stored again', schema: { type: 'integer' } },
+            'X-Spans-Ignored': { description: 'Spans that are not executions of the agent (OTLP has no field for them)', schema: { type: 'integer' } },
+          },
         },
         400: otlpError('The body does not decode as an ExportTraceServiceRequest in the encoding it names'),
         413: otlpError('Body too large (also after gzip inflation)'),
