@@ -59,7 +59,7 @@ async function sdkSpans(): Promise<ReadableSpan[]> {
   const root = tracer.startSpan('generate-patch', {
     kind: SpanKind.SERVER,
     startTime: start,
-    attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 812, ratio: 0.25, ok: true, tags: ['a', 'b'], big: 2 ** 40 },
+    attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 812, ratio: 0.25, ok: true, tags: ['a', 'b'], big: 2 ** 40, neg: -5, kv: 'x' },
   });
   root.recordException({ name: 'ThrottlingException', message: 'Rate exceeded for model request req_1', stack: 'at x' }, start + 5);
   root.setStatus({ code: SpanStatusCode.ERROR, message: 'throttled' });
@@ -111,7 +111,7 @@ describe('decoding what the real OTLP exporters send', () => {
           name: 'generate-patch',
           startTimeUnixNano: nanos(span.startTime),
           endTimeUnixNano: nanos(span.endTime),
-          attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 812, ratio: 0.25, ok: true, tags: ['a', 'b'], big: 2 ** 40 },
+          attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.usage.input_tokens': 812, ratio: 0.25, ok: true, tags: ['a', 'b'], big: 2 ** 40, neg: -5, kv: 'x' },
           events: [{ name: 'exception', attributes: { 'exception.type': 'ThrottlingException', 'exception.message': 'Rate exceeded for model request req_1', 'exception.stacktrace': 'at x' } }],
           status: { code: 2, message: 'throttled' },
         },
