@@ -232,6 +232,34 @@ describe('the OTLP/HTTP answers', () => {
     expect([third.headers.get('x-executions-stored'), third.headers.get('x-executions-duplicates')]).toEqual(['0', '1']);
   });
 
+  it('an exporter configured only by the environment variables the README gives reaches the service', async () => {
+    const memory = new InMemorySpanExporter();
+    const provider = agentProvider(memory);
+    runAgent(provider.getTracer('env'), [{ executionId: 'env-1', timestamp: Date.now() - 20_000, operation: 'env-configured', status: 'success', latencyMs: 42 }]);
+    await provider.forceFlush();
+    const env = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url, OTEL_EXPORTER_OTLP_TRACES_HEADERS: `Authorization=Bearer%20${tokens.ingest}`, OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip' };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    let exporters: SpanExporter[];
+    try {
+      // The exporters read their configuration when they are made.
+      exporters = [new ProtoExporter(), new JsonExporter()];
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) {
+          delete process.env[k];
+        } else {
+          process.env[k] = v;
+        }
+      }
+    }
+    for (const exporter of exporters) {
+      expect(await exportOnce(exporter, memory.getFinishedSpans())).toEqual({ code: exportSucceeded });
+      await exporter.shutdown();
+    }
+    expect((await storedExecutions()).filter((r) => r.operation === 'env-configured')).toHaveLength(1);
+  });
+
   it('a span without the data a record needs is counted in partialSuccess.rejectedSpans, the valid ones stored; spans of no agent are ignored', async () => {
     const start = BigInt(Date.now() - 50_000) * 1_000_000n;
     const body = otlpJson([
