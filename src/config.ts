@@ -377,6 +377,15 @@ const settings = {
     schema: integer(65_536, 268_435_456),
     default: 16 * 1024 * 1024,
   }),
+  BSM_OTEL_AGENT_SERVICES: setting({
+    description: 'service.name values (comma-separated) whose root spans POST /v1/traces stores as executions of the agent even without GenAI attributes',
+    expected: 'comma-separated service names',
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter((x) => x !== ''))]),
+    default: [],
+  }),
   BSM_HMAC_KEY: setting({
     description: 'the secret that keys the HMAC replacing user ids in stored records; when unset, one is generated in BSM_DATA_DIR/hmac-key (mode 0600) and kept',
     expected: 'at least 32 characters',

@@ -144,7 +144,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     queueSettings: config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
-    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
+    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS, agentServices: config.BSM_OTEL_AGENT_SERVICES },
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,

@@ -25,6 +25,7 @@ import { llmRoutes } from './llm.routes.js';
 import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
+import { otlpRoutes, otlpTracesPath } from './otlp.routes.js';
 import { implementationRoutes } from './implementation.routes.js';
 import { guidanceRoutes } from './guidance.routes.js';
 import { backlogRoutes } from './backlog.routes.js';
@@ -78,7 +79,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     csrfGuard({ publicUrl: deps.publicUrl }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
-    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes }),
+    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes, [otlpTracesPath]: limits.ingestBodyLimitBytes }),
   );
   // The HTML pages and what they load get a content security policy each and may not be framed;
   // mounted before authentication, so the board's sign-in challenge has them too (`/x/*` matches
@@ -99,7 +100,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // These paths are also security-headers.ts's `authenticatedPath`.
   app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
-  app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
+  // OTLP/HTTP at the path exporters append to the service's address.
+  app.use('/v1/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
+  app.on(mutatingMethods, ['/admin/*', '/test/*', '/v1/*'], audit);
   // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
   app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
 
@@ -122,6 +125,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/admin/bedrock-support', complianceRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
+  app.route('/v1', otlpRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
 

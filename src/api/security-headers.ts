@@ -19,7 +19,7 @@ export const everyAnswerHeaders: readonly (readonly [string, string])[] = [
  * The paths app.ts authenticates (`/admin/*`, `/test/*`, each matching its bare prefix too):
  * what they answer only a key may read, so it defaults to `Cache-Control: no-store`.
  */
-const authenticatedPath = /^\/(?:admin|test)(?:[/?]|$)/;
+const authenticatedPath = /^\/(?:admin|test|v1)(?:[/?]|$)/;
 
 /**
  * Wraps the Node request listener that serves the app: every answer carries

@@ -10,7 +10,7 @@ interface Operation {
   hasBody: boolean;
 }
 
-const permissionRoles: Record<string, Role[]> = { read: [], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
+const permissionRoles: Record<string, Role[]> = { read: [], ingest: ['viewer', 'operator', 'approver'], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
 
 function concrete(path: string): string {
   return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support');
@@ -78,10 +78,11 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/compliance/gdpr/status',
         'GET /admin/bedrock-support/compliance/gdpr/residency',
         'GET /admin/bedrock-support/compliance/pii/status',
+        'POST /v1/traces',
       ]),
     );
     for (const op of operations) {
-      if (op.path.startsWith('/admin') || op.path.startsWith('/test')) {
+      if (op.path.startsWith('/admin') || op.path.startsWith('/test') || op.path.startsWith('/v1/')) {
         expect(op.security, `${op.method} ${op.path}`).toEqual([{ bearerAuth: [] }]);
         expect(['read', 'ingest', 'operate', 'approve', 'administer']).toContain(op.permission);
       } else {
@@ -185,6 +186,7 @@ describe('API security and input validation', () => {
         '/admin/feature-flags/{flag}/disable',
         '/admin/feature-flags/{flag}/enable',
         '/test/bedrock-support/{component}',
+        '/v1/traces',
       ].sort(),
     );
     // `message` where every route words it alike; otherwise the message starts with the field it names.
@@ -213,8 +215,9 @@ describe('API security and input validation', () => {
     const stateBefore = await t.supportMode.read();
     const trailBefore = await t.auditTrail.length();
     const jobsBefore = await t.fleet.queue('meta-monitor').getJobCounts();
-    // The execution ingest route takes a JSON array or NDJSON and a larger body: executions.test.ts covers its malformed bodies.
-    for (const op of mutating.filter((o) => o.path !== '/admin/bedrock-support/meta-monitor/executions')) {
+    // The ingest routes take a JSON array or NDJSON, or an OTLP export, and a larger body: executions.test.ts and
+    // otlp-ingest.test.ts cover their malformed bodies.
+    for (const op of mutating.filter((o) => o.path !== '/admin/bedrock-support/meta-monitor/executions' && o.path !== '/v1/traces')) {
       for (const b of bad) {
         const r = await t.call(op.method, concrete(op.path), { role: 'admin', body: b.body, rawBody: b.rawBody, headers: b.headers });
         expect(r.status, `${op.method} ${op.path} with ${b.name}`).toBe(b.status);

@@ -30,6 +30,8 @@ describe('configuration', () => {
     expect(spanS).toBeGreaterThan(55 * 60);
     expect(spanS).toBeLessThan(65 * 60);
     expect(loadConfig({ BSM_AUTO_SHUTDOWN_TRIGGERS: ' llm-spend , error-rate,llm-spend' }).BSM_AUTO_SHUTDOWN_TRIGGERS).toEqual(['llm-spend', 'error-rate']);
+    expect(c.BSM_OTEL_AGENT_SERVICES).toEqual([]);
+    expect(loadConfig({ BSM_OTEL_AGENT_SERVICES: ' kiro , kiro,,planner ' }).BSM_OTEL_AGENT_SERVICES).toEqual(['kiro', 'planner']);
   });
 
   it('parses values', () => {
