@@ -219,8 +219,15 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
   });
   const metrics = options.metrics ?? createMetricsStore(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
-    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  const llm = createLlm(
+    config,
+    redis,
+    prefix,
+    logger,
+    options.clock,
+    (d) => metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+    // Every LLM call is an `llm.call` entry (path, model, region, tokens, outcome, latency; never text).
+    auditTrail,
   );
   const alerts = createAlertService({
     store: createAlertStore(redis, prefix),
