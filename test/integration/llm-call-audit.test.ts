@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { AuditEvent } from '../../src/domain/audit-trail/chain.js';
+import { targetSchema } from '../../src/domain/audit/inventory.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createLlm } from '../../src/runtime/llm.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -71,11 +72,14 @@ describe('every LLM call is an audit-trail entry', () => {
     }
   });
 
-  it("the auditor's LLM ping leaves one entry too, and a failed ping one with outcome error", async () => {
+  it("the auditor's LLM probe leaves one entry for its ping, and a failed ping one with outcome error", async () => {
     const before = (await llmEntries(t)).length;
-    await t.llm.ping('direct', new AbortController().signal);
+    // The auditor's prober, as the audit job runs it on an `llm` target of the inventory.
+    const target = targetSchema.parse({ id: 'bedrock', kind: 'llm', component: 'bedrock-support', criticality: 'high', path: 'direct' });
+    const probe = () => t.adapters.jobDeps.audit.prober.probe(target, { signal: new AbortController().signal, timeoutMs: 10_000 });
+    expect((await probe()).reach.reachable).toBe(true);
     bedrock.setDefault({ kind: 'error', status: 500 });
-    await expect(t.llm.ping('direct', new AbortController().signal)).rejects.toThrow();
+    expect((await probe()).reach.reachable).toBe(false);
     const entries = (await llmEntries(t)).slice(before);
     expect(entries.map((e) => [e.actor, e.details?.task, e.details?.path, e.details?.region, e.details?.outcome])).toEqual([
       ['infrastructure-auditor', 'reachability-ping', 'direct', 'eu-central-1', 'success'],
