@@ -61,6 +61,8 @@ import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { queueNames } from '../domain/queue-names.js';
 import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
+import { measureRetention } from '../domain/compliance/retention.js';
+import { regionsOf } from '../domain/llm/call-audit.js';
 import { supportModeFor } from './support-mode.js';
 
 /** Every adapter of the service on one Redis connection, and the job handlers' view of them. */
@@ -219,8 +221,15 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     clock: () => new Date(),
   });
   const metrics = options.metrics ?? createMetricsStore(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
-    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  const llm = createLlm(
+    config,
+    redis,
+    prefix,
+    logger,
+    options.clock,
+    (d) => metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+    // Every LLM call is an `llm.call` entry (path, model, region, tokens, outcome, latency; never text).
+    auditTrail,
   );
   const alerts = createAlertService({
     store: createAlertStore(redis, prefix),
@@ -386,6 +395,29 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       },
     },
     cloudwatch,
+    compliance: {
+      archiveUrl: config.BSM_ARCHIVE_URL,
+      retention: () =>
+        measureRetention(
+          {
+            oldestExecution: () => executions.oldest(),
+            oldestFinishedJob: async (queue, kind) => {
+              const [job] = await fleet.queue(queue).getJobs([kind], 0, 0, true);
+              const at = job?.finishedOn ?? job?.timestamp;
+              return at === undefined ? null : new Date(at);
+            },
+            oldestTrailEntry: async () => {
+              const [first] = await auditTrail.range({ count: 1 });
+              return first?.event ? new Date(first.event.at) : null;
+            },
+          },
+          { executionDays: config.BSM_EXECUTION_RETENTION_DAYS, jobHours: config.BSM_RETENTION_LIMIT_HOURS, archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS },
+        ),
+      pii: llm.pii,
+      decisions: (from, to) => llm.decisions.range(from, to),
+      spend: async (days) => (await llm.budget.report({ days })).days,
+      regionOf: regionsOf({ region: config.AWS_REGION, mcpRegion: config.MCP_REGION }),
+    },
     clock: () => new Date(),
   };
   return {

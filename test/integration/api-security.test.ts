@@ -79,6 +79,9 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/compliance/gdpr/residency',
         'GET /admin/bedrock-support/compliance/pii/status',
         'POST /v1/traces',
+        'POST /admin/bedrock-support/compliance/report',
+        'GET /admin/bedrock-support/compliance/report/{id}',
+        'GET /admin/bedrock-support/compliance/export',
       ]),
     );
     for (const op of operations) {
@@ -165,6 +168,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/audit-trail/cleanup',
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/cloudwatch/dashboards',
+        '/admin/bedrock-support/compliance/report',
         '/admin/bedrock-support/components/{component}/restart',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',

@@ -441,6 +441,17 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(await call('GET', '/admin/bedrock-support/compliance/pii/status?window=2d', 400, { role: 'viewer' })).toMatchObject({ error: { message: expect.stringContaining('window') as unknown } });
   };
 
+  /** The runbook's "Compliance Reporting": a report made on the compliance workers, read by id, exported (JSON by default). */
+  const complianceReporting = async () => {
+    const runner = startTestRunner(t, ['compliance']);
+    const accepted = await call('POST', '/admin/bedrock-support/compliance/report', 202, { role: 'operator', body: { period: 'weekly', include_details: true, format: 'json' } });
+    await vi.waitFor(async () => expect((await t.call('GET', accepted.resultUrl as string, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    expect(await call('GET', accepted.resultUrl as string, 200, { role: 'viewer' })).toMatchObject({ id: accepted.reportId, period: { name: 'weekly' } });
+    expect(await call('GET', '/admin/bedrock-support/compliance/export', 200, { role: 'viewer' })).toMatchObject({ report: { id: accepted.reportId }, metadata: { algorithm: 'SHA-256' } });
+    await call('GET', '/admin/bedrock-support/compliance/report/compliance-report-nope', 404, { role: 'viewer' });
+    await runner.close();
+  };
+
   /** Active: deactivate, emergency shutdown, recovery through the feature flag. */
   const emergencyAndRecovery = async () => {
     await call('POST', '/admin/bedrock-support/deactivate', 200, { body: { components: ['meta-monitor'] } });
@@ -517,6 +528,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await askingAndCosts();
     await auditTrailManagement();
     await complianceOperations();
+    await complianceReporting();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)
@@ -537,6 +549,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     ].map((p) => `POST ${p} 200`);
     posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     posts.push('POST /admin/bedrock-support/audit-trail/archive 202', 'POST /admin/bedrock-support/audit-trail/cleanup 200');
+    posts.push('POST /admin/bedrock-support/compliance/report 202');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });
