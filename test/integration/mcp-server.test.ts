@@ -159,7 +159,10 @@ describe('the MCP endpoint', () => {
   let auditId = '';
   it('trigger_audit with wait follows the audit until it finished; its route wrote the audit entries, under the MCP request id', async () => {
     const client = await connect('operator');
-    const result = await call(client, 'trigger_audit', { reason: 'checked by the agent', wait: 60 });
+    const progress: { progress: number; total?: number }[] = [];
+    const result = (await client.callTool({ name: 'trigger_audit', arguments: { reason: 'checked by the agent', wait: 60 } }, undefined, { onprogress: (p) => progress.push(p) })) as CallToolResult;
+    // The client asked for progress (a progressToken): the last report is the audit finished.
+    expect(progress.at(-1)).toMatchObject({ progress: 100, total: 100 });
     expect(result.isError).toBeFalsy();
     const body = structured<{ auditId: string; finished: boolean; waitedMs: number; status: { state: string; summary: { gaps: number } | null } }>(result);
     expect(body.finished).toBe(true);
@@ -257,5 +260,16 @@ describe('the MCP endpoint', () => {
     const recorded = JSON.stringify(entry?.event?.details);
     expect(recorded).toContain('Why do deploys fail?');
     expect(recorded).not.toContain('jane.doe@example.com');
+  });
+  it('a wait that runs out answers what is known: not finished, the job still queued', async () => {
+    // The auditor deactivated: its queue is paused, so the audit waits.
+    expect((await t.call('POST', '/admin/bedrock-support/deactivate', { body: { components: ['infrastructure-auditor'] } })).status).toBe(200);
+    const client = await connect('operator');
+    const result = await call(client, 'trigger_audit', { wait: 1 });
+    expect(result.isError).toBeFalsy();
+    const body = structured<{ finished: boolean; waitedMs: number; status: { state: string } }>(result);
+    expect(body).toMatchObject({ finished: false, status: { state: 'queued' } });
+    expect(body.waitedMs).toBeGreaterThanOrEqual(1000);
+    expect(body.waitedMs).toBeLessThan(5000);
   });
 });
