@@ -93,6 +93,8 @@ describe('the MCP endpoint', () => {
     expect(trigger?.inputSchema.properties).toMatchObject({ priority: { enum: ['high', 'medium', 'low'] }, wait: { type: 'integer', maximum: 300 } });
     expect(trigger?.annotations?.readOnlyHint).toBe(false);
     expect(tools.find((x) => x.name === 'report_executions')?.inputSchema).toMatchObject({ required: ['executions'] });
+    // Comma-separated filters say which values they take.
+    expect(tools.find((x) => x.name === 'open_gaps')?.inputSchema.properties).toMatchObject({ severity: { type: 'string', description: 'Comma-separated, among: critical, high, medium, low' } });
     const { resources } = await client.listResources();
     expect(resources.map((r) => r.uri)).toEqual(['bsm://audit/latest', 'bsm://meta-monitor/analysis/latest']);
   });

@@ -50,7 +50,8 @@ function messageOf(answer: ApiAnswer): string {
   if (typeof error?.message === 'string') {
     return error.message;
   }
-  return typeof answer.body === 'string' && answer.body !== '' ? answer.body : `the API answered ${answer.status}`;
+  // Not the API's error shape (a proxy's page in front of the service): its start, and the status.
+  return typeof answer.body === 'string' && answer.body.trim() !== '' ? `the API answered ${answer.status}: ${answer.body.trim().slice(0, 300)}` : `the API answered ${answer.status}`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -4,6 +4,7 @@
  * own zod schemas where a route has one (the JSON schema a client sees is derived from them).
  */
 import { z } from 'zod';
+import { gapSeverities, gapStatuses, gapTypes } from '../../domain/gaps/gap.js';
 import { executionRecordSchema, maxBatchRecords } from '../../domain/meta-monitor/executions.js';
 import { queueNames } from '../../domain/queue-names.js';
 import { TriggerBody } from '../audit.routes.js';
@@ -132,6 +133,25 @@ const percentOf = (answer: ApiAnswer): number => {
 
 const noArguments = z.object({}).strict();
 
+/**
+ * `schema` with descriptions on some fields, for the JSON schema a model reads: the routes
+ * document their fields in the OpenAPI registry, which `z.toJSONSchema` does not read. The
+ * fields keep their checks.
+ */
+function described<T extends z.ZodObject>(schema: T, descriptions: Partial<Record<keyof T['shape'] & string, string>>): T {
+  const fields: Record<string, z.ZodType> = {};
+  for (const [name, text] of Object.entries(descriptions) as [string, string][]) {
+    const field = schema.shape[name] as z.ZodType | undefined;
+    if (field) {
+      fields[name] = field.describe(text);
+    }
+  }
+  return schema.extend(fields) as unknown as T;
+}
+
+const comma = (values: readonly string[]) => `Comma-separated, among: ${values.join(', ')}`;
+const latestSource = described(LatestQuery.query, { source: "Only analyses of this source: `agent` (the executions agents report) or `fleet` (this service's own jobs)" });
+
 /** Every tool, in the order a client lists them. */
 export const mcpTools: McpTool[] = [
   {
@@ -159,7 +179,11 @@ export const mcpTools: McpTool[] = [
     title: 'Trigger an infrastructure audit',
     description:
       'Start an infrastructure audit (comprehensive by default, or targeted at target ids). With `wait` it follows the audit until it finishes and returns its summary; then read latest_audit and open_gaps. Needs the operate permission.',
-    input: TriggerBody.extend({ wait }),
+    input: described(TriggerBody, {
+      type: '`comprehensive` (the default) audits every target; `targeted` the ids in `targets`',
+      targets: 'Target ids of the inventory; with them the audit is targeted',
+      reason: 'Why (redacted before it is stored)',
+    }).extend({ wait }),
     readOnly: false,
     run: (args, context) =>
       startAndFollow(context, (args.wait as number | undefined) ?? 0, () => context.api({ method: 'POST', path: `${admin}/audit/trigger`, body: without(args, 'wait'), signal: context.signal }), {
@@ -182,7 +206,14 @@ export const mcpTools: McpTool[] = [
     title: 'Open gaps',
     description:
       'Gaps not yet resolved or dismissed (from audits, the meta-monitor and people), newest sighting first; filter by status, type, severity, source or component. Each has an id for gap_guidance and request_remediation.',
-    input: ListQuery.omit({ open: true }),
+    input: described(ListQuery.omit({ open: true }), {
+      status: comma(gapStatuses.filter((x) => x !== 'resolved' && x !== 'dismissed')),
+      type: comma(gapTypes),
+      severity: comma(gapSeverities),
+      source: 'Who found them',
+      component: 'Only gaps naming this component',
+      limit: 'At most this many (default 100)',
+    }),
     readOnly: true,
     run: (args, { api, signal }) => api({ method: 'GET', path: `${admin}/implementation/gaps`, query: { ...queryOf(args), open: 'true' }, signal }),
   },
@@ -199,7 +230,12 @@ export const mcpTools: McpTool[] = [
     title: 'Request a remediation',
     description:
       "Remediate a gap with one of its catalog actions: `auto_resolve: true` runs a low-risk action at once and leaves riskier ones waiting for an approver; false (the default) only plans it. Needs the operate permission.",
-    input: RemediateBody,
+    input: described(RemediateBody, {
+      gap_id: 'The gap id, gap-… (from open_gaps)',
+      auto_resolve: '`true`: run the action (low risk at once, riskier ones after an approval); `false` (default): plan it only',
+      action: "One of the gap's suggested actions by its key; default: the first",
+      note: 'Why (redacted before it is stored)',
+    }),
     readOnly: false,
     run: (args, { api, signal }) => api({ method: 'POST', path: `${admin}/implementation/remediate`, body: args, signal }),
   },
@@ -208,7 +244,13 @@ export const mcpTools: McpTool[] = [
     title: 'Analyse the agent executions',
     description:
       "Start a meta-monitor analysis of the executions in a window (the agent's last hour by default): failure clusters, bottlenecks, degradations, recommendations. With `wait` it follows it until it finishes. Needs the operate permission.",
-    input: AnalyzeBody.extend({ wait }),
+    input: described(AnalyzeBody, {
+      timeframe: '`last-1h` (the default), `last-24h` or `last-7d`; or give `from` and `to`',
+      from: 'Start of the window (ISO time, with `to`)',
+      to: 'End of the window (ISO time, with `from`)',
+      focus: '`all` (default), `performance` or `failures`',
+      source: '`agent` (default): the executions agents report; `fleet`: this service\'s own jobs',
+    }).extend({ wait }),
     readOnly: false,
     run: (args, context) =>
       startAndFollow(context, (args.wait as number | undefined) ?? 0, () => context.api({ method: 'POST', path: `${admin}/meta-monitor/analyze`, body: without(args, 'wait'), signal: context.signal }), {
@@ -222,7 +264,7 @@ export const mcpTools: McpTool[] = [
     name: 'execution_insights',
     title: 'Execution insights',
     description: 'Failure clusters, bottlenecks and degradations that the latest analysis found in the executions, newest first.',
-    input: LatestQuery.query,
+    input: latestSource,
     readOnly: true,
     run: (args, { api, signal }) => api({ method: 'GET', path: `${admin}/meta-monitor/insights`, query: queryOf(args), signal }),
   },
@@ -230,7 +272,7 @@ export const mcpTools: McpTool[] = [
     name: 'recommendations',
     title: 'Recommendations',
     description: 'The recommendations of the latest analysis, each with its evidence, expected impact, the action that would carry it out, and whether it is applied.',
-    input: LatestQuery.query,
+    input: latestSource,
     readOnly: true,
     run: (args, { api, signal }) => api({ method: 'GET', path: `${admin}/meta-monitor/recommendations`, query: queryOf(args), signal }),
   },
@@ -248,7 +290,11 @@ export const mcpTools: McpTool[] = [
     title: 'Ask the support operator',
     description:
       'Ask the support operator (an LLM routed to Bedrock, MCP or a local model) a question, with facts as context; the text is redacted of personal data first. Needs the operate permission.',
-    input: AssistBody,
+    input: described(AssistBody, {
+      question: 'The question, in words',
+      context: 'Facts for the question as a JSON object (nested at most a few levels)',
+      operation: 'The kind of question, which chooses the route to a model: `standard` by default',
+    }),
     readOnly: false,
     run: (args, { api, signal }) => api({ method: 'POST', path: `${admin}/assist`, body: args, signal }),
   },
