@@ -120,6 +120,17 @@ const settings = {
     expected: 'an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com)',
     schema: url(['http:', 'https:']),
   }),
+  BSM_URL: setting({
+    description: 'where the client commands (`bsm mcp`) reach a running service; default http://127.0.0.1:PORT',
+    expected: 'an http:// or https:// URL, e.g. http://127.0.0.1:3000',
+    schema: url(['http:', 'https:']),
+  }),
+  BSM_TOKEN: setting({
+    description: 'the API key the client commands (`bsm mcp`) send; default the admin token generated in BSM_DATA_DIR/admin-token',
+    expected: 'a token of at least 16 characters',
+    schema: z.string().trim().min(16),
+    secret: true,
+  }),
   REDIS_URL: setting({
     description: 'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start)',
     expected: 'a redis:// or rediss:// URL',

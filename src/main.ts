@@ -24,8 +24,9 @@ import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { loadAuditSigner } from './runtime/audit-signing-key.js';
 import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
-import { listenProblem, parseInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { listenProblem, parseInvocation, parseMcpInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { runTrailVerify } from './runtime/trail-cli.js';
+import { runMcpStdio } from './runtime/mcp-cli.js';
 import { dashboardsCommand } from './runtime/cloudwatch.js';
 import { AuditUnavailableError } from './domain/audit-trail/ports.js';
 import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
@@ -313,6 +314,15 @@ try {
       process.exit(0);
     }
     process.exit(await runTrailVerify(trail, (text) => process.stdout.write(text)));
+  }
+  if (argv[0] === 'mcp') {
+    // Standard output is the protocol: help goes to stderr, and nothing else is written but MCP.
+    if (!parseMcpInvocation(argv.slice(1))) {
+      process.stderr.write(usage);
+      process.exit(0);
+    }
+    await runMcpStdio(loadConfig());
+    process.exit(0);
   }
   const invocation = parseInvocation(argv);
   if (invocation === null) {

@@ -23,6 +23,7 @@ import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
 import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
 import { llmRoutes } from './llm.routes.js';
+import { mcpPath, mcpRoutes } from './mcp.routes.js';
 import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
@@ -80,7 +81,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     csrfGuard({ publicUrl: deps.publicUrl }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
-    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes, [otlpTracesPath]: limits.ingestBodyLimitBytes }),
+    // An MCP request may carry a batch of executions (report_executions): the ingest's limit.
+    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes, [otlpTracesPath]: limits.ingestBodyLimitBytes, [mcpPath]: limits.ingestBodyLimitBytes }),
   );
   // The HTML pages and what they load get a content security policy each and may not be framed;
   // mounted before authentication, so the board's sign-in challenge has them too (`/x/*` matches
@@ -104,6 +106,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // OTLP/HTTP at the path exporters append to the service's address.
   app.use('/v1/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
   app.on(mutatingMethods, ['/admin/*', '/test/*', '/v1/*'], audit);
+  // The MCP endpoint: the same keys; each tool's route checks the role and writes the audit entry.
+  app.use(`${mcpPath}/*`, authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
   // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
   app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
 
@@ -130,6 +134,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/v1', otlpRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
+  app.route(mcpPath, mcpRoutes({ fetch: (request, env) => app.fetch(request, env as object), maxBodyBytes: limits.ingestBodyLimitBytes }));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
   app.doc('/openapi.json', {

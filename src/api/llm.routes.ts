@@ -36,7 +36,7 @@ function jsonProblem(root: unknown, maxDepth: number): string | null {
   return null;
 }
 
-const AssistBody = z
+export const AssistBody = z
   .object({
     question: z.string().trim().min(1).max(8_000).openapi({ example: 'Why did the meta-monitor queue back up overnight?' }),
     context: z

@@ -16,10 +16,10 @@ export const everyAnswerHeaders: readonly (readonly [string, string])[] = [
 ];
 
 /**
- * The paths app.ts authenticates (`/admin/*`, `/test/*`, each matching its bare prefix too):
+ * The paths app.ts authenticates (`/admin/*`, `/test/*`, `/mcp`, each matching its bare prefix too):
  * what they answer only a key may read, so it defaults to `Cache-Control: no-store`.
  */
-const authenticatedPath = /^\/(?:admin|test|v1)(?:[/?]|$)/;
+const authenticatedPath = /^\/(?:admin|test|v1|mcp)(?:[/?]|$)/;
 
 /**
  * Wraps the Node request listener that serves the app: every answer carries

@@ -115,6 +115,23 @@ describe('API security and input validation', () => {
     expect((await t.supportMode.read()).version).toBe(0);
   });
 
+  it('/mcp (the MCP server: not in the OpenAPI document, MCP lists its own tools) takes the same keys: 401 without one or with a wrong one', async () => {
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'security', version: '1' } } };
+    const accept = { accept: 'application/json, text/event-stream' };
+    const none = await t.call('POST', '/mcp', { role: null, headers: accept, body: initialize });
+    expect(none.status).toBe(401);
+    const wrong = await t.call('POST', '/mcp', { role: null, headers: { ...accept, authorization: `Bearer ${tokens.admin}x` }, body: initialize });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect((await t.call('GET', '/mcp', { role: null })).status).toBe(401);
+    // Any key gets in: what it may do there is what its role may do on each tool's route.
+    for (const role of ['viewer', 'ingest'] as const) {
+      expect((await t.call('POST', '/mcp', { role, headers: accept, body: initialize })).status, role).toBe(200);
+    }
+    // Cross-site requests are refused here as on every state-changing route.
+    expect((await t.call('POST', '/mcp', { role: 'admin', headers: { ...accept, origin: 'https://evil.example' }, body: initialize })).status).toBe(403);
+  });
+
   it('a documented path asked with the wrong method is a 405 naming the methods; an unknown path a 404', async () => {
     const get = await t.call('GET', '/admin/bedrock-support/enable', { role: 'admin' });
     expect(get.status).toBe(405);
