@@ -29,6 +29,7 @@ import { implementationRoutes } from './implementation.routes.js';
 import { guidanceRoutes } from './guidance.routes.js';
 import { backlogRoutes } from './backlog.routes.js';
 import { remediationRoutes } from './remediation.routes.js';
+import { reportRoutes } from './reports.routes.js';
 import { specScanRoutes } from './spec-scan.routes.js';
 import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
@@ -121,6 +122,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', cloudwatchRoutes(deps));
   app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/admin/bedrock-support', complianceRoutes(deps));
+  app.route('/admin/bedrock-support', reportRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
