@@ -20,7 +20,8 @@ import { ApiError, errorBody, errorHandler } from './errors.js';
 import { FailedLogins } from './failed-logins.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { auditMutations, basicNeedsCsrfHeader, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { csrfHeader, dashboardPath, dashboardRoutes } from './dashboard.js';
 import { llmRoutes } from './llm.routes.js';
 import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
@@ -31,7 +32,7 @@ import { backlogRoutes } from './backlog.routes.js';
 import { remediationRoutes } from './remediation.routes.js';
 import { reportRoutes } from './reports.routes.js';
 import { specScanRoutes } from './spec-scan.routes.js';
-import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
+import { boardPolicy, dashboardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
 
@@ -77,6 +78,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     mutatingMethods,
     '*',
     csrfGuard({ publicUrl: deps.publicUrl }),
+    basicNeedsCsrfHeader({ header: csrfHeader, exempt: (path) => path.startsWith(`${bullBoardPath}/`) }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
     bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes }),
@@ -90,6 +92,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/docs/*', pageSecurityHeaders(docsPolicy(inlineScriptHashes(SwaggerUI(docsOptions)))));
   app.use(`${bullBoardPath}/*`, pageSecurityHeaders(boardPolicy));
   app.use(`${bullBoardPath}/static/*`, privateCache());
+  app.use(`${dashboardPath}/*`, pageSecurityHeaders(dashboardPolicy));
 
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
   // One count of failed logins for every authenticated path.
@@ -100,6 +103,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // These paths are also security-headers.ts's `authenticatedPath`.
   app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
+  // The dashboard signs in as Bull Board does: the browser asks for the token as the password.
+  app.use(`${dashboardPath}/*`, authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
   // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
   app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
@@ -126,6 +131,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/test', componentTestRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
+  app.route('/', dashboardRoutes(deps.reports));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
   app.doc('/openapi.json', {

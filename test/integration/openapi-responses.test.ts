@@ -312,6 +312,7 @@ describe('every answer conforms to the OpenAPI document', () => {
       await call('GET', `/admin/bedrock-support/reports/${kind}/latest`, 200, { role: 'viewer' });
     }
     await call('GET', '/admin/bedrock-support/reports/daily/report-nope', 404, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/metrics/series?window=24h', 200, { role: 'viewer' });
     await runner.close();
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
