@@ -17,6 +17,7 @@ if (!hasBrowser && !browserRequired) {
 const viewer = 'viewer-token-dash-0123456789';
 const operator = 'operator-token-dash-0123456789';
 const approver = 'approver-token-dash-0123456789';
+const adminToken = 'admin-token-dash-0123456789';
 /** Screenshots are kept here (gitignored; CI can upload the folder). */
 const artifacts = resolve(process.env.BSM_TEST_ARTIFACTS ?? 'test-artifacts');
 
@@ -78,7 +79,7 @@ describe.skipIf(!hasBrowser && !browserRequired)('the dashboard in a real browse
       BSM_PREFIX: bsmPrefix,
       PORT: String(port),
       BSM_DATA_DIR: dataDir,
-      BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator},a:approver:${approver}`,
+      BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator},a:approver:${approver},root:admin:${adminToken}`,
     });
     await eventually(async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 30_000, 200);
     browser = await chromium.launch({
@@ -169,6 +170,39 @@ describe.skipIf(!hasBrowser && !browserRequired)('the dashboard in a real browse
     await page.screenshot({ path: join(artifacts, 'dashboard-phone.png'), fullPage: true });
     await context.close();
   }, 60_000);
+
+  it('an approver approves a waiting remediation from the page; the API shows the decision', async () => {
+    const send = async (method: string, path: string, token: string, body?: unknown) => {
+      const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    // A gap whose remediation is medium risk (setting a feature flag): it waits for a second person.
+    expect((await send('PUT', '/admin/bedrock-support/audit/config', adminToken, { targets: [{ id: 'narratives-off', kind: 'feature-flag', component: 'llm', criticality: 'high', flag: 'llm-narratives', expected: false }] })).status).toBe(200);
+    for (const component of ['infrastructure-auditor', 'implementation-support']) {
+      expect((await send('POST', '/admin/bedrock-support/activate-component', operator, { component })).status).toBe(200);
+    }
+    const audit = await send('POST', '/admin/bedrock-support/audit/trigger', operator, { type: 'targeted', targets: ['narratives-off'] });
+    expect(audit.status).toBe(202);
+    const gapId = await eventually(async () => {
+      const r = await send('GET', `/admin/bedrock-support/audit/${audit.body.auditId as string}/details`, viewer);
+      return r.status === 200 ? (r.body.gaps as { id: string }[])[0]?.id : null;
+    }, 30_000);
+    const requested = await send('POST', '/admin/bedrock-support/implementation/remediate', operator, { gap_id: gapId, auto_resolve: true });
+    const request = requested.body.request as { id: string; status: string };
+    expect(request.status).toBe('awaiting_approval');
+
+    const { context, page, errors } = await open('approver', approver);
+    const item = page.locator('#approvals-list li', { hasText: request.id });
+    await item.waitFor({ timeout: 15_000 });
+    await item.getByRole('button', { name: 'Approve' }).click();
+    await page.locator('#confirm-reason').fill('Checked the plan: narratives off is intended');
+    await page.locator('#confirm-ok').click();
+    await page.locator('#banner', { hasText: `Approve ${request.id}: done` }).waitFor({ timeout: 15_000 });
+    const decided = await send('GET', `/admin/bedrock-support/implementation/approvals/${request.id}`, viewer);
+    expect(decided.body.approval).toMatchObject({ decision: 'approved', by: 'a', reason: 'Checked the plan: narratives off is intended' });
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
 
   it('a change with the browser\'s Basic credentials needs the dashboard\'s header', async () => {
     const basic = `Basic ${Buffer.from(`o:${operator}`).toString('base64')}`;
