@@ -21,7 +21,8 @@ import { ApiError, errorBody, errorHandler } from './errors.js';
 import { FailedLogins } from './failed-logins.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { auditMutations, basicNeedsCsrfHeader, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { csrfHeader, dashboardPath, dashboardRoutes } from './dashboard.js';
 import { llmRoutes } from './llm.routes.js';
 import { mcpPath, mcpRoutes } from './mcp.routes.js';
 import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
@@ -32,8 +33,9 @@ import { implementationRoutes } from './implementation.routes.js';
 import { guidanceRoutes } from './guidance.routes.js';
 import { backlogRoutes } from './backlog.routes.js';
 import { remediationRoutes } from './remediation.routes.js';
+import { reportRoutes } from './reports.routes.js';
 import { specScanRoutes } from './spec-scan.routes.js';
-import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
+import { boardPolicy, dashboardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
 
@@ -79,6 +81,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     mutatingMethods,
     '*',
     csrfGuard({ publicUrl: deps.publicUrl }),
+    basicNeedsCsrfHeader({ header: csrfHeader, exempt: (path) => path.startsWith(`${bullBoardPath}/`) }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
     // An MCP request may carry a batch of executions (report_executions): the ingest's limit.
@@ -93,6 +96,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/docs/*', pageSecurityHeaders(docsPolicy(inlineScriptHashes(SwaggerUI(docsOptions)))));
   app.use(`${bullBoardPath}/*`, pageSecurityHeaders(boardPolicy));
   app.use(`${bullBoardPath}/static/*`, privateCache());
+  app.use(`${dashboardPath}/*`, pageSecurityHeaders(dashboardPolicy));
 
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
   // One count of failed logins for every authenticated path.
@@ -108,6 +112,8 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.on(mutatingMethods, ['/admin/*', '/test/*', '/v1/*'], audit);
   // The MCP endpoint: the same keys; each tool's route checks the role and writes the audit entry.
   app.use(`${mcpPath}/*`, authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
+  // The dashboard signs in as Bull Board does: the browser asks for the token as the password.
+  app.use(`${dashboardPath}/*`, authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
   app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
 
@@ -130,11 +136,13 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/admin/bedrock-support', complianceRoutes(deps));
   app.route('/admin/bedrock-support', complianceReportRoutes(deps));
+  app.route('/admin/bedrock-support', reportRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/v1', otlpRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
   app.route(mcpPath, mcpRoutes({ fetch: (request, env) => app.fetch(request, env as object), maxBodyBytes: limits.ingestBodyLimitBytes }));
+  app.route('/', dashboardRoutes(deps.reports));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
   app.doc('/openapi.json', {

@@ -86,6 +86,12 @@ export const boardPolicy: ContentSecurityPolicy = {
 };
 
 /**
+ * The dashboard's policy: its script, styles and uPlot are its own files; no inline script or
+ * style, nothing from elsewhere; it fetches only this service's API.
+ */
+export const dashboardPolicy: ContentSecurityPolicy = { ...pageBase, scriptSrc: ["'self'"], styleSrc: ["'self'"] };
+
+/**
  * The headers of an HTML page and what it loads (hono's secure-headers): `policy`, no framing
  * (`X-Frame-Options: DENY` for browsers without `frame-ancestors`), a same-origin opener and
  * resource policy. No `Strict-Transport-Security`: whether the service is reached over HTTPS is

@@ -59,6 +59,7 @@ import { emergencyCondition, type AlertThresholds } from '../domain/alerts/rules
 import { createAlertStore } from '../store/alerts.store.js';
 import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { queueNames } from '../domain/queue-names.js';
+import { performanceReport, windowBuckets } from '../domain/metrics/performance.js';
 import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
 import { measureRetention } from '../domain/compliance/retention.js';
@@ -417,6 +418,17 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       decisions: (from, to) => llm.decisions.range(from, to),
       spend: async (days) => (await llm.budget.report({ days })).days,
       regionOf: regionsOf({ region: config.AWS_REGION, mcpRegion: config.MCP_REGION }),
+    },
+    review: {
+      performance: async (window) => {
+        const now = new Date();
+        const span = windowBuckets(window, now.getTime());
+        return performanceReport(window, span, await metrics.operationBuckets(span.resolution, span.starts), now);
+      },
+      routingEfficiency: (windowMs) => llm.router.routingEfficiency(windowMs),
+      activities: (since) => remediations.activities(since, 1_000),
+      optimizations: () => metaMonitor.optimizations.list(),
+      costs: (days) => llm.budget.report({ days }),
     },
     clock: () => new Date(),
   };

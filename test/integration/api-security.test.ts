@@ -13,7 +13,7 @@ interface Operation {
 const permissionRoles: Record<string, Role[]> = { read: [], ingest: ['viewer', 'operator', 'approver'], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
 
 function concrete(path: string): string {
-  return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support');
+  return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support').replace('{kind}', 'daily');
 }
 
 describe('API security and input validation', () => {
@@ -202,6 +202,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/meta-monitor/executions',
         '/admin/bedrock-support/meta-monitor/optimizations/{id}/revert',
         '/admin/bedrock-support/meta-monitor/optimize',
+        '/admin/bedrock-support/reports/{kind}',
         '/admin/feature-flags/bedrock-support/disable',
         '/admin/feature-flags/bedrock-support/enable',
         '/admin/feature-flags/{flag}/disable',

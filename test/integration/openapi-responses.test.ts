@@ -299,6 +299,24 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
 
+  /** The morning check and the weekly review run on the operator's command, read back by id and as the latest. */
+  const reporting = async () => {
+    await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
+    const runner = startTestRunner(t, ['bedrock-support']);
+    await vi.waitFor(async () => expect((await t.reader.snapshot({ maxAgeMs: 0 })).queues['bedrock-support'].workers.count).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+    for (const kind of ['daily', 'weekly']) {
+      const accepted = await call('POST', `/admin/bedrock-support/reports/${kind}`, 202, { role: 'operator' });
+      const url = accepted.statusUrl as string;
+      await vi.waitFor(async () => expect((await t.call('GET', url, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+      await call('GET', url, 200, { role: 'viewer' });
+      await call('GET', `/admin/bedrock-support/reports/${kind}/latest`, 200, { role: 'viewer' });
+    }
+    await call('GET', '/admin/bedrock-support/reports/daily/report-nope', 404, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/metrics/series?window=24h', 200, { role: 'viewer' });
+    await runner.close();
+    await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
+  };
+
   /** Active: an agent's executions posted, analysed on the runbook's command, and every meta-monitor read. */
   const metaMonitoring = async () => {
     await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
@@ -525,6 +543,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     await activation();
     await auditing();
     await metaMonitoring();
+    await reporting();
     await askingAndCosts();
     await auditTrailManagement();
     await complianceOperations();
@@ -550,6 +569,7 @@ describe('every answer conforms to the OpenAPI document', () => {
     posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     posts.push('POST /admin/bedrock-support/audit-trail/archive 202', 'POST /admin/bedrock-support/audit-trail/cleanup 200');
     posts.push('POST /admin/bedrock-support/compliance/report 202');
+    posts.push('POST /admin/bedrock-support/reports/{kind} 202');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });

@@ -63,7 +63,7 @@ export function reportHtml(report: AuditReport): string {
   return viewHtml(reportView(report));
 }
 
-/** Any report view as one offline HTML file (the compliance report renders through this too). */
+/** Any report view as one self-contained HTML file (the compliance report, the daily check and the weekly review use it too). */
 export function viewHtml(view: ReportView): string {
   const title = escapeHtml(view.title);
   return [

@@ -37,7 +37,7 @@ export function reportMarkdown(report: AuditReport): string {
   return viewMarkdown(reportView(report));
 }
 
-/** Any report view as Markdown (the compliance report renders through this too). */
+/** Any report view as Markdown (the compliance report, the daily check and the weekly review use it too). */
 export function viewMarkdown(view: ReportView): string {
   return `${[`# ${markdownInline(view.title)}`, ...view.blocks.map((b) => render(b).join('\n'))].join('\n\n')}\n`;
 }
