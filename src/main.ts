@@ -15,7 +15,7 @@ import { statusOf } from './domain/support-mode/state.js';
 import { declaredSchedules } from './jobs/registry.js';
 import { keyLayout, type KeyLayout } from './key-layout.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { closeRedis, createRedis, waitReady } from './redis.js';
+import { closeRedis, createRedis, firstNodeUrl, waitReady } from './redis.js';
 import { redisOutageLog } from './redis-outage.js';
 import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
@@ -52,6 +52,8 @@ async function startWorkerRole(
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
+  // A cluster that failed over stays ready: its new slot map is the end of the outage.
+  jobs.on('refresh', () => outage.restored());
   const adapters = composeAdapters({
     config,
     redis: jobs,
@@ -263,6 +265,7 @@ async function run(invocation: Invocation): Promise<void> {
   }, logger);
   for (const redis of [client, blocking, subscriber]) {
     redis?.on('ready', () => outage.restored());
+    redis?.on('refresh', () => outage.restored());
   }
   client.on('ready', () => {
     if (appliesDeclared) {
@@ -280,7 +283,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => processMetrics.stop());
   if (has('api')) {
     try {
-      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys, url));
+      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys, firstNodeUrl(url)));
     } catch (err) {
       // Whatever started before the API stops again, then the one line says why.
       for (const stop of stops) {

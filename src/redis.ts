@@ -182,6 +182,16 @@ export async function serverIsClusterNode(url: string, timeoutMs = 2_000): Promi
   }
 }
 
+/** Where a URL points, as one server's URL without credentials: a cluster URL's first seed node (what the residency answer reads the host of). */
+export function firstNodeUrl(url: string): string {
+  if (!isClusterUrl(url)) {
+    return url;
+  }
+  const c = parseClusterUrl(url);
+  const first = c.nodes[0] as { host: string; port: number };
+  return `${c.tls ? 'rediss' : 'redis'}://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}`;
+}
+
 /** A single server's URL as the seed of a cluster URL (same credentials and TLS). */
 export function clusterUrlFromNode(url: string): string {
   const u = new URL(url);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { combineRedisFacts } from '../../src/domain/audit/redis-facts.js';
 import { executionShards, keyLayout } from '../../src/key-layout.js';
-import { clusterUrlFromNode, clusterUrlOf, isClusterUrl, isRedisUnreachable, parseClusterUrl } from '../../src/redis.js';
+import { clusterUrlFromNode, clusterUrlOf, firstNodeUrl, isClusterUrl, isRedisUnreachable, parseClusterUrl } from '../../src/redis.js';
 import { describeRedisUrl } from '../../src/redis-server.js';
 import { withoutPassword } from '../../src/runtime/invocation.js';
 import { shardIndex } from '../../src/store/executions.store.js';
@@ -52,6 +52,8 @@ describe('cluster URLs', () => {
     expect(clusterUrlOf('a:1,b:2', 'rediss://:pw@ignored:6379')).toBe('rediss+cluster://:pw@a:1,b:2');
     expect(clusterUrlFromNode('redis://127.0.0.1:7001')).toBe('redis+cluster://127.0.0.1:7001');
     expect(isClusterUrl('redis://x:1')).toBe(false);
+    expect(firstNodeUrl('rediss+cluster://u:pw@cfg.example.cache.amazonaws.com:6379,b:2')).toBe('rediss://cfg.example.cache.amazonaws.com:6379');
+    expect(firstNodeUrl('redis://:pw@one:6379')).toBe('redis://:pw@one:6379');
   });
 
   it('masks the password in messages and logs', () => {
