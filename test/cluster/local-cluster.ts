@@ -18,7 +18,7 @@ export interface ClusterNodeProcess {
 }
 
 export interface LocalCluster {
-  /** Three masters (each a third of the slots) and one replica, of `replicaOf`. */
+  /** Three masters (each a third of the slots) and, when asked for, one replica. */
   nodes: ClusterNodeProcess[];
   masters(): Promise<{ port: number; id: string; slots: [number, number][] }[]>;
   /** The port of the node that owns the slot of `key` now. */
@@ -69,14 +69,14 @@ export async function until(what: string, check: () => Promise<boolean>, timeout
 
 /**
  * A Redis Cluster on loopback, on free ports, in a temporary directory: three masters made with
- * `redis-cli --cluster create`, then a replica of the master that owns `replicaFor`'s slot, added
- * with `redis-cli --cluster add-node --cluster-slave`. Resolves once every node reports
+ * `redis-cli --cluster create`, then (given `replicaFor`) a replica of the master that owns that
+ * key's slot, added with `redis-cli --cluster add-node --cluster-slave`. Resolves once every node reports
  * `cluster_state:ok` and the replica's link to its master is up.
  */
-export async function startLocalCluster(options: { replicaFor: string }): Promise<LocalCluster> {
+export async function startLocalCluster(options: { replicaFor?: string }): Promise<LocalCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'bsm-cluster-'));
   const ports: number[] = [];
-  while (ports.length < 4) {
+  while (ports.length < (options.replicaFor === undefined ? 3 : 4)) {
     const p = await freePort();
     if (!ports.includes(p)) {
       ports.push(p);
@@ -113,16 +113,18 @@ export async function startLocalCluster(options: { replicaFor: string }): Promis
     for (const port of ports) {
       processes.push(await startNode(port, dir));
     }
-    const [a, b, c, r] = ports as [number, number, number, number];
+    const [a, b, c, r] = ports as [number, number, number, number | undefined];
     await cli('--cluster', 'create', `127.0.0.1:${a}`, `127.0.0.1:${b}`, `127.0.0.1:${c}`, '--cluster-replicas', '0', '--cluster-yes');
     const seed = node(a);
     await until('three masters agree on the slots', async () => (await seed.cluster('INFO')).includes('cluster_state:ok'));
-    const slot = Number(await seed.cluster('KEYSLOT', options.replicaFor));
-    const owner = await ownerPort(seed, slot);
-    const masterId = String(await node(owner).cluster('MYID'));
-    await cli('--cluster', 'add-node', `127.0.0.1:${r}`, `127.0.0.1:${owner}`, '--cluster-slave', '--cluster-master-id', masterId);
-    const replica = node(r);
-    await until('the replica is linked to its master', async () => /master_link_status:up/.test(await replica.info('replication')));
+    if (options.replicaFor !== undefined && r !== undefined) {
+      const slot = Number(await seed.cluster('KEYSLOT', options.replicaFor));
+      const owner = await ownerPort(seed, slot);
+      const masterId = String(await node(owner).cluster('MYID'));
+      await cli('--cluster', 'add-node', `127.0.0.1:${r}`, `127.0.0.1:${owner}`, '--cluster-slave', '--cluster-master-id', masterId);
+      const replica = node(r);
+      await until('the replica is linked to its master', async () => /master_link_status:up/.test(await replica.info('replication')));
+    }
     for (const port of ports) {
       const n = node(port);
       await until(`node ${port} sees the cluster ok`, async () => (await n.cluster('INFO')).includes('cluster_state:ok'));
