@@ -191,7 +191,8 @@ describe('on a Redis Cluster', () => {
     expect((await api('/health')).status).toBeLessThan(500);
     // The failover is an outage of one node at most: logged as one, never a stack trace.
     const errors = service.output().split('\n').filter((l) => l.includes('"level":"ERROR"') || l.includes('"level":"FATAL"'));
-    report('cluster failover log', { warnings: service.output().split('\n').filter((l) => l.includes('"level":"WARN"')).length, errors: errors.length });
+    const warnings = service.output().split('\n').filter((l) => l.includes('"level":"WARN"'));
+    report('cluster failover log', { warnings: warnings.length, errors: errors.length, warned: warnings.map((l) => (JSON.parse(l) as { msg?: string; err?: string }).err ?? '').join(' | ') });
     expect(errors.map((l) => l.slice(0, 300))).toEqual([]);
     expect(service.output()).not.toMatch(/Unhandled|ReplyError|\n\s+at /);
     await queue.close();
