@@ -135,6 +135,23 @@ describe('on a Redis Cluster', () => {
     expect(shardOwners.size).toBe(3);
   }, 60_000);
 
+  it('an API process given only REDIS_CLUSTER_NODES shares the state: the same support mode, the same audit', async () => {
+    const apiPort = await freePort();
+    const other = spawnBsm(['api'], { REDIS_URL: '', REDIS_CLUSTER_NODES: `127.0.0.1:${seedPort}`, BSM_PREFIX: install, BSM_DATA_DIR: dataDir, PORT: String(apiPort), BSM_API_KEYS: `admin:admin:${token}`, LOG_LEVEL: 'info' });
+    try {
+      await eventually(() => Promise.resolve(other.output().includes('api listening') || other.exitCode !== null), 90_000, 100);
+      expect(other.output()).toContain('api listening');
+      expect(other.output()).toContain('using Redis Cluster');
+      const get = (path: string) => fetch(`http://127.0.0.1:${apiPort}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(20_000) });
+      expect((await json<{ status: string }>(await get('/admin/bedrock-support/status'))).status).toBe('active');
+      const latest = await get('/admin/bedrock-support/audit/latest');
+      expect(latest.status).toBe(200);
+      expect((await get('/health')).status).toBe(200);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('fails over the master of the compliance queue while jobs and executions flow, and loses none', async () => {
     const queue = new Queue('compliance', { connection: conn, prefix: layout.queuePrefix('compliance') });
     queue.on('error', () => undefined);
