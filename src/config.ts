@@ -132,9 +132,15 @@ const settings = {
     secret: true,
   }),
   REDIS_URL: setting({
-    description: 'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start)',
-    expected: 'a redis:// or rediss:// URL',
-    schema: url(['redis:', 'rediss:']),
+    description:
+      'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start). A Redis Cluster: `redis+cluster://host:port,host:port` (TLS: `rediss+cluster://`), or the URL of any one of its nodes (found to be a cluster node at start-up)',
+    expected: 'a redis:// or rediss:// URL, or redis+cluster://host:port,host:port',
+    schema: z.union([url(['redis:', 'rediss:']), z.string().trim().regex(/^rediss?\+cluster:\/\/([^@/]*@)?[^/,@]+(,[^/,@]+)*\/?$/)]),
+  }),
+  REDIS_CLUSTER_NODES: setting({
+    description: 'seed nodes of a Redis Cluster (any of its nodes; the rest are found from them): every connection is a cluster connection. Credentials and TLS come from REDIS_URL when it is set too (its host is then not used)',
+    expected: 'comma-separated host:port (e.g. 10.0.0.1:6379,10.0.0.2:6379)',
+    schema: z.string().trim().regex(/^[^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*$/),
   }),
   BSM_PREFIX: setting({
     description: 'prefix of every Redis key and queue',

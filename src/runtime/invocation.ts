@@ -121,6 +121,9 @@ export function listenProblem(err: NodeJS.ErrnoException, host: string, port: nu
 
 /** `url` with any password replaced, for messages. */
 export function withoutPassword(url: string): string {
+  if (/^rediss?\+cluster:\/\//.test(url)) {
+    return url.replace(/^(rediss?\+cluster:\/\/[^:@/]*:)[^@]*@/, '$1***@');
+  }
   try {
     const u = new URL(url);
     if (u.password) {
