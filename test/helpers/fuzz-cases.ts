@@ -203,7 +203,9 @@ export class FuzzGenerator {
         const read = method === 'GET';
         // A read is refused only for lack of credentials; a change whenever its input is wrong.
         const expect = read ? 'any' : 'refused';
-        cases.push({ ...base, category: 'read', path: concrete(), caller: this.caller(), expect: read ? 'any' : 'refused', rawBody: read ? undefined : '{"unknown":1}', headers: read ? {} : json });
+        // OTLP (`/v1/…`) is a protocol of its own: receivers ignore unknown fields and the query, so `{"unknown":1}` is an empty export.
+        const otlp = route.startsWith('/v1/');
+        cases.push({ ...base, category: 'read', path: concrete(), caller: this.caller(), expect: read || otlp ? 'any' : 'refused', rawBody: read ? undefined : '{"unknown":1}', headers: read ? {} : json });
         for (const value of oddSegments) {
           if (params.length > 0) {
             cases.push({ ...base, category: 'path-param', path: concrete(value), caller: this.caller(), expect, ...(read ? {} : { rawBody: '{}', headers: json }) });
@@ -217,7 +219,7 @@ export class FuzzGenerator {
         }
         for (const q of ['verbose=1', 'window=1y', 'window=0h', 'window=%00', 'days=abc', 'days=0', 'days=41', 'days=1.5', 'days=1&days=2', 'days=-1', `days=${'9'.repeat(400)}`, 'window[]=1', '__proto__=1']) {
           // Health answers ignore their query; the other reads refuse an unknown or malformed one.
-          cases.push({ ...base, category: 'query', path: `${concrete()}?${q}`, caller: this.caller(), expect: route.startsWith('/health') ? 'any' : 'refused', ...(read ? {} : { rawBody: '{"unknown":1}', headers: json }) });
+          cases.push({ ...base, category: 'query', path: `${concrete()}?${q}`, caller: this.caller(), expect: route.startsWith('/health') || otlp ? 'any' : 'refused', ...(read ? {} : { rawBody: '{"unknown":1}', headers: json }) });
         }
         if (read) {
           continue;

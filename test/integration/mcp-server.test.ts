@@ -253,14 +253,15 @@ describe('the MCP endpoint', () => {
     expect(content && 'text' in content ? (JSON.parse(content.text) as { analysisId: string }).analysisId : null).toBe(done.analysisId);
   }, 90_000);
 
-  it('ask_support asks the operator through the router; its free text is redacted in the audit trail', async () => {
+  it('ask_support asks the operator through the router; its free text stays out of the audit trail (size and hash only)', async () => {
     const client = await connect('operator');
     const answer = await call(client, 'ask_support', { question: 'Why do deploys fail? Mail me at jane.doe@example.com', operation: 'meta_monitor' });
     expect(answer.isError).toBeFalsy();
     expect(structured<{ answer: string; path: string }>(answer)).toMatchObject({ answer: expect.any(String) as unknown, path: 'local' });
     const entry = (await t.auditTrail.range()).reverse().find((e) => e.event?.action === 'http.request' && e.event.target === 'POST /admin/bedrock-support/assist');
     const recorded = JSON.stringify(entry?.event?.details);
-    expect(recorded).toContain('Why do deploys fail?');
+    expect(entry?.event?.details).toMatchObject({ body: { bytes: expect.any(Number) as unknown, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown } });
+    expect(recorded).not.toContain('Why do deploys fail?');
     expect(recorded).not.toContain('jane.doe@example.com');
   });
   it('a wait that runs out answers what is known: not finished, the job still queued', async () => {

@@ -57,9 +57,9 @@ describe('the role matrix over every protected route', () => {
         seen.push(`${role}:${allowed ? 'in' : '403'}`);
       }
     }
-    // The ingest role gets in on the execution ingest route only; every other route refuses it.
+    // The ingest role gets in on the two ingest routes only (executions as JSON, OTLP spans); every other route refuses it.
     expect(new Set(seen)).toEqual(new Set(['viewer:in', 'viewer:403', 'operator:in', 'operator:403', 'approver:in', 'approver:403', 'admin:in', 'ingest:in', 'ingest:403']));
-    expect(operations.filter((op) => op.permission === 'ingest').map((op) => `${op.method} ${op.path}`)).toEqual(['POST /admin/bedrock-support/meta-monitor/executions']);
+    expect(operations.filter((op) => op.permission === 'ingest').map((op) => `${op.method} ${op.path}`)).toEqual(['POST /admin/bedrock-support/meta-monitor/executions', 'POST /v1/traces']);
   });
 
   it('an ingest key is refused the status, Bull Board and every other /admin and /test route', async () => {

@@ -204,7 +204,8 @@ describe('the prober around every probe', () => {
     expect(o.status).toBe('fail');
     expect(o.reach).toEqual({ reachable: false, cause: 'timeout', detail: 'no answer within 50 ms' });
     expect(unmet(o)).toEqual({ reachable: 'broken_integration' });
-    expect(o.durationMs).toBeGreaterThanOrEqual(50);
+    // A timer may fire a fraction of a millisecond before the clock that measures it says 50 ms.
+    expect(o.durationMs).toBeGreaterThanOrEqual(49);
   });
 
   it("takes the caller's timeout signal as a timeout too", async () => {
