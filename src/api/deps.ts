@@ -4,6 +4,7 @@ import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { AuditTrailService } from '../domain/audit-trail/service.js';
 import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
+import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
 import type { FleetControl, FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
@@ -106,6 +107,8 @@ export interface ComplianceSettings {
   redisUrl: string;
   /** `BSM_ARCHIVE_URL`. */
   archiveUrl: string;
+  /** Every configured archive destination and where it is, measured when called (an S3 bucket's region asked of S3). */
+  archives?: () => Promise<ArchiveLocation[]>;
   /** `BSM_RETENTION_LIMIT_HOURS`: the longest a finished job may be kept. */
   jobLimitHours: number;
   /** Above this many audit-trail entries in Redis the status verifies the newest `tailEntries` only (default 100,000 and 10,000). */

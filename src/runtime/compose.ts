@@ -16,7 +16,6 @@ import type { JobDeps } from '../jobs/deps.js';
 import type { Logger } from '../observability/logger.js';
 import { createFleet, type Fleet } from '../queues/fleet.js';
 import { jobOptionSettings } from '../queues/define.js';
-import { archiveDestinations } from '../store/archive-sink.js';
 import { createArchiveRegistry } from '../store/audit-archive.store.js';
 import { redisLock } from '../store/lock.js';
 import { createAuditTrail } from '../store/audit-trail.store.js';
@@ -61,6 +60,8 @@ import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { queueNames } from '../domain/queue-names.js';
 import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
+import { configuredArchiveDestinations, measureArchiveLocations } from './archive.js';
+import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
 import { supportModeFor } from './support-mode.js';
 
 /** Every adapter of the service on one Redis connection, and the job handlers' view of them. */
@@ -70,6 +71,8 @@ export interface Adapters {
   auditTrail: AuditTrail;
   /** The audit trail's verification, signed checkpoints, archive and cleanup. */
   auditTrailService: AuditTrailService;
+  /** Every configured archive destination and where it is, measured when called (an S3 bucket's region from HeadBucket). */
+  archiveLocations: () => Promise<ArchiveLocation[]>;
   llm: Llm;
   supportMode: SupportModeService;
   featureFlags: FeatureFlagService;
@@ -108,7 +111,7 @@ export interface ComposeOptions {
   control: ControlChannel;
   /** Connection errors of the queues. */
   onQueueError?: (queue: QueueName, err: Error) => void;
-  /** The archive destinations; default: `default`, at `BSM_ARCHIVE_URL`. */
+  /** The archive destinations; default: `default` at `BSM_ARCHIVE_URL`, then those of `BSM_ARCHIVE_DESTINATIONS`. */
   archiveDestinations?: ArchiveDestinations;
   /** The key that signs checkpoints and manifests, where this process has one (`BSM_AUDIT_SIGNING_KEY`, or the `all` role's key file). */
   auditSigner?: AuditSigner | null;
@@ -205,10 +208,11 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, prefix);
+  const destinations = options.archiveDestinations ?? configuredArchiveDestinations(config);
   const auditTrailService = createAuditTrailService({
     trail: auditTrail,
     registry: createArchiveRegistry(redis, prefix),
-    destinations: options.archiveDestinations ?? archiveDestinations([{ name: 'default', url: config.BSM_ARCHIVE_URL }]),
+    destinations,
     signer: options.auditSigner ?? null,
     // Checkpoints, archive runs and cleanups take turns across the fleet.
     exclusive: redisLock(redis, `${prefix}:audit-trail:archive-lock`, {
@@ -393,6 +397,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     fleetReader,
     auditTrail,
     auditTrailService,
+    archiveLocations: () => measureArchiveLocations(destinations),
     llm,
     supportMode,
     featureFlags,
