@@ -9,6 +9,7 @@ import { alertRoutes } from './alerts.routes.js';
 import { auditRoutes } from './audit.routes.js';
 import { auditTrailRoutes } from './audit-trail.routes.js';
 import { complianceRoutes } from './compliance.routes.js';
+import { erasureRoutes } from './erasure.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate, scraperOrReader } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
@@ -121,6 +122,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', cloudwatchRoutes(deps));
   app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/admin/bedrock-support', complianceRoutes(deps));
+  app.route('/admin/bedrock-support', erasureRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));

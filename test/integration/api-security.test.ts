@@ -78,6 +78,7 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/compliance/gdpr/status',
         'GET /admin/bedrock-support/compliance/gdpr/residency',
         'GET /admin/bedrock-support/compliance/pii/status',
+        'POST /admin/bedrock-support/compliance/erasure',
       ]),
     );
     for (const op of operations) {
@@ -164,6 +165,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/audit-trail/cleanup',
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/cloudwatch/dashboards',
+        '/admin/bedrock-support/compliance/erasure',
         '/admin/bedrock-support/components/{component}/restart',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',
