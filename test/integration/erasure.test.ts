@@ -24,7 +24,7 @@ async function dumpKeys(redis: Redis, prefix: string): Promise<string> {
       type === 'string'
         ? await redis.get(key)
         : type === 'zset'
-          ? await redis.zrange(key, 0, -1, 'WITHSCORES')
+          ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
           : type === 'hash'
             ? await redis.hgetall(key)
             : type === 'list'
