@@ -86,7 +86,10 @@ async function auditTrailMeasure(deps: ComplianceDeps): Promise<AuditTrailMeasur
   if (stored > bound.fullLimit) {
     const result = verifyTail(await deps.auditTrail.tail(bound.tailEntries), bound.tailEntries);
     const first = result.breaks[0];
-    return { ok: result.ok, stored, scope: 'tail', checked: result.checked, problem: first ? `${result.breaks.length} break(s), first at seq ${first.seq}: ${first.problem}: ${first.detail}` : null };
+    const problem = first ? `${result.breaks.length} break(s), first at seq ${first.seq}: ${first.problem}: ${first.detail}` : null;
+    // A break in the newest entries blocks LLM calls; only a full verification lifts the block.
+    await deps.llm.gate.recordChain({ ok: result.ok, full: false, detail: problem ?? 'verified', source: 'gdpr-status (newest entries)' });
+    return { ok: result.ok, stored, scope: 'tail', checked: result.checked, problem };
   }
   const report = await deps.auditTrailService.verify('all');
   const first = report.firstProblem;

@@ -5,6 +5,7 @@ import type { AuditTrailService } from '../domain/audit-trail/service.js';
 import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
 import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
 import type { FleetControl, FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
@@ -55,7 +56,16 @@ export interface ApiDeps {
   /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
   featureFlags: FeatureFlagService;
   /** The LLM router, budget and PII counts; the local template writer for narratives while the `llm-narratives` flag is off. */
-  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean }; assistLimit: RateLimiter; local: Pick<LlmProvider, 'complete'> };
+  llm: {
+    router: LlmRouter;
+    budget: Budget;
+    pii: PiiCounter;
+    configured: { direct: boolean; mcp: boolean };
+    assistLimit: RateLimiter;
+    local: Pick<LlmProvider, 'complete'>;
+    /** The critical compliance violations that block LLM calls; the status route records a broken trail there. */
+    gate: Pick<LlmGate, 'violations' | 'recordChain'>;
+  };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */

@@ -22,6 +22,7 @@ import type { AlertService } from '../domain/alerts/service.js';
 import type { AutoShutdownTrigger } from '../domain/alerts/auto-shutdown.js';
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { MetricPublisher } from '../domain/cloudwatch/publish.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -68,6 +69,8 @@ export interface JobDeps {
     thresholds: AlertThresholds;
     /** Audit-trail entries whose chain each evaluation verifies (`BSM_ALERT_AUDIT_TAIL`). */
     auditTail: number;
+    /** The critical compliance violations that block LLM calls; the evaluation records a break in the newest entries there. */
+    llmGate: Pick<LlmGate, 'violations' | 'recordChain'>;
     /** The LLM router's decisions, efficiency and spend over the last `windowMs` (its decisions' tally). */
     llm: (windowMs: number) => Promise<{ decisions: number; efficiency: number | null; costUsd: number }>;
     autoShutdown: {

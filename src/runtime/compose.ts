@@ -60,6 +60,7 @@ import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { queueNames } from '../domain/queue-names.js';
 import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
 import { configuredArchiveDestinations, measureArchiveLocations } from './archive.js';
 import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
 import { supportModeFor } from './support-mode.js';
@@ -148,6 +149,27 @@ function measuredRemediations(service: RemediationService, metrics: MetricsRecor
 }
 
 /**
+ * The audit-trail service, with every verification's verdict handed to the LLM gate: a failing one
+ * blocks LLM calls across the fleet, a full one that passes lifts the block.
+ */
+function recordingChainVerdicts(service: AuditTrailService, gate: LlmGate): AuditTrailService {
+  return {
+    ...service,
+    async verify(scope, options) {
+      const report = await service.verify(scope, options);
+      const first = report.firstProblem;
+      await gate.recordChain({
+        ok: report.ok,
+        full: scope === 'all',
+        detail: first ? `${report.problemCount} problem(s), first ${first.seq === null ? '' : `at seq ${first.seq} `}${first.code}: ${first.detail}` : 'verified',
+        source: `audit-trail verification (${scope})`,
+      });
+      return report;
+    },
+  };
+}
+
+/**
  * The support-mode service, with the fleet reader told after every transition (and queue
  * re-application) of this process, so `/status` right after one shows the queues as it left them.
  */
@@ -208,8 +230,12 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const { config, redis, prefix, logger } = options;
   const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, prefix);
+  const metrics = options.metrics ?? createMetricsStore(redis, prefix);
+  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
+    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  );
   const destinations = options.archiveDestinations ?? configuredArchiveDestinations(config);
-  const auditTrailService = createAuditTrailService({
+  const auditTrailService = recordingChainVerdicts(createAuditTrailService({
     trail: auditTrail,
     registry: createArchiveRegistry(redis, prefix),
     destinations,
@@ -221,11 +247,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       busy: () => new AuditArchiveBusyError('another checkpoint, archive run or cleanup of the audit trail is under way: try again when it is done'),
     }),
     clock: () => new Date(),
-  });
-  const metrics = options.metrics ?? createMetricsStore(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
-    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
-  );
+  }), llm.gate);
   const alerts = createAlertService({
     store: createAlertStore(redis, prefix),
     queue: {
@@ -379,6 +401,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       service: alerts,
       thresholds: alertThresholds(config),
       auditTail: config.BSM_ALERT_AUDIT_TAIL,
+      llmGate: llm.gate,
       llm: async (windowMs) => {
         const m = await llm.router.routingMetrics(windowMs);
         return { decisions: m.decisions, efficiency: m.efficiency, costUsd: m.costUsd };
