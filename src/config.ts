@@ -64,6 +64,13 @@ const url = (protocols: string[]) =>
       }
     });
 
+/** An archive destination: `file://<path>`, or `s3://<bucket>/<prefix>` (a trailing `/` dropped, so one destination has one URL). */
+const archiveUrl = z
+  .string()
+  .trim()
+  .regex(/^(file:\/\/.|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$)/)
+  .transform((v) => (v.startsWith('s3://') ? v.replace(/\/+$/, '') : v));
+
 /**
  * Five-field cron pattern (minute hour day-of-month month day-of-week), interpreted in UTC, parsed
  * by the cron-parser BullMQ's schedulers use, so a pattern it would refuse never gets past start-up.
@@ -260,11 +267,36 @@ const settings = {
     default: [...autoShutdownTriggers],
   }),
   BSM_ARCHIVE_URL: setting({
-    description: 'audit-trail archive directory, file://<path> (relative paths from the working directory)',
-    // s3:// comes with the compliance capability; until then it is refused here rather than at the first archive run.
-    expected: 'a file:// URL (s3:// is not supported yet)',
-    schema: z.string().trim().regex(/^file:\/\/./),
+    description: 'the primary audit-trail archive destination (named `default`; the signed checkpoints live there): file://<path> (relative paths from the working directory) or s3://<bucket>/<prefix>',
+    expected: 'a file:// URL or s3://<bucket>/<prefix>',
+    schema: archiveUrl,
     default: 'file://./data/archive',
+  }),
+  BSM_ARCHIVE_DESTINATIONS: setting({
+    description: 'further audit-trail archive destinations an archive request may name, comma-separated name=url pairs (file:// or s3://); `default` is BSM_ARCHIVE_URL',
+    expected: 'name=url[,name=url...] with names of letters, digits, "-" or "_" (not "default"), each url file:// or s3://<bucket>/<prefix>, no name or url twice',
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => v.split(',').map((pair) => pair.trim()))
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(/^[A-Za-z0-9_-]{1,64}=.+$/)
+              .transform((pair) => ({ name: pair.slice(0, pair.indexOf('=')), url: pair.slice(pair.indexOf('=') + 1) }))
+              .pipe(z.object({ name: z.string().refine((n) => n !== 'default'), url: archiveUrl })),
+          )
+          .min(1)
+          .refine((all) => new Set(all.map((d) => d.name)).size === all.length && new Set(all.map((d) => d.url)).size === all.length),
+      ),
+  }),
+  BSM_ARCHIVE_S3_FORCE_PATH_STYLE: setting({
+    description: 'path-style S3 requests (endpoint/bucket/key) for s3:// archive destinations, as most S3-compatible stores behind AWS_ENDPOINT_URL_S3 want; virtual-host style (bucket.endpoint/key) when false',
+    expected: 'true or false',
+    schema: bool,
+    default: false,
   }),
   LOG_LEVEL: setting({ description: 'pino level', expected: logLevels.join(', '), schema: z.enum(logLevels), default: 'info' }),
   BSM_SHUTDOWN_GRACE_MS: setting({

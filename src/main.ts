@@ -159,7 +159,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     metrics: apiMetricsOf(adapters, config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
     cloudwatch: adapters.cloudwatch,
-    compliance: { redisUrl, archiveUrl: config.BSM_ARCHIVE_URL, jobLimitHours: config.BSM_RETENTION_LIMIT_HOURS },
+    compliance: { redisUrl, archiveUrl: config.BSM_ARCHIVE_URL, archives: adapters.archiveLocations, jobLimitHours: config.BSM_RETENTION_LIMIT_HOURS },
     control: fleetControlOver(control),
     clock: () => new Date(),
     publicUrl: config.BSM_PUBLIC_URL,

@@ -10,6 +10,7 @@ import { auditRoutes } from './audit.routes.js';
 import { auditTrailRoutes } from './audit-trail.routes.js';
 import { complianceRoutes } from './compliance.routes.js';
 import { complianceReportRoutes } from './compliance-report.routes.js';
+import { erasureRoutes } from './erasure.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate, scraperOrReader } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
@@ -137,6 +138,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', complianceRoutes(deps));
   app.route('/admin/bedrock-support', complianceReportRoutes(deps));
   app.route('/admin/bedrock-support', reportRoutes(deps));
+  app.route('/admin/bedrock-support', erasureRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
   app.route('/v1', otlpRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));

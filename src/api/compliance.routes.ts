@@ -79,7 +79,10 @@ async function auditTrailMeasure(deps: ComplianceDeps): Promise<AuditTrailMeasur
   if (stored > bound.fullLimit) {
     const result = verifyTail(await deps.auditTrail.tail(bound.tailEntries), bound.tailEntries);
     const first = result.breaks[0];
-    return { ok: result.ok, stored, scope: 'tail', checked: result.checked, problem: first ? `${result.breaks.length} break(s), first at seq ${first.seq}: ${first.problem}: ${first.detail}` : null };
+    const problem = first ? `${result.breaks.length} break(s), first at seq ${first.seq}: ${first.problem}: ${first.detail}` : null;
+    // A break in the newest entries blocks LLM calls; only a full verification lifts the block.
+    await deps.llm.gate.recordChain({ ok: result.ok, full: false, detail: problem ?? 'verified', source: 'gdpr-status (newest entries)' });
+    return { ok: result.ok, stored, scope: 'tail', checked: result.checked, problem };
   }
   const report = await deps.auditTrailService.verify('all');
   const first = report.firstProblem;
@@ -110,9 +113,9 @@ export function complianceRoutes(deps: ComplianceDeps) {
       responses: { 200: jsonResponse(Status, '`compliant` when every check passes, else `violation`; each check with what was measured'), ...protectedErrors },
     }),
     async (c) => {
-      const [kept, trail] = await Promise.all([retention(deps), auditTrailMeasure(deps)]);
+      const [kept, trail, archives] = await Promise.all([retention(deps), auditTrailMeasure(deps), deps.compliance.archives?.()]);
       const status = buildGdprStatus(
-        { residency: deps.llm.router.residency(), selfTest: piiSelfTest(), retention: kept, auditTrail: trail, archiveUrl: deps.compliance.archiveUrl },
+        { residency: deps.llm.router.residency(), selfTest: piiSelfTest(), retention: kept, auditTrail: trail, archiveUrl: deps.compliance.archiveUrl, ...(archives ? { archives } : {}) },
         deps.clock(),
       );
       return c.json(status, 200);
@@ -128,9 +131,10 @@ export function complianceRoutes(deps: ComplianceDeps) {
       request: noQuery,
       responses: { 200: jsonResponse(Residency, 'One entry per kind of data'), ...protectedErrors },
     }),
-    (c) => {
+    async (c) => {
       const redis = redisPlace(deps.compliance.redisUrl);
       const archive = archivePlace(deps.compliance.archiveUrl);
+      const measured = await deps.compliance.archives?.();
       const decided = deps.llm.router.residency();
       const paths: z.infer<typeof ResidencyEntry>[] = decided.map(({ path, verdict }) => ({
         data: `LLM prompts (redacted), ${path} path${deps.llm.configured[path] ? '' : ' (not enabled)'}`,
@@ -143,12 +147,16 @@ export function complianceRoutes(deps: ComplianceDeps) {
       }
       const entries: z.infer<typeof ResidencyEntry>[] = [
         { data: 'queues, jobs, audit trail, execution records, settings (Redis)', ...redis },
-        {
-          data: 'archived audit trail',
-          where: archive.where,
-          region: archive.region,
-          basis: archive.kind === 'local' ? 'a file:// directory on the host of the process that archives' : archive.region ? 'named in BSM_ARCHIVE_URL' : 'BSM_ARCHIVE_URL names no region',
-        },
+        ...(measured
+          ? measured.map((a) => ({ data: a.name === 'default' ? 'archived audit trail' : `archived audit trail (destination ${a.name})`, where: a.kind === 'local' ? a.url.slice('file://'.length) : a.url, region: a.region, basis: a.basis }))
+          : [
+              {
+                data: 'archived audit trail',
+                where: archive.where,
+                region: archive.region,
+                basis: archive.kind === 'local' ? 'a file:// directory on the host of the process that archives' : archive.region ? 'named in BSM_ARCHIVE_URL' : 'BSM_ARCHIVE_URL names no region',
+              },
+            ]),
         ...paths,
       ];
       return c.json({ measuredAt: deps.clock().toISOString(), entries }, 200);

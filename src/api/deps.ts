@@ -4,6 +4,8 @@ import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import type { AuditTrailService } from '../domain/audit-trail/service.js';
 import type { FeatureFlagService } from '../domain/feature-flags.service.js';
 import type { PiiCounter } from '../domain/compliance/ports.js';
+import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
 import type { FleetControl, FleetReader } from '../domain/fleet/ports.js';
 import type { Budget } from '../domain/llm/budget.js';
 import type { LlmRouter } from '../domain/llm/router.js';
@@ -54,7 +56,16 @@ export interface ApiDeps {
   /** The feature-flag registry: reads every flag, changes all but the master switch (that is `supportMode`'s). */
   featureFlags: FeatureFlagService;
   /** The LLM router, budget and PII counts; the local template writer for narratives while the `llm-narratives` flag is off. */
-  llm: { router: LlmRouter; budget: Budget; pii: PiiCounter; configured: { direct: boolean; mcp: boolean }; assistLimit: RateLimiter; local: Pick<LlmProvider, 'complete'> };
+  llm: {
+    router: LlmRouter;
+    budget: Budget;
+    pii: PiiCounter;
+    configured: { direct: boolean; mcp: boolean };
+    assistLimit: RateLimiter;
+    local: Pick<LlmProvider, 'complete'>;
+    /** The critical compliance violations that block LLM calls; the status route records a broken trail there. */
+    gate: Pick<LlmGate, 'violations' | 'recordChain'>;
+  };
   logger: Logger;
   schedules: () => Promise<ScheduleState[]>;
   /** Each queue's settings (`config.queues`): the board reads the rate limit, to tell a reached limit from a used window. */
@@ -109,6 +120,8 @@ export interface ComplianceSettings {
   redisUrl: string;
   /** `BSM_ARCHIVE_URL`. */
   archiveUrl: string;
+  /** Every configured archive destination and where it is, measured when called (an S3 bucket's region asked of S3). */
+  archives?: () => Promise<ArchiveLocation[]>;
   /** `BSM_RETENTION_LIMIT_HOURS`: the longest a finished job may be kept. */
   jobLimitHours: number;
   /** Above this many audit-trail entries in Redis the status verifies the newest `tailEntries` only (default 100,000 and 10,000). */

@@ -10,5 +10,7 @@ export interface AppEnv {
     clientRequestId?: string;
     /** Set by a bulk route: the audit trail keeps the body's size and SHA-256 instead of the body. */
     bulkBody?: { bytes: number; sha256: string };
+    /** Set by a route whose body names a person (erasure): the audit trail keeps this instead of the body. */
+    auditBody?: Record<string, unknown>;
   };
 }

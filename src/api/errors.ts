@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { LlmThrottledError } from '../domain/llm/types.js';
+import { LlmBlockedError } from '../domain/compliance/llm-gate.js';
 import { ActionBusyError, ActionNotFoundError, ActionRollbackRefusedError, ActionValidationError } from '../domain/actions/index.js';
 import { AlertConflictError, AlertsBusyError } from '../domain/alerts/alert.js';
 import { AlertNotFoundError } from '../domain/alerts/service.js';
@@ -88,6 +89,9 @@ export function errorHandler(logger: Logger) {
     }
     if (err instanceof SupportModeBusyError || err instanceof FeatureFlagBusyError || err instanceof ActionBusyError || err instanceof AlertsBusyError || err instanceof AuditArchiveBusyError) {
       return c.json(errorBody('busy', err.message), 409);
+    }
+    if (err instanceof LlmBlockedError) {
+      return c.json(errorBody('compliance_violation', err.message, { violations: err.violations }), 503);
     }
     if (err instanceof LlmThrottledError) {
       const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 5_000) / 1000));

@@ -107,7 +107,7 @@ export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv>
       return;
     }
     let body: unknown;
-    const bulk = c.get('bulkBody');
+    const bulk = c.get('bulkBody') ?? c.get('auditBody');
     if (!bulk && (c.req.header('content-type') ?? '').includes('json')) {
       body = await c.req.json<unknown>().catch(() => undefined);
     }

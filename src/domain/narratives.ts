@@ -26,11 +26,11 @@ const whyLocal = 'Why no language model: the llm-narratives feature flag is off 
  * is called and no routing decision is recorded. Its second line says why, as the router's local
  * answers do.
  */
-export async function narrativeWithoutModel(local: Pick<LlmProvider, 'complete'>, request: LlmRequest, signal: AbortSignal): Promise<Narrative> {
+export async function narrativeWithoutModel(local: Pick<LlmProvider, 'complete'>, request: LlmRequest, signal: AbortSignal, why = whyLocal, reason = narrativesOffReason): Promise<Narrative> {
   const started = performance.now();
   const written = await local.complete(request, signal);
   const [banner, ...rest] = written.text.split('\n');
-  return { text: [banner, whyLocal, ...rest].join('\n'), path: 'local', model: written.model, reason: narrativesOffReason, latencyMs: Math.round(performance.now() - started), costUsd: 0 };
+  return { text: [banner, why, ...rest].join('\n'), path: 'local', model: written.model, reason, latencyMs: Math.round(performance.now() - started), costUsd: 0 };
 }
 
 /** What every narrative request tells the model about its reader and its limits. */

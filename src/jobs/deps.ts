@@ -31,6 +31,7 @@ import type { CostReport } from '../domain/llm/budget.js';
 import type { RoutingEfficiency } from '../domain/llm/routing-metrics.js';
 import type { Optimization } from '../domain/meta-monitor/optimizations.js';
 import type { PerformanceReport, PerformanceWindow } from '../domain/metrics/performance.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -77,6 +78,8 @@ export interface JobDeps {
     thresholds: AlertThresholds;
     /** Audit-trail entries whose chain each evaluation verifies (`BSM_ALERT_AUDIT_TAIL`). */
     auditTail: number;
+    /** The critical compliance violations that block LLM calls; the evaluation records a break in the newest entries there. */
+    llmGate: Pick<LlmGate, 'violations' | 'recordChain'>;
     /** The LLM router's decisions, efficiency and spend over the last `windowMs` (its decisions' tally). */
     llm: (windowMs: number) => Promise<{ decisions: number; efficiency: number | null; costUsd: number }>;
     autoShutdown: {

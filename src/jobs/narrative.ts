@@ -1,3 +1,4 @@
+import { LlmBlockedError } from '../domain/compliance/llm-gate.js';
 import { narrativeWithoutModel, type Narrative } from '../domain/narratives.js';
 import type { LlmRequest } from '../domain/llm/types.js';
 import type { JobContext } from './define.js';
@@ -13,6 +14,15 @@ export async function narrate(deps: Pick<JobDeps, 'llm' | 'narratives'>, compone
   if (!(await deps.narratives.modelAllowed())) {
     return narrativeWithoutModel(deps.narratives.local, request, ctx.signal);
   }
-  const a = await deps.llm.ask({ ...request, component }, { signal: ctx.signal });
+  let a;
+  try {
+    a = await deps.llm.ask({ ...request, component }, { signal: ctx.signal });
+  } catch (err) {
+    // A critical compliance violation blocks every model: the job still reports, in the local template's words, saying why.
+    if (err instanceof LlmBlockedError) {
+      return narrativeWithoutModel(deps.narratives.local, request, ctx.signal, `Why no language model: ${err.message}`, 'compliance_blocked');
+    }
+    throw err;
+  }
   return { text: a.text, path: a.path, model: a.model, reason: a.reason, latencyMs: Math.round(a.latencyMs), costUsd: a.costUsd };
 }

@@ -16,7 +16,6 @@ import type { JobDeps } from '../jobs/deps.js';
 import type { Logger } from '../observability/logger.js';
 import { createFleet, type Fleet } from '../queues/fleet.js';
 import { jobOptionSettings } from '../queues/define.js';
-import { archiveDestinations } from '../store/archive-sink.js';
 import { createArchiveRegistry } from '../store/audit-archive.store.js';
 import { redisLock } from '../store/lock.js';
 import { createAuditTrail } from '../store/audit-trail.store.js';
@@ -65,6 +64,9 @@ import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
 import { measureRetention } from '../domain/compliance/retention.js';
 import { regionsOf } from '../domain/llm/call-audit.js';
+import type { LlmGate } from '../domain/compliance/llm-gate.js';
+import { configuredArchiveDestinations, measureArchiveLocations } from './archive.js';
+import type { ArchiveLocation } from '../domain/compliance/gdpr-status.js';
 import { supportModeFor } from './support-mode.js';
 
 /** Every adapter of the service on one Redis connection, and the job handlers' view of them. */
@@ -74,6 +76,8 @@ export interface Adapters {
   auditTrail: AuditTrail;
   /** The audit trail's verification, signed checkpoints, archive and cleanup. */
   auditTrailService: AuditTrailService;
+  /** Every configured archive destination and where it is, measured when called (an S3 bucket's region from HeadBucket). */
+  archiveLocations: () => Promise<ArchiveLocation[]>;
   llm: Llm;
   supportMode: SupportModeService;
   featureFlags: FeatureFlagService;
@@ -117,7 +121,7 @@ export interface ComposeOptions {
   control: ControlChannel;
   /** Connection errors of the queues. */
   onQueueError?: (queue: QueueName, err: Error) => void;
-  /** The archive destinations; default: `default`, at `BSM_ARCHIVE_URL`. */
+  /** The archive destinations; default: `default` at `BSM_ARCHIVE_URL`, then those of `BSM_ARCHIVE_DESTINATIONS`. */
   archiveDestinations?: ArchiveDestinations;
   /** The key that signs checkpoints and manifests, where this process has one (`BSM_AUDIT_SIGNING_KEY`, or the `all` role's key file). */
   auditSigner?: AuditSigner | null;
@@ -149,6 +153,27 @@ function measuredRemediations(service: RemediationService, metrics: MetricsRecor
       } finally {
         metrics.operation('remediation', performance.now() - started, ok);
       }
+    },
+  };
+}
+
+/**
+ * The audit-trail service, with every verification's verdict handed to the LLM gate: a failing one
+ * blocks LLM calls across the fleet, a full one that passes lifts the block.
+ */
+function recordingChainVerdicts(service: AuditTrailService, gate: LlmGate): AuditTrailService {
+  return {
+    ...service,
+    async verify(scope, options) {
+      const report = await service.verify(scope, options);
+      const first = report.firstProblem;
+      await gate.recordChain({
+        ok: report.ok,
+        full: scope === 'all',
+        detail: first ? `${report.problemCount} problem(s), first ${first.seq === null ? '' : `at seq ${first.seq} `}${first.code}: ${first.detail}` : 'verified',
+        source: `audit-trail verification (${scope})`,
+      });
+      return report;
     },
   };
 }
@@ -216,19 +241,6 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const tag = (part: string) => layout?.tag(part) ?? prefix;
   const fleet = createFleet({ connection: redis, prefix, queuePrefix: layout?.queuePrefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
   const auditTrail = createAuditTrail(redis, tag('audit-trail'));
-  const auditTrailService = createAuditTrailService({
-    trail: auditTrail,
-    registry: createArchiveRegistry(redis, tag('audit-trail')),
-    destinations: options.archiveDestinations ?? archiveDestinations([{ name: 'default', url: config.BSM_ARCHIVE_URL }]),
-    signer: options.auditSigner ?? null,
-    // Checkpoints, archive runs and cleanups take turns across the fleet.
-    exclusive: redisLock(redis, `${tag('audit-trail')}:audit-trail:archive-lock`, {
-      ttlMs: 30_000,
-      waitMs: 15_000,
-      busy: () => new AuditArchiveBusyError('another checkpoint, archive run or cleanup of the audit trail is under way: try again when it is done'),
-    }),
-    clock: () => new Date(),
-  });
   const metrics = options.metrics ?? createMetricsStore(redis, tag('metrics'));
   const llm = createLlm(
     config,
@@ -239,6 +251,23 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     (d) => metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
     // Every LLM call is an `llm.call` entry (path, model, region, tokens, outcome, latency; never text).
     auditTrail,
+  );
+  const destinations = options.archiveDestinations ?? configuredArchiveDestinations(config);
+  const auditTrailService = recordingChainVerdicts(
+    createAuditTrailService({
+      trail: auditTrail,
+      registry: createArchiveRegistry(redis, tag('audit-trail')),
+      destinations,
+      signer: options.auditSigner ?? null,
+      // Checkpoints, archive runs and cleanups take turns across the fleet.
+      exclusive: redisLock(redis, `${tag('audit-trail')}:audit-trail:archive-lock`, {
+        ttlMs: 30_000,
+        waitMs: 15_000,
+        busy: () => new AuditArchiveBusyError('another checkpoint, archive run or cleanup of the audit trail is under way: try again when it is done'),
+      }),
+      clock: () => new Date(),
+    }),
+    llm.gate,
   );
   const alerts = createAlertService({
     store: createAlertStore(redis, tag('alerts')),
@@ -393,6 +422,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       service: alerts,
       thresholds: alertThresholds(config),
       auditTail: config.BSM_ALERT_AUDIT_TAIL,
+      llmGate: llm.gate,
       llm: async (windowMs) => {
         const m = await llm.router.routingMetrics(windowMs);
         return { decisions: m.decisions, efficiency: m.efficiency, costUsd: m.costUsd };
@@ -445,6 +475,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     fleetReader,
     auditTrail,
     auditTrailService,
+    archiveLocations: () => measureArchiveLocations(destinations),
     llm,
     supportMode,
     featureFlags,

@@ -22,7 +22,7 @@ export interface CommandInvocation {
 /** `bsm trail verify`: an archive verified offline, with the public keys given (or those it publishes). */
 export interface TrailVerifyInvocation {
   command: 'trail-verify';
-  /** The archive directory (a path, or a file:// URL). */
+  /** The archive: a directory (a path, or a file:// URL), or s3://bucket/prefix. */
   archive: string;
   /** PEM files of the public keys to trust; none: the keys the archive publishes. */
   publicKeys: string[];

@@ -20,6 +20,10 @@ import { cachedRoutingOverrides, type RoutingOverrideStore } from '../domain/llm
 import { createRoutingOverrideStore } from '../store/routing-overrides.store.js';
 import type { AuditEventInput } from '../domain/audit-trail/chain.js';
 import { decisionEntry, directCallEntry, regionsOf } from '../domain/llm/call-audit.js';
+import { createChainVerdictStore } from '../store/compliance-gate.store.js';
+import { createLlmGate, type LlmGate } from '../domain/compliance/llm-gate.js';
+import { piiSelfTest } from '../domain/compliance/gdpr-status.js';
+import { residencyReport } from '../domain/llm/residency.js';
 
 /** The LLM layer as the rest of the service uses it. */
 export interface Llm {
@@ -46,6 +50,8 @@ export interface Llm {
   breakers: BreakerStore;
   /** The routing decisions as stored (the CloudWatch figures read a window of them). */
   decisions: Pick<DecisionStore, 'range'>;
+  /** The critical compliance violations that block every call (see `domain/compliance/llm-gate.ts`). */
+  gate: LlmGate;
   close(): Promise<void>;
 }
 
@@ -160,6 +166,13 @@ export function createLlm(
   const overrides = cachedRoutingOverrides(overrideStore, {
     onError: (err) => logger.warn({ err: err.message }, 'could not read the LLM routing overrides: routing by the last ones read (or the static matrix)'),
   });
+  const residency = { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] };
+  const gate = createLlmGate({
+    residency: () => residencyReport(residency, direct?.model),
+    selfTest: () => piiSelfTest(),
+    chain: createChainVerdictStore(redis, keyPrefix),
+    clock: () => new Date(clock()),
+  });
   const router = createLlmRouter({
     providers: { direct, mcp, local },
     matrix: config.routingMatrix,
@@ -167,8 +180,9 @@ export function createLlm(
     fallbackReserve: config.BSM_LLM_FALLBACK_RESERVE,
     breaker: createCircuitBreaker({ store: store.breaker, clock, onTransition: (e) => logger.warn(e, 'LLM circuit breaker changed state') }),
     budget,
-    residency: { region: config.AWS_REGION, mcpRegion: config.MCP_REGION, allowNonEu: config.BSM_ALLOW_NON_EU_REGION, extraAllowed: config.BSM_EXTRA_ALLOWED_REGIONS ?? [] },
+    residency,
     store: { decisions },
+    gate,
     redact: redactorFor(pii, logger),
     clock,
     logger,
@@ -180,6 +194,7 @@ export function createLlm(
     configured: { direct: direct !== undefined, mcp: mcp !== undefined },
     breakers: store.breaker,
     decisions: store.decisions,
+    gate,
     async ping(path, signal) {
       const provider = path === 'direct' ? direct : mcp;
       if (!provider) {

@@ -2,6 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { verifyArchive, type ArchiveProblem, type ArchiveVerification } from '../domain/audit-trail/archive-verify.js';
 import { parsePublicKey, type AuditPublicKey } from '../domain/audit-trail/signing.js';
+import type { ArchiveSink } from '../domain/audit-trail/sink.js';
+import { lazyS3ArchiveSink } from './archive.js';
 import { createFileArchiveSink } from '../store/archive-sink.js';
 import { UsageError, type TrailVerifyInvocation } from './invocation.js';
 
@@ -37,15 +39,7 @@ export function summary(v: ArchiveVerification): string {
 
 /** `bsm trail verify`: 0 when the archive verifies, 1 naming the first problem. */
 export async function runTrailVerify(invocation: TrailVerifyInvocation, out: (text: string) => void): Promise<number> {
-  const raw = invocation.archive.startsWith('file://') ? invocation.archive.slice('file://'.length) : invocation.archive;
-  const dir = isAbsolute(raw) ? raw : resolve(process.cwd(), raw);
-  const isDir = await stat(dir).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-  if (!isDir) {
-    throw new UsageError(`--archive ${invocation.archive} is not a directory`);
-  }
+  const sink = await sinkOf(invocation.archive);
   const keys: AuditPublicKey[] = [];
   for (const file of invocation.publicKeys) {
     let text: string;
@@ -60,7 +54,36 @@ export async function runTrailVerify(invocation: TrailVerifyInvocation, out: (te
       throw new UsageError(`--public-key ${file}: ${(err as Error).message}`);
     }
   }
-  const result = await verifyArchive(createFileArchiveSink(dir), { publicKeys: keys });
-  out(summary(result));
-  return result.ok ? 0 : 1;
+  try {
+    const result = await verifyArchive(sink, { publicKeys: keys });
+    out(summary(result));
+    return result.ok ? 0 : 1;
+  } finally {
+    sink.close?.();
+  }
+}
+
+/**
+ * The archive to verify: a directory (or `file://` URL), or `s3://bucket/prefix` read through the
+ * standard AWS configuration (`AWS_REGION`, the credential chain, `AWS_ENDPOINT_URL_S3`;
+ * `BSM_ARCHIVE_S3_FORCE_PATH_STYLE=true` for path-style requests).
+ */
+async function sinkOf(archive: string): Promise<ArchiveSink & { close?: () => void }> {
+  if (archive.startsWith('s3://')) {
+    try {
+      return lazyS3ArchiveSink(archive, { forcePathStyle: /^(true|1|yes)$/i.test(process.env.BSM_ARCHIVE_S3_FORCE_PATH_STYLE?.trim() ?? '') });
+    } catch (err) {
+      throw new UsageError(`--archive ${archive}: ${(err as Error).message}`);
+    }
+  }
+  const raw = archive.startsWith('file://') ? archive.slice('file://'.length) : archive;
+  const dir = isAbsolute(raw) ? raw : resolve(process.cwd(), raw);
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    throw new UsageError(`--archive ${archive} is not a directory (nor an s3:// URL)`);
+  }
+  return createFileArchiveSink(dir);
 }

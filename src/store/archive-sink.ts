@@ -85,13 +85,13 @@ export function createFileArchiveSink(directory: string): ArchiveSink {
   };
 }
 
-/** The sink for a destination URL: `file://<path>` (relative paths from the working directory). `s3://` arrives with the S3 sink. */
+/** The sink for a `file://<path>` destination (relative paths from the working directory); `runtime/archive.ts` adds `s3://`. */
 export function archiveSinkFor(url: string): ArchiveSink {
   if (url.startsWith('file://')) {
     const raw = url.slice('file://'.length);
     return createFileArchiveSink(isAbsolute(raw) ? raw : resolve(process.cwd(), raw));
   }
-  throw new ArchiveDestinationError(`archive destination ${url} is not supported yet: use a file:// URL`);
+  throw new ArchiveDestinationError(`archive destination ${url} is not a file:// URL`);
 }
 
 /** The configured destinations, by name, the first one primary; each sink made once, on first use. */

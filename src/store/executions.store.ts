@@ -13,23 +13,26 @@ const chunk = 1_000;
 const page = 1_000;
 
 /**
- * KEYS: the id index, then one hour's bucket. ARGV: the bucket's expire-at (seconds), then n ids,
- * n scores and n JSON records. A record whose id the index holds, unexpired, is a duplicate (as is
- * the second of one id within the call); the others go into the bucket in one ZADD, and their ids
- * into the index, scored by when their record expires. Atomic: no id is indexed without its record.
- * The index drops ids whose record has expired, and itself expires with the last of them.
+ * KEYS: the id index, one hour's bucket, then the user indexes of the call's users. ARGV: the
+ * bucket's expire-at (seconds), then n ids, n scores, n JSON records and n user slots (0: the record
+ * has no user; k: its user's index is KEYS[2 + k]). A record whose id the index holds, unexpired, is
+ * a duplicate (as is the second of one id within the call); the others go into the bucket in one
+ * ZADD, their ids into the index and, for a record with a user, `<time>:<id>` into its user's index,
+ * each scored by when the record expires. Atomic: no id is indexed without its record. The indexes
+ * drop entries whose record has expired, and expire themselves with the last of them.
  */
 const addScript: ManyKeyLuaScript<number> = {
-  name: 'bsmExecutionsAddBucket',
+  name: 'bsmExecutionsAddBucketByUser',
   lua: `
 local index, bucket = KEYS[1], KEYS[2]
 local at = ARGV[1]
-local n = (#ARGV - 1) / 3
+local n = (#ARGV - 1) / 4
 local now = tonumber(redis.call('TIME')[1])
 local known = redis.call('ZMSCORE', index, unpack(ARGV, 2, n + 1))
 local taken = {}
 local ids = {}
 local members = {}
+local users = {}
 for i = 1, n do
   local id = ARGV[i + 1]
   local expires = known[i]
@@ -39,20 +42,62 @@ for i = 1, n do
     ids[#ids + 1] = id
     members[#members + 1] = ARGV[n + i + 1]
     members[#members + 1] = ARGV[2 * n + i + 1]
+    local slot = tonumber(ARGV[3 * n + i + 1])
+    if slot > 0 then
+      local key = KEYS[2 + slot]
+      users[key] = users[key] or {}
+      local list = users[key]
+      list[#list + 1] = at
+      list[#list + 1] = ARGV[n + i + 1] .. ':' .. id
+    end
+  end
+end
+local function keep(key)
+  if redis.call('TTL', key) < 0 then
+    redis.call('EXPIREAT', key, at)
+  else
+    redis.call('EXPIREAT', key, at, 'GT')
   end
 end
 if #ids > 0 then
   redis.call('ZADD', bucket, unpack(members))
   redis.call('EXPIREAT', bucket, at)
   redis.call('ZADD', index, unpack(ids))
-  if redis.call('TTL', index) < 0 then
-    redis.call('EXPIREAT', index, at)
-  else
-    redis.call('EXPIREAT', index, at, 'GT')
+  keep(index)
+  for key, list in pairs(users) do
+    redis.call('ZADD', key, unpack(list))
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    keep(key)
   end
 end
 redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
 return #ids / 2`,
+  reply: z.number().int().min(0),
+};
+
+/**
+ * KEYS: one hour's bucket, the id index, the user's index. ARGV: the user's HMAC, then pairs of a
+ * record's time and id. Removes each record of that time and id whose `context.userId` is the
+ * HMAC, its id from the id index and its entry from the user's index. Returns the records removed.
+ */
+const eraseScript: ManyKeyLuaScript<number> = {
+  name: 'bsmExecutionsEraseUser',
+  lua: `
+local bucket, index, user = KEYS[1], KEYS[2], KEYS[3]
+local hmac = ARGV[1]
+local removed = 0
+for i = 2, #ARGV, 2 do
+  local at, id = ARGV[i], ARGV[i + 1]
+  for _, json in ipairs(redis.call('ZRANGEBYSCORE', bucket, at, at)) do
+    local ok, r = pcall(cjson.decode, json)
+    if ok and type(r) == 'table' and r.executionId == id and type(r.context) == 'table' and r.context.userId == hmac then
+      removed = removed + redis.call('ZREM', bucket, json)
+    end
+  end
+  redis.call('ZREM', index, id)
+  redis.call('ZREM', user, at .. ':' .. id)
+end
+return removed`,
   reply: z.number().int().min(0),
 };
 
@@ -79,12 +124,19 @@ const hourOf = (ms: number) => new Date(ms).toISOString().slice(0, 13);
  */
 export function createExecutionStore(redis: Redis, keyPrefix: string | readonly string[], options: { retentionDays: number }): ExecutionStore {
   const add = bindManyKeyScript(redis, addScript);
+  const erase = bindManyKeyScript(redis, eraseScript);
   const shards = typeof keyPrefix === 'string' ? [keyPrefix] : [...keyPrefix];
   if (shards.length === 0) {
     throw new Error('the execution store needs at least one key prefix');
   }
   const indexKey = (shard: number) => `${shards[shard]}:executions:ids`;
   const bucketKey = (shard: number, hour: number) => `${shards[shard]}:executions:${hourOf(hour * hourMs)}`;
+  // A user's index lives in each shard that holds records of theirs (the add script writes it beside the bucket, in one slot).
+  const userKey = (shard: number, hmac: string) => `${shards[shard]}:executions:user:${hmac}`;
+  // Since when every stored record with a user is in its user's index (records of an older version are not).
+  // Outside `executions:*`: it holds a time, no record data, and outlives every bucket on purpose.
+  const sinceKey = `${shards[0]}:meta:executions-user-index-since`;
+  let sinceMarked = false;
   const shardOf = (executionId: string) => (shards.length === 1 ? 0 : shardIndex(executionId, shards.length));
   const expireAt = (hour: number) => Math.ceil(((hour + 1) * hourMs + options.retentionDays * 86_400_000) / 1000);
   return {
@@ -102,21 +154,33 @@ export function createExecutionStore(redis: Redis, keyPrefix: string | readonly 
           groups.set(group, { shard, hour, list: [r] });
         }
       }
+      if (!sinceMarked) {
+        await redis.set(sinceKey, String(Date.now()), 'NX');
+        sinceMarked = true;
+      }
       const calls: Promise<number>[] = [];
       for (const { shard, hour, list } of groups.values()) {
         for (let start = 0; start < list.length; start += chunk) {
           const part = list.slice(start, start + chunk);
-          const args: (string | number)[] = new Array<string | number>(1 + 3 * part.length);
+          const args: (string | number)[] = new Array<string | number>(1 + 4 * part.length);
           args[0] = expireAt(hour);
           const n = part.length;
+          const users = new Map<string, number>();
           for (let i = 0; i < n; i++) {
             const r = part[i] as ExecutionRecord;
             args[1 + i] = r.executionId;
             args[1 + n + i] = r.timestamp;
             args[1 + 2 * n + i] = JSON.stringify(r);
+            const user = r.context?.userId;
+            let slot = 0;
+            if (user !== undefined) {
+              slot = users.get(user) ?? users.size + 1;
+              users.set(user, slot);
+            }
+            args[1 + 3 * n + i] = slot;
           }
           // Not awaited one by one: ioredis sends them back to back, one round trip for all.
-          calls.push(add([indexKey(shard), bucketKey(shard, hour)], ...args));
+          calls.push(add([indexKey(shard), bucketKey(shard, hour), ...[...users.keys()].map((u) => userKey(shard, u))], ...args));
         }
       }
       // Within a batch, one id in two hours: the calls run in order (one id, one shard, one node), so the later call sees the first.
@@ -130,6 +194,39 @@ export function createExecutionStore(redis: Redis, keyPrefix: string | readonly 
         return readWindow(redis, (hour) => bucketKey(0, hour), f, t);
       }
       return mergeByTime(shards.map((_, shard) => readWindow(redis, (hour) => bucketKey(shard, hour), f, t)));
+    },
+    async eraseUser(hmac, now) {
+      let records = 0;
+      let indexEntries = 0;
+      for (let shard = 0; shard < shards.length; shard++) {
+        const user = userKey(shard, hmac);
+        const entries = await redis.zrange(user, '0', '-1');
+        indexEntries += entries.length;
+        // Each hour's records of the user, one script call each: atomic per bucket.
+        const byHour = new Map<number, (string | number)[]>();
+        for (const member of entries) {
+          const colon = member.indexOf(':');
+          const at = Number(member.slice(0, colon));
+          const id = member.slice(colon + 1);
+          if (!Number.isFinite(at) || colon < 0) {
+            continue;
+          }
+          const hour = Math.floor(at / hourMs);
+          const list = byHour.get(hour) ?? [];
+          list.push(at, id);
+          byHour.set(hour, list);
+        }
+        for (const [hour, list] of byHour) {
+          for (let i = 0; i < list.length; i += 2 * chunk) {
+            records += await erase([bucketKey(shard, hour), indexKey(shard), user], hmac, ...list.slice(i, i + 2 * chunk));
+          }
+        }
+      }
+      const scanned = await eraseUnindexed(hmac, now);
+      for (let shard = 0; shard < shards.length; shard++) {
+        await redis.del(userKey(shard, hmac));
+      }
+      return { records: records + scanned.records, indexEntries, scannedHours: scanned.hours };
     },
     async oldest() {
       // Hour buckets are named by their UTC hour, so the smallest name is the oldest hour kept.
@@ -160,6 +257,43 @@ export function createExecutionStore(redis: Redis, keyPrefix: string | readonly 
       return oldest === null ? null : new Date(oldest);
     },
   };
+
+  /**
+   * The records of the user stored before this version kept a user index (a bounded scan: only the
+   * hours from the retention's start to when the index began, none once the retention has passed).
+   */
+  async function eraseUnindexed(hmac: string, now: Date): Promise<{ records: number; hours: number }> {
+    const raw = await redis.get(sinceKey);
+    const since = raw === null ? now.getTime() : Number(raw);
+    const first = Math.floor((now.getTime() - options.retentionDays * 86_400_000) / hourMs) - 1;
+    const last = Math.floor(since / hourMs);
+    const needle = `"userId":${JSON.stringify(hmac)}`;
+    let records = 0;
+    let hours = 0;
+    for (let hour = first; hour <= last; hour++) {
+      hours++;
+      for (let shard = 0; shard < shards.length; shard++) {
+        const key = bucketKey(shard, hour);
+        let cursor = '0';
+        do {
+          const [next, flat] = await redis.zscan(key, cursor, 'COUNT', 1000);
+          cursor = next;
+          for (let i = 0; i < flat.length; i += 2) {
+            const json = flat[i] ?? '';
+            if (!json.includes(needle)) {
+              continue;
+            }
+            const record = parseStored(json, 'a stored execution record') as { executionId?: unknown; context?: { userId?: unknown } };
+            if (record.context?.userId === hmac && typeof record.executionId === 'string') {
+              records += await redis.zrem(key, json);
+              await redis.zrem(indexKey(shard), record.executionId);
+            }
+          }
+        } while (cursor !== '0');
+      }
+    }
+    return { records, hours };
+  }
 }
 
 /** The shard of an execution id: FNV-1a of its UTF-16 units, modulo `count` (stable across processes and versions). */

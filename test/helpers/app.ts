@@ -109,7 +109,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     metrics: apiMetricsOf(adapters, t.config.BSM_METRICS_TOKEN),
     alerts: adapters.alerts,
     cloudwatch: adapters.cloudwatch,
-    compliance: { redisUrl: options.redisUrl ?? testRedisUrl, archiveUrl: t.config.BSM_ARCHIVE_URL, jobLimitHours: t.config.BSM_RETENTION_LIMIT_HOURS, verifyBound: options.verifyBound },
+    compliance: { redisUrl: options.redisUrl ?? testRedisUrl, archiveUrl: t.config.BSM_ARCHIVE_URL, archives: adapters.archiveLocations, jobLimitHours: t.config.BSM_RETENTION_LIMIT_HOURS, verifyBound: options.verifyBound },
     control: fleetControlOver(control),
     clock: options.clock ?? (() => new Date()),
     publicUrl: t.config.BSM_PUBLIC_URL,

@@ -11,7 +11,7 @@ import type { QueueName } from '../../src/domain/queue-names.js';
 import type { Fleet } from '../../src/queues/fleet.js';
 import { composeAdapters, type Adapters } from '../../src/runtime/compose.js';
 import { createControlChannel } from '../../src/store/control-channel.js';
-import { archiveDestinations } from '../../src/store/archive-sink.js';
+import { configuredArchiveDestinations } from '../../src/runtime/archive.js';
 import { generateSigningKeyPem, parseSigningKey, type AuditSigner } from '../../src/domain/audit-trail/signing.js';
 import { createRedis, waitReady } from '../../src/redis.js';
 import { deleteKeys, testRedisUrl, uniquePrefix } from './redis.js';
@@ -61,7 +61,8 @@ export async function makeTestFleet(label: string, env: Record<string, string> =
     prefix,
     logger,
     control: createControlChannel(client, null, prefix),
-    archiveDestinations: archiveDestinations([{ name: 'default', url: `file://${archiveDir}` }]),
+    // The fleet's own directory is `default`, unless the test configures BSM_ARCHIVE_URL (an S3 bucket).
+    archiveDestinations: configuredArchiveDestinations(config, env.BSM_ARCHIVE_URL === undefined ? { defaultUrl: `file://${archiveDir}` } : {}),
     auditSigner,
   });
   const { fleet, fleetReader: reader } = adapters;

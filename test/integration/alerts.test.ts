@@ -260,6 +260,8 @@ describe('alerts: lifecycle, notifications, escalation', () => {
     await evaluate(t.fleet);
     const corruption = alertIdOf('audit-trail.corruption', 'audit-trail');
     const violation = alertIdOf('compliance.violation', 'audit-trail.integrity');
+    // A broken trail blocks LLM calls until a full verification passes: its own P0.
+    const blocked = alertIdOf('compliance.llm-blocked', 'llm');
     const complianceCheck = async () => {
       const job = await t.fleet.add('compliance', 'compliance-check', {});
       expect(await (await t.fleet.waitForFinish('compliance', job.id ?? '', 20_000))?.getState()).toBe('completed');
@@ -272,7 +274,7 @@ describe('alerts: lifecycle, notifications, escalation', () => {
     // The support-mode entry that enabled everything now says someone else did it.
     await rewriteTrail(t, (json, i) => (i === 0 ? json.replace('"actor":"test"', '"actor":"mallory"') : json));
     const tampered = await evaluate(t.fleet);
-    expect(tampered.fired).toEqual([corruption]);
+    expect(tampered.fired.sort()).toEqual([corruption, blocked].sort());
     expect(tampered.firing.find((f) => f.id === corruption)?.detail).toMatch(/^1 break\(s\) in the newest \d+ entries, first at seq 1: hash_mismatch/);
     expect((await evaluate(t.fleet)).fired).toEqual([]);
     await complianceCheck();
@@ -282,12 +284,14 @@ describe('alerts: lifecycle, notifications, escalation', () => {
     expect(p0.alerts.map((a) => [a.id, a.state]).sort()).toEqual([
       [corruption, 'firing'],
       [violation, 'firing'],
+      [blocked, 'firing'],
     ].sort());
 
     await rewriteTrail(t, (json, i) => (i === 0 ? json.replace('"actor":"mallory"', '"actor":"test"') : json));
+    // The newest entries verify again, but only a full verification lifts the block.
     expect((await evaluate(t.fleet)).resolved).toEqual([corruption]);
     await complianceCheck();
-    expect((await evaluate(t.fleet)).resolved).toEqual([violation]);
+    expect((await evaluate(t.fleet)).resolved.sort()).toEqual([violation, blocked].sort());
     await hook.waitFor((rs) => posts(rs, '/main', corruption, 'resolved').length === 1 && posts(rs, '/main', violation, 'resolved').length === 1);
   });
 });

@@ -82,6 +82,7 @@ describe('API security and input validation', () => {
         'POST /admin/bedrock-support/compliance/report',
         'GET /admin/bedrock-support/compliance/report/{id}',
         'GET /admin/bedrock-support/compliance/export',
+        'POST /admin/bedrock-support/compliance/erasure',
       ]),
     );
     for (const op of operations) {
@@ -186,6 +187,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/cloudwatch/dashboards',
         '/admin/bedrock-support/compliance/report',
+        '/admin/bedrock-support/compliance/erasure',
         '/admin/bedrock-support/components/{component}/restart',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',

@@ -173,9 +173,9 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
   });
 
   it('a region outside the EU is refused unless allowed', async () => {
+    // A region outside the EU is a critical compliance violation: every call is refused, naming it (not answered locally).
     const refused = llmWith({ AWS_REGION: 'us-east-1' });
-    const a = await ask(refused, 'emergency');
-    expect(a).toMatchObject({ path: 'local', reason: 'region_not_allowed' });
+    await expect(ask(refused, 'emergency')).rejects.toThrow(/^LLM calls are refused until the critical compliance violation is fixed: llm\.residency: direct: region us-east-1 is outside the EU allow-list/);
     expect(bedrock.requests).toHaveLength(0);
 
     const allowed = llmWith({ AWS_REGION: 'us-east-1', BSM_ALLOW_NON_EU_REGION: 'true' });
@@ -184,16 +184,13 @@ describe('LLM routing over real HTTP (Bedrock Converse fake, MCP server)', () =>
 
   it('a global inference profile is refused in an EU region; a declared non-EU MCP region is refused too', async () => {
     const global = llmWith({ BEDROCK_MODEL_ID: 'global.anthropic.claude-sonnet-4-20250514-v1:0' });
-    const a = await ask(global, 'emergency');
-    expect(a).toMatchObject({ path: 'local', reason: 'region_not_allowed' });
-    expect(a.explanation).toContain('global cross-region inference profile');
+    await expect(ask(global, 'emergency')).rejects.toMatchObject({ name: 'LlmBlockedError', message: expect.stringContaining('global cross-region inference profile') as unknown });
     expect(bedrock.requests).toHaveLength(0);
     const direct = (await global.router.pathStatus()).find((p) => p.path === 'direct');
     expect(direct?.refusedBecause).toContain('served outside the EU');
 
     const mcpAbroad = llmWith({ MCP_REGION: 'us-east-1', AWS_REGION: 'us-east-1' });
-    const b = await ask(mcpAbroad, 'standard');
-    expect(b).toMatchObject({ path: 'local', reason: 'region_not_allowed' });
+    await expect(ask(mcpAbroad, 'standard')).rejects.toThrow(/mcp: region us-east-1 is outside the EU allow-list/);
     expect(mcp.calls).toHaveLength(0);
     expect(bedrock.requests).toHaveLength(0);
   });

@@ -59,7 +59,8 @@ describe('configuration', () => {
     [{ BSM_SCHEDULE_CHECKPOINT: 'hourly' }, 'BSM_SCHEDULE_CHECKPOINT must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "hourly"'],
     // A key is a secret: a bad one is described by its length, never echoed.
     [{ BSM_AUDIT_SIGNING_KEY: 'MC4CAQAwBQYDK2VwBCIEIsecret' }, 'BSM_AUDIT_SIGNING_KEY must be an Ed25519 private key, PEM or base64 PKCS#8 (openssl genpkey -algorithm ed25519), got a value of 27 characters (not shown: it is a secret)'],
-    [{ BSM_ARCHIVE_URL: 's3://bucket/audit' }, 'BSM_ARCHIVE_URL must be a file:// URL (s3:// is not supported yet), got "s3://bucket/audit"'],
+    [{ BSM_ARCHIVE_URL: 'https://bucket/audit' }, 'BSM_ARCHIVE_URL must be a file:// URL or s3://<bucket>/<prefix>, got "https://bucket/audit"'],
+    [{ BSM_ARCHIVE_DESTINATIONS: 'default=s3://bucket/x' }, 'BSM_ARCHIVE_DESTINATIONS must be name=url[,name=url...] with names of letters, digits, "-" or "_" (not "default"), each url file:// or s3://<bucket>/<prefix>, no name or url twice, got "default=s3://bucket/x"'],
     [{ BSM_LLM_FALLBACK_RESERVE: '0.95' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "0.95"'],
     [{ BSM_LLM_FALLBACK_RESERVE: '1' }, 'BSM_LLM_FALLBACK_RESERVE must be a number 0-0.9, got "1"'],
     [{ BSM_PREFIX: 'a b' }, 'BSM_PREFIX must be letters, digits, "-" or "_" (1-64 characters), got "a b"'],

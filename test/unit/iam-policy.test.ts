@@ -29,6 +29,8 @@ const actionOf: Record<string, string> = {
   GetObjectCommand: 's3:GetObject',
   HeadObjectCommand: 's3:GetObject',
   ListObjectsV2Command: 's3:ListBucket',
+  // HeadBucket (the archive bucket's region) is authorised as ListBucket.
+  HeadBucketCommand: 's3:ListBucket',
   DeleteObjectCommand: 's3:DeleteObject',
 };
 

@@ -6,7 +6,8 @@
  *
  * P0: support mode shut down by an emergency, or enabled with no worker on any active
  * component's queue; every running component unhealthy; a failed item of the latest compliance
- * check; breaks in the audit trail's newest entries; no worker on any queue (fleet rules).
+ * check; LLM calls blocked by a critical compliance violation (the LLM gate); breaks in the audit
+ * trail's newest entries; no worker on any queue (fleet rules).
  * P1: one component unhealthy; a job's run-time p95 on its queue more than `degradation.p1Pct`
  * above the 15 minutes before; routing efficiency below `routing.p1Pct`; the support operations' error rate
  * above `errorRatePct`; a component's last `consecutiveFailures` jobs all failed; LLM spend of
@@ -54,6 +55,8 @@ export interface AlertInputs {
   compliance: { checkedAt: string; items: readonly { id: string; status: 'pass' | 'fail'; detail: string }[] } | null;
   /** The verification of the audit trail's newest entries. */
   auditTrail: { ok: boolean; checked: number; breaks: readonly ChainBreak[] };
+  /** The critical compliance violations blocking LLM calls now (the LLM gate's); absent: not measured. */
+  llmBlocked?: readonly { check: string; detail: string }[];
   /** Per component queue, its newest finished jobs (newest first; at most `consecutiveFailures`). */
   lastFinished: Record<ComponentName, readonly ('completed' | 'failed')[]>;
   /**
@@ -126,6 +129,17 @@ export function evaluateRules(inputs: AlertInputs, thresholds: AlertThresholds):
     for (const item of inputs.compliance.items.filter((i) => i.status === 'fail')) {
       firing.push({ rule: 'compliance.violation', subject: item.id, level: 'P0', title: `Compliance check failed: ${item.id}`, detail: `${item.detail} (compliance check of ${inputs.compliance.checkedAt})` });
     }
+  }
+  if (inputs.llmBlocked === undefined) {
+    unjudged.add('compliance.llm-blocked');
+  } else if (inputs.llmBlocked.length > 0) {
+    firing.push({
+      rule: 'compliance.llm-blocked',
+      subject: 'llm',
+      level: 'P0',
+      title: 'LLM calls are blocked by a critical compliance violation',
+      detail: `${inputs.llmBlocked.map((v) => `${v.check}: ${v.detail}`).join('; ')}; every LLM request is refused until it is fixed`,
+    });
   }
   if (!inputs.auditTrail.ok) {
     const first = inputs.auditTrail.breaks[0];

@@ -348,7 +348,18 @@ async function readBackProblem(deps: CleanupDeps, segment: ArchivedSegment, anch
   } catch (err) {
     return { problem: (err as Error).message };
   }
-  const bytes = await sink.get(segment.file);
+  // An archive that cannot be read (a store down) does not qualify: nothing leaves Redis.
+  const read = async (key: string): Promise<Uint8Array | null | { problem: string }> => {
+    try {
+      return await sink.get(key);
+    } catch (err) {
+      return { problem: `the archive could not be read (${sink.location(key)}): ${(err as Error).name}: ${(err as Error).message}` };
+    }
+  };
+  const bytes = await read(segment.file);
+  if (bytes !== null && 'problem' in bytes) {
+    return bytes;
+  }
   if (!bytes) {
     return { problem: 'the file is not in the archive' };
   }
@@ -356,7 +367,10 @@ async function readBackProblem(deps: CleanupDeps, segment: ArchivedSegment, anch
   if (digest !== segment.sha256) {
     return { problem: `the file reads back with SHA-256 ${digest}, not the ${segment.sha256} written` };
   }
-  const manifestBytes = await sink.get(segment.manifest);
+  const manifestBytes = await read(segment.manifest);
+  if (manifestBytes !== null && 'problem' in manifestBytes) {
+    return manifestBytes;
+  }
   const manifest = manifestBytes ? parseManifest(manifestBytes) : 'it is not in the archive';
   if (typeof manifest === 'string') {
     return { problem: `its manifest: ${manifest}` };

@@ -6,6 +6,8 @@ export interface ComplianceCheckInput {
   /** Each LLM path's residency, as the router decides it. */
   residency: readonly PathResidency[];
   retention: { completedJobHours: number; failedJobHours: number; auditArchiveAfterDays: number; limitHours: number };
+  /** The redaction self-test over the canary (absent: not run). */
+  selfTest?: { ok: boolean; detail: string };
   /** The audit trail's verification (completeness, integrity, checkpoints). */
   auditTrail: { ok: boolean; entries: number; problemCount: number; firstProblem: TrailProblem | null };
 }
@@ -36,6 +38,7 @@ export function buildComplianceCheck(input: ComplianceCheckInput, at: Date): Com
       status: Math.max(input.retention.completedJobHours, input.retention.failedJobHours) <= input.retention.limitHours ? 'pass' : 'fail',
       detail: `completed jobs kept ${input.retention.completedJobHours} h, failed jobs ${input.retention.failedJobHours} h (limit ${input.retention.limitHours} h, BSM_RETENTION_LIMIT_HOURS); audit trail archived after ${input.retention.auditArchiveAfterDays} d`,
     },
+    ...(input.selfTest === undefined ? [] : [{ id: 'pii.redaction', status: input.selfTest.ok ? ('pass' as const) : ('fail' as const), detail: `redaction self-test: ${input.selfTest.detail}` }]),
     {
       id: 'audit-trail.integrity',
       status: input.auditTrail.ok ? 'pass' : 'fail',

@@ -90,6 +90,61 @@ export interface GdprStatusInput {
   auditTrail: AuditTrailMeasure;
   /** `BSM_ARCHIVE_URL`. */
   archiveUrl: string;
+  /**
+   * Every configured archive destination with its region as measured now (an S3 bucket's from
+   * HeadBucket). Without it, the region is only what `archiveUrl` names.
+   */
+  archives?: readonly ArchiveLocation[];
+}
+
+/** Where one configured archive destination keeps the archive, as measured. */
+export interface ArchiveLocation {
+  name: string;
+  url: string;
+  kind: 'local' | 'remote';
+  /** Null: not measurable (a local directory, or a bucket that did not answer). */
+  region: string | null;
+  /** How the region was found out, or why it is unknown. */
+  basis: string;
+}
+
+/** Whether an archive location keeps EU residency: local, or a measured EU region. */
+export const archiveInEu = (a: Pick<ArchiveLocation, 'kind' | 'region'>): boolean => a.kind === 'local' || (a.region !== null && (euRegions as readonly string[]).includes(a.region));
+
+function archiveCheck(input: GdprStatusInput): GdprCheck {
+  if (input.archives === undefined) {
+    const archive = archivePlace(input.archiveUrl);
+    const archiveOk = archiveInEu(archive);
+    return {
+      id: 'archive.location',
+      ok: archiveOk,
+      detail:
+        archive.kind === 'local'
+          ? `the archive is local (${archive.where})`
+          : archive.region === null
+            ? `the archive (${archive.where}) names no region, so EU residency cannot be established`
+            : `the archive (${archive.where}) is in ${archive.region}${archiveOk ? ', in the EU' : ', outside the EU'}`,
+      measured: { kind: archive.kind, where: archive.where, region: archive.region },
+    };
+  }
+  const describe = (a: ArchiveLocation) =>
+    a.kind === 'local'
+      ? `${a.name}: local (${a.url})`
+      : a.region === null
+        ? `${a.name}: ${a.url} has no measured region (${a.basis}), so EU residency cannot be established`
+        : `${a.name}: ${a.url} is in ${a.region}${archiveInEu(a) ? ', in the EU' : ', outside the EU'} (${a.basis})`;
+  const primary = input.archives[0];
+  return {
+    id: 'archive.location',
+    ok: input.archives.length > 0 && input.archives.every(archiveInEu),
+    detail: input.archives.map(describe).join('; '),
+    measured: {
+      kind: primary?.kind ?? null,
+      where: primary?.url ?? null,
+      region: primary?.region ?? null,
+      destinations: input.archives.map((a) => ({ name: a.name, url: a.url, kind: a.kind, region: a.region, basis: a.basis })),
+    },
+  };
 }
 
 export const gdprCheckSchema = z.object({
@@ -157,8 +212,6 @@ const hoursBetween = (from: Date, to: Date) => Math.round(((to.getTime() - from.
 
 /** The checks and the overall status: `violation` as soon as one check fails. */
 export function buildGdprStatus(input: GdprStatusInput, at: Date): GdprStatus {
-  const archive = archivePlace(input.archiveUrl);
-  const archiveOk = archive.kind === 'local' || (archive.region !== null && (euRegions as readonly string[]).includes(archive.region));
   const overdue = input.retention.filter((r) => r.oldest !== null && hoursBetween(r.oldest, at) > r.limitHours);
   const checks: GdprCheck[] = [
     {
@@ -197,17 +250,7 @@ export function buildGdprStatus(input: GdprStatusInput, at: Date): GdprStatus {
         (input.auditTrail.problem === null ? '' : `; ${input.auditTrail.problem}`),
       measured: { stored: input.auditTrail.stored, scope: input.auditTrail.scope, checked: input.auditTrail.checked, problem: input.auditTrail.problem },
     },
-    {
-      id: 'archive.location',
-      ok: archiveOk,
-      detail:
-        archive.kind === 'local'
-          ? `the archive is local (${archive.where})`
-          : archive.region === null
-            ? `the archive (${archive.where}) names no region, so EU residency cannot be established`
-            : `the archive (${archive.where}) is in ${archive.region}${archiveOk ? ', in the EU' : ', outside the EU'}`,
-      measured: { kind: archive.kind, where: archive.where, region: archive.region },
-    },
+    archiveCheck(input),
   ];
   return { measuredAt: at.toISOString(), status: checks.every((c) => c.ok) ? 'compliant' : 'violation', checks };
 }

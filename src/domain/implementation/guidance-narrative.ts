@@ -5,6 +5,7 @@
  * narrative from being written (support mode off, the rate limit, every path throttled, a failure)
  * leaves it null with the reason, never the whole answer.
  */
+import { LlmBlockedError } from '../compliance/llm-gate.js';
 import { z } from 'zod';
 import type { Target } from '../audit/inventory.js';
 import { canonicalJson, sha256 } from '../audit-trail/canonical.js';
@@ -163,6 +164,9 @@ function failureText(err: unknown, onFailure: ((err: unknown) => void) | undefin
   }
   if (err instanceof Error && err.name === 'AbortError') {
     return 'aborted: the request was cancelled before the narrative was written';
+  }
+  if (err instanceof LlmBlockedError) {
+    return bounded(`compliance_blocked: ${err.message}`);
   }
   onFailure?.(err);
   if (err instanceof LlmProviderError) {

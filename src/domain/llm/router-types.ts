@@ -1,3 +1,4 @@
+import type { LlmGate } from '../compliance/llm-gate.js';
 /**
  * What the LLM router offers and what it is built from: see {@link LlmRouter}.
  */
@@ -89,6 +90,11 @@ export interface LlmRouterDeps {
   fallbackReserve?: number;
   /** How many characters of the REDACTED prompt each stored decision keeps (0 to 500). Default 200. */
   promptExcerptChars?: number;
+  /**
+   * The critical compliance violations, read before each request: while there is one, the request
+   * is refused with `LlmBlockedError` before anything is redacted, sent or recorded.
+   */
+  gate?: Pick<LlmGate, 'violations'>;
 }
 
 /** The one way components reach a model, and the figures and health view of how that went. */

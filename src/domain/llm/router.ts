@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { LlmBlockedError } from '../compliance/llm-gate.js';
 import { detectInjectionDeep } from '../compliance/prompt-injection.js';
 import { decisionOf, describeAttempt, explanationOf, reasonFromPrimary, withWhy } from './decision.js';
 import type { Ending, Exchange, RouteReason } from './decision.js';
@@ -75,6 +76,11 @@ export function createLlmRouter(deps: LlmRouterDeps): LlmRouter {
     const signal = options.signal;
     if (signal?.aborted) {
       throw abortError(signal);
+    }
+    const blocked = deps.gate ? await deps.gate.violations() : [];
+    if (blocked.length > 0) {
+      logger?.warn({ component: input.component, operation: input.operation, task: input.task, violations: blocked.map((v) => v.check) }, 'llm request refused: critical compliance violation');
+      throw new LlmBlockedError(blocked);
     }
     const overrides = deps.overrides ? (await deps.overrides.current()).routes : {};
     const exchange = prepare(input, effectiveRoute(matrix, overrides, input.operation));

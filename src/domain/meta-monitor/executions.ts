@@ -133,4 +133,11 @@ export interface ExecutionStore {
   window(from: Date, to: Date): AsyncIterable<ExecutionRecord>;
   /** The timestamp of the oldest record still stored (null: none), read from Redis when asked. */
   oldest(): Promise<Date | null>;
+  /**
+   * Deletes every stored record whose `context.userId` is `hmac`, with its id in the duplicate index
+   * and the user's index: found through the user's index, and for records stored before the index
+   * existed by a scan of the hours from the retention's start to when it began (none once the
+   * retention has passed since).
+   */
+  eraseUser(hmac: string, now: Date): Promise<{ records: number; indexEntries: number; scannedHours: number }>;
 }

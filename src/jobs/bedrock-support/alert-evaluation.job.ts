@@ -46,6 +46,12 @@ async function measure(deps: JobDeps, at: Date): Promise<AlertInputs> {
     thresholds.llmHourlySpendUsd === null ? Promise.resolve(null) : deps.alerts.llm(60 * 60_000),
     deps.gaps.list({ source: 'audit', status: openGapStatuses, limit: driftReadLimit }),
   ]);
+  const trail = verifyTail(tail, deps.alerts.auditTail);
+  if (!trail.ok) {
+    const first = trail.breaks[0];
+    await deps.alerts.llmGate.recordChain({ ok: false, full: false, detail: `${trail.breaks.length} break(s) in the newest ${trail.checked} entries${first ? `, first at seq ${first.seq}: ${first.problem} (${first.detail})` : ''}`, source: 'alert-evaluation' });
+  }
+  const llmBlocked = await deps.alerts.llmGate.violations();
   const split = at.getTime() - windowMs;
   const [finished, completed] = await Promise.all([
     Promise.all(componentNames.map((c) => deps.fleet.recentFinished(c, { limit: thresholds.consecutiveFailures }))),
@@ -70,7 +76,8 @@ async function measure(deps: JobDeps, at: Date): Promise<AlertInputs> {
     fleet,
     health: componentHealthOf(fleet, at),
     compliance: compliance === null ? null : { checkedAt: compliance.body.checkedAt, items: compliance.body.items },
-    auditTrail: verifyTail(tail, deps.alerts.auditTail),
+    auditTrail: trail,
+    llmBlocked: llmBlocked.map((v) => ({ check: v.check, detail: v.detail })),
     lastFinished,
     runTimes,
     routing: { decisions: routing.decisions, efficiency: routing.efficiency },
@@ -88,7 +95,7 @@ export const alertEvaluationJob = defineJob({
   queue: 'bedrock-support',
   name: 'alert-evaluation',
   description:
-    'evaluates the alert rules (P0: support mode unavailable, every component unhealthy, a compliance violation, audit-trail corruption; P1/P2: component health, job run-time degradation, routing efficiency, error rate, consecutive failures, LLM spend, configuration drift, and the fleet rules), keeps the alerts, queues their notifications, and shuts support mode down on a trigger when automatic shutdown is on',
+    'evaluates the alert rules (P0: support mode unavailable, every component unhealthy, a compliance violation, LLM calls blocked by a critical compliance violation, audit-trail corruption; P1/P2: component health, job run-time degradation, routing efficiency, error rate, consecutive failures, LLM spend, configuration drift, and the fleet rules), keeps the alerts, queues their notifications, and shuts support mode down on a trigger when automatic shutdown is on',
   payload: z.object({}),
   result: resultSchema,
   stored: true,
