@@ -26,7 +26,7 @@ import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { runTrailVerify } from './runtime/trail-cli.js';
-import { isCliCommand, runCli } from './cli/program.js';
+import { isCliInvocation, runCli } from './cli/program.js';
 import { dashboardsCommand } from './runtime/cloudwatch.js';
 import { AuditUnavailableError } from './domain/audit-trail/ports.js';
 import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
@@ -306,7 +306,7 @@ async function run(invocation: Invocation): Promise<void> {
 
 try {
   const argv = process.argv.slice(2);
-  if (isCliCommand(argv[0])) {
+  if (isCliInvocation(argv)) {
     // The operator CLI (src/cli/): HTTP to a running service, no settings read. `trail verify
     // --archive DIR` stays offline: no Redis, no settings; the archive and the public keys alone.
     const offlineTrailVerify = async (args: string[]) => {

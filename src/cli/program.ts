@@ -42,7 +42,20 @@ export const cliCommands = [
   'help',
 ] as const;
 
-export function isCliCommand(word: string | undefined): boolean {
+/** Whether `bsm <argv>` is an operator command: its first word after the global options (`--url U`, `--token T`, `--json`) is one. */
+export function isCliInvocation(argv: readonly string[]): boolean {
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i] ?? '';
+    if (arg === '--url' || arg === '--token') {
+      i += 2;
+    } else if (arg === '--json' || arg.startsWith('--url=') || arg.startsWith('--token=')) {
+      i += 1;
+    } else {
+      break;
+    }
+  }
+  const word = argv[i];
   return word !== undefined && (cliCommands as readonly string[]).includes(word);
 }
 

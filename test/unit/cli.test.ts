@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultThresholds, judgeDaily, type DailyInputs } from '../../src/cli/daily-check.js';
 import { resolveConnection } from '../../src/cli/http.js';
 import { colourOn, progressBar, table, styleFor, type Io } from '../../src/cli/output.js';
-import { cliCommands, runCli } from '../../src/cli/program.js';
+import { cliCommands, isCliInvocation, runCli } from '../../src/cli/program.js';
 import type { StatusAnswer } from '../../src/cli/support-mode.commands.js';
 
 /** An in-process run of the CLI with captured output (no service: only what needs none). */
@@ -31,6 +31,17 @@ describe('the CLI program', () => {
     expect(r.stdout).toMatch(/^Usage: bsm /);
     expect(r.stdout).toMatch(/\nExamples?:\n {2}\$ bsm /);
     expect(r.stdout).toContain('--json');
+  });
+
+  it('an operator command is told from a role by its first word after the global options', () => {
+    expect(isCliInvocation(['status'])).toBe(true);
+    expect(isCliInvocation(['--json', 'status'])).toBe(true);
+    expect(isCliInvocation(['--url', 'http://h:3000', '--token=t', 'daily-check'])).toBe(true);
+    expect(isCliInvocation(['all'])).toBe(false);
+    expect(isCliInvocation(['worker', '--queues', 'compliance'])).toBe(false);
+    expect(isCliInvocation(['cloudwatch', 'dashboards'])).toBe(false);
+    expect(isCliInvocation([])).toBe(false);
+    expect(isCliInvocation(['--help'])).toBe(false);
   });
 
   it('an unknown subcommand of a group and a missing mandatory option are usage errors (exit 2)', async () => {
