@@ -61,7 +61,8 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     // No BSM_API_KEYS: the service generates the admin token file the CLI reads when local.
-    service = spawnBsm(['all'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_API_KEYS: '', LOG_LEVEL: 'warn' });
+    // Its own archive: the hourly checkpoint job may run during the test.
+    service = spawnBsm(['all'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_ARCHIVE_URL: `file://${join(dataDir, 'archive')}`, BSM_API_KEYS: '', LOG_LEVEL: 'warn' });
     await eventually(async () => (await fetch(`${base}/health`).catch(() => null)) !== null, 80_000, 100);
     token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
   }, 90_000);
@@ -211,12 +212,51 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     expect(await cli(['activate', 'meta-monitor']).then((r) => r.code)).toBe(0);
   }, 240_000);
 
+  it('exports an audit and writes a compliance report to files; plans a remediation of a gap', async () => {
+    const auditFile = join(dataDir, 'audit.md');
+    const reportFile = join(dataDir, 'compliance.md');
+    const gapId = (await api<{ gaps: { id: string }[] }>('/admin/bedrock-support/implementation/gaps')).gaps[0]?.id;
+    const [exported, report, remediation] = await Promise.all([
+      cli(['audit', 'export', '--format', 'markdown', '--output', auditFile]),
+      cli(['compliance', 'report', '--period', 'daily', '--format', 'markdown', '--output', reportFile]),
+      gapId === undefined ? Promise.resolve(null) : cli(['remediate', gapId, '--json']),
+    ]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const latest = await api<{ auditId: string }>('/admin/bedrock-support/audit/latest');
+    expect(exported.stdout).toMatch(new RegExp(`^wrote audit ${latest.auditId} as markdown to .*audit\\.md \\(\\d+ bytes\\)\\n$`));
+    const fromApi = await (await fetch(`${base}/admin/bedrock-support/audit/${latest.auditId}/export?format=markdown`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(await readFile(auditFile, 'utf8')).toBe(fromApi);
+
+    expect(report.code, report.stderr).toBe(0);
+    const markdown = await readFile(reportFile, 'utf8');
+    expect(markdown).toContain('# Compliance report (daily)');
+    expect(markdown).toContain('- **GDPR status:** compliant');
+    expect(markdown).toContain('| pii.redaction | yes |');
+
+    // The built-in inventory's Redis has no AOF in the tests: there is a gap to plan for.
+    expect(remediation?.code, remediation?.stderr).toBe(0);
+    const planned = JSON.parse(remediation?.stdout ?? '{}') as { request: { id: string; gapId: string; status: string } };
+    expect(planned.request).toMatchObject({ gapId, status: 'suggested' });
+    expect(planned.request.id).toMatch(/^act-/);
+  });
+
   it('colour only when asked for or on a TTY, and never with NO_COLOR', async () => {
     const [plain, forced, noColor] = await Promise.all([cli(['status']), cli(['status'], { FORCE_COLOR: '1' }), cli(['status'], { FORCE_COLOR: '1', NO_COLOR: '1' })]);
     expect(plain.stdout).not.toContain('\u001b[');
     expect(forced.stdout).toContain('\u001b[32mactive\u001b[0m');
     expect(noColor.stdout).not.toContain('\u001b[');
     expect(noColor.stdout).toBe(plain.stdout.replace(/version \d+/, noColor.stdout.match(/version \d+/)?.[0] ?? ''));
+  });
+
+  it('an emergency shutdown from the CLI: status says so and daily-check fails naming it', async () => {
+    const down = await cli(['shutdown', '--reason', 'Emergency shutdown - test', '--initiated-by', 'alice']);
+    expect(down.code, down.stderr).toBe(0);
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { status: string; emergency: { reason: string; initiatedBy: string } };
+    expect(status.status).toBe('emergency');
+    expect(status.emergency).toMatchObject({ reason: 'Emergency shutdown - test', initiatedBy: 'alice' });
+    const check = await cli(['daily-check', '--json']);
+    expect(check.code).toBe(1);
+    expect((JSON.parse(check.stdout) as { reasons: string[] }).reasons[0]).toMatch(/^support-mode: emergency shutdown since \S+ by alice: Emergency shutdown - test$/);
   });
 
   it('roles and the existing commands keep their meaning: an unknown option of a role is a usage error', async () => {
