@@ -12,6 +12,7 @@ import { registerDailyCheck } from './daily-check.commands.js';
 import { CliUsageError, CommandError, ServiceError, UnreachableError } from './http.js';
 import { registerImplementation } from './implementation.commands.js';
 import { registerMetaMonitor } from './meta-monitor.commands.js';
+import { registerReport } from './report.commands.js';
 import type { Io } from './output.js';
 import { registerSupportMode } from './support-mode.commands.js';
 import { WaitTimeoutError } from './wait.js';
@@ -39,6 +40,7 @@ export const cliCommands = [
   'trail',
   'alerts',
   'daily-check',
+  'report',
   'help',
 ] as const;
 
@@ -68,7 +70,7 @@ export interface CliDeps {
 function buildProgram(ctx: Context, act: Act, deps: CliDeps): Command {
   const program = new Command('bsm');
   program
-    .description('Bedrock Support Mode: operator commands against a running service (the roles api|worker|scheduler|all start one; see `bsm --help` without a command)')
+    .description('Bedrock Support Mode: operator commands against a running service. The roles that run one (api, worker, scheduler, all) and `bsm cloudwatch dashboards`: `bsm --help`')
     .addOption(new Option('--url <url>', 'the service (default http://127.0.0.1:3000)').env('BSM_URL'))
     .addOption(new Option('--token <token>', "an API key's bearer token (default: the admin token file of a local service, BSM_DATA_DIR/admin-token)").env('BSM_TOKEN'))
     .option('--json', 'print the answer as JSON, for scripts')
@@ -99,6 +101,7 @@ Examples:
   registerCompliance(program, ctx, act, deps.offlineTrailVerify);
   registerAlerts(program, ctx, act);
   registerDailyCheck(program, ctx, act);
+  registerReport(program, ctx, act);
   return program;
 }
 

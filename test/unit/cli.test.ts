@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,15 +8,16 @@ import { resolveConnection } from '../../src/cli/http.js';
 import { colourOn, progressBar, table, styleFor, type Io } from '../../src/cli/output.js';
 import { cliCommands, isCliInvocation, runCli } from '../../src/cli/program.js';
 import type { StatusAnswer } from '../../src/cli/support-mode.commands.js';
+import { listenOnLoopback } from '../fakes/listen.js';
 
 /** An in-process run of the CLI with captured output (no service: only what needs none). */
-async function run(argv: string[], tty = false): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(argv: string[], tty = false, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
     stdout: { write: (t: string) => ((stdout += t), true), isTTY: tty },
     stderr: { write: (t: string) => ((stderr += t), true), isTTY: tty },
-    env: {},
+    env,
   };
   const code = await runCli(argv, { io, offlineTrailVerify: () => Promise.resolve(0) });
   return { code, stdout, stderr };
@@ -183,5 +185,36 @@ describe('the daily check verdict', () => {
   it('a route that refused is a failed check naming its message; no analysis yet is one too', () => {
     const r = judgeDaily({ ...healthy, insights: { ok: false, status: 404, error: 'no analysis yet' }, activities: { ok: false, status: 403, error: 'forbidden' } });
     expect(r.reasons).toEqual(['meta-monitor: no meta-monitor analysis yet (the schedule runs one every 5 min: is meta-monitor active?)', 'implementation: could not read the implementation activities: forbidden']);
+  });
+});
+
+describe('report, against the routes the issue names (a loopback fake: the reports routes come with another branch)', () => {
+  it('fetches the latest or one by id in the format asked, with the token; a 404 is exit 1 with its message', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      if (req.url === '/admin/bedrock-support/reports/weekly/latest?format=markdown') {
+        res.writeHead(200, { 'content-type': 'text/markdown' }).end('# Weekly review\n');
+      } else if (req.url === '/admin/bedrock-support/reports/daily/daily-check-1?format=json') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"verdict":"pass"}');
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'no weekly report yet', details: null } }));
+      }
+    });
+    const port = await listenOnLoopback(server);
+    try {
+      const env = { BSM_URL: `http://127.0.0.1:${port}`, BSM_TOKEN: 'tok' };
+      expect(await run(['report', 'weekly'], false, env)).toEqual({ code: 0, stdout: '# Weekly review\n', stderr: '' });
+      expect(await run(['report', 'daily', 'daily-check-1', '--json'], false, env)).toEqual({ code: 0, stdout: '{"verdict":"pass"}\n', stderr: '' });
+      expect(await run(['report', 'weekly', '--format', 'html'], false, env)).toEqual({ code: 1, stdout: '', stderr: 'bsm: no weekly report yet (404 not_found)\n' });
+      expect((await run(['report', 'monthly'], false, env)).code).toBe(2);
+      expect(seen).toEqual([
+        'GET /admin/bedrock-support/reports/weekly/latest?format=markdown Bearer tok',
+        'GET /admin/bedrock-support/reports/daily/daily-check-1?format=json Bearer tok',
+        'GET /admin/bedrock-support/reports/weekly/latest?format=html Bearer tok',
+      ]);
+    } finally {
+      server.close();
+    }
   });
 });
