@@ -4,6 +4,7 @@
  * command line alone, with the exit codes a script relies on.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,8 +228,8 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     const fromApi = await (await fetch(`${base}/admin/bedrock-support/audit/${latest.auditId}/export?format=markdown`, { headers: { authorization: `Bearer ${token}` } })).text();
     expect(await readFile(auditFile, 'utf8')).toBe(fromApi);
 
-    expect(report.code, report.stderr).toBe(0);
     const markdown = await readFile(reportFile, 'utf8');
+    expect(report.code, report.stderr + report.stdout + markdown).toBe(0);
     expect(markdown).toContain('# Compliance report (daily)');
     expect(markdown).toContain('- **GDPR status:** compliant');
     expect(markdown).toContain('| pii.redaction | yes |');
@@ -246,6 +247,20 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     expect(forced.stdout).toContain('\u001b[32mactive\u001b[0m');
     expect(noColor.stdout).not.toContain('\u001b[');
     expect(noColor.stdout).toBe(plain.stdout.replace(/version \d+/, noColor.stdout.match(/version \d+/)?.[0] ?? ''));
+  });
+
+  // util-linux's `script` gives the CLI a real terminal (a pty), as an operator's shell does.
+  it.runIf(existsSync('/usr/bin/script'))('on a terminal, --wait draws its progress bar in place on stderr, then clears it, and the result is coloured', async () => {
+    const child = spawn('/usr/bin/script', ['-qec', 'node --import tsx src/main.ts audit trigger --wait', '/dev/null'], {
+      env: { ...process.env, BSM_URL: base, BSM_DATA_DIR: dataDir, NO_COLOR: '', FORCE_COLOR: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    expect(await waitForExit(child, 120_000)).toBe(0);
+    expect(out).toMatch(/\r\S+ audit audit-\S+ \[[█░]{30}\] +\d+ % \w+/);
+    expect(out).toContain('\r\u001b[K');
+    expect(out).toContain(`${'\u001b'}[32mcompleted${'\u001b'}[0m in `);
   });
 
   it('an emergency shutdown from the CLI: status says so and daily-check fails naming it', async () => {
