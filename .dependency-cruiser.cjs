@@ -55,9 +55,9 @@ module.exports = {
     },
     {
       name: 'sdks-only-in-providers',
-      comment: 'The AWS and MCP SDKs only in the adapters that talk to them.',
+      comment: 'The AWS and MCP SDKs only in the adapters that talk to them, and the MCP SDK in the MCP server (api/mcp/).',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/providers/', '^src/observability/'] },
+      from: { path: '^src/', pathNot: ['^src/providers/', '^src/observability/', '^src/api/mcp/'] },
       to: { path: libraries.aws },
     },
     {

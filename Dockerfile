@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The dashboard's page, script and styles, served as they are.
+COPY public ./public
 # The generated admin token (when BSM_API_KEYS is empty) is kept here: mount a volume.
 RUN mkdir -p /app/data && chown node:node /app/data
 VOLUME ["/app/data"]

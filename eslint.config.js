@@ -21,6 +21,16 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script: plain browser JavaScript, served as it is (no bundler, no types).
+    files: ['public/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'script',
+      parserOptions: { projectService: false, project: false, program: null },
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', setInterval: 'readonly', uPlot: 'readonly' },
+    },
+  },
+  {
     // BullMQ's Worker only in the runner; Queue objects only in the job factory and the read model.
     files: ['src/**/*.ts'],
     ignores: ['src/workers/**'],

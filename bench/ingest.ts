@@ -21,7 +21,7 @@ const goalRate = 20_000;
 const goalRatio = 0.5;
 
 /** A batch as an agent sends it: a tenth of the records failed, with an e-mail address in the message. */
-function makeBatch(tag: string, start: number, now = Date.now()): Record<string, unknown>[] {
+export function makeBatch(tag: string, start: number, now = Date.now()): Record<string, unknown>[] {
   return Array.from({ length: batch }, (_, i) => {
     const n = start + i;
     const failed = n % 10 === 0;

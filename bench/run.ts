@@ -19,9 +19,11 @@
  *    (bench/analysis.ts).
  * 10. Verification of a 1,000,000-entry audit trail against only reading it in the same pages, with
  *    its peak heap (bench/trail-verify.ts).
+ * 11. Execution ingest through the store on a local three-master Redis Cluster against one
+ *    redis-server, same records, same run (bench/cluster-ingest.ts; it starts both itself).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis, trail-verify); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis, trail-verify, cluster-ingest); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -40,6 +42,7 @@ import { bedrockQuotaBench } from './bedrock-quota.js';
 import { httpBench } from './http.js';
 import { idleBench } from './idle.js';
 import { ingestBench } from './ingest.js';
+import { clusterIngestBench } from './cluster-ingest.js';
 import { loghubBench } from './loghub.js';
 import { analysisBench } from './analysis.js';
 import { trailVerifyBench } from './trail-verify.js';
@@ -146,7 +149,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis', 'trail-verify'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis', 'trail-verify', 'cluster-ingest'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -192,6 +195,9 @@ if (selected.has('analysis')) {
 }
 if (selected.has('trail-verify')) {
   ok = (await trailVerifyBench()).ok && ok;
+}
+if (selected.has('cluster-ingest')) {
+  ok = (await clusterIngestBench()).ok && ok;
 }
 if (selected.has('bedrock-quota')) {
   ok = (await bedrockQuotaBench()).ok && ok;

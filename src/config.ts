@@ -120,10 +120,27 @@ const settings = {
     expected: 'an http:// or https:// URL, the address browsers reach the service at (e.g. https://bsm.example.com)',
     schema: url(['http:', 'https:']),
   }),
+  BSM_URL: setting({
+    description: 'where the client commands (`bsm mcp`) reach a running service; default http://127.0.0.1:PORT',
+    expected: 'an http:// or https:// URL, e.g. http://127.0.0.1:3000',
+    schema: url(['http:', 'https:']),
+  }),
+  BSM_TOKEN: setting({
+    description: 'the API key the client commands (`bsm mcp`) send; default the admin token generated in BSM_DATA_DIR/admin-token',
+    expected: 'a token of at least 16 characters',
+    schema: z.string().trim().min(16),
+    secret: true,
+  }),
   REDIS_URL: setting({
-    description: 'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start)',
-    expected: 'a redis:// or rediss:// URL',
-    schema: url(['redis:', 'rediss:']),
+    description:
+      'Redis; when unset, the Redis on 127.0.0.1:BSM_REDIS_PORT, and when nothing answers there `bsm all` (`npm start`) starts a redis-server of its own (the other roles refuse to start). A Redis Cluster: `redis+cluster://host:port,host:port` (TLS: `rediss+cluster://`), or the URL of any one of its nodes (found to be a cluster node at start-up)',
+    expected: 'a redis:// or rediss:// URL, or redis+cluster://host:port,host:port',
+    schema: z.union([url(['redis:', 'rediss:']), z.string().trim().regex(/^rediss?\+cluster:\/\/([^@/]*@)?[^/,@]+(,[^/,@]+)*\/?$/)]),
+  }),
+  REDIS_CLUSTER_NODES: setting({
+    description: 'seed nodes of a Redis Cluster (any of its nodes; the rest are found from them): every connection is a cluster connection. Credentials and TLS come from REDIS_URL when it is set too (its host is then not used)',
+    expected: 'comma-separated host:port (e.g. 10.0.0.1:6379,10.0.0.2:6379)',
+    schema: z.string().trim().regex(/^[^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*$/),
   }),
   BSM_PREFIX: setting({
     description: 'prefix of every Redis key and queue',
@@ -291,6 +308,7 @@ const settings = {
   BSM_SCHEDULE_INFRA_AUDIT: setting({ description: 'incremental infrastructure audit (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/30 * * * *' }),
   BSM_SCHEDULE_META_MONITOR: setting({ description: 'meta-monitor execution analysis (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '*/5 * * * *' }),
   BSM_SCHEDULE_COMPLIANCE_CHECK: setting({ description: 'daily compliance check (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 6 * * *' }),
+  BSM_SCHEDULE_COMPLIANCE_REPORT: setting({ description: 'weekly compliance report, kept for GET …/compliance/export (UTC; Sunday, after the daily check)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 7 * * 0' }),
   BSM_SCHEDULE_CHECKPOINT: setting({ description: 'signed audit-trail checkpoint written to the archive (UTC); skipped when nothing was appended since the last', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '0 * * * *' }),
   BSM_SCHEDULE_ARCHIVE: setting({ description: 'daily audit-trail archive (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '30 2 * * *' }),
   BSM_SCHEDULE_ALERTS: setting({ description: 'alert evaluation (UTC)', expected: 'a valid 5-field cron pattern (minute hour day-of-month month day-of-week)', schema: cron, default: '* * * * *' }),
@@ -376,6 +394,15 @@ const settings = {
     expected: 'an integer 65536-268435456',
     schema: integer(65_536, 268_435_456),
     default: 16 * 1024 * 1024,
+  }),
+  BSM_OTEL_AGENT_SERVICES: setting({
+    description: 'service.name values (comma-separated) whose root spans POST /v1/traces stores as executions of the agent even without GenAI attributes',
+    expected: 'comma-separated service names',
+    schema: z
+      .string()
+      .trim()
+      .transform((v) => [...new Set(v.split(',').map((x) => x.trim()).filter((x) => x !== ''))]),
+    default: [],
   }),
   BSM_HMAC_KEY: setting({
     description: 'the secret that keys the HMAC replacing user ids in stored records; when unset, one is generated in BSM_DATA_DIR/hmac-key (mode 0600) and kept',

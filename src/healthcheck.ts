@@ -5,6 +5,7 @@
  * scheduler when the Redis it works against answers PING within 2 s. Exit 0 healthy, 1 not.
  */
 import { Redis } from 'ioredis';
+import { clusterUrlOf, isClusterUrl, parseClusterUrl } from './redis.js';
 
 const role = process.argv[2] ?? 'all';
 const timeoutMs = 2_000;
@@ -15,8 +16,20 @@ async function apiHealthy(): Promise<boolean> {
   return response.status < 500;
 }
 
+/** The server to PING: REDIS_URL, or of a cluster (REDIS_CLUSTER_NODES, a redis+cluster:// URL) its first seed node. */
+function pingTarget(): { url?: string; host?: string; port?: number; username?: string; password?: string; tls?: object } {
+  const url = process.env.REDIS_CLUSTER_NODES ? clusterUrlOf(process.env.REDIS_CLUSTER_NODES, process.env.REDIS_URL) : (process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  if (!isClusterUrl(url)) {
+    return { url };
+  }
+  const c = parseClusterUrl(url);
+  return { ...c.nodes[0], username: c.username, password: c.password, ...(c.tls ? { tls: {} } : {}) };
+}
+
 async function redisHealthy(): Promise<boolean> {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const { url, ...node } = pingTarget();
+  const options = { ...node, lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null };
+  const redis = url ? new Redis(url, options) : new Redis(options);
   try {
     await redis.connect();
     return (await redis.ping()) === 'PONG';

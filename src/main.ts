@@ -13,8 +13,9 @@ import { ApiKeysError, createKeyring, loadOrCreateAdminToken, parseApiKeys } fro
 import { ConfigError, keyPrefix, loadConfig, settingsNotUsedYet, type Config } from './config.js';
 import { statusOf } from './domain/support-mode/state.js';
 import { declaredSchedules } from './jobs/registry.js';
+import { keyLayout, type KeyLayout } from './key-layout.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { closeRedis, createRedis, waitReady } from './redis.js';
+import { closeRedis, createRedis, firstNodeUrl, waitReady } from './redis.js';
 import { redisOutageLog } from './redis-outage.js';
 import { describeRedisUrl, NoRedisError, resolveRedis } from './redis-server.js';
 import { composeAdapters, type Adapters } from './runtime/compose.js';
@@ -24,9 +25,10 @@ import { loadOrCreateHmacKey } from './runtime/hmac-key.js';
 import { loadAuditSigner } from './runtime/audit-signing-key.js';
 import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
-import { listenProblem, parseInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
+import { listenProblem, parseInvocation, parseMcpInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { runTrailVerify } from './runtime/trail-cli.js';
 import { isCliInvocation, runCli } from './cli/program.js';
+import { runMcpStdio } from './runtime/mcp-cli.js';
 import { dashboardsCommand } from './runtime/cloudwatch.js';
 import { AuditUnavailableError } from './domain/audit-trail/ports.js';
 import { CloudWatchRequestError } from './domain/cloudwatch/ports.js';
@@ -46,16 +48,19 @@ async function startWorkerRole(
   invocation: Invocation,
   config: Config,
   url: string,
-  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; logger: Logger; outage: ReturnType<typeof redisOutageLog>; metrics: MetricsStore; auditSigner: AuditSigner | null },
+  parts: { blocking: Redis; subscriber: Redis | null; control: ControlChannel; prefix: string; layout: KeyLayout; logger: Logger; outage: ReturnType<typeof redisOutageLog>; metrics: MetricsStore; auditSigner: AuditSigner | null },
 ): Promise<Step> {
   const { logger, outage, control, auditSigner } = parts;
   const jobs = createRedis(url, 'job', `bsm:${invocation.role}:jobs`);
   jobs.on('error', (err) => outage.error('jobs', err));
   jobs.on('ready', () => outage.restored());
+  // A cluster that failed over stays ready: its new slot map is the end of the outage.
+  jobs.on('refresh', () => outage.restored());
   const adapters = composeAdapters({
     config,
     redis: jobs,
     prefix: parts.prefix,
+    layout: parts.layout,
     logger,
     control,
     auditSigner,
@@ -145,7 +150,7 @@ async function startApiRole(config: Config, adapters: Adapters, control: Control
     queueSettings: config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
-    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS },
+    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(hmacKey.key), retentionDays: config.BSM_EXECUTION_RETENTION_DAYS, agentServices: config.BSM_OTEL_AGENT_SERVICES },
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,
@@ -196,12 +201,14 @@ async function run(invocation: Invocation): Promise<void> {
   } else if (!auditSigner && runs(invocation.role, 'worker') && invocation.queues.includes('compliance')) {
     logger.warn({ setting: 'BSM_AUDIT_SIGNING_KEY' }, 'BSM_AUDIT_SIGNING_KEY is not set: this worker cannot sign audit-trail checkpoints or archive manifests, so those jobs fail until it is');
   }
-  const { url, own } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
+  const { url, own, cluster } = await resolveRedis({ redisUrl: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: invocation.role === 'all' });
   logger.info(
     { redis: describeRedisUrl(url), from: config.REDIS_URL ? 'REDIS_URL' : own ? 'started' : 'local', ...(own ? { dataDir: own.dataDir, pid: own.process.pid } : {}) },
-    own ? `REDIS_URL is not set and nothing answered on 127.0.0.1:${config.BSM_REDIS_PORT}: started redis-server (AOF on)` : 'using Redis',
+    own ? `REDIS_URL is not set and nothing answered on 127.0.0.1:${config.BSM_REDIS_PORT}: started redis-server (AOF on)` : cluster ? 'using Redis Cluster: keys spread over its shards' : 'using Redis',
   );
   const prefix = keyPrefix(config);
+  // One server keeps every key under `{bsm}`; a cluster gets a hash tag per queue and store (src/key-layout.ts).
+  const layout = keyLayout(config.BSM_PREFIX, cluster ? 'spread' : 'single');
   const has = (part: 'api' | 'worker' | 'scheduler') => runs(invocation.role, part);
 
   const client = createRedis(url, 'client', `bsm:${invocation.role}:client`);
@@ -220,11 +227,11 @@ async function run(invocation: Invocation): Promise<void> {
 
   const subscriber = has('worker') ? createRedis(url, 'blocking', `bsm:${invocation.role}:control`) : null;
   subscriber?.on('error', (err) => outage.error('control subscriber', err));
-  const control = createControlChannel(client, subscriber, prefix);
+  const control = createControlChannel(client, subscriber, layout.tag('control'));
   // One recorder for the process: the workers' adapters record through it too.
-  const metrics = createMetricsStore(client, prefix);
+  const metrics = createMetricsStore(client, layout.tag('metrics'));
   // The API's and schedulers' adapters: their commands fail fast while Redis is down.
-  const adapters = composeAdapters({ config, redis: client, prefix, logger, control, auditSigner, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics });
+  const adapters = composeAdapters({ config, redis: client, prefix, layout, logger, control, auditSigner, onQueueError: (queue, err) => outage.error(`queue ${queue}`, err), metrics });
   const { llm, supportMode, fleet } = adapters;
   if (auditSigner) {
     // Processes without the private key verify with the public key a signer published.
@@ -260,6 +267,7 @@ async function run(invocation: Invocation): Promise<void> {
   }, logger);
   for (const redis of [client, blocking, subscriber]) {
     redis?.on('ready', () => outage.restored());
+    redis?.on('refresh', () => outage.restored());
   }
   client.on('ready', () => {
     if (appliesDeclared) {
@@ -269,7 +277,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => reapply.stop());
 
   if (has('worker')) {
-    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, logger, outage, metrics, auditSigner }));
+    stops.push(await startWorkerRole(invocation, config, url, { blocking, subscriber, control, prefix, layout, logger, outage, metrics, auditSigner }));
   }
   // Every role's heartbeat (resources per process); stopped after the workers, so their last
   // jobs' figures are written before Redis closes.
@@ -277,7 +285,7 @@ async function run(invocation: Invocation): Promise<void> {
   stops.push(() => processMetrics.stop());
   if (has('api')) {
     try {
-      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys, url));
+      stops.unshift(await startApiRole(config, adapters, control, logger, apiKeys, firstNodeUrl(url)));
     } catch (err) {
       // Whatever started before the API stops again, then the one line says why.
       for (const stop of stops) {
@@ -314,6 +322,15 @@ try {
       return trail === null ? 0 : runTrailVerify(trail, (text) => process.stdout.write(text));
     };
     process.exit(await runCli(argv, { io: { stdout: process.stdout, stderr: process.stderr, env: process.env }, offlineTrailVerify }));
+  }
+  if (argv[0] === 'mcp') {
+    // Standard output is the protocol: help goes to stderr, and nothing else is written but MCP.
+    if (!parseMcpInvocation(argv.slice(1))) {
+      process.stderr.write(usage);
+      process.exit(0);
+    }
+    await runMcpStdio(loadConfig());
+    process.exit(0);
   }
   const invocation = parseInvocation(argv);
   if (invocation === null) {

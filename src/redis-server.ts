@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { clusterUrlFromNode, clusterUrlOf, isClusterUrl, parseClusterUrl, serverIsClusterNode } from './redis.js';
 
 /** Thrown when no Redis answers and none can be started. The message says how to get one. */
 export class NoRedisError extends Error {
@@ -129,9 +130,19 @@ export async function startRedisServer(options: { port: number; dataDir?: string
  * `redisUrl` when set; else the Redis on 127.0.0.1:`port` if it answers; else a
  * redis-server of our own on that port with its data (AOF on) in `dataDir`.
  */
-export async function resolveRedis(options: { redisUrl?: string; dataDir: string; port?: number; mayStartOwn: boolean }): Promise<{ url: string; own?: OwnRedis }> {
+export async function resolveRedis(options: { redisUrl?: string; clusterNodes?: string; dataDir: string; port?: number; mayStartOwn: boolean }): Promise<{ url: string; own?: OwnRedis; cluster?: boolean }> {
   const port = options.port ?? 6379;
+  if (options.clusterNodes) {
+    return { url: clusterUrlOf(options.clusterNodes, options.redisUrl), cluster: true };
+  }
   if (options.redisUrl) {
+    if (isClusterUrl(options.redisUrl)) {
+      return { url: options.redisUrl, cluster: true };
+    }
+    // One node of a cluster: its seed, instead of a single-server connection that dies on the first MOVED.
+    if (await serverIsClusterNode(options.redisUrl)) {
+      return { url: clusterUrlFromNode(options.redisUrl), cluster: true };
+    }
     return { url: options.redisUrl };
   }
   if (await redisAnswers('127.0.0.1', port)) {
@@ -158,8 +169,16 @@ export async function resolveRedis(options: { redisUrl?: string; dataDir: string
   return { url: own.url, own };
 }
 
-/** Where a Redis URL points, for the log: host, port and db, the password masked. */
-export function describeRedisUrl(url: string): { host: string; port: number; db: number; password: boolean; tls: boolean } | { unparsable: true } {
+/** Where a Redis URL points, for the log: host, port and db (a cluster: its seed nodes), the password masked. */
+export function describeRedisUrl(url: string): { host: string; port: number; db: number; password: boolean; tls: boolean } | { cluster: string[]; password: boolean; tls: boolean } | { unparsable: true } {
+  if (isClusterUrl(url)) {
+    try {
+      const c = parseClusterUrl(url);
+      return { cluster: c.nodes.map((n) => `${n.host}:${n.port}`), password: c.password !== undefined, tls: c.tls };
+    } catch {
+      return { unparsable: true };
+    }
+  }
   try {
     const u = new URL(url);
     return { host: u.hostname, port: Number(u.port || 6379), db: Number(u.pathname.slice(1) || 0), password: u.password !== '', tls: u.protocol === 'rediss:' };

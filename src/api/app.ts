@@ -9,6 +9,7 @@ import { alertRoutes } from './alerts.routes.js';
 import { auditRoutes } from './audit.routes.js';
 import { auditTrailRoutes } from './audit-trail.routes.js';
 import { complianceRoutes } from './compliance.routes.js';
+import { complianceReportRoutes } from './compliance-report.routes.js';
 import { componentRoutes } from './components.routes.js';
 import { authenticate, scraperOrReader } from './auth.js';
 import { bullBoardPath, bullBoardRoutes } from './bull-board.js';
@@ -20,17 +21,21 @@ import { ApiError, errorBody, errorHandler } from './errors.js';
 import { FailedLogins } from './failed-logins.js';
 import { featureFlagRoutes } from './feature-flags.routes.js';
 import { healthRoutes } from './health.routes.js';
-import { auditMutations, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { auditMutations, basicNeedsCsrfHeader, csrfGuard, freshFleetAfterMutations, mutatingMethods, requestIds } from './middleware.js';
+import { csrfHeader, dashboardPath, dashboardRoutes } from './dashboard.js';
 import { llmRoutes } from './llm.routes.js';
+import { mcpPath, mcpRoutes } from './mcp.routes.js';
 import { metricsRoutes, prometheusRoute } from './metrics.routes.js';
 import { ingestPath, metaMonitorRoutes } from './meta-monitor.routes.js';
 import { metaMonitorAnalysisRoutes } from './meta-monitor-analysis.routes.js';
+import { otlpRoutes, otlpTracesPath } from './otlp.routes.js';
 import { implementationRoutes } from './implementation.routes.js';
 import { guidanceRoutes } from './guidance.routes.js';
 import { backlogRoutes } from './backlog.routes.js';
 import { remediationRoutes } from './remediation.routes.js';
+import { reportRoutes } from './reports.routes.js';
 import { specScanRoutes } from './spec-scan.routes.js';
-import { boardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
+import { boardPolicy, dashboardPolicy, docsPolicy, inlineScriptHashes, pageSecurityHeaders, privateCache } from './security-headers.js';
 import { supportModeRoutes } from './support-mode.routes.js';
 import { describeIssue } from './validation.js';
 
@@ -76,9 +81,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
     mutatingMethods,
     '*',
     csrfGuard({ publicUrl: deps.publicUrl }),
+    basicNeedsCsrfHeader({ header: csrfHeader, exempt: (path) => path.startsWith(`${bullBoardPath}/`) }),
     freshFleetAfterMutations({ invalidate: () => deps.fleetReader.invalidate() }),
     requestIds(),
-    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes }),
+    // An MCP request may carry a batch of executions (report_executions): the ingest's limit.
+    bodyLimits(limits.bodyLimitBytes, { [ingestPath]: limits.ingestBodyLimitBytes, [otlpTracesPath]: limits.ingestBodyLimitBytes, [mcpPath]: limits.ingestBodyLimitBytes }),
   );
   // The HTML pages and what they load get a content security policy each and may not be framed;
   // mounted before authentication, so the board's sign-in challenge has them too (`/x/*` matches
@@ -89,6 +96,7 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.use('/docs/*', pageSecurityHeaders(docsPolicy(inlineScriptHashes(SwaggerUI(docsOptions)))));
   app.use(`${bullBoardPath}/*`, pageSecurityHeaders(boardPolicy));
   app.use(`${bullBoardPath}/static/*`, privateCache());
+  app.use(`${dashboardPath}/*`, pageSecurityHeaders(dashboardPolicy));
 
   const audit = auditMutations({ append: (e) => deps.auditTrail.append(e), logger: deps.logger });
   // One count of failed logins for every authenticated path.
@@ -99,7 +107,13 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   // These paths are also security-headers.ts's `authenticatedPath`.
   app.use('/admin/*', authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   app.use('/test/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
-  app.on(mutatingMethods, ['/admin/*', '/test/*'], audit);
+  // OTLP/HTTP at the path exporters append to the service's address.
+  app.use('/v1/*', authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
+  app.on(mutatingMethods, ['/admin/*', '/test/*', '/v1/*'], audit);
+  // The MCP endpoint: the same keys; each tool's route checks the role and writes the audit entry.
+  app.use(`${mcpPath}/*`, authenticate({ keyring: deps.keyring, failedLogins, clock: deps.clock }));
+  // The dashboard signs in as Bull Board does: the browser asks for the token as the password.
+  app.use(`${dashboardPath}/*`, authenticate({ keyring: deps.keyring, basicRealm: 'Bedrock Support Mode', failedLogins, clock: deps.clock }));
   // A scraper's own token, or an API key that reads (not in the OpenAPI document: Prometheus text, not JSON).
   app.use('/metrics/*', scraperOrReader({ keyring: deps.keyring, failedLogins, clock: deps.clock, scraperToken: deps.metrics.scraperToken }));
 
@@ -121,9 +135,14 @@ export function createApp(deps: ApiDeps): OpenAPIHono<AppEnv> {
   app.route('/admin/bedrock-support', cloudwatchRoutes(deps));
   app.route('/admin/bedrock-support', auditTrailRoutes(deps));
   app.route('/admin/bedrock-support', complianceRoutes(deps));
+  app.route('/admin/bedrock-support', complianceReportRoutes(deps));
+  app.route('/admin/bedrock-support', reportRoutes(deps));
   app.route('/test', componentTestRoutes(deps));
+  app.route('/v1', otlpRoutes(deps));
   app.route('/metrics', prometheusRoute(deps));
   app.route(bullBoardPath, bullBoardRoutes(deps.fleet, deps.queueSettings, deps.auditTrail));
+  app.route(mcpPath, mcpRoutes({ fetch: (request, env) => app.fetch(request, env as object), maxBodyBytes: limits.ingestBodyLimitBytes }));
+  app.route('/', dashboardRoutes(deps.reports));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'A token from BSM_API_KEYS (or the generated admin token)' });
   app.doc('/openapi.json', {

@@ -16,7 +16,7 @@ import { describeIssue } from './validation.js';
 
 const queue = 'infrastructure-auditor';
 
-const TriggerBody = z
+export const TriggerBody = z
   .object({
     type: z.enum(auditTypes).optional().openapi({ description: '`comprehensive` when not given, `targeted` when `targets` are' }),
     priority: z.enum(['high', 'medium', 'low']).default('medium'),

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { verifyTail } from '../domain/audit-trail/chain.js';
 import { archivePlace, buildGdprStatus, redisPlace, gdprStatusSchema, piiSelfTest, piiSelfTestSchema, type AuditTrailMeasure, type RetentionMeasure } from '../domain/compliance/gdpr-status.js';
-import { queueNames } from '../domain/queue-names.js';
+import { measureRetention } from '../domain/compliance/retention.js';
 import type { ApiDeps } from './deps.js';
 import type { AppEnv } from './env.js';
 import { bodyErrors, guard, jsonResponse, noQuery, protectedErrors } from './openapi.js';
@@ -54,30 +54,23 @@ const WindowQuery = {
 
 type ComplianceDeps = Pick<ApiDeps, 'fleet' | 'auditTrail' | 'auditTrailService' | 'archiveAfterDays' | 'executions' | 'llm' | 'compliance' | 'clock'>;
 
-/** The oldest finished job of each queue (completed and failed apart), read from BullMQ. */
-async function oldestJobs(deps: ComplianceDeps): Promise<RetentionMeasure[]> {
-  const kinds = ['completed', 'failed'] as const;
-  const rows = await Promise.all(
-    queueNames.flatMap((name) =>
-      kinds.map(async (kind) => {
-        const [job] = await deps.fleet.queues[name].getJobs([kind], 0, 0, true);
+/** Retention measured now: the execution store, BullMQ's oldest finished jobs, the oldest trail entry. */
+function retention(deps: ComplianceDeps): Promise<RetentionMeasure[]> {
+  return measureRetention(
+    {
+      oldestExecution: () => deps.executions.store.oldest(),
+      oldestFinishedJob: async (queue, kind) => {
+        const [job] = await deps.fleet.queues[queue].getJobs([kind], 0, 0, true);
         const at = job?.finishedOn ?? job?.timestamp;
-        return { data: `jobs:${name}:${kind}`, oldest: at === undefined ? null : new Date(at), limitHours: deps.compliance.jobLimitHours, setting: 'BSM_RETENTION_LIMIT_HOURS' };
-      }),
-    ),
+        return at === undefined ? null : new Date(at);
+      },
+      oldestTrailEntry: async () => {
+        const [first] = await deps.auditTrail.range({ count: 1 });
+        return first?.event ? new Date(first.event.at) : null;
+      },
+    },
+    { executionDays: deps.executions.retentionDays, jobHours: deps.compliance.jobLimitHours, archiveAfterDays: deps.archiveAfterDays },
   );
-  return rows;
-}
-
-async function retention(deps: ComplianceDeps): Promise<RetentionMeasure[]> {
-  const [executions, jobs, [firstEntry]] = await Promise.all([deps.executions.store.oldest(), oldestJobs(deps), deps.auditTrail.range({ count: 1 })]);
-  const entryAt = firstEntry?.event ? new Date(firstEntry.event.at) : null;
-  return [
-    { data: 'executions', oldest: executions, limitHours: deps.executions.retentionDays * 24, setting: 'BSM_EXECUTION_RETENTION_DAYS' },
-    ...jobs,
-    // Archiving runs daily: a day of slack past BSM_ARCHIVE_AFTER_DAYS before an entry counts as kept too long.
-    { data: 'audit-trail', oldest: entryAt, limitHours: (deps.archiveAfterDays + 1) * 24, setting: 'BSM_ARCHIVE_AFTER_DAYS + 1 d' },
-  ];
 }
 
 async function auditTrailMeasure(deps: ComplianceDeps): Promise<AuditTrailMeasure> {

@@ -65,8 +65,11 @@ export interface ApiDeps {
   control: FleetControl;
   /** The infrastructure auditor's inventory in force. */
   audit: { inventory: InventoryInForce };
-  /** The meta-monitor's execution records, the HMAC that replaces user ids in them, and how long they are kept. */
-  executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number };
+  /**
+   * The meta-monitor's execution records, the HMAC that replaces user ids in them, how long they
+   * are kept, and the services whose root spans the OTLP ingest stores as executions (`BSM_OTEL_AGENT_SERVICES`).
+   */
+  executions: { store: ExecutionStore; pseudonymize: Pseudonymize; retentionDays: number; agentServices?: readonly string[] };
   /** The gap store the auditor, the meta-monitor and implementation support share. */
   gaps: GapStore;
   /** Implementation support's backlog: hand-posted items and priority overrides, apart from the gaps. */

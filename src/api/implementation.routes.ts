@@ -13,7 +13,7 @@ import { csv } from './query.js';
 
 const base = '/admin/bedrock-support/implementation';
 
-const ListQuery = z
+export const ListQuery = z
   .object({
     status: csv(gapStatuses, 'status'),
     type: csv(gapTypes, 'type'),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { llmPaths, operationTypes } from '../domain/llm/types.js';
 import { detectInjection, injectionMarkers } from '../domain/compliance/prompt-injection.js';
@@ -35,7 +36,7 @@ function jsonProblem(root: unknown, maxDepth: number): string | null {
   return null;
 }
 
-const AssistBody = z
+export const AssistBody = z
   .object({
     question: z.string().trim().min(1).max(8_000).openapi({ example: 'Why did the meta-monitor queue back up overnight?' }),
     context: z
@@ -198,6 +199,9 @@ export function llmRoutes(deps: ApiDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
+      // The question is a prompt: the request's audit entry keeps the body's size and SHA-256, never its text (the call itself is an `llm.call` entry).
+      const raw = await c.req.text();
+      c.set('bulkBody', { bytes: Buffer.byteLength(raw), sha256: createHash('sha256').update(raw).digest('hex') });
       // With the feature flag off the operator is off: no question reaches a model (an emergency
       // shutdown means no paid call either).
       const state = await deps.supportMode.read();

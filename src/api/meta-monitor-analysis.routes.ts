@@ -18,7 +18,7 @@ const queue = 'meta-monitor';
 const jobName = 'analyze-executions';
 const base = '/admin/bedrock-support/meta-monitor';
 
-const AnalyzeBody = z
+export const AnalyzeBody = z
   .object({
     timeframe: z.enum(Object.keys(timeframes) as [Timeframe, ...Timeframe[]]).optional().openapi({ description: '`last-1h` when neither a timeframe nor from/to is given' }),
     from: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Start of a window given by its ends (with `to`)' }),
@@ -70,7 +70,7 @@ const RevertBody = z.object({ reason: z.string().trim().max(500).optional().open
 const ConfigView = z.object({ version: count, setBy: z.string(), setAt: isoTime.nullable().openapi({ description: 'Null while the defaults are in force' }), settings: z.unknown() }).openapi('MetaMonitorConfig');
 
 const IdParam = z.object({ id: z.string().openapi({ example: 'analysis-3f1c…' }) });
-const LatestQuery = { query: z.object({ source: z.enum(analysisSources).optional().openapi({ description: 'Only analyses of this source' }) }).strict() };
+export const LatestQuery = { query: z.object({ source: z.enum(analysisSources).optional().openapi({ description: 'Only analyses of this source' }) }).strict() };
 
 const configView = (v: MetaMonitorConfigVersion) => ({ version: v.version, setBy: v.setBy, setAt: v.setAt, settings: v.settings });
 

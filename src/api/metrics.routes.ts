@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { supportOperations } from '../domain/metrics/operations.js';
-import { performanceReport, performanceWindows, windowBuckets } from '../domain/metrics/performance.js';
+import { performanceReport, performanceSeries, performanceWindows, windowBuckets } from '../domain/metrics/performance.js';
 import { processRoles, staleAfterMs } from '../domain/metrics/resources.js';
 import { queueNames, type QueueName } from '../domain/queue-names.js';
 import type { ApiDeps } from './deps.js';
@@ -35,6 +35,14 @@ export const PerformanceSchema = z
     operations: keyed(supportOperations, OperationPerformance),
   })
   .openapi('OperationsPerformance');
+
+const SeriesSchema = z
+  .object({
+    window: z.enum(performanceWindows),
+    resolution: z.enum(['minute', 'hour']),
+    points: z.array(z.object({ at: isoTime, count, errors: count, errorRatePct: z.number().nullable(), p50Ms: ms, p95Ms: ms })),
+  })
+  .openapi('OperationsSeries');
 
 const mb = z.number().nonnegative();
 
@@ -127,6 +135,23 @@ export function metricsRoutes(deps: ApiDeps) {
       const span = windowBuckets(window, now.getTime());
       const buckets = await deps.metrics.reader.operationBuckets(span.resolution, span.starts);
       return c.json(performanceReport(window, span, buckets, now), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/metrics/series',
+      summary: 'The support operations bucket by bucket over a window (UTC minutes for 15m and 1h, hours for 24h and 7d): count, errors, error rate, p50 and p95 of all operations together',
+      ...guard('read'),
+      request: WindowQuery,
+      responses: { 200: jsonResponse(SeriesSchema, 'One point per bucket, oldest first'), ...protectedErrors, 400: bodyErrors[400] },
+    }),
+    async (c) => {
+      const { window } = c.req.valid('query');
+      const span = windowBuckets(window, deps.clock().getTime());
+      const buckets = await deps.metrics.reader.operationBuckets(span.resolution, span.starts);
+      return c.json(performanceSeries(window, span, buckets), 200);
     },
   );
 

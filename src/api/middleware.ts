@@ -131,3 +131,26 @@ export function auditMutations(options: AuditOptions): MiddlewareHandler<AppEnv>
       });
   };
 }
+
+export interface CsrfHeaderOptions {
+  /** The header a Basic-authenticated change must carry (the dashboard sends it). */
+  header: string;
+  /** Paths left alone: Bull Board's own UI cannot add a header (its changes keep the Origin check). */
+  exempt: (path: string) => boolean;
+}
+
+/**
+ * A state-changing request with Basic credentials (which a browser sends on its own, like a
+ * cookie) must carry a custom header: a cross-site form cannot set one, and a cross-site script
+ * that tries needs a CORS preflight this service never answers. Bearer tokens are never sent
+ * by a browser on its own and pass. Mounted after {@link csrfGuard}, on mutating methods only.
+ */
+export function basicNeedsCsrfHeader(options: CsrfHeaderOptions): MiddlewareHandler<AppEnv> {
+  return async function basicNeedsCsrfHeaderMiddleware(c, next) {
+    const auth = c.req.header('authorization') ?? '';
+    if (/^basic\s/i.test(auth) && !options.exempt(c.req.path) && !c.req.header(options.header)) {
+      throw new ApiError(403, 'forbidden', `a change sent with Basic credentials must carry the ${options.header} header (the dashboard sends it); scripts should send Authorization: Bearer <token>`);
+    }
+    await next();
+  };
+}

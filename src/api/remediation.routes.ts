@@ -10,7 +10,7 @@ import { describeIssue } from './validation.js';
 
 const RequestView = remediationRequestSchema.extend({}).openapi('RemediationRequest');
 
-const RemediateBody = z
+export const RemediateBody = z
   .object({
     gap_id: z.string().trim().min(1).max(100).openapi({ example: 'gap-1a2b3c4d5e6f7a8b' }),
     auto_resolve: z.boolean().default(false).openapi({ description: '`true`: run the action (low risk at once, medium and higher after an approval); `false`: plan it only' }),

@@ -16,10 +16,10 @@ export const everyAnswerHeaders: readonly (readonly [string, string])[] = [
 ];
 
 /**
- * The paths app.ts authenticates (`/admin/*`, `/test/*`, each matching its bare prefix too):
+ * The paths app.ts authenticates (`/admin/*`, `/test/*`, `/mcp`, each matching its bare prefix too):
  * what they answer only a key may read, so it defaults to `Cache-Control: no-store`.
  */
-const authenticatedPath = /^\/(?:admin|test)(?:[/?]|$)/;
+const authenticatedPath = /^\/(?:admin|test|v1|mcp)(?:[/?]|$)/;
 
 /**
  * Wraps the Node request listener that serves the app: every answer carries
@@ -84,6 +84,12 @@ export const boardPolicy: ContentSecurityPolicy = {
   styleSrc: ["'self'", "'unsafe-inline'"],
   fontSrc: ["'self'", 'data:'],
 };
+
+/**
+ * The dashboard's policy: its script, styles and uPlot are its own files; no inline script or
+ * style, nothing from elsewhere; it fetches only this service's API.
+ */
+export const dashboardPolicy: ContentSecurityPolicy = { ...pageBase, scriptSrc: ["'self'"], styleSrc: ["'self'"] };
 
 /**
  * The headers of an HTML page and what it loads (hono's secure-headers): `policy`, no framing

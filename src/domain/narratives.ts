@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { LlmProvider, LlmRequest } from './llm/types.js';
 import type { AnalysisBody } from './meta-monitor/analysis.js';
 import type { DailyCheckResult } from './support-mode/daily-check.js';
-import type { WeeklyReviewResult } from './support-mode/weekly-review.js';
+import type { WeeklyReviewResult } from './support-mode/weekly-review-result.js';
 
 /** What a stored result keeps of the narrative it was given. */
 export const narrativeSchema = z.object({
@@ -59,13 +59,13 @@ export function executionNarrativeRequest(a: AnalysisBody): LlmRequest {
   };
 }
 
-export function dailyCheckNarrativeRequest(r: DailyCheckResult): LlmRequest {
+export function dailyCheckNarrativeRequest(r: DailyCheckResult & { verdict?: { result: 'pass' | 'fail'; reasons: string[]; warnings: string[] } }): LlmRequest {
   return {
     operation: 'standard',
     task: 'daily-check-narrative',
     system: `${narrativeSystemPrompt} This is the Morning Support Mode Check.`,
-    prompt: `Daily check at ${r.checkedAt}: ${r.status}.`,
-    facts: { status: r.status, problems: r.problems, queues: r.queues, redisLatencyMs: r.redisLatencyMs },
+    prompt: `Daily check at ${r.checkedAt}: ${r.verdict === undefined ? r.status : r.verdict.result}.`,
+    facts: { status: r.status, verdict: r.verdict ?? null, problems: r.problems, queues: r.queues, redisLatencyMs: r.redisLatencyMs },
   };
 }
 
@@ -75,6 +75,6 @@ export function weeklyReviewNarrativeRequest(r: WeeklyReviewResult): LlmRequest 
     task: 'weekly-review-narrative',
     system: `${narrativeSystemPrompt} This is the Weekly Support Mode Review: trends and recurring problems.`,
     prompt: `Week from ${r.from} to ${r.to}.`,
-    facts: { dailyChecks: r.dailyChecks, queues: r.queues },
+    facts: { dailyChecks: r.dailyChecks, verdicts: r.verdicts, queues: r.queues, gaps: r.gaps, remediation: r.remediation, backlog: r.backlog, llmCost: r.llmCost, suggestions: r.suggestions },
   };
 }

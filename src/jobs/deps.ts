@@ -22,6 +22,15 @@ import type { AlertService } from '../domain/alerts/service.js';
 import type { AutoShutdownTrigger } from '../domain/alerts/auto-shutdown.js';
 import type { SupportModeService } from '../domain/support-mode/service.js';
 import type { MetricPublisher } from '../domain/cloudwatch/publish.js';
+import type { RetentionMeasure } from '../domain/compliance/gdpr-status.js';
+import type { PiiCounter } from '../domain/compliance/ports.js';
+import type { DaySpend, RoutingDecision } from '../domain/llm/ports.js';
+import type { RegionOf } from '../domain/llm/call-audit.js';
+import type { Activities } from '../domain/implementation/remediation-service.js';
+import type { CostReport } from '../domain/llm/budget.js';
+import type { RoutingEfficiency } from '../domain/llm/routing-metrics.js';
+import type { Optimization } from '../domain/meta-monitor/optimizations.js';
+import type { PerformanceReport, PerformanceWindow } from '../domain/metrics/performance.js';
 
 /** Everything the job handlers need, built once per process in the composition root. */
 export interface JobDeps {
@@ -84,5 +93,29 @@ export interface JobDeps {
    * (read on every run), and the publisher.
    */
   cloudwatch: { configured: boolean; flagOn: () => Promise<boolean>; publisher: Pick<MetricPublisher, 'publish'> };
+  /** What the compliance report measures besides the trail and residency above. */
+  compliance: {
+    /** `BSM_ARCHIVE_URL`. */
+    archiveUrl: string;
+    /** The oldest execution, finished job per queue and audit-trail entry, against their limits. */
+    retention: () => Promise<RetentionMeasure[]>;
+    pii: Pick<PiiCounter, 'read'>;
+    /** The routing decisions with `from <= at <= to` (epoch ms). */
+    decisions: (from: number, to: number) => Promise<RoutingDecision[]>;
+    /** The spend of the last `days` UTC days, newest first. */
+    spend: (days: number) => Promise<DaySpend[]>;
+    regionOf: RegionOf;
+  };
+  /** What the daily check and the weekly review read besides the fleet and the stored reports. */
+  review: {
+    /** The support operations' figures over a window (what every process recorded). */
+    performance: (window: PerformanceWindow) => Promise<PerformanceReport>;
+    routingEfficiency: (windowMs: number) => Promise<RoutingEfficiency>;
+    /** Implementation support's activities since then, and its auto-resolution rates. */
+    activities: (since: Date) => Promise<Activities>;
+    optimizations: () => Promise<Optimization[]>;
+    /** LLM spend of the last `days` UTC days and the budgets. */
+    costs: (days: number) => Promise<CostReport>;
+  };
   clock: () => Date;
 }

@@ -11,6 +11,7 @@ import { canaryJob } from './canary.job.js';
 import { archiveAuditTrailJob } from './compliance/archive-audit-trail.job.js';
 import { checkpointAuditTrailJob } from './compliance/checkpoint-audit-trail.job.js';
 import { complianceCheckJob } from './compliance/compliance-check.job.js';
+import { complianceReportJob } from './compliance/compliance-report.job.js';
 import { auditJob } from './infrastructure-auditor/audit.job.js';
 import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
 import { remediateJob } from './implementation-support/remediate.job.js';
@@ -38,6 +39,7 @@ export const jobs = [
   remediateJob,
   canaryJob('implementation-support'),
   complianceCheckJob,
+  complianceReportJob,
   archiveAuditTrailJob,
   checkpointAuditTrailJob,
   canaryJob('compliance'),

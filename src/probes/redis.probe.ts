@@ -5,7 +5,8 @@
  * connection is used (and left open).
  */
 import { Redis } from 'ioredis';
-import { parseRedisInfo } from '../domain/audit/redis-facts.js';
+import { combineRedisFacts, parseRedisInfo } from '../domain/audit/redis-facts.js';
+import { eachMaster } from '../redis.js';
 import type { TargetOf } from '../domain/audit/inventory.js';
 import type { Observation, UnreachableCause } from '../domain/audit/probe.js';
 import { causeOf, describeError, describeTarget, latencyObservation, misconfigured, observation, onAbort, reachedObservation, resolveSecret, unreachable, unsetVariable, type Findings, type ProbeContext } from './findings.js';
@@ -58,7 +59,7 @@ export async function probeRedis(target: TargetOf<'redis'>, deps: RedisProbeDeps
 async function inspect(target: TargetOf<'redis'>, client: Redis, own: boolean, failure: { last?: Error }): Promise<Findings> {
   const what = describeTarget(target);
   let pingMs: number;
-  let info: string;
+  let facts: ReturnType<typeof parseRedisInfo>;
   try {
     if (own) {
       await client.connect();
@@ -66,12 +67,12 @@ async function inspect(target: TargetOf<'redis'>, client: Redis, own: boolean, f
     const started = performance.now();
     await client.ping();
     pingMs = performance.now() - started;
-    info = await client.info();
+    // The fleet's own Redis may be a cluster: INFO of every master, combined.
+    facts = combineRedisFacts(await eachMaster(client, async (node) => parseRedisInfo(await node.info())));
   } catch (err) {
     const why = failure.last ?? err;
     return unreachable(target, redisCause(why), describeError(why));
   }
-  const facts = parseRedisInfo(info);
   const observations: Observation[] = [reachedObservation(target), latencyObservation(`${what} (PING)`, pingMs, target.latencyBudgetMs)];
   if (target.expectEvictionPolicy !== undefined) {
     const policy = facts.maxmemoryPolicy ?? 'not reported';

@@ -47,6 +47,8 @@ export interface Fleet {
 export interface FleetOptions {
   connection: Redis;
   prefix: string;
+  /** Each queue's BullMQ prefix (on a cluster a hash tag per queue, `src/key-layout.ts`); default: `prefix` for all. */
+  queuePrefix?: (queue: QueueName) => string;
   jobOptions: JobOptionSettings;
   /** Connection errors of the queues (logged once, at the top). */
   onError?: (queue: QueueName, err: Error) => void;
@@ -70,7 +72,7 @@ export function validatePayload(queue: QueueName, name: string, data: unknown): 
 export function createFleet(options: FleetOptions): Fleet {
   const jobDefaults = defaultJobOptions(options.jobOptions);
   const queues = Object.fromEntries(
-    queueNames.map((name) => [name, new Queue(name, { connection: options.connection, prefix: options.prefix, defaultJobOptions: jobDefaults })]),
+    queueNames.map((name) => [name, new Queue(name, { connection: options.connection, prefix: options.queuePrefix?.(name) ?? options.prefix, defaultJobOptions: jobDefaults })]),
   ) as Record<QueueName, Queue>;
 
   for (const name of queueNames) {

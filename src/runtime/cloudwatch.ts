@@ -6,7 +6,8 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { keyPrefix, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { keyLayout } from '../key-layout.js';
 import type { AuditTrail } from '../domain/audit-trail/ports.js';
 import { applyDashboards, type DashboardOutcome } from '../domain/cloudwatch/dashboards.js';
 import type { CloudWatchApi } from '../domain/cloudwatch/ports.js';
@@ -104,7 +105,7 @@ export function composeCloudWatch(parts: CloudWatchParts): CloudWatch {
  * Needs the fleet's Redis (for the trail) and AWS credentials that may call PutDashboard.
  */
 export async function dashboardsCommand(config: Config, logger: Logger, print: (text: string) => void): Promise<void> {
-  const { url } = await resolveRedis({ redisUrl: config.REDIS_URL, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: false });
+  const { url, cluster } = await resolveRedis({ redisUrl: config.REDIS_URL, clusterNodes: config.REDIS_CLUSTER_NODES, dataDir: `${config.BSM_DATA_DIR}/redis`, port: config.BSM_REDIS_PORT, mayStartOwn: false });
   const redis = createRedis(url, 'client', 'bsm:cli');
   redis.on('error', () => undefined); // waitReady says what matters, in one line
   const api = cloudWatchClient(config, logger);
@@ -114,7 +115,7 @@ export async function dashboardsCommand(config: Config, logger: Logger, print: (
     } catch {
       throw new UsageError(`Redis at ${withoutPassword(url)} did not answer within 10 s: the dashboards are recorded in its audit trail before they are sent`);
     }
-    const dashboards = await applyDashboards({ api, audit: createAuditTrail(redis, keyPrefix(config)) }, { by: 'cli' }, { region: config.AWS_REGION, publicUrl: config.BSM_PUBLIC_URL });
+    const dashboards = await applyDashboards({ api, audit: createAuditTrail(redis, keyLayout(config.BSM_PREFIX, cluster ? 'spread' : 'single').tag('audit-trail')) }, { by: 'cli' }, { region: config.AWS_REGION, publicUrl: config.BSM_PUBLIC_URL });
     print(`${JSON.stringify({ region: config.AWS_REGION, dashboards }, null, 2)}\n`);
   } finally {
     api.close();

@@ -59,8 +59,12 @@ import { emergencyCondition, type AlertThresholds } from '../domain/alerts/rules
 import { createAlertStore } from '../store/alerts.store.js';
 import { createWebhookSender } from '../providers/alert-webhook.provider.js';
 import { queueNames } from '../domain/queue-names.js';
+import { performanceReport, windowBuckets } from '../domain/metrics/performance.js';
+import type { KeyLayout } from '../key-layout.js';
 import { composeCloudWatch, type CloudWatch } from './cloudwatch.js';
 import { createLlm, type Llm } from './llm.js';
+import { measureRetention } from '../domain/compliance/retention.js';
+import { regionsOf } from '../domain/llm/call-audit.js';
 import { supportModeFor } from './support-mode.js';
 
 /** Every adapter of the service on one Redis connection, and the job handlers' view of them. */
@@ -104,6 +108,11 @@ export interface ComposeOptions {
   config: Config;
   redis: Redis;
   prefix: string;
+  /**
+   * Which hash tag each store and queue writes under (`src/key-layout.ts`); default: all under
+   * `prefix` (one slot, the single-server layout).
+   */
+  layout?: KeyLayout;
   logger: Logger;
   control: ControlChannel;
   /** Connection errors of the queues. */
@@ -202,28 +211,37 @@ function alertSettings(config: Config) {
  * connection (commands wait through a Redis restart): the two differ only in that.
  */
 export function composeAdapters(options: ComposeOptions): Adapters {
-  const { config, redis, prefix, logger } = options;
-  const fleet = createFleet({ connection: redis, prefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
-  const auditTrail = createAuditTrail(redis, prefix);
+  const { config, redis, prefix, logger, layout } = options;
+  // Each store under the tag of its part: one slot per store on a cluster, `prefix` on one server.
+  const tag = (part: string) => layout?.tag(part) ?? prefix;
+  const fleet = createFleet({ connection: redis, prefix, queuePrefix: layout?.queuePrefix, onError: options.onQueueError, jobOptions: jobOptionSettings(config) });
+  const auditTrail = createAuditTrail(redis, tag('audit-trail'));
   const auditTrailService = createAuditTrailService({
     trail: auditTrail,
-    registry: createArchiveRegistry(redis, prefix),
+    registry: createArchiveRegistry(redis, tag('audit-trail')),
     destinations: options.archiveDestinations ?? archiveDestinations([{ name: 'default', url: config.BSM_ARCHIVE_URL }]),
     signer: options.auditSigner ?? null,
     // Checkpoints, archive runs and cleanups take turns across the fleet.
-    exclusive: redisLock(redis, `${prefix}:audit-trail:archive-lock`, {
+    exclusive: redisLock(redis, `${tag('audit-trail')}:audit-trail:archive-lock`, {
       ttlMs: 30_000,
       waitMs: 15_000,
       busy: () => new AuditArchiveBusyError('another checkpoint, archive run or cleanup of the audit trail is under way: try again when it is done'),
     }),
     clock: () => new Date(),
   });
-  const metrics = options.metrics ?? createMetricsStore(redis, prefix);
-  const llm = createLlm(config, redis, prefix, logger, options.clock, (d) =>
-    metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+  const metrics = options.metrics ?? createMetricsStore(redis, tag('metrics'));
+  const llm = createLlm(
+    config,
+    redis,
+    tag('llm'),
+    logger,
+    options.clock,
+    (d) => metrics.recorder.llmCall({ path: d.path, outcome: d.outcome, latencyMs: d.latencyMs, inputTokens: d.inputTokens, outputTokens: d.outputTokens, costUsd: d.costUsd }),
+    // Every LLM call is an `llm.call` entry (path, model, region, tokens, outcome, latency; never text).
+    auditTrail,
   );
   const alerts = createAlertService({
-    store: createAlertStore(redis, prefix),
+    store: createAlertStore(redis, tag('alerts')),
     queue: {
       async enqueue(request, delayMs) {
         // One job per event of a firing: asking again while it waits, runs or is kept changes nothing.
@@ -245,7 +263,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   });
   const service = supportModeFor({
     redis,
-    prefix,
+    prefix: tag('support-mode'),
     fleet,
     control: options.control,
     auditTrail,
@@ -266,20 +284,20 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   });
   const supportMode = invalidatingFleet(service, fleetReader);
   const featureFlags = createFeatureFlagService({
-    store: createFeatureFlagStore(redis, prefix),
+    store: createFeatureFlagStore(redis, tag('feature-flags')),
     audit: (event) => auditTrail.append(event),
     masterSwitch: async () => (await supportMode.read()).flag,
     clock: () => new Date(),
     onChange: (e) => logger.info(e, `feature flag ${e.flag}: ${e.to ? 'enabled' : 'disabled'} by ${e.by}`),
   });
-  const reports = createReportStore(redis, prefix);
-  const inventoryStore = createInventoryStore(redis, prefix);
+  const reports = createReportStore(redis, tag('reports'));
+  const inventoryStore = createInventoryStore(redis, tag('inventory'));
   const inventory = { ...inventoryInForce(inventoryStore, () => new Date()), seed: inventoryStore.seed.bind(inventoryStore) };
-  const gaps = createGapStore(redis, prefix);
+  const gaps = createGapStore(redis, tag('gaps'));
   // The jobs' and the actions' runs of sightings are in the audit trail (people's changes are recorded by their routes).
   const auditedGaps = auditedGapStore(gaps, auditTrail);
-  const executions = createExecutionStore(redis, prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
-  const metaMonitor = { config: createMetaMonitorConfigStore(redis, prefix), optimizations: createOptimizationStore(redis, prefix) };
+  const executions = createExecutionStore(redis, layout?.executionTags() ?? prefix, { retentionDays: config.BSM_EXECUTION_RETENTION_DAYS });
+  const metaMonitor = { config: createMetaMonitorConfigStore(redis, tag('meta-monitor')), optimizations: createOptimizationStore(redis, tag('meta-monitor')) };
   const prober = createProber({
     fleetReader,
     oldestWaitingAt: (queue) => oldestWaitingAt(fleet.queue(queue)),
@@ -300,11 +318,11 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       audit: { inventory: () => inventory.current(), prober, gaps: auditedGaps, clock: () => new Date() },
       hooks: createHttpHooks({ env: process.env, readFile: (path) => readFile(path) }),
     },
-    records: createActionRecordStore(redis, prefix),
+    records: createActionRecordStore(redis, tag('actions')),
     audit: auditTrail,
     clock: () => new Date(),
   });
-  const remediationStore = createRemediationStore(redis, prefix);
+  const remediationStore = createRemediationStore(redis, tag('remediations'));
   const remediations = measuredRemediations(
     createRemediationService({
       gaps,
@@ -325,7 +343,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
   const cloudwatch = composeCloudWatch({
     config,
     redis,
-    prefix,
+    prefix: tag('cloudwatch'),
     logger,
     queues: fleet.queues,
     fleetReader,
@@ -386,6 +404,40 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       },
     },
     cloudwatch,
+    compliance: {
+      archiveUrl: config.BSM_ARCHIVE_URL,
+      retention: () =>
+        measureRetention(
+          {
+            oldestExecution: () => executions.oldest(),
+            oldestFinishedJob: async (queue, kind) => {
+              const [job] = await fleet.queue(queue).getJobs([kind], 0, 0, true);
+              const at = job?.finishedOn ?? job?.timestamp;
+              return at === undefined ? null : new Date(at);
+            },
+            oldestTrailEntry: async () => {
+              const [first] = await auditTrail.range({ count: 1 });
+              return first?.event ? new Date(first.event.at) : null;
+            },
+          },
+          { executionDays: config.BSM_EXECUTION_RETENTION_DAYS, jobHours: config.BSM_RETENTION_LIMIT_HOURS, archiveAfterDays: config.BSM_ARCHIVE_AFTER_DAYS },
+        ),
+      pii: llm.pii,
+      decisions: (from, to) => llm.decisions.range(from, to),
+      spend: async (days) => (await llm.budget.report({ days })).days,
+      regionOf: regionsOf({ region: config.AWS_REGION, mcpRegion: config.MCP_REGION }),
+    },
+    review: {
+      performance: async (window) => {
+        const now = new Date();
+        const span = windowBuckets(window, now.getTime());
+        return performanceReport(window, span, await metrics.operationBuckets(span.resolution, span.starts), now);
+      },
+      routingEfficiency: (windowMs) => llm.router.routingEfficiency(windowMs),
+      activities: (since) => remediations.activities(since, 1_000),
+      optimizations: () => metaMonitor.optimizations.list(),
+      costs: (days) => llm.budget.report({ days }),
+    },
     clock: () => new Date(),
   };
   return {
@@ -399,8 +451,8 @@ export function composeAdapters(options: ComposeOptions): Adapters {
     reports,
     inventory,
     gaps,
-    backlog: createBacklogStore(redis, prefix),
-    guidanceNarratives: createGuidanceNarrativeCache(redis, prefix),
+    backlog: createBacklogStore(redis, tag('backlog')),
+    guidanceNarratives: createGuidanceNarrativeCache(redis, tag('guidance')),
     executions,
     metaMonitor,
     actions,

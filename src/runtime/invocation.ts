@@ -49,8 +49,20 @@ export function parseTrailInvocation(argv: string[]): TrailVerifyInvocation | nu
   return { command: 'trail-verify', archive: values.archive, publicKeys: values['public-key'] ?? [] };
 }
 
+/** `bsm mcp`: no arguments (BSM_URL and BSM_TOKEN say where and as whom); false when help was asked for. */
+export function parseMcpInvocation(argv: string[]): boolean {
+  const { positionals, values } = usageOf(() => parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } }));
+  if (values.help) {
+    return false;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`bsm mcp takes no arguments, got "${positionals.join(' ')}": BSM_URL and BSM_TOKEN say which service and which key`);
+  }
+  return true;
+}
+
 export const usage =
-  'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n       bsm trail verify --archive DIR [--public-key FILE ...]\n' +
+  'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n       bsm trail verify --archive DIR [--public-key FILE ...]\n       bsm mcp                     the MCP tools over stdio, proxied to the service at BSM_URL with BSM_TOKEN\n' +
   '       bsm <command> [options]     operator commands against a running service (status, activate, audit trigger --wait, daily-check, …): `bsm help`\n';
 
 /** `bsm <role> [--queues …]` or `bsm cloudwatch dashboards`; `null` when help was asked for. */
@@ -127,6 +139,9 @@ export function listenProblem(err: NodeJS.ErrnoException, host: string, port: nu
 
 /** `url` with any password replaced, for messages. */
 export function withoutPassword(url: string): string {
+  if (/^rediss?\+cluster:\/\//.test(url)) {
+    return url.replace(/^(rediss?\+cluster:\/\/[^:@/]*:)[^@]*@/, '$1***@');
+  }
   try {
     const u = new URL(url);
     if (u.password) {

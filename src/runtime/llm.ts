@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createBedrockProvider } from '../providers/bedrock.provider.js';
 import { createBudget, defaultPriceTable, type Budget } from '../domain/llm/budget.js';
@@ -17,6 +18,8 @@ import type { RateLimiter } from '../domain/rate-limit.js';
 import { createRateLimiter } from '../store/rate-limit.store.js';
 import { cachedRoutingOverrides, type RoutingOverrideStore } from '../domain/llm/routing-overrides.js';
 import { createRoutingOverrideStore } from '../store/routing-overrides.store.js';
+import type { AuditEventInput } from '../domain/audit-trail/chain.js';
+import { decisionEntry, directCallEntry, regionsOf } from '../domain/llm/call-audit.js';
 
 /** The LLM layer as the rest of the service uses it. */
 export interface Llm {
@@ -91,23 +94,52 @@ export function redactorFor(pii: PiiCounter, logger: Logger): (request: LlmReque
   };
 }
 
+/** Where every LLM call is written as an audit-trail entry (`call-audit.ts`). */
+export interface LlmCallTrail {
+  append(input: AuditEventInput): Promise<unknown>;
+}
+
 /**
  * The LLM layer on `redis`. `onDecision` hears of every routing decision once it is stored (the
- * metrics recorder counts calls, tokens, cost and latency from it).
+ * metrics recorder counts calls, tokens, cost and latency from it). With `trail`, every call (each
+ * routed request, each ping) is an `llm.call` entry, written after the call and before its answer
+ * is returned; an entry the trail does not take is logged at error level and does not fail the
+ * call (see `call-audit.ts` for why).
  */
-export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, logger: Logger, clock: () => number = Date.now, onDecision?: (decision: RoutingDecision) => void): Llm {
+export function createLlm(
+  config: LlmSettings,
+  redis: Redis,
+  keyPrefix: string,
+  logger: Logger,
+  clock: () => number = Date.now,
+  onDecision?: (decision: RoutingDecision) => void,
+  trail?: LlmCallTrail,
+): Llm {
   const store = createLlmStore(redis, keyPrefix);
-  const decisions: DecisionStore = onDecision
-    ? {
-        async append(decision) {
-          await store.decisions.append(decision);
-          onDecision(decision);
-        },
-        range: (from, to) => store.decisions.range(from, to),
-        recent: (limit) => store.decisions.recent(limit),
-        tally: (from, to) => store.decisions.tally(from, to),
-      }
-    : store.decisions;
+  const regionOf = regionsOf({ region: config.AWS_REGION, mcpRegion: config.MCP_REGION });
+  const writeEntry = async (entry: AuditEventInput): Promise<void> => {
+    if (!trail) {
+      return;
+    }
+    try {
+      await trail.append(entry);
+    } catch (err) {
+      logger.error({ component: 'llm', callId: entry.target, err: (err as Error).message }, 'LLM call made but not written to the audit trail');
+    }
+  };
+  const decisions: DecisionStore =
+    onDecision || trail
+      ? {
+          async append(decision) {
+            await store.decisions.append(decision);
+            onDecision?.(decision);
+            await writeEntry(decisionEntry(decision, regionOf));
+          },
+          range: (from, to) => store.decisions.range(from, to),
+          recent: (limit) => store.decisions.recent(limit),
+          tally: (from, to) => store.decisions.tally(from, to),
+        }
+      : store.decisions;
   const pii = createPiiCounter(redis, keyPrefix);
   const direct: LlmProvider | undefined = config.BEDROCK_ENABLED ? createBedrockProvider({ region: config.AWS_REGION, modelId: config.BEDROCK_MODEL_ID }) : undefined;
   const mcp: LlmProvider | undefined = config.MCP_URL
@@ -153,10 +185,37 @@ export function createLlm(config: LlmSettings, redis: Redis, keyPrefix: string, 
       if (!provider) {
         throw new Error(`the ${path} path is not configured`);
       }
+      const task = 'reachability-ping';
+      const call = { id: randomUUID(), component: 'infrastructure-auditor', task, path };
       const started = performance.now();
-      const result = await provider.complete({ operation: 'infrastructure', task: 'reachability-ping', system: 'Answer with the single word: ok.', prompt: 'ping', maxTokens: 8, temperature: 0 }, signal);
+      let result;
+      try {
+        result = await provider.complete({ operation: 'infrastructure', task, system: 'Answer with the single word: ok.', prompt: 'ping', maxTokens: 8, temperature: 0 }, signal);
+      } catch (err) {
+        const latencyMs = performance.now() - started;
+        await writeEntry(
+          directCallEntry({ ...call, model: provider.model, outcome: signal.aborted ? 'aborted' : 'error', latencyMs, inputTokens: 0, outputTokens: 0, tokensEstimated: false, costUsd: 0 }, regionOf),
+        );
+        throw err;
+      }
       const latencyMs = performance.now() - started;
-      await budget.record({ component: 'infrastructure-auditor', path, model: result.model, usage: result.usage, ...budget.price(path, result.model, result.usage) });
+      const priced = budget.price(path, result.model, result.usage);
+      await budget.record({ component: 'infrastructure-auditor', path, model: result.model, usage: result.usage, ...priced });
+      await writeEntry(
+        directCallEntry(
+          {
+            ...call,
+            model: result.model,
+            outcome: 'success',
+            latencyMs,
+            inputTokens: result.usage.inputTokens,
+            outputTokens: result.usage.outputTokens,
+            tokensEstimated: result.usage.estimated === true,
+            costUsd: priced.costUsd,
+          },
+          regionOf,
+        ),
+      );
       return { latencyMs };
     },
     routeOverrides: {

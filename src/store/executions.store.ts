@@ -4,6 +4,7 @@ import { isStoredExecutionRecord, storedRecordFault } from '../domain/meta-monit
 import type { ExecutionRecord, ExecutionStore } from '../domain/meta-monitor/executions.js';
 import { parseStored, StoredDataError } from './parse.js';
 import { bindManyKeyScript, type ManyKeyLuaScript } from './redis-scripts.js';
+import { scanKeys } from '../redis.js';
 
 const hourMs = 3_600_000;
 /** Records sent to Redis in one script call (bounds the script's argument list and its time). */
@@ -69,27 +70,40 @@ const hourOf = (ms: number) => new Date(ms).toISOString().slice(0, 13);
  * in: `<prefix>:executions:ids` is a sorted set of the ids kept, each scored by the second its
  * record's bucket expires; an id past that is forgotten (and dropped from the index) with its
  * record. One script call per bucket and chunk, sent together: each is atomic, none spans buckets.
+ *
+ * Given several key prefixes (the shards of a cluster layout, `src/key-layout.ts`), a record goes
+ * to the shard its `executionId` hashes to, with that shard's own id index and hour buckets, so a
+ * duplicate meets its first copy in the same shard (and slot) and every shard takes a share of
+ * the ingest. A window is read from every shard's bucket of each hour at once, merged in time
+ * order. One prefix is the single-server layout, unchanged.
  */
-export function createExecutionStore(redis: Redis, keyPrefix: string, options: { retentionDays: number }): ExecutionStore {
+export function createExecutionStore(redis: Redis, keyPrefix: string | readonly string[], options: { retentionDays: number }): ExecutionStore {
   const add = bindManyKeyScript(redis, addScript);
-  const indexKey = `${keyPrefix}:executions:ids`;
-  const bucketKey = (hour: number) => `${keyPrefix}:executions:${hourOf(hour * hourMs)}`;
+  const shards = typeof keyPrefix === 'string' ? [keyPrefix] : [...keyPrefix];
+  if (shards.length === 0) {
+    throw new Error('the execution store needs at least one key prefix');
+  }
+  const indexKey = (shard: number) => `${shards[shard]}:executions:ids`;
+  const bucketKey = (shard: number, hour: number) => `${shards[shard]}:executions:${hourOf(hour * hourMs)}`;
+  const shardOf = (executionId: string) => (shards.length === 1 ? 0 : shardIndex(executionId, shards.length));
   const expireAt = (hour: number) => Math.ceil(((hour + 1) * hourMs + options.retentionDays * 86_400_000) / 1000);
   return {
     async add(records) {
-      // Each hour's records, in batch order (the first of an id within a call is the one kept).
-      const byHour = new Map<number, ExecutionRecord[]>();
+      // Each shard's and hour's records, in batch order (the first of an id within a call is the one kept).
+      const groups = new Map<string, { shard: number; hour: number; list: ExecutionRecord[] }>();
       for (const r of records) {
         const hour = Math.floor(r.timestamp / hourMs);
-        const list = byHour.get(hour);
-        if (list) {
-          list.push(r);
+        const shard = shardOf(r.executionId);
+        const group = `${shard}/${hour}`;
+        const found = groups.get(group);
+        if (found) {
+          found.list.push(r);
         } else {
-          byHour.set(hour, [r]);
+          groups.set(group, { shard, hour, list: [r] });
         }
       }
       const calls: Promise<number>[] = [];
-      for (const [hour, list] of byHour) {
+      for (const { shard, hour, list } of groups.values()) {
         for (let start = 0; start < list.length; start += chunk) {
           const part = list.slice(start, start + chunk);
           const args: (string | number)[] = new Array<string | number>(1 + 3 * part.length);
@@ -102,34 +116,92 @@ export function createExecutionStore(redis: Redis, keyPrefix: string, options: {
             args[1 + 2 * n + i] = JSON.stringify(r);
           }
           // Not awaited one by one: ioredis sends them back to back, one round trip for all.
-          calls.push(add([indexKey, bucketKey(hour)], ...args));
+          calls.push(add([indexKey(shard), bucketKey(shard, hour)], ...args));
         }
       }
-      // Within a batch, one id in two hours: the calls run in order, so the later call sees the first.
+      // Within a batch, one id in two hours: the calls run in order (one id, one shard, one node), so the later call sees the first.
       const accepted = (await Promise.all(calls)).reduce((a, b) => a + b, 0);
       return { accepted, duplicates: records.length - accepted };
     },
     window(from, to) {
-      return readWindow(redis, bucketKey, from.getTime(), to.getTime());
+      const f = from.getTime();
+      const t = to.getTime();
+      if (shards.length === 1) {
+        return readWindow(redis, (hour) => bucketKey(0, hour), f, t);
+      }
+      return mergeByTime(shards.map((_, shard) => readWindow(redis, (hour) => bucketKey(shard, hour), f, t)));
     },
     async oldest() {
       // Hour buckets are named by their UTC hour, so the smallest name is the oldest hour kept.
-      const hours: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:executions:[0-9]*`, 'COUNT', 1000);
-        cursor = next;
-        hours.push(...keys);
-      } while (cursor !== '0');
-      for (const key of hours.sort()) {
+      // One SCAN (per master) for every shard: the shards' common start, then any shard's hour keys.
+      const common = shards.reduce((a, b) => {
+        let i = 0;
+        while (i < a.length && a[i] === b[i]) {
+          i++;
+        }
+        return a.slice(0, i);
+      });
+      const pattern = shards.length === 1 ? `${escapeGlob(common)}:executions:[0-9]*` : `${escapeGlob(common)}*:executions:[0-9]*`;
+      const found = (await scanKeys(redis, pattern)).filter((key) => shards.some((p) => key.startsWith(`${p}:executions:`)));
+      const byHour = (key: string) => key.slice(key.lastIndexOf(':executions:'));
+      let oldest: number | null = null;
+      let oldestHour: string | null = null;
+      for (const key of found.sort((a, b) => byHour(a).localeCompare(byHour(b)))) {
+        // Every shard of the oldest hour is looked at: its earliest record may be in any of them.
+        if (oldestHour !== null && byHour(key) !== oldestHour) {
+          break;
+        }
         const [, score] = await redis.zrange(key, '0', '0', 'WITHSCORES');
         if (score !== undefined) {
-          return new Date(Number(score));
+          oldestHour = byHour(key);
+          oldest = oldest === null ? Number(score) : Math.min(oldest, Number(score));
         }
       }
-      return null;
+      return oldest === null ? null : new Date(oldest);
     },
   };
+}
+
+/** The shard of an execution id: FNV-1a of its UTF-16 units, modulo `count` (stable across processes and versions). */
+export function shardIndex(executionId: string, count: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < executionId.length; i++) {
+    h ^= executionId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % count;
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The records of several time-ordered streams as one time-ordered stream: each step hands out the
+ * earliest head (ties: the first stream's). Every stream has its next page asked for while its
+ * current one is handed out (see {@link readWindow}), so the shards are read side by side.
+ */
+async function* mergeByTime(streams: AsyncGenerator<ExecutionRecord>[]): AsyncGenerator<ExecutionRecord> {
+  const heads = await Promise.all(streams.map((s) => s.next()));
+  try {
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i] as IteratorResult<ExecutionRecord>;
+        if (!h.done && (best < 0 || h.value.timestamp < (heads[best] as IteratorYieldResult<ExecutionRecord>).value.timestamp)) {
+          best = i;
+        }
+      }
+      if (best < 0) {
+        return;
+      }
+      const record = (heads[best] as IteratorYieldResult<ExecutionRecord>).value;
+      heads[best] = await (streams[best] as AsyncGenerator<ExecutionRecord>).next();
+      yield record;
+    }
+  } finally {
+    await Promise.all(streams.map((s) => s.return(undefined)));
+  }
 }
 
 /**

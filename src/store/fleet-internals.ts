@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { isCluster } from '../redis.js';
 import { z } from 'zod';
 import type { FleetState, QueueState } from '../domain/fleet/fleet-state.js';
 import type { FinishedJob } from '../domain/fleet/ports.js';
@@ -123,6 +124,9 @@ function queueState(name: QueueName, replies: unknown[], workers: number, stalle
  * that does not answer fails every one of them).
  */
 export async function readFleet(connection: Redis, queues: Readonly<Record<QueueName, Queue>>, windowMinutes: number): Promise<Omit<FleetState, 'at'>> {
+  if (isCluster(connection)) {
+    return readFleetOfCluster(connection, queues, windowMinutes);
+  }
   const p = connection.pipeline();
   let pongAt: number | undefined;
   p.ping((err) => {
@@ -149,6 +153,50 @@ export async function readFleet(connection: Redis, queues: Readonly<Record<Queue
   const states = queueNames.map((name, i) => queueState(name, values.slice(3 + 12 * i, 3 + 12 * (i + 1)), workers[name], stalled[i] ?? 0, windowMinutes));
   return {
     redis: { latencyMs: Math.round(((pongAt ?? performance.now()) - sentAt) * 1000) / 1000 },
+    queues: Object.fromEntries(states.map((s) => [s.name, s])) as Record<QueueName, QueueState>,
+  };
+}
+
+/** The replies of a pipeline, or the first error one of its commands met. */
+async function repliesOf(p: ChainableCommander): Promise<unknown[]> {
+  const replies = (await p.exec()) ?? [];
+  const failed = replies.find(([err]) => err !== null);
+  if (failed?.[0]) {
+    throw failed[0];
+  }
+  return replies.map(([, value]) => value);
+}
+
+/**
+ * {@link readFleet} on a Redis Cluster, where each queue has a hash tag (and slot) of its own: one
+ * pipeline per queue (its stalled check and its 12 reads, all in its slot), sent side by side, and
+ * CLIENT LIST on every node; a queue's workers are counted on the node where most of them show,
+ * as `Queue#getWorkers` counts them on a cluster (a worker's cluster connection names itself on
+ * every node it talks to).
+ */
+async function readFleetOfCluster(connection: Redis, queues: Readonly<Record<QueueName, Queue>>, windowMinutes: number): Promise<Omit<FleetState, 'at'>> {
+  const sentAt = performance.now();
+  const pinged = connection.ping().then(() => performance.now());
+  const nodes = (connection as unknown as Cluster).nodes();
+  const lists = Promise.all(nodes.map(async (node) => clientList.parse(await node.client('LIST'))));
+  const perQueue = Promise.all(
+    queueNames.map(async (name) => {
+      const p = connection.pipeline();
+      p.eval(stalledScript, 1, queues[name].toKey('active'), queues[name].toKey(''), activeScanLimit);
+      queueReads(p, queues[name], windowMinutes);
+      return repliesOf(p);
+    }),
+  );
+  const [pongAt, nodeLists, values] = await Promise.all([pinged, lists, perQueue]);
+  const perNode = nodeLists.map((list) => workersFromClientList(list, queues));
+  const states = queueNames.map((name, i) => {
+    const replies = values[i] as unknown[];
+    const workers = Math.max(0, ...perNode.map((w) => w[name]));
+    const stalled = counts.length(1).parse(replies[0])[0] ?? 0;
+    return queueState(name, replies.slice(1), workers, stalled, windowMinutes);
+  });
+  return {
+    redis: { latencyMs: Math.round((pongAt - sentAt) * 1000) / 1000 },
     queues: Object.fromEntries(states.map((s) => [s.name, s])) as Record<QueueName, QueueState>,
   };
 }

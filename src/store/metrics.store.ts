@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { parseRedisInfo } from '../domain/audit/redis-facts.js';
+import { readRedisFacts } from './redis-facts.js';
 import { toNanoUsd } from '../domain/llm/money.js';
 import { QuantileSketch, sketchRelativeError } from '../domain/meta-monitor/sketch.js';
 import { isSupportOperation, type SupportOperation } from '../domain/metrics/operations.js';
@@ -270,7 +270,7 @@ export function createMetricsStore(redis: Redis, base: string, options: MetricsS
       return liveProcesses(samples, now);
     },
     async redisUsage() {
-      const facts = parseRedisInfo(await redis.info());
+      const facts = await readRedisFacts(redis);
       return {
         usedMemoryBytes: facts.usedMemoryBytes ?? null,
         maxmemoryBytes: facts.maxmemoryBytes === undefined || facts.maxmemoryBytes === 0 ? null : facts.maxmemoryBytes,

@@ -198,7 +198,8 @@ export function startWorkers(options: RunnerOptions): Runner {
     const s = options.settings[queue];
     const worker = new Worker(queue, measured, {
       connection: options.connection,
-      prefix: options.prefix,
+      // The queue's own prefix: on a cluster each queue has a hash tag of its own.
+      prefix: options.fleet.queue(queue).opts.prefix ?? options.prefix,
       name: workerName,
       concurrency: s.concurrency,
       limiter: { max: s.rateLimit.max, duration: s.rateLimit.durationMs },

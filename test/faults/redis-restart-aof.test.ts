@@ -62,7 +62,7 @@ describe.runIf(faultRun)('Redis restarted with AOF under load', () => {
     // A state only the AOF can bring back: a Redis that came back empty would say `disabled`.
     expect((await api('/admin/bedrock-support/enable', 'POST', { active: true, reason: 'fault test' })).status).toBe(200);
     const schedulesBefore = (await listSchedules(t.fleet)).map((s) => `${s.queue}/${s.id}`).sort();
-    expect(schedulesBefore).toHaveLength(8); // a default install's schedules, the audit-trail checkpoint among them
+    expect(schedulesBefore).toHaveLength(9); // a default install's schedules, the audit-trail checkpoint among them
 
     const queue = t.fleet.queue('compliance');
     const added: Job[] = await queue.addBulk(canaries(total, 'fault-aof', (i) => 40 + (i % 21)));

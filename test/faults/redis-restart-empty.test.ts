@@ -74,7 +74,7 @@ describe.runIf(faultRun)('Redis restarted empty under load', () => {
     expect((await api('/admin/bedrock-support/enable', 'POST', { active: true, reason: 'fault test' })).status).toBe(200);
     const schedule = (s: { queue: string; id: string; pattern: string | null }) => `${s.queue}/${s.id} ${s.pattern ?? ''}`;
     const schedulesBefore = (await listSchedules(tf.fleet)).map(schedule).sort();
-    expect(schedulesBefore).toHaveLength(8); // a default install's schedules, the audit-trail checkpoint among them
+    expect(schedulesBefore).toHaveLength(9); // a default install's schedules, the audit-trail checkpoint among them
     const pausedOf = async () => Object.fromEntries(await Promise.all(queueNames.map(async (q) => [q, await tf.fleet.queue(q).isPaused()] as const)));
     // Active: every queue runs, so the flags the re-apply must set after the loss are not there before it.
     expect(Object.values(await pausedOf())).toEqual(queueNames.map(() => false));

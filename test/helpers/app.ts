@@ -99,7 +99,7 @@ export async function makeTestApp(label: string, options: TestAppOptions = {}): 
     queueSettings: t.config.queues,
     reports: adapters.reports,
     audit: { inventory: adapters.inventory },
-    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS },
+    executions: { store: adapters.executions, pseudonymize: hmacPseudonymizer(testHmacKey), retentionDays: t.config.BSM_EXECUTION_RETENTION_DAYS, agentServices: t.config.BSM_OTEL_AGENT_SERVICES },
     metaMonitor: adapters.metaMonitor,
     gaps: adapters.gaps,
     backlog: adapters.backlog,

@@ -10,10 +10,10 @@ interface Operation {
   hasBody: boolean;
 }
 
-const permissionRoles: Record<string, Role[]> = { read: [], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
+const permissionRoles: Record<string, Role[]> = { read: [], ingest: ['viewer', 'operator', 'approver'], operate: ['viewer', 'approver'], approve: ['viewer', 'operator'], administer: ['viewer', 'operator', 'approver'] };
 
 function concrete(path: string): string {
-  return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support');
+  return path.replace('{component}', 'meta-monitor').replace('{flag}', 'bedrock-support').replace('{kind}', 'daily');
 }
 
 describe('API security and input validation', () => {
@@ -78,10 +78,14 @@ describe('API security and input validation', () => {
         'GET /admin/bedrock-support/compliance/gdpr/status',
         'GET /admin/bedrock-support/compliance/gdpr/residency',
         'GET /admin/bedrock-support/compliance/pii/status',
+        'POST /v1/traces',
+        'POST /admin/bedrock-support/compliance/report',
+        'GET /admin/bedrock-support/compliance/report/{id}',
+        'GET /admin/bedrock-support/compliance/export',
       ]),
     );
     for (const op of operations) {
-      if (op.path.startsWith('/admin') || op.path.startsWith('/test')) {
+      if (op.path.startsWith('/admin') || op.path.startsWith('/test') || op.path.startsWith('/v1/')) {
         expect(op.security, `${op.method} ${op.path}`).toEqual([{ bearerAuth: [] }]);
         expect(['read', 'ingest', 'operate', 'approve', 'administer']).toContain(op.permission);
       } else {
@@ -109,6 +113,23 @@ describe('API security and input validation', () => {
     // Nothing a rejected request did reached the audit trail or the state.
     expect(await t.auditTrail.length()).toBe(0);
     expect((await t.supportMode.read()).version).toBe(0);
+  });
+
+  it('/mcp (the MCP server: not in the OpenAPI document, MCP lists its own tools) takes the same keys: 401 without one or with a wrong one', async () => {
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'security', version: '1' } } };
+    const accept = { accept: 'application/json, text/event-stream' };
+    const none = await t.call('POST', '/mcp', { role: null, headers: accept, body: initialize });
+    expect(none.status).toBe(401);
+    const wrong = await t.call('POST', '/mcp', { role: null, headers: { ...accept, authorization: `Bearer ${tokens.admin}x` }, body: initialize });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+    expect((await t.call('GET', '/mcp', { role: null })).status).toBe(401);
+    // Any key gets in: what it may do there is what its role may do on each tool's route.
+    for (const role of ['viewer', 'ingest'] as const) {
+      expect((await t.call('POST', '/mcp', { role, headers: accept, body: initialize })).status, role).toBe(200);
+    }
+    // Cross-site requests are refused here as on every state-changing route.
+    expect((await t.call('POST', '/mcp', { role: 'admin', headers: { ...accept, origin: 'https://evil.example' }, body: initialize })).status).toBe(403);
   });
 
   it('a documented path asked with the wrong method is a 405 naming the methods; an unknown path a 404', async () => {
@@ -164,6 +185,7 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/audit-trail/cleanup',
         '/admin/bedrock-support/audit/trigger',
         '/admin/bedrock-support/cloudwatch/dashboards',
+        '/admin/bedrock-support/compliance/report',
         '/admin/bedrock-support/components/{component}/restart',
         '/admin/bedrock-support/deactivate',
         '/admin/bedrock-support/emergency/shutdown',
@@ -180,11 +202,13 @@ describe('API security and input validation', () => {
         '/admin/bedrock-support/meta-monitor/executions',
         '/admin/bedrock-support/meta-monitor/optimizations/{id}/revert',
         '/admin/bedrock-support/meta-monitor/optimize',
+        '/admin/bedrock-support/reports/{kind}',
         '/admin/feature-flags/bedrock-support/disable',
         '/admin/feature-flags/bedrock-support/enable',
         '/admin/feature-flags/{flag}/disable',
         '/admin/feature-flags/{flag}/enable',
         '/test/bedrock-support/{component}',
+        '/v1/traces',
       ].sort(),
     );
     // `message` where every route words it alike; otherwise the message starts with the field it names.
@@ -213,8 +237,9 @@ describe('API security and input validation', () => {
     const stateBefore = await t.supportMode.read();
     const trailBefore = await t.auditTrail.length();
     const jobsBefore = await t.fleet.queue('meta-monitor').getJobCounts();
-    // The execution ingest route takes a JSON array or NDJSON and a larger body: executions.test.ts covers its malformed bodies.
-    for (const op of mutating.filter((o) => o.path !== '/admin/bedrock-support/meta-monitor/executions')) {
+    // The ingest routes take a JSON array or NDJSON, or an OTLP export, and a larger body: executions.test.ts and
+    // otlp-ingest.test.ts cover their malformed bodies.
+    for (const op of mutating.filter((o) => o.path !== '/admin/bedrock-support/meta-monitor/executions' && o.path !== '/v1/traces')) {
       for (const b of bad) {
         const r = await t.call(op.method, concrete(op.path), { role: 'admin', body: b.body, rawBody: b.rawBody, headers: b.headers });
         expect(r.status, `${op.method} ${op.path} with ${b.name}`).toBe(b.status);

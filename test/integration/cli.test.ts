@@ -263,6 +263,15 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     expect(out).toContain(`${'\u001b'}[32mcompleted${'\u001b'}[0m in `);
   });
 
+  it('report daily --run runs the daily check job, waits for it and prints it; report daily --json is the stored report as the API has it', async () => {
+    const ran = await cli(['report', 'daily', '--run']);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout.length).toBeGreaterThan(50);
+    const stored = await cli(['report', 'daily', '--json']);
+    expect(stored.code, stored.stderr).toBe(0);
+    expect(JSON.parse(stored.stdout)).toEqual(await api('/admin/bedrock-support/reports/daily/latest'));
+  });
+
   it('an emergency shutdown from the CLI: status says so and daily-check fails naming it', async () => {
     const down = await cli(['shutdown', '--reason', 'Emergency shutdown - test', '--initiated-by', 'alice']);
     expect(down.code, down.stderr).toBe(0);

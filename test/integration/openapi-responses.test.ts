@@ -299,6 +299,24 @@ describe('every answer conforms to the OpenAPI document', () => {
     await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
   };
 
+  /** The morning check and the weekly review run on the operator's command, read back by id and as the latest. */
+  const reporting = async () => {
+    await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
+    const runner = startTestRunner(t, ['bedrock-support']);
+    await vi.waitFor(async () => expect((await t.reader.snapshot({ maxAgeMs: 0 })).queues['bedrock-support'].workers.count).toBeGreaterThan(0), { timeout: 10_000, interval: 50 });
+    for (const kind of ['daily', 'weekly']) {
+      const accepted = await call('POST', `/admin/bedrock-support/reports/${kind}`, 202, { role: 'operator' });
+      const url = accepted.statusUrl as string;
+      await vi.waitFor(async () => expect((await t.call('GET', url, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+      await call('GET', url, 200, { role: 'viewer' });
+      await call('GET', `/admin/bedrock-support/reports/${kind}/latest`, 200, { role: 'viewer' });
+    }
+    await call('GET', '/admin/bedrock-support/reports/daily/report-nope', 404, { role: 'viewer' });
+    await call('GET', '/admin/bedrock-support/metrics/series?window=24h', 200, { role: 'viewer' });
+    await runner.close();
+    await call('POST', '/admin/feature-flags/llm-narratives/enable', 200, { role: 'operator' });
+  };
+
   /** Active: an agent's executions posted, analysed on the runbook's command, and every meta-monitor read. */
   const metaMonitoring = async () => {
     await call('POST', '/admin/feature-flags/llm-narratives/disable', 200, { role: 'operator' });
@@ -441,6 +459,17 @@ describe('every answer conforms to the OpenAPI document', () => {
     expect(await call('GET', '/admin/bedrock-support/compliance/pii/status?window=2d', 400, { role: 'viewer' })).toMatchObject({ error: { message: expect.stringContaining('window') as unknown } });
   };
 
+  /** The runbook's "Compliance Reporting": a report made on the compliance workers, read by id, exported (JSON by default). */
+  const complianceReporting = async () => {
+    const runner = startTestRunner(t, ['compliance']);
+    const accepted = await call('POST', '/admin/bedrock-support/compliance/report', 202, { role: 'operator', body: { period: 'weekly', include_details: true, format: 'json' } });
+    await vi.waitFor(async () => expect((await t.call('GET', accepted.resultUrl as string, { role: 'viewer' })).status).toBe(200), { timeout: 20_000, interval: 100 });
+    expect(await call('GET', accepted.resultUrl as string, 200, { role: 'viewer' })).toMatchObject({ id: accepted.reportId, period: { name: 'weekly' } });
+    expect(await call('GET', '/admin/bedrock-support/compliance/export', 200, { role: 'viewer' })).toMatchObject({ report: { id: accepted.reportId }, metadata: { algorithm: 'SHA-256' } });
+    await call('GET', '/admin/bedrock-support/compliance/report/compliance-report-nope', 404, { role: 'viewer' });
+    await runner.close();
+  };
+
   /** Active: deactivate, emergency shutdown, recovery through the feature flag. */
   const emergencyAndRecovery = async () => {
     await call('POST', '/admin/bedrock-support/deactivate', 200, { body: { components: ['meta-monitor'] } });
@@ -514,9 +543,11 @@ describe('every answer conforms to the OpenAPI document', () => {
     await activation();
     await auditing();
     await metaMonitoring();
+    await reporting();
     await askingAndCosts();
     await auditTrailManagement();
     await complianceOperations();
+    await complianceReporting();
     await emergencyAndRecovery();
     const gets = Object.entries(doc.paths)
       .filter(([, ops]) => ops.get)
@@ -537,6 +568,8 @@ describe('every answer conforms to the OpenAPI document', () => {
     ].map((p) => `POST ${p} 200`);
     posts.push('POST /admin/bedrock-support/audit/trigger 202', 'PUT /admin/bedrock-support/audit/config 200', 'POST /admin/bedrock-support/meta-monitor/analyze 202', 'POST /admin/bedrock-support/implementation/spec-scan 202', 'PUT /admin/bedrock-support/meta-monitor/config 200');
     posts.push('POST /admin/bedrock-support/audit-trail/archive 202', 'POST /admin/bedrock-support/audit-trail/cleanup 200');
+    posts.push('POST /admin/bedrock-support/compliance/report 202');
+    posts.push('POST /admin/bedrock-support/reports/{kind} 202');
     expect([...gets, ...posts].filter((k) => !validated.has(k))).toEqual([]);
   });
 });

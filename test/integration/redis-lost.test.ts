@@ -45,9 +45,9 @@ describe('a Redis that comes back empty', () => {
       const r = await api('/admin/bedrock-support/schedules').catch(() => null);
       const body = r?.status === 200 ? ((await r.json()) as { schedules: { id: string }[] }) : null;
       // The eight of a default install (CloudWatch publishing off): alert evaluation, daily check, weekly review, audit, analysis, compliance check, archive, checkpoint.
-      return body && body.schedules.length === 8 ? body.schedules : null;
+      return body && body.schedules.length === 9 ? body.schedules : null;
     }, 20_000, 200);
-    expect(schedules).toHaveLength(8);
+    expect(schedules).toHaveLength(9);
     // The state Redis holds now is the initial one, disabled: the queues follow it again.
     const status = (await (await api('/admin/bedrock-support/status')).json()) as { status: string; queues: Record<string, { paused: boolean }> };
     expect(status.status).toBe('disabled');

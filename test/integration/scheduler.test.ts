@@ -56,6 +56,7 @@ describe('job schedulers', () => {
         'compliance/audit-trail-archive',
         'compliance/audit-trail-checkpoint',
         'compliance/daily-compliance-check',
+        'compliance/weekly-compliance-report',
         'infrastructure-auditor/infrastructure-audit',
         'meta-monitor/meta-monitor-analysis',
       ].sort(),
@@ -66,12 +67,14 @@ describe('job schedulers', () => {
     expect(byId['weekly-support-review']?.nextRunAt).toBe(nextAt(now, 10, 30, 0).toISOString());
     expect(byId['daily-compliance-check']?.nextRunAt).toBe(nextAt(now, 6, 0).toISOString());
     expect(byId['audit-trail-archive']?.nextRunAt).toBe(nextAt(now, 2, 30).toISOString());
+    expect(byId['weekly-compliance-report']?.nextRunAt).toBe(nextAt(now, 7, 0, 0).toISOString());
     expect(Object.fromEntries(schedules.map((s) => [s.id, s.pattern]))).toEqual({
       'daily-support-check': '15 8 * * *',
       'weekly-support-review': '30 10 * * 0',
       'infrastructure-audit': '*/30 * * * *',
       'meta-monitor-analysis': '*/5 * * * *',
       'daily-compliance-check': '0 6 * * *',
+      'weekly-compliance-report': '0 7 * * 0',
       'audit-trail-archive': '30 2 * * *',
       'audit-trail-checkpoint': '0 * * * *',
       'alert-evaluation': '* * * * *',
@@ -109,11 +112,11 @@ describe('job schedulers', () => {
   });
 
   it('applying the same declarations again changes nothing', async () => {
-    expect((await reconcileSchedules(t.fleet, declaredSchedules(t.config))).upserted).toHaveLength(8);
+    expect((await reconcileSchedules(t.fleet, declaredSchedules(t.config))).upserted).toHaveLength(9);
     const before = await listSchedules(t.fleet);
     const result = await reconcileSchedules(t.fleet, declaredSchedules(t.config));
     expect(result).toMatchObject({ upserted: [], removed: [] });
-    expect(result.unchanged).toHaveLength(8);
+    expect(result.unchanged).toHaveLength(9);
     expect(await listSchedules(t.fleet)).toEqual(before);
   });
 
@@ -144,11 +147,11 @@ describe('job schedulers', () => {
     try {
       const result = await reconcileSchedules(changed.fleet, declaredSchedules(changed.config));
       expect(result.unchanged).toEqual([]);
-      expect(result.upserted).toHaveLength(8);
+      expect(result.upserted).toHaveLength(9);
       const template = (await changed.fleet.queue('bedrock-support').getJobScheduler('daily-support-check'))?.template?.opts;
       expect(template).toMatchObject({ attempts: 7, removeOnComplete: { age: 3600 }, priority: 1 });
       // Applied once, they are current.
-      expect((await reconcileSchedules(changed.fleet, declaredSchedules(changed.config))).unchanged).toHaveLength(8);
+      expect((await reconcileSchedules(changed.fleet, declaredSchedules(changed.config))).unchanged).toHaveLength(9);
     } finally {
       await changed.fleet.close();
       changed.client.disconnect();

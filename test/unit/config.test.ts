@@ -30,6 +30,8 @@ describe('configuration', () => {
     expect(spanS).toBeGreaterThan(55 * 60);
     expect(spanS).toBeLessThan(65 * 60);
     expect(loadConfig({ BSM_AUTO_SHUTDOWN_TRIGGERS: ' llm-spend , error-rate,llm-spend' }).BSM_AUTO_SHUTDOWN_TRIGGERS).toEqual(['llm-spend', 'error-rate']);
+    expect(c.BSM_OTEL_AGENT_SERVICES).toEqual([]);
+    expect(loadConfig({ BSM_OTEL_AGENT_SERVICES: ' kiro , kiro,,planner ' }).BSM_OTEL_AGENT_SERVICES).toEqual(['kiro', 'planner']);
   });
 
   it('parses values', () => {
@@ -47,7 +49,7 @@ describe('configuration', () => {
   it.each([
     [{ PORT: 'abc' }, 'PORT must be an integer 1-65535, got "abc"'],
     [{ PORT: '70000' }, 'PORT must be an integer 1-65535, got "70000"'],
-    [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL, got "http://x"'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port, got "http://x"'],
     [{ BEDROCK_ENABLED: 'maybe' }, 'BEDROCK_ENABLED must be true or false, got "maybe"'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ BSM_SCHEDULE_DAILY_CHECK: '15 8 *' }, 'BSM_SCHEDULE_DAILY_CHECK must be a valid 5-field cron pattern (minute hour day-of-month month day-of-week), got "15 8 *"'],

@@ -74,6 +74,7 @@ const valid: Record<string, unknown>[] = [
   { ...base, error: { type: 't'.repeat(200), message: 'm'.repeat(8_000), code: 429, stack: 's'.repeat(32_000) } },
   { ...base, performance: {} },
   { ...base, performance: { memoryUsage: -1, cpuUsage: 1e300, networkLatency: 0 } },
+  { ...base, context: { model: 'anthropic.claude-3-sonnet' }, performance: { inputTokens: 0, outputTokens: 812 } },
   { status: 'timeout', latencyMs: 1, operation: 'o', timestamp: 5, executionId: 'reordered', correlationId: 'x', performance: { cpuUsage: 1 } },
   JSON.parse('{"executionId":"j","timestamp":1,"operation":"o","status":"failure","latencyMs":2,"context":{"metadata":{"constructor":"c","toString":1}}}') as Record<string, unknown>,
 ];
@@ -132,6 +133,9 @@ const invalid: unknown[] = [
   { ...base, error: { unknown: 'x' } },
   { ...base, performance: { memoryUsage: '1' } },
   { ...base, performance: { gpu: 1 } },
+  { ...base, performance: { inputTokens: -1 } },
+  { ...base, performance: { outputTokens: 2.5 } },
+  { ...base, context: { model: '' } },
   { ...base, performance: null },
 ];
 
@@ -170,9 +174,9 @@ function arbitraryRecord(next: () => number): unknown {
       ['status', () => pick(statuses)],
       ['latencyMs', () => pick([0, 3.25, 1e9])],
       ['correlationId', () => 'c'],
-      ['context', () => object([['userId', () => pick(['u-1', 'u-2'])], ['taskType', () => 't'], ['complexity', () => pick(['', 'high', 3])], ['metadata', metadata]], 0.5)],
+      ['context', () => object([['userId', () => pick(['u-1', 'u-2'])], ['taskType', () => 't'], ['model', () => pick(['m', '', 'claude-3'])], ['complexity', () => pick(['', 'high', 3])], ['metadata', metadata]], 0.5)],
       ['error', () => object([['type', () => 'T'], ['message', () => pick(['m', 'call +49 30 1234567', 'm'.repeat(8_000)])], ['code', () => pick(['E1', 429])], ['stack', () => 'at x']], 0.5)],
-      ['performance', () => object([['memoryUsage', () => 1], ['cpuUsage', () => 0.5], ['networkLatency', () => 2]], 0.5)],
+      ['performance', () => object([['memoryUsage', () => 1], ['cpuUsage', () => 0.5], ['networkLatency', () => 2], ['inputTokens', () => pick([0, 812, -1, 2.5])], ['outputTokens', () => pick([3, 1e9])]], 0.5)],
     ].map(([k, f]) => [k, f] as [string, () => unknown]).filter((_, i) => i < 5 || next() < 0.5),
     0.99,
   );

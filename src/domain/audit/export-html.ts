@@ -3,7 +3,7 @@
  * (no URL in any attribute, system fonts). Every string from the report is escaped, and a
  * Content-Security-Policy that allows nothing but the inline style backs that up.
  */
-import { reportView, type Block, type Tone } from './export-view.js';
+import { reportView, type Block, type ReportView, type Tone } from './export-view.js';
 import type { AuditReport } from './report.js';
 
 /** Text and attribute values: the five characters that can end one or start markup. */
@@ -60,7 +60,11 @@ function render(block: Block): string {
 }
 
 export function reportHtml(report: AuditReport): string {
-  const view = reportView(report);
+  return viewHtml(reportView(report));
+}
+
+/** Any report view as one self-contained HTML file (the compliance report, the daily check and the weekly review use it too). */
+export function viewHtml(view: ReportView): string {
   const title = escapeHtml(view.title);
   return [
     '<!doctype html>',

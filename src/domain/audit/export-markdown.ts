@@ -3,7 +3,7 @@
  * rendered. The report's strings come partly from the probed systems, so each one is escaped:
  * it shows as what it is and cannot make a link, a tag, or a new table cell or row.
  */
-import { reportView, type Block } from './export-view.js';
+import { reportView, type Block, type ReportView } from './export-view.js';
 import type { AuditReport } from './report.js';
 
 /**
@@ -34,6 +34,10 @@ function render(block: Block): string[] {
 }
 
 export function reportMarkdown(report: AuditReport): string {
-  const view = reportView(report);
+  return viewMarkdown(reportView(report));
+}
+
+/** Any report view as Markdown (the compliance report, the daily check and the weekly review use it too). */
+export function viewMarkdown(view: ReportView): string {
   return `${[`# ${markdownInline(view.title)}`, ...view.blocks.map((b) => render(b).join('\n'))].join('\n\n')}\n`;
 }

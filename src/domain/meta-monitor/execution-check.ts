@@ -42,6 +42,7 @@ function fastContext(v: unknown): Context | undefined {
     switch (key) {
       case 'userId':
       case 'taskType':
+      case 'model':
         if (!str(value, 1, 200)) {
           return undefined;
         }
@@ -131,7 +132,11 @@ function fastPerformance(v: unknown): Performance | undefined {
   const out: Performance = {};
   for (const key in v) {
     const value = v[key];
-    if ((key !== 'memoryUsage' && key !== 'cpuUsage' && key !== 'networkLatency') || !num(value)) {
+    if (key === 'inputTokens' || key === 'outputTokens') {
+      if (!num(value) || !Number.isInteger(value) || value < 0) {
+        return undefined;
+      }
+    } else if ((key !== 'memoryUsage' && key !== 'cpuUsage' && key !== 'networkLatency') || !num(value)) {
       return undefined;
     }
     out[key] = value;
@@ -261,7 +266,7 @@ export function storedRecordFault(value: unknown): string | undefined {
           return key;
         }
         for (const k in v) {
-          if (!(k === 'memoryUsage' || k === 'cpuUsage' || k === 'networkLatency') || !num(v[k])) {
+          if (!(k === 'memoryUsage' || k === 'cpuUsage' || k === 'networkLatency' || k === 'inputTokens' || k === 'outputTokens') || !num(v[k])) {
             return `performance.${k}`;
           }
         }
@@ -292,7 +297,7 @@ function contextFault(v: unknown): string | undefined {
   }
   for (const k in v) {
     const x = v[k];
-    if (k === 'userId' || k === 'taskType') {
+    if (k === 'userId' || k === 'taskType' || k === 'model') {
       if (typeof x !== 'string') {
         return k;
       }

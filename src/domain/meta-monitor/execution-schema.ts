@@ -21,6 +21,8 @@ export const executionRecordSchema = z
       .object({
         userId: text(200).optional(),
         taskType: text(200).optional(),
+        /** The model the execution called (an OTLP span's `gen_ai.request.model`). */
+        model: text(200).optional(),
         complexity: z.union([z.string().max(200), z.number()]).optional(),
         metadata: z.record(z.string().max(200), z.union([z.string().max(4_000), z.number(), z.boolean()])).optional(),
       })
@@ -28,7 +30,16 @@ export const executionRecordSchema = z
     error: z
       .object({ type: z.string().max(200).optional(), message: z.string().max(8_000).optional(), code: z.union([z.string().max(200), z.number()]).optional(), stack: z.string().max(32_000).optional() })
       .optional(),
-    performance: z.object({ memoryUsage: z.number().optional(), cpuUsage: z.number().optional(), networkLatency: z.number().optional() }).optional(),
+    performance: z
+      .object({
+        memoryUsage: z.number().optional(),
+        cpuUsage: z.number().optional(),
+        networkLatency: z.number().optional(),
+        /** Tokens the model read and wrote (an OTLP span's `gen_ai.usage.input_tokens`, `…output_tokens`). */
+        inputTokens: z.number().int().min(0).optional(),
+        outputTokens: z.number().int().min(0).optional(),
+      })
+      .optional(),
   })
   .strict();
 

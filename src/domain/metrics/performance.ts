@@ -143,3 +143,46 @@ export function performanceReport(
     operations,
   };
 }
+
+/** One bucket of a series: every support operation together. */
+export interface SeriesPoint {
+  /** ISO 8601 UTC: the bucket's start. */
+  at: string;
+  count: number;
+  errors: number;
+  /** errors / count in percent; null without samples. */
+  errorRatePct: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/** The support operations bucket by bucket over a window (the dashboard's trends): counts, error rate and latency percentiles of all operations together. */
+export function performanceSeries(
+  window: PerformanceWindow,
+  span: { resolution: BucketResolution; starts: readonly number[] },
+  buckets: readonly Partial<Record<SupportOperation, OperationBucket>>[],
+): { window: PerformanceWindow; resolution: BucketResolution; points: SeriesPoint[] } {
+  const points = span.starts.map((start, i): SeriesPoint => {
+    const bucket = buckets[i] ?? {};
+    let count = 0;
+    let errors = 0;
+    const sketch = new QuantileSketch();
+    for (const op of supportOperations) {
+      const part = bucket[op];
+      if (part) {
+        count += part.count;
+        errors += Math.min(part.errors, part.count);
+        sketch.merge(QuantileSketch.fromParts(part.latency));
+      }
+    }
+    return {
+      at: new Date(start).toISOString(),
+      count,
+      errors,
+      errorRatePct: count === 0 ? null : round((errors / count) * 100, 2),
+      p50Ms: count === 0 ? null : round(sketch.quantile(0.5), 1),
+      p95Ms: count === 0 ? null : round(sketch.quantile(0.95), 1),
+    };
+  });
+  return { window, resolution: span.resolution, points };
+}
