@@ -1,8 +1,6 @@
 /**
- * `report daily|weekly`: the stored daily check and weekly review, as the issue names their routes
- * (`GET …/reports/{daily|weekly}/latest`, `…/reports/{kind}/{id}`, `?format=json|markdown|html`).
- * Those routes come with the reports work; until a service has them, this command prints the
- * service's 404.
+ * `report daily|weekly`: the stored daily check and weekly review (`GET …/reports/{kind}/latest`,
+ * `…/reports/{kind}/{id}`, `?format=json|markdown|html`); `--run` makes one first.
  */
 import { writeFile } from 'node:fs/promises';
 import { Argument, Option, type Command } from 'commander';
