@@ -68,6 +68,13 @@ module.exports = {
       to: { path: libraries.redis, dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'] },
     },
     {
+      name: 'cli-speaks-http-only',
+      comment: 'The operator CLI (cli/) talks to a running service over HTTP: it imports cli/, node:* and commander, never the service code.',
+      severity: 'error',
+      from: { path: '^src/cli/' },
+      to: { pathNot: ['^src/cli/', '^node_modules/commander/'], dependencyTypesNot: ['core'] },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

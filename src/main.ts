@@ -27,6 +27,7 @@ import type { AuditSigner } from './domain/audit-trail/signing.js';
 import { hmacPseudonymizer } from './domain/meta-monitor/executions.js';
 import { listenProblem, parseInvocation, parseMcpInvocation, parseTrailInvocation, runs, usage, UsageError, withoutPassword, type Invocation } from './runtime/invocation.js';
 import { runTrailVerify } from './runtime/trail-cli.js';
+import { isCliInvocation, runCli } from './cli/program.js';
 import { runMcpStdio } from './runtime/mcp-cli.js';
 import { dashboardsCommand } from './runtime/cloudwatch.js';
 import { AuditUnavailableError } from './domain/audit-trail/ports.js';
@@ -313,14 +314,14 @@ async function run(invocation: Invocation): Promise<void> {
 
 try {
   const argv = process.argv.slice(2);
-  if (argv[0] === 'trail') {
-    // Offline: no Redis, no settings; the archive and the public keys alone.
-    const trail = parseTrailInvocation(argv.slice(1));
-    if (trail === null) {
-      process.stdout.write(usage);
-      process.exit(0);
-    }
-    process.exit(await runTrailVerify(trail, (text) => process.stdout.write(text)));
+  if (isCliInvocation(argv)) {
+    // The operator CLI (src/cli/): HTTP to a running service, no settings read. `trail verify
+    // --archive DIR` stays offline: no Redis, no settings; the archive and the public keys alone.
+    const offlineTrailVerify = async (args: string[]) => {
+      const trail = parseTrailInvocation(args);
+      return trail === null ? 0 : runTrailVerify(trail, (text) => process.stdout.write(text));
+    };
+    process.exit(await runCli(argv, { io: { stdout: process.stdout, stderr: process.stderr, env: process.env }, offlineTrailVerify }));
   }
   if (argv[0] === 'mcp') {
     // Standard output is the protocol: help goes to stderr, and nothing else is written but MCP.

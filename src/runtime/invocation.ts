@@ -30,11 +30,13 @@ export interface TrailVerifyInvocation {
 
 /** `bsm trail verify --archive DIR [--public-key FILE]…`; `null` when help was asked for. */
 export function parseTrailInvocation(argv: string[]): TrailVerifyInvocation | null {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { archive: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { positionals, values } = usageOf(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { archive: { type: 'string' }, 'public-key': { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    }),
+  );
   if (values.help) {
     return null;
   }
@@ -49,7 +51,7 @@ export function parseTrailInvocation(argv: string[]): TrailVerifyInvocation | nu
 
 /** `bsm mcp`: no arguments (BSM_URL and BSM_TOKEN say where and as whom); false when help was asked for. */
 export function parseMcpInvocation(argv: string[]): boolean {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = usageOf(() => parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } }));
   if (values.help) {
     return false;
   }
@@ -60,15 +62,18 @@ export function parseMcpInvocation(argv: string[]): boolean {
 }
 
 export const usage =
-  'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n       bsm trail verify --archive DIR [--public-key FILE ...]\n       bsm mcp                     the MCP tools over stdio, proxied to the service at BSM_URL with BSM_TOKEN\n';
+  'usage: bsm [api|worker|scheduler|all] [--queues q1,q2]\n       bsm cloudwatch dashboards   create or update the two CloudWatch dashboards, then exit\n       bsm trail verify --archive DIR [--public-key FILE ...]\n       bsm mcp                     the MCP tools over stdio, proxied to the service at BSM_URL with BSM_TOKEN\n' +
+  '       bsm <command> [options]     operator commands against a running service (status, activate, audit trigger --wait, daily-check, …): `bsm help`\n';
 
 /** `bsm <role> [--queues …]` or `bsm cloudwatch dashboards`; `null` when help was asked for. */
 export function parseInvocation(argv: string[]): Invocation | CommandInvocation | null {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { queues: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  const { positionals, values } = usageOf(() =>
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { queues: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }),
+  );
   if (values.help) {
     return null;
   }
@@ -80,7 +85,7 @@ export function parseInvocation(argv: string[]): Invocation | CommandInvocation 
   }
   const role = (positionals[0] ?? 'all') as Role;
   if (!roles.includes(role)) {
-    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}, or the command \`cloudwatch dashboards\``);
+    throw new UsageError(`unknown role "${positionals[0]}": expected one of ${roles.join(', ')}, the command \`cloudwatch dashboards\`, or an operator command (\`bsm help\` lists them)`);
   }
   let queues: QueueName[] = [...queueNames];
   if (values.queues !== undefined) {
@@ -95,6 +100,19 @@ export function parseInvocation(argv: string[]): Invocation | CommandInvocation 
     queues = names as QueueName[];
   }
   return { role, queues };
+}
+
+/** `parseArgs`, with an unknown option or a missing value as a UsageError (one line, exit 2) instead of a stack. */
+function usageOf<R>(parse: () => R): R {
+  try {
+    return parse();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError((err as Error).message);
+    }
+    throw err;
+  }
 }
 
 /** Whether a process of `role` runs `part`. */
