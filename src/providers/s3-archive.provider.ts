@@ -1,8 +1,9 @@
 /**
  * The audit trail's archive in an S3 bucket (`s3://bucket/prefix`) through `@aws-sdk/client-s3`.
  *
- * Configuration is the standard AWS one: the region and credentials from the SDK's default chain
- * (`AWS_REGION`, the environment, profiles, instance roles), the endpoint from
+ * Configuration is the standard AWS one: credentials from the SDK's default chain (the environment,
+ * profiles, instance roles), the region the service is configured with (`AWS_REGION`, default
+ * eu-central-1, as for Bedrock and CloudWatch; a bucket in another region is followed there), the endpoint from
  * `AWS_ENDPOINT_URL_S3` for an S3-compatible store. Objects are never replaced: every PutObject is
  * conditional (`If-None-Match: *`), so a key that exists answers 412 and the sink throws
  * {@link ArchiveObjectExistsError}; every PutObject carries the body's SHA-256 (`x-amz-checksum-sha256`),
@@ -15,6 +16,8 @@ import { ArchiveDestinationError, ArchiveObjectExistsError, parseS3Url, type Arc
 export interface S3ArchiveSinkOptions {
   /** Path-style requests (`https://endpoint/bucket/key`), as most S3-compatible stores want; virtual-host style otherwise. */
   forcePathStyle?: boolean;
+  /** The region requests are signed for first (`AWS_REGION`); a bucket elsewhere answers with its own and is followed. */
+  region?: string;
   /** The client, when the caller has one (tests); else one from the standard configuration. */
   client?: S3Client;
 }
@@ -31,7 +34,7 @@ function checkKey(key: string): void {
 /** The archive sink of `url` (`s3://bucket/prefix`): see the module comment. */
 export function createS3ArchiveSink(url: string, options: S3ArchiveSinkOptions = {}): ArchiveSink & { close(): void } {
   const { bucket, prefix } = parseS3Url(url);
-  const client = options.client ?? new S3Client({ forcePathStyle: options.forcePathStyle ?? false });
+  const client = options.client ?? new S3Client({ forcePathStyle: options.forcePathStyle ?? false, region: options.region, followRegionRedirects: true });
   const full = (key: string) => (prefix === '' ? key : `${prefix}/${key}`);
   const canonical = `s3://${bucket}${prefix === '' ? '' : `/${prefix}`}`;
   return {

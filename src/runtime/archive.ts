@@ -7,11 +7,11 @@ import { archiveDestinations, archiveSinkFor as fileSinkFor } from '../store/arc
  * An S3 sink whose SDK is loaded on first use: every process composes the destinations, few of them
  * archive, and the S3 client is a large module to load for nothing.
  */
-export function lazyS3ArchiveSink(url: string, options: { forcePathStyle?: boolean } = {}): ArchiveSink & { close(): void } {
+export function lazyS3ArchiveSink(url: string, options: { forcePathStyle?: boolean; region?: string } = {}): ArchiveSink & { close(): void } {
   const { bucket, prefix } = parseS3Url(url);
   const canonical = `s3://${bucket}${prefix === '' ? '' : `/${prefix}`}`;
   let made: Promise<ArchiveSink & { close(): void }> | null = null;
-  const sink = () => (made ??= import('../providers/s3-archive.provider.js').then((m) => m.createS3ArchiveSink(url, { forcePathStyle: options.forcePathStyle ?? false })));
+  const sink = () => (made ??= import('../providers/s3-archive.provider.js').then((m) => m.createS3ArchiveSink(url, { forcePathStyle: options.forcePathStyle ?? false, region: options.region })));
   return {
     url: canonical,
     location: (key) => `${canonical}/${key}`,
@@ -29,7 +29,7 @@ export function lazyS3ArchiveSink(url: string, options: { forcePathStyle?: boole
 }
 
 /** The sink of a destination URL: a directory for `file://`, a bucket and prefix for `s3://`. */
-export function archiveSinkFor(url: string, options: { forcePathStyle?: boolean } = {}): ArchiveSink {
+export function archiveSinkFor(url: string, options: { forcePathStyle?: boolean; region?: string } = {}): ArchiveSink {
   return url.startsWith('s3://') ? lazyS3ArchiveSink(url, options) : fileSinkFor(url);
 }
 
@@ -38,11 +38,11 @@ export function archiveSinkFor(url: string, options: { forcePathStyle?: boolean 
  * when given: tests archive to a directory of their own), then those of `BSM_ARCHIVE_DESTINATIONS`.
  */
 export function configuredArchiveDestinations(
-  config: Pick<Config, 'BSM_ARCHIVE_URL' | 'BSM_ARCHIVE_DESTINATIONS' | 'BSM_ARCHIVE_S3_FORCE_PATH_STYLE'>,
+  config: Pick<Config, 'BSM_ARCHIVE_URL' | 'BSM_ARCHIVE_DESTINATIONS' | 'BSM_ARCHIVE_S3_FORCE_PATH_STYLE' | 'AWS_REGION'>,
   options: { defaultUrl?: string } = {},
 ): ArchiveDestinations {
   const entries = [{ name: 'default', url: options.defaultUrl ?? config.BSM_ARCHIVE_URL }, ...(config.BSM_ARCHIVE_DESTINATIONS ?? [])];
-  return archiveDestinations(entries, (url) => archiveSinkFor(url, { forcePathStyle: config.BSM_ARCHIVE_S3_FORCE_PATH_STYLE }));
+  return archiveDestinations(entries, (url) => archiveSinkFor(url, { forcePathStyle: config.BSM_ARCHIVE_S3_FORCE_PATH_STYLE, region: config.AWS_REGION }));
 }
 
 /**

@@ -71,7 +71,9 @@ export async function runTrailVerify(invocation: TrailVerifyInvocation, out: (te
 async function sinkOf(archive: string): Promise<ArchiveSink & { close?: () => void }> {
   if (archive.startsWith('s3://')) {
     try {
-      return lazyS3ArchiveSink(archive, { forcePathStyle: /^(true|1|yes)$/i.test(process.env.BSM_ARCHIVE_S3_FORCE_PATH_STYLE?.trim() ?? '') });
+      // The region the service defaults to (AWS_REGION's setting), so the offline check signs as the archiving process did.
+      const region = process.env.AWS_REGION?.trim() || 'eu-central-1';
+      return lazyS3ArchiveSink(archive, { forcePathStyle: /^(true|1|yes)$/i.test(process.env.BSM_ARCHIVE_S3_FORCE_PATH_STYLE?.trim() ?? ''), region });
     } catch (err) {
       throw new UsageError(`--archive ${archive}: ${(err as Error).message}`);
     }

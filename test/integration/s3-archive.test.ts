@@ -10,6 +10,7 @@ import type { ArchiveResult, CleanupResult } from '../../src/domain/audit-trail/
 import type { PublicKeyView, TrailVerificationReport } from '../../src/domain/audit-trail/service.js';
 import { ArchiveObjectExistsError } from '../../src/domain/audit-trail/sink.js';
 import { createS3ArchiveSink } from '../../src/providers/s3-archive.provider.js';
+import { configuredArchiveDestinations, measureArchiveLocations } from '../../src/runtime/archive.js';
 import type { Runner } from '../../src/workers/runner.js';
 import { startS3Fake, type S3Fake } from '../fakes/s3-fake.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -57,6 +58,25 @@ describe('the S3 archive sink against a fake S3 on loopback', () => {
     fake.pageSize = 1000;
     expect(await sink.region?.()).toEqual({ region: 'eu-central-1', basis: expect.stringContaining('HeadBucket') as unknown });
     sink.close();
+  });
+
+  it('signs for the configured AWS_REGION when the environment names none, and measures the bucket region', async () => {
+    // The service's AWS_REGION setting defaults to eu-central-1; the SDK's own chain would find no region here.
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+    try {
+      const destinations = configuredArchiveDestinations({
+        BSM_ARCHIVE_URL: 'file:///tmp/unused-archive',
+        BSM_ARCHIVE_DESTINATIONS: [{ name: 'offsite', url: archiveUrl }],
+        BSM_ARCHIVE_S3_FORCE_PATH_STYLE: true,
+        AWS_REGION: 'eu-central-1',
+      });
+      const [local, offsite] = await measureArchiveLocations(destinations);
+      expect(local).toMatchObject({ name: 'default', kind: 'local' });
+      expect(offsite).toMatchObject({ name: 'offsite', kind: 'remote', region: 'eu-central-1', basis: 'HeadBucket on audit-archive: x-amz-bucket-region' });
+    } finally {
+      vi.stubEnv('AWS_REGION', 'eu-central-1');
+    }
   });
 
   it('takes virtual-host requests, and streamed bodies in aws-chunked encoding with a CRC32 trailer (checked: a wrong one is BadDigest)', async () => {
