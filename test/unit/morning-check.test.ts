@@ -73,10 +73,13 @@ function inputs(over: Partial<MorningCheckInputs> = {}): MorningCheckInputs {
   };
 }
 
+const noAudit = 'no audit finished in the last 24 h (the schedule runs one every 30 min: is infrastructure-auditor active and its worker running?)';
+const noAnalysis = 'no meta-monitor analysis stored (the schedule runs one every 5 min: is meta-monitor active?)';
+
 describe('the morning check verdict', () => {
-  it('passes when everything is within its threshold, and says what it had no data for', () => {
+  it('fails when no audit and no analysis ran (the overnight work did not happen), and says what it had no data for', () => {
     const r = buildMorningCheck(inputs());
-    expect(r.verdict).toEqual({ result: 'pass', reasons: [], warnings: ['no audit finished in the last 24 h', 'no meta-monitor analysis stored'] });
+    expect(r.verdict).toEqual({ result: 'fail', reasons: [noAudit, noAnalysis], warnings: [] });
     expect(r.audits.noData).toBe('no audit finished in the last 24 h');
     expect(r.routing.noData).toBe('no LLM routing decision in the last 24 h');
     expect(r.performance.operations.find((o) => o.operation === 'audit')).toMatchObject({ count: 30, errorRatePct: 0, p95Ms: 200, baselineP95Ms: 190, p95ChangePct: 5.3 });
@@ -91,15 +94,17 @@ describe('the morning check verdict', () => {
     );
     expect(r.verdict.result).toBe('fail');
     expect(r.verdict.reasons).toEqual([
+      noAudit,
+      noAnalysis,
       'operation audit: error rate 10 % (4 of 40) above the 5 % threshold',
       "operation audit: p95 400 ms over 24 h, 100 % above the week's 200 ms (P1 above 50 %)",
       'routing efficiency 50 % over 24 h (20 of 40) below the 60 % threshold (P1)',
     ]);
     // analysis had too few samples to judge.
-    expect(r.verdict.reasons.join(' ')).not.toContain('analysis');
+    expect(r.verdict.reasons.join(' ')).not.toContain('operation analysis');
   });
 
-  it('fails on an unhealthy component and support mode not active; warns on a P2 figure', () => {
+  it('fails on an unhealthy component and support mode not active; warns on a P2 figure and a low auto-resolution rate', () => {
     const health = inputs().health;
     health['meta-monitor'] = { ...healthy(), status: 'unhealthy', reasons: ['no live worker'] };
     const mode = initialState();
@@ -115,8 +120,10 @@ describe('the morning check verdict', () => {
     expect(r.verdict.reasons).toEqual([
       'support mode is inactive, not active',
       'component meta-monitor is unhealthy: no live worker',
-      'auto-resolution success 25 % over 24 h (1 of 4) is not above the 70 % target',
+      noAudit,
+      noAnalysis,
     ]);
     expect(r.verdict.warnings).toContain('routing efficiency 70 % over 24 h (28 of 40) below the 80 % threshold (P2)');
+    expect(r.verdict.warnings).toContain('auto-resolution success 25 % over 24 h (1 of 4) is not above the 70 % target');
   });
 });

@@ -130,11 +130,13 @@ export function buildMorningCheck(i: MorningCheckInputs): MorningCheck {
     resolvedGaps: a.trend.resolvedGaps,
   }));
   const sum = (f: (x: (typeof items)[number]) => number) => items.reduce((s, x) => s + f(x), 0);
+  // The check asks whether the components did their work overnight; what an audit found is its gaps' business (a warning here).
+  // These rules are the ones `bsm daily-check` applies (src/cli/daily-check.ts): one verdict, whichever way it is asked.
   if (items.length === 0) {
-    warnings.push('no audit finished in the last 24 h');
+    reasons.push('no audit finished in the last 24 h (the schedule runs one every 30 min: is infrastructure-auditor active and its worker running?)');
   }
   for (const a of items.filter((x) => x.status === 'unhealthy')) {
-    reasons.push(`audit ${a.auditId} found the infrastructure unhealthy (score ${a.score}, ${a.gaps} gap(s))`);
+    warnings.push(`audit ${a.auditId} found the infrastructure unhealthy (score ${a.score}, ${a.gaps} gap(s))`);
   }
   for (const a of items.filter((x) => x.status === 'degraded')) {
     warnings.push(`audit ${a.auditId} found the infrastructure degraded (score ${a.score}, ${a.gaps} gap(s))`);
@@ -142,8 +144,11 @@ export function buildMorningCheck(i: MorningCheckInputs): MorningCheck {
 
   const an = i.analysis;
   if (an === null) {
-    warnings.push('no meta-monitor analysis stored');
+    reasons.push('no meta-monitor analysis stored (the schedule runs one every 5 min: is meta-monitor active?)');
   } else {
+    if (i.at.getTime() - new Date(an.finishedAt).getTime() > dayMs) {
+      reasons.push(`the latest meta-monitor analysis ${an.analysisId} ended at ${an.finishedAt}, more than 24 h ago`);
+    }
     for (const d of an.degradations) {
       const line = `meta-monitor ${an.analysisId}: ${d.scope} ${d.metric} ${d.previous} -> ${d.current}${d.changePercent === null ? '' : ` (${d.changePercent > 0 ? '+' : ''}${d.changePercent} %)`}`;
       (d.level === 'P1' ? reasons : warnings).push(`${line}, ${d.level}`);
@@ -159,7 +164,7 @@ export function buildMorningCheck(i: MorningCheckInputs): MorningCheck {
     warnings.push(`${act.counts.failed} remediation(s) failed in the last 24 h`);
   }
   if (auto.rate !== null && auto.meetsTarget === false) {
-    reasons.push(`auto-resolution success ${pct(auto.rate)} % over 24 h (${auto.verified} of ${auto.attempted}) is not above the ${pct(act.autoResolution.target)} % target`);
+    warnings.push(`auto-resolution success ${pct(auto.rate)} % over 24 h (${auto.verified} of ${auto.attempted}) is not above the ${pct(act.autoResolution.target)} % target`);
   }
   if (act.awaitingApproval > 0) {
     warnings.push(`${act.awaitingApproval} remediation(s) awaiting approval`);
