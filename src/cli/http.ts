@@ -99,6 +99,8 @@ export interface Client {
   post<T = unknown>(path: string, options?: RequestOptions): Promise<Answer<T>>;
   /** A GET whose body is kept as text (exports), with the answer's headers. */
   text(path: string, options?: RequestOptions): Promise<Answer<string> & { headers: Headers }>;
+  /** A GET whose body is kept as the bytes received (a file to write as it came, to hash), with the answer's headers. */
+  bytes(path: string, options?: RequestOptions): Promise<Answer<Buffer> & { headers: Headers }>;
 }
 
 /** Every admin route lives under this prefix. */
@@ -172,6 +174,13 @@ export function createClient(connection: Connection, requestTimeoutMs = 30_000):
         throw await failure(response);
       }
       return { status: response.status, body: await response.text(), headers: response.headers };
+    },
+    async bytes(path, options = {}) {
+      const response = await send('GET', path, options);
+      if (!response.ok) {
+        throw await failure(response);
+      }
+      return { status: response.status, body: Buffer.from(await response.arrayBuffer()), headers: response.headers };
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The operator CLI: `bsm <command>` against a running service over HTTP (the control API).
- * main.ts sends here every first word in `cliCommands`; roles and the offline commands stay
+ * main.ts sends here every first word in `cliCommands` (`cli/words.ts`); roles and the offline commands stay
  * with `runtime/invocation.ts`.
  */
 import { Command, CommanderError, Option } from 'commander';
@@ -17,49 +17,7 @@ import type { Io } from './output.js';
 import { registerSupportMode } from './support-mode.commands.js';
 import { WaitTimeoutError } from './wait.js';
 
-/** The first words `bsm` hands to this CLI (another helper's `mcp` joins the roles' side, not this list). */
-export const cliCommands = [
-  'status',
-  'health',
-  'enable',
-  'activate',
-  'deactivate',
-  'shutdown',
-  'flags',
-  'audit',
-  'analyze',
-  'insights',
-  'recommendations',
-  'optimize',
-  'gaps',
-  'remediate',
-  'approve',
-  'reject',
-  'backlog',
-  'compliance',
-  'trail',
-  'alerts',
-  'daily-check',
-  'report',
-  'help',
-] as const;
-
-/** Whether `bsm <argv>` is an operator command: its first word after the global options (`--url U`, `--token T`, `--json`) is one. */
-export function isCliInvocation(argv: readonly string[]): boolean {
-  let i = 0;
-  while (i < argv.length) {
-    const arg = argv[i] ?? '';
-    if (arg === '--url' || arg === '--token') {
-      i += 2;
-    } else if (arg === '--json' || arg.startsWith('--url=') || arg.startsWith('--token=')) {
-      i += 1;
-    } else {
-      break;
-    }
-  }
-  const word = argv[i];
-  return word !== undefined && (cliCommands as readonly string[]).includes(word);
-}
+export { cliCommands, isCliInvocation } from './words.js';
 
 export interface CliDeps {
   io: Io;
@@ -124,8 +82,10 @@ export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
       return exit;
     };
     if (err instanceof CommanderError) {
-      // Help and version are answers; every other parse error is a usage error.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? exitCodes.ok : exitCodes.usage;
+      // Help and version are answers (`bsm help` too: commander.help with exit code 0); every other
+      // parse error, and the help shown for a command group called without its subcommand, is a usage error.
+      const answered = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
+      return answered ? exitCodes.ok : exitCodes.usage;
     }
     if (err instanceof CliUsageError) {
       return fail(err.message, exitCodes.usage);

@@ -58,6 +58,7 @@ beforeAll(async () => {
     REDIS_URL: `redis://127.0.0.1:${seedPort}`,
     BSM_PREFIX: install,
     BSM_DATA_DIR: dataDir,
+    BSM_ARCHIVE_URL: `file://${join(dataDir, 'archive')}`,
     PORT: String(port),
     BSM_API_KEYS: `admin:admin:${token}`,
     BSM_TWO_PERSON_RULE: 'false',

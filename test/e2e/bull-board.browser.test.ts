@@ -50,7 +50,7 @@ describe.skipIf(!hasBrowser && !browserRequired)('Bull Board in a real browser, 
     dataDir = await mkdtemp(join(tmpdir(), 'bsm-e2e-'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    service = spawnBsm(['all'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator}` });
+    service = spawnBsm(['all'], { BSM_PREFIX: bsmPrefix, PORT: String(port), BSM_DATA_DIR: dataDir, BSM_ARCHIVE_URL: `file://${join(dataDir, 'archive')}`, BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator}` });
     await eventually(async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 30_000, 200);
     browser = await chromium.launch({
       executablePath,

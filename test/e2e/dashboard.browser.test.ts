@@ -79,6 +79,7 @@ describe.skipIf(!hasBrowser && !browserRequired)('the dashboard in a real browse
       BSM_PREFIX: bsmPrefix,
       PORT: String(port),
       BSM_DATA_DIR: dataDir,
+      BSM_ARCHIVE_URL: `file://${join(dataDir, 'archive')}`,
       BSM_API_KEYS: `v:viewer:${viewer},o:operator:${operator},a:approver:${approver},root:admin:${adminToken}`,
     });
     await eventually(async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 30_000, 200);

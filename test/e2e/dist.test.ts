@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +39,8 @@ describe.runIf(enabled)('node dist/main.js after npm ci --omit=dev', () => {
     for (const f of ['package.json', 'package-lock.json']) {
       await copyFile(f, join(dir, f));
     }
+    // The dashboard's page, script and styles, served as they are (the Dockerfile copies them too).
+    await cp('public', join(dir, 'public'), { recursive: true });
     await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir, env: { ...process.env, npm_config_update_notifier: 'false' } });
     await expect(run('node', ['-e', "import('tsx').then(() => process.exit(1), () => process.exit(0))"], { cwd: dir })).resolves.toBeDefined();
 

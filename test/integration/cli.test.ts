@@ -4,6 +4,7 @@
  * command line alone, with the exit codes a script relies on.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -213,13 +214,11 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     expect(await cli(['activate', 'meta-monitor']).then((r) => r.code)).toBe(0);
   }, 240_000);
 
-  it('exports an audit and writes a compliance report to files; plans a remediation of a gap', async () => {
+  it('exports an audit to a file; plans a remediation of a gap', async () => {
     const auditFile = join(dataDir, 'audit.md');
-    const reportFile = join(dataDir, 'compliance.md');
     const gapId = (await api<{ gaps: { id: string }[] }>('/admin/bedrock-support/implementation/gaps')).gaps[0]?.id;
-    const [exported, report, remediation] = await Promise.all([
+    const [exported, remediation] = await Promise.all([
       cli(['audit', 'export', '--format', 'markdown', '--output', auditFile]),
-      cli(['compliance', 'report', '--period', 'daily', '--format', 'markdown', '--output', reportFile]),
       gapId === undefined ? Promise.resolve(null) : cli(['remediate', gapId, '--json']),
     ]);
     expect(exported.code, exported.stderr).toBe(0);
@@ -228,17 +227,55 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     const fromApi = await (await fetch(`${base}/admin/bedrock-support/audit/${latest.auditId}/export?format=markdown`, { headers: { authorization: `Bearer ${token}` } })).text();
     expect(await readFile(auditFile, 'utf8')).toBe(fromApi);
 
-    const markdown = await readFile(reportFile, 'utf8');
-    expect(report.code, report.stderr + report.stdout + markdown).toBe(0);
-    expect(markdown).toContain('# Compliance report (daily)');
-    expect(markdown).toContain('- **GDPR status:** compliant');
-    expect(markdown).toContain('| pii.redaction | yes |');
-
     // The built-in inventory's Redis has no AOF in the tests: there is a gap to plan for.
     expect(remediation?.code, remediation?.stderr).toBe(0);
     const planned = JSON.parse(remediation?.stdout ?? '{}') as { request: { id: string; gapId: string; status: string } };
     expect(planned.request).toMatchObject({ gapId, status: 'suggested' });
     expect(planned.request.id).toMatch(/^act-/);
+  });
+
+  it("compliance report: queued (--json is the 202), followed (--wait --json is the report), and exported to a file equal to the export route's bytes, with the SHA-256 of X-Content-SHA256", async () => {
+    const reportFile = join(dataDir, 'compliance.md');
+    const [queued, waited, written, piped] = await Promise.all([
+      cli(['compliance', 'report', '--json']),
+      cli(['compliance', 'report', '--period', 'monthly', '--details', '--wait', '--json']),
+      cli(['compliance', 'report', '--period', 'daily', '--format', 'markdown', '--output', reportFile]),
+      cli(['compliance', 'report', '--format', 'json', '--output', '-']),
+    ]);
+    expect(queued.code, queued.stderr).toBe(0);
+    const accepted = JSON.parse(queued.stdout) as { reportId: string; state: string; period: string; includeDetails: boolean; format: string };
+    expect(accepted).toMatchObject({ state: 'queued', period: 'weekly', includeDetails: false, format: 'json' });
+    expect(accepted.reportId).toMatch(/^compliance-report-/);
+
+    expect(waited.code, waited.stderr).toBe(0);
+    const report = JSON.parse(waited.stdout) as { id: string; status: string; period: { name: string }; includeDetails: boolean; checks: { measured?: unknown }[] };
+    expect(report).toMatchObject({ status: 'compliant', period: { name: 'monthly' }, includeDetails: true });
+    expect(report.checks[0]?.measured).toBeDefined();
+    expect(report).toEqual(await api(`/admin/bedrock-support/compliance/report/${report.id}`));
+
+    expect(written.code, written.stderr).toBe(0);
+    const said = /^wrote compliance report (compliance-report-\S+) \(daily, markdown, compliant\) to (\S+) \((\d+) bytes\)\n {2}SHA-256 of its content: ([0-9a-f]{64}) \(= X-Content-SHA256\)\n {2}SHA-256 of the file: {4}([0-9a-f]{64})\n$/.exec(written.stdout);
+    expect(said, written.stdout).not.toBeNull();
+    const [, id, output, bytes, contentHash, fileHash] = said ?? [];
+    expect(output).toBe(reportFile);
+    const fromApi = await fetch(`${base}/admin/bedrock-support/compliance/export?id=${id}&format=markdown`, { headers: { authorization: `Bearer ${token}` } });
+    const apiBytes = Buffer.from(await fromApi.arrayBuffer());
+    const file = await readFile(reportFile);
+    expect(file.equals(apiBytes)).toBe(true);
+    expect(file.length).toBe(Number(bytes));
+    expect(fromApi.headers.get('x-content-sha256')).toBe(contentHash);
+    // What `sed '1,/^-->$/d' compliance.md | sha256sum` gives, and what sha256sum gives for the file.
+    const content = file.subarray(file.indexOf('\n-->\n') + '\n-->\n'.length);
+    expect(createHash('sha256').update(content).digest('hex')).toBe(contentHash);
+    expect(createHash('sha256').update(file).digest('hex')).toBe(fileHash);
+    expect(file.toString('utf8')).toContain('compliance-report: ' + (id ?? ''));
+
+    expect(piped.code, piped.stderr).toBe(0);
+    const exported = JSON.parse(piped.stdout) as { metadata: { reportId: string; sha256: string } };
+    const jsonFromApi = await fetch(`${base}/admin/bedrock-support/compliance/export?id=${exported.metadata.reportId}&format=json`, { headers: { authorization: `Bearer ${token}` } });
+    expect(piped.stdout).toBe(await jsonFromApi.text());
+    expect(jsonFromApi.headers.get('x-content-sha256')).toBe(exported.metadata.sha256);
+    expect(piped.stderr).toBe(`compliance report ${exported.metadata.reportId}: compliant; SHA-256 of its content ${exported.metadata.sha256} (= X-Content-SHA256)\n`);
   });
 
   it('colour only when asked for or on a TTY, and never with NO_COLOR', async () => {

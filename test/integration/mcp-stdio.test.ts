@@ -58,6 +58,8 @@ beforeAll(async () => {
     PORT: String(port),
     BSM_PREFIX: prefix,
     BSM_DATA_DIR: dir,
+    // Its own archive: the hourly checkpoint job writes there, not into the checkout's ./data/archive.
+    BSM_ARCHIVE_URL: `file://${join(dir, 'archive')}`,
     BSM_API_KEYS: `operator:operator:${operatorToken},viewer:viewer:${viewerToken}`,
     LOG_LEVEL: 'warn',
   });

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type OwnRedis } from '../../src/redis-server.js';
 import { eventually, spawnBsm, waitForExit } from '../helpers/fleet.js';
@@ -9,17 +12,25 @@ const token = 'lost-redis-admin-token-0123456789';
 describe('a Redis that comes back empty', () => {
   let redis: OwnRedis | undefined;
   let child: ReturnType<typeof spawnBsm> | undefined;
+  let dataDir: string | undefined;
 
   afterAll(async () => {
     child?.kill('SIGKILL');
     await redis?.stop();
+    if (dataDir !== undefined) {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('gets the schedulers and the queue states back, with one line for the outage and one for the recovery', async () => {
     const redisPort = await freePort();
     const apiPort = await freePort();
     redis = await startRedisServer({ port: redisPort });
+    // Its own data directory and archive: the keys `all` generates and the checkpoints stay out of the checkout's ./data.
+    dataDir = await mkdtemp(join(tmpdir(), 'bsm-redis-lost-'));
     child = spawnBsm(['all'], {
+      BSM_DATA_DIR: dataDir,
+      BSM_ARCHIVE_URL: `file://${join(dataDir, 'archive')}`,
       REDIS_URL: redis.url,
       PORT: String(apiPort),
       BSM_PREFIX: uniquePrefix('redis-lost'),

@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Permission, Role } from '../../src/api/auth.js';
 import { freePort } from '../../src/redis-server.js';
@@ -84,8 +87,10 @@ describe('the two-person rule at start-up', () => {
     await new Promise<void>((done) => taken.listen(port, '127.0.0.1', done));
     const bsmPrefix = uniquePrefix('two-person');
     const redis = testRedis();
+    // Its own data directory: the api generates its HMAC key (and, without BSM_API_KEYS, the admin token) there.
+    const dataDir = await mkdtemp(join(tmpdir(), 'bsm-two-person-'));
     try {
-      const child = spawnBsm(['api'], { PORT: String(port), BSM_PREFIX: bsmPrefix, LOG_LEVEL: 'warn', ...env });
+      const child = spawnBsm(['api'], { PORT: String(port), BSM_PREFIX: bsmPrefix, BSM_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
       expect(await waitForExit(child)).toBe(2);
       return child
         .output()
@@ -96,6 +101,7 @@ describe('the two-person rule at start-up', () => {
       taken.close();
       await deleteKeys(redis, `{${bsmPrefix}}`);
       await redis.quit();
+      await rm(dataDir, { recursive: true, force: true });
     }
   }
 

@@ -44,14 +44,17 @@ describe('start-up', () => {
     await new Promise<void>((done) => taken.listen(port, '127.0.0.1', done));
     const bsmPrefix = uniquePrefix('port');
     const redis = testRedis();
+    // Its own data directory: the api generates its HMAC key there before it listens.
+    const dataDir = await mkdtemp(join(tmpdir(), 'bsm-port-'));
     try {
-      const child = spawnBsm(['api'], { PORT: String(port), BSM_PREFIX: bsmPrefix, BSM_API_KEYS: 'a:admin:0123456789abcdef0123', LOG_LEVEL: 'silent', ...env });
+      const child = spawnBsm(['api'], { PORT: String(port), BSM_PREFIX: bsmPrefix, BSM_DATA_DIR: dataDir, BSM_API_KEYS: 'a:admin:0123456789abcdef0123', LOG_LEVEL: 'silent', ...env });
       const code = await waitForExit(child);
       return { port, code, output: child.output() };
     } finally {
       taken.close();
       await deleteKeys(redis, `{${bsmPrefix}}`);
       await redis.quit();
+      await rm(dataDir, { recursive: true, force: true });
     }
   }
 

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashedPart } from '../../src/cli/compliance.commands.js';
 import { defaultThresholds, judgeDaily, type DailyInputs } from '../../src/cli/daily-check.js';
 import { resolveConnection } from '../../src/cli/http.js';
 import { colourOn, progressBar, table, styleFor, type Io } from '../../src/cli/output.js';
@@ -44,6 +46,18 @@ describe('the CLI program', () => {
     expect(isCliInvocation(['cloudwatch', 'dashboards'])).toBe(false);
     expect(isCliInvocation([])).toBe(false);
     expect(isCliInvocation(['--help'])).toBe(false);
+  });
+
+  it('bsm help and bsm help <command> are answers (exit 0); a group without its subcommand is a usage error (exit 2)', async () => {
+    const help = await run(['help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: bsm /);
+    const audit = await run(['help', 'audit']);
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toMatch(/^Usage: bsm audit /);
+    const group = await run(['audit']);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toMatch(/^Usage: bsm audit /);
   });
 
   it('an unknown subcommand of a group and a missing mandatory option are usage errors (exit 2)', async () => {
@@ -216,5 +230,62 @@ describe('report, against the routes the issue names (a loopback fake: the repor
     } finally {
       server.close();
     }
+  });
+
+  it('compliance report: a bare POST without options; an export whose content does not hash to X-Content-SHA256 is not written (exit 1); a failed report job is exit 1 with its message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bsm-cli-compliance-'));
+    const seen: string[] = [];
+    const content = '# Compliance report\n';
+    const good = createHash('sha256').update(content).digest('hex');
+    const report = { id: 'compliance-report-1', status: 'compliant', period: { name: 'weekly', from: 'a', to: 'b' } };
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.url} ${body}`);
+        const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+        if (req.method === 'POST') {
+          const failing = body.includes('daily');
+          json(202, { reportId: failing ? 'compliance-report-2' : 'compliance-report-1', state: 'queued', period: failing ? 'daily' : 'weekly', includeDetails: false, format: 'markdown', resultUrl: '/r', exportUrl: '/e' });
+        } else if (req.url === '/admin/bedrock-support/compliance/report/compliance-report-1') {
+          json(200, report);
+        } else if (req.url === '/admin/bedrock-support/compliance/report/compliance-report-2') {
+          json(409, { error: { code: 'conflict', message: 'compliance report compliance-report-2 failed: the audit trail could not be read', details: null } });
+        } else {
+          // The export, its body changed after hashing.
+          res.writeHead(200, { 'content-type': 'text/markdown', 'x-content-sha256': good }).end(`<!--\nsha256: ${good}\n-->\n# Compliance report, edited\n`);
+        }
+      });
+    });
+    const port = await listenOnLoopback(server);
+    try {
+      const env = { BSM_URL: `http://127.0.0.1:${port}`, BSM_TOKEN: 'tok' };
+      expect((await run(['compliance', 'report'], false, env)).code).toBe(0);
+      const file = join(dir, 'report.md');
+      const tampered = await run(['compliance', 'report', '--output', file], false, env);
+      expect(tampered.code).toBe(1);
+      expect(tampered.stderr).toMatch(/^bsm: the markdown export of compliance-report-1 does not match its X-Content-SHA256 \([0-9a-f]{64}; its content hashes to [0-9a-f]{64}\): not written\n$/);
+      await expect(readFile(file)).rejects.toThrow(/ENOENT/);
+      const failed = await run(['compliance', 'report', '--period', 'daily', '--wait'], false, env);
+      expect(failed).toEqual({ code: 1, stdout: '', stderr: 'bsm: compliance report compliance-report-2 failed: the audit trail could not be read (409 conflict)\n' });
+      expect(seen).toEqual([
+        'POST /admin/bedrock-support/compliance/report ',
+        'POST /admin/bedrock-support/compliance/report ',
+        'GET /admin/bedrock-support/compliance/report/compliance-report-1 ',
+        'GET /admin/bedrock-support/compliance/export?id=compliance-report-1&format=markdown ',
+        'POST /admin/bedrock-support/compliance/report {"period":"daily"}',
+        'GET /admin/bedrock-support/compliance/report/compliance-report-2 ',
+      ]);
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the hashed part of a compliance export: JSON after the first `,"report":` before the last `}`; Markdown and HTML after the line `-->`', () => {
+    expect(hashedPart(Buffer.from('{"metadata":{"a":"x"},"report":{"b":1}}\n'), 'json')?.toString()).toBe('{"b":1}');
+    expect(hashedPart(Buffer.from('<!--\nsha256: x\n-->\n<h1>R</h1>\n'), 'html')?.toString()).toBe('<h1>R</h1>\n');
+    expect(hashedPart(Buffer.from('no comment'), 'markdown')).toBeNull();
+    expect(hashedPart(Buffer.from('{"metadata":{}}'), 'json')).toBeNull();
   });
 });
