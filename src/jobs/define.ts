@@ -45,8 +45,9 @@ export interface JobFlow {
    * The values the children returned, in the order given, once they all completed. Until then it
    * adds them (ids already added are kept, not added twice), suspends this job and throws: the
    * handler lets that error through and runs again later from the start, when this call returns.
+   * `progressWhileWaiting`: the job's progress once its children are added.
    */
-  children(children: readonly ChildJob[]): Promise<unknown[]>;
+  children(children: readonly ChildJob[], options?: { progressWhileWaiting?: number }): Promise<unknown[]>;
   /** For a child: sets its parent's progress (the parent itself is suspended while its children run). */
   parentProgress(progress: (childrenDone: number, children: number) => number): Promise<void>;
 }

@@ -127,7 +127,7 @@ function firstWaitMs(job: Job): number | null {
  */
 function flowOf(job: Job, queue: Queue, token: string | undefined): JobFlow {
   return {
-    children: async (children) => {
+    children: async (children, opts) => {
       const values = async (): Promise<unknown[] | null> => {
         const got = await job.getChildrenValues<unknown>();
         const keys = children.map((c) => `${job.queueQualifiedName}:${c.id}`);
@@ -142,6 +142,9 @@ function flowOf(job: Job, queue: Queue, token: string | undefined): JobFlow {
       }
       const parent = { id: job.id, queue: job.queueQualifiedName };
       await queue.addBulk(children.map((c) => ({ name: c.name, data: c.data, opts: { jobId: c.id, parent, failParentOnFailure: true } })));
+      if (opts?.progressWhileWaiting !== undefined) {
+        await job.updateProgress(opts.progressWhileWaiting);
+      }
       if (await job.moveToWaitingChildren(token)) {
         throw new WaitingChildrenError();
       }

@@ -144,6 +144,46 @@ describe('an analysis split into a flow of four parts', () => {
   });
 });
 
+describe('a flow cancelled', () => {
+  it('hands its running parts back to waiting; the parent waits for them and completes once workers run them', async () => {
+    deps.metaMonitor.analysisParts = 4;
+    let started = 0;
+    // A worker whose parts run until they are cancelled (as at an emergency shutdown).
+    const stuck = startTestRunner(t, ['meta-monitor'], {
+      deps,
+      handlers: {
+        'meta-monitor': {
+          'analyze-executions-part': (_job, ctx) => {
+            started += 1;
+            return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+          },
+        },
+      },
+    });
+    await Promise.all(runners.splice(0).map((r) => r.close()));
+    const id = await start({ ...window, focus: 'all' });
+    await eventually(() => Promise.resolve(started > 0 ? true : null), 20_000);
+    // A shutdown past its grace period (1 s here) cancels the running parts, as an emergency shutdown does.
+    await stuck.close();
+    const q = t.fleet.queue('meta-monitor');
+    const states = await Promise.all([0, 1, 2, 3].map(async (i) => (await q.getJob(`${id}.part-${i}`))?.getState()));
+    expect(states.every((s) => s === 'waiting' || s === 'prioritized')).toBe(true);
+    expect(await (await q.getJob(id))?.getState()).toBe('waiting-children');
+    // The API's answer meanwhile: queued, at the progress of no part done.
+    const pending = await t.call('GET', `${base}/results/${id}`, { role: 'viewer' });
+    expect(pending.status).toBe(202);
+    expect(await json<unknown>(pending)).toEqual({ analysisId: id, state: 'queued', progress: { percent: 10 } });
+    // Workers with the real handlers take the parts back; the analysis completes.
+    runners.push(startTestRunner(t, ['meta-monitor'], { deps }), startTestRunner(t, ['meta-monitor'], { deps }));
+    const result = await eventually(async () => {
+      const r = await t.call('GET', `${base}/results/${id}`, { role: 'viewer' });
+      return r.status === 200 ? json<Result>(r) : null;
+    }, 30_000);
+    expect(result.executions).toBe(4_000);
+    expect(result.performance.parts).toBe(4);
+  }, 60_000);
+});
+
 describe('a child that fails', () => {
   it('fails the analysis, whose status says which part failed', async () => {
     const failing = startTestRunner(t, ['meta-monitor'], {

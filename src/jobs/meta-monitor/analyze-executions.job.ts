@@ -241,7 +241,7 @@ async function analyzeInParts(job: JobHandle<z.output<typeof payloadSchema>>, ct
     } satisfies z.input<typeof partPayloadSchema>,
   }));
   // Suspends this job (throws) until every child completed; then their values, in slice order.
-  const values = (await flow.children(children)).map((v, i) => {
+  const values = (await flow.children(children, { progressWhileWaiting: childProgress(0, parts) })).map((v, i) => {
     const parsed = partResultSchema.safeParse(v);
     if (!parsed.success) {
       throw new Error(`part ${i} of analysis ${id} returned no summary: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
