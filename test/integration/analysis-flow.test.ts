@@ -204,7 +204,7 @@ describe('a child that fails', () => {
       return r.status === 409 ? json<{ error: { message: string } }>(r) : null;
     }, 20_000);
     expect(answer.error.message).toContain(`analysis ${id} failed`);
-    expect(answer.error.message).toContain(`${id}.part-2`);
+    expect(answer.error.message).toContain(`${id}.part-2 failed (part 2 could not read its slice)`);
     const child = await t.fleet.queue('meta-monitor').getJob(`${id}.part-2`);
     expect(child?.failedReason).toBe('part 2 could not read its slice');
   }, 40_000);
