@@ -23,7 +23,7 @@
  *    redis-server, same records, same run (bench/cluster-ingest.ts; it starts both itself).
  *
  * Run with `npm run bench` (a throwaway redis-server is started for it). Some of them by name:
- * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis, trail-verify, cluster-ingest); the
+ * `npm run bench -- idle bedrock-quota` (names: jobs, appends, audit, http, idle, bedrock-quota, ingest, loghub, analysis, trail-verify, cluster-ingest, analysis-flow); the
  * HTTP part alone also with `npm run bench:http`. The last two compile the service to dist/ first.
  * Exits 1 when a benchmark's figures are broken or miss their goal.
  */
@@ -45,6 +45,7 @@ import { ingestBench } from './ingest.js';
 import { clusterIngestBench } from './cluster-ingest.js';
 import { loghubBench } from './loghub.js';
 import { analysisBench } from './analysis.js';
+import { analysisFlowBench } from './analysis-flow.js';
 import { trailVerifyBench } from './trail-verify.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -149,7 +150,7 @@ async function appendRates(): Promise<{ chained: number; bare: number }> {
   return { chained, bare };
 }
 
-const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis', 'trail-verify', 'cluster-ingest'] as const;
+const names = ['jobs', 'appends', 'audit', 'http', 'idle', 'bedrock-quota', 'ingest', 'loghub', 'analysis', 'trail-verify', 'cluster-ingest', 'analysis-flow'] as const;
 type BenchName = (typeof names)[number];
 const isBenchName = (arg: string): arg is BenchName => (names as readonly string[]).includes(arg);
 const args = process.argv.slice(2);
@@ -192,6 +193,9 @@ if (selected.has('loghub')) {
 }
 if (selected.has('analysis')) {
   ok = (await analysisBench()).ok && ok;
+}
+if (selected.has('analysis-flow')) {
+  ok = (await analysisFlowBench()).ok && ok;
 }
 if (selected.has('trail-verify')) {
   ok = (await trailVerifyBench()).ok && ok;

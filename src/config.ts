@@ -420,6 +420,12 @@ const settings = {
     schema: integer(1, 87_600),
     default: 24 * 90,
   }),
+  BSM_ANALYSIS_PARTS: setting({
+    description: "parts an analysis of the agent's executions is split into, each a child job of a BullMQ flow on the meta-monitor queue (any worker takes one), merged by the analysis job; 1: one worker reads the whole window",
+    expected: 'an integer 1-64',
+    schema: integer(1, 64),
+    default: 1,
+  }),
   BSM_EXECUTION_RETENTION_DAYS: setting({ description: 'execution records posted to the meta-monitor are deleted this many days after their hour', expected: 'an integer 1-3650', schema: integer(1, 3650), default: 14 }),
   BSM_INGEST_BODY_LIMIT_BYTES: setting({
     description: 'largest body of POST /admin/bedrock-support/meta-monitor/executions (every other route keeps 64 KB)',

@@ -44,7 +44,22 @@ export async function jobResult<S extends z.ZodType>(
   }
   const state = await job.getState();
   if (state === 'failed') {
-    throw new ApiError(409, 'conflict', `${kind.what} ${id} failed: ${job.failedReason}`);
+    throw new ApiError(409, 'conflict', `${kind.what} ${id} failed: ${job.failedReason}${await childReason(deps, kind.queue, job.failedReason)}`);
   }
   return { done: false, state: state === 'active' ? 'running' : 'queued', progress: { percent: typeof job.progress === 'number' ? job.progress : 0 } };
+}
+
+/**
+ * A parent that a failed child failed (a flow, `failParentOnFailure`) says only `child <key>
+ * failed`: the child's own reason, when the child is on the same queue and still kept.
+ */
+async function childReason(deps: Pick<ApiDeps, 'fleet'>, queue: QueueName, reason: string | undefined): Promise<string> {
+  const key = /^child (\S+) failed$/.exec(reason ?? '')?.[1];
+  const queuePrefix = `:${queue}:`;
+  const at = key?.lastIndexOf(queuePrefix) ?? -1;
+  if (key === undefined || at < 0) {
+    return '';
+  }
+  const child = await deps.fleet.queue(queue).getJob(key.slice(at + queuePrefix.length));
+  return child?.failedReason ? ` (${child.failedReason})` : '';
 }

@@ -348,7 +348,7 @@ export function metaMonitorAnalysisRoutes(deps: ApiDeps) {
               durationMs: z.object({ mean: z.number().nullable(), max: z.number().nullable() }),
               peakHeapBytes: z.number().nullable(),
               peakRssBytes: z.number().nullable(),
-              recent: z.array(z.object({ analysisId: z.string(), source: z.string(), finishedAt: isoTime, records: count, durationMs: z.number(), recordsPerSecond: z.number().nullable(), peakHeapBytes: z.number(), peakRssBytes: z.number() })),
+              recent: z.array(z.object({ analysisId: z.string(), source: z.string(), finishedAt: isoTime, records: count, durationMs: z.number(), recordsPerSecond: z.number().nullable(), peakHeapBytes: z.number(), peakRssBytes: z.number(), parts: count.openapi({ description: 'Child jobs the analysis was split into (BSM_ANALYSIS_PARTS); 1 for a single pass' }) })),
             })
             .openapi('MetaMonitorPerformance'),
           'Timings',

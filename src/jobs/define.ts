@@ -24,6 +24,32 @@ export interface JobContext {
   /** Fires when the job is cancelled (shutdown past its grace period, emergency shutdown). */
   signal: AbortSignal;
   log: Logger;
+  /** Child jobs on the job's own queue (a BullMQ flow); absent where the job runs outside a worker. */
+  flow?: JobFlow;
+}
+
+/** A child job: its job name on the same queue, its id (the same id is the same child) and payload. */
+export interface ChildJob {
+  name: string;
+  id: string;
+  data: unknown;
+}
+
+/**
+ * A BullMQ flow from inside a running job: the job becomes the parent of child jobs on its own
+ * queue, is suspended while they run (other workers take them), and runs again once they all
+ * completed; a child that fails fails the parent (`failParentOnFailure`).
+ */
+export interface JobFlow {
+  /**
+   * The values the children returned, in the order given, once they all completed. Until then it
+   * adds them (ids already added are kept, not added twice), suspends this job and throws: the
+   * handler lets that error through and runs again later from the start, when this call returns.
+   * `progressWhileWaiting`: the job's progress once its children are added.
+   */
+  children(children: readonly ChildJob[], options?: { progressWhileWaiting?: number }): Promise<unknown[]>;
+  /** For a child: sets its parent's progress (the parent itself is suspended while its children run). */
+  parentProgress(progress: (childrenDone: number, children: number) => number): Promise<void>;
 }
 
 /** The settings that hold schedule patterns (`BSM_SCHEDULE_*`, 5-field cron, UTC). */

@@ -71,6 +71,8 @@ export interface JobDeps {
     queueLimits: (queue: QueueName) => Promise<QueueLimits>;
     /** The LLM router's figures over the last `windowMs` and the routes in force. */
     routing: (windowMs: number) => Promise<RoutingView>;
+    /** Parts an analysis of the agent's executions is split into, as a flow of child jobs (`BSM_ANALYSIS_PARTS`); default 1, no split. */
+    analysisParts?: number;
   };
   /** Alerts: the service that keeps them, the rules' thresholds, what the evaluation measures besides the fleet, and the automatic shutdown. */
   alerts: {

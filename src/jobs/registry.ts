@@ -16,7 +16,7 @@ import { auditJob } from './infrastructure-auditor/audit.job.js';
 import { reachabilityJob } from './infrastructure-auditor/reachability.job.js';
 import { remediateJob } from './implementation-support/remediate.job.js';
 import { specScanJob } from './implementation-support/spec-scan.job.js';
-import { analyzeExecutionsJob } from './meta-monitor/analyze-executions.job.js';
+import { analyzeExecutionsJob, analyzeExecutionsPartJob } from './meta-monitor/analyze-executions.job.js';
 
 /**
  * Every job of the fleet, one declaration each. A job is added here and in its own file under
@@ -34,6 +34,7 @@ export const jobs = [
   reachabilityJob,
   canaryJob('infrastructure-auditor'),
   analyzeExecutionsJob,
+  analyzeExecutionsPartJob,
   canaryJob('meta-monitor'),
   specScanJob,
   remediateJob,

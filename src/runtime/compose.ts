@@ -412,6 +412,7 @@ export function composeAdapters(options: ComposeOptions): Adapters {
       executions,
       settings: () => metaMonitor.config.current(),
       queueLimits: (queue) => queueLimitsOf(fleet.queue(queue), config.queues[queue]),
+      analysisParts: config.BSM_ANALYSIS_PARTS,
       routing: async (windowMs) => {
         const [metrics, overrides] = await Promise.all([llm.router.routingMetrics(windowMs), llm.routeOverrides.read()]);
         const routes = Object.fromEntries(operationTypes.map((op) => [op, effectiveRoute(config.routingMatrix, overrides.routes, op)])) as Record<OperationType, RouteSpec>;

@@ -1,14 +1,14 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
-import { MetricsTime, RateLimitError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Job as BullJob, MetricsTime, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LlmThrottledError } from '../domain/llm/types.js';
 import type { QueueSettings } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { JobPayloadError, validatePayload, type Fleet } from '../queues/fleet.js';
 import type { QueueName } from '../domain/queue-names.js';
-import { PermanentJobError, type JobContext, type JobDeclaration } from '../jobs/define.js';
+import { PermanentJobError, type JobContext, type JobDeclaration, type JobFlow } from '../jobs/define.js';
 import type { JobDeps } from '../jobs/deps.js';
 import { operationOfJob } from '../jobs/operations.js';
 import { jobsOf } from '../jobs/registry.js';
@@ -99,7 +99,7 @@ async function runDeclared(declaration: JobDeclaration, job: Job, ctx: JobContex
  * `maxStartedAttempts`).
  */
 function outcomeOf(err: unknown, job: Job): JobOutcome {
-  if (err instanceof WaitingError) {
+  if (err instanceof WaitingError || err instanceof WaitingChildrenError) {
     return 'cancelled';
   }
   if (err instanceof RateLimitError) {
@@ -118,6 +118,59 @@ function firstWaitMs(job: Job): number | null {
     return null;
   }
   return Math.max(0, job.processedOn - job.timestamp - (job.opts.delay ?? 0));
+}
+
+/**
+ * The flow of a running job: children are added to its own queue with `parent` set (what a
+ * FlowProducer writes; the parent exists already, under the id its caller gave it), the job moves
+ * to waiting-children, and BullMQ runs it again once they completed.
+ */
+function flowOf(job: Job, queue: Queue, token: string | undefined): JobFlow {
+  return {
+    children: async (children, opts) => {
+      const values = async (): Promise<unknown[] | null> => {
+        const got = await job.getChildrenValues<unknown>();
+        const keys = children.map((c) => `${job.queueQualifiedName}:${c.id}`);
+        return keys.every((k) => k in got) ? keys.map((k) => got[k]) : null;
+      };
+      const done = await values();
+      if (done) {
+        return done;
+      }
+      if (job.id === undefined || token === undefined) {
+        throw new Error(`job ${job.name} cannot wait for child jobs outside a worker`);
+      }
+      const parent = { id: job.id, queue: job.queueQualifiedName };
+      await queue.addBulk(children.map((c) => ({ name: c.name, data: c.data, opts: { jobId: c.id, parent, failParentOnFailure: true } })));
+      if (opts?.progressWhileWaiting !== undefined) {
+        await job.updateProgress(opts.progressWhileWaiting);
+      }
+      if (await job.moveToWaitingChildren(token)) {
+        throw new WaitingChildrenError();
+      }
+      // Every child had completed already.
+      const now = await values();
+      if (!now) {
+        throw new Error(`job ${job.id} has no child left to wait for, yet not every child's value`);
+      }
+      return now;
+    },
+    parentProgress: async (progress) => {
+      const parentId = job.parent?.id;
+      if (parentId === undefined) {
+        return;
+      }
+      const parent = await BullJob.fromId(queue, parentId);
+      if (!parent) {
+        return;
+      }
+      const counts = await parent.getDependenciesCount({ processed: true, unprocessed: true });
+      const processed = counts.processed ?? 0;
+      const total = processed + (counts.unprocessed ?? 0);
+      // This child's own value is recorded once it returns: it counts itself as done.
+      await parent.updateProgress(progress(Math.min(total, processed + 1), total));
+    },
+  };
 }
 
 export function startWorkers(options: RunnerOptions): Runner {
@@ -152,13 +205,17 @@ export function startWorkers(options: RunnerOptions): Runner {
       if (!declaration) {
         throw new UnrecoverableError(`no job "${job.name}" is declared on ${queue}`);
       }
-      const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }) };
+      const ctx: JobContext = { signal: signal ?? new AbortController().signal, log: log.child({ jobId: job.id, job: job.name }), flow: flowOf(job, options.fleet.queue(queue), token) };
       running.set(queue, (running.get(queue) ?? 0) + 1);
       try {
         const result = await runDeclared(declaration, job, ctx, options.deps);
         throttled.delete(queue);
         return result;
       } catch (err) {
+        if (err instanceof WaitingChildrenError) {
+          // Suspended until its children completed (a flow): not an attempt, nothing failed.
+          throw err;
+        }
         if (ctx.signal.aborted && token) {
           // Cancelled (shutdown, emergency): back to waiting, no attempt spent.
           await job.moveToWait(token);

@@ -68,6 +68,8 @@ beforeAll(async () => {
     BSM_COMPLIANCE_CONCURRENCY: '8',
     BSM_COMPLIANCE_RATE_MAX: '100000',
     BSM_COMPLIANCE_RATE_DURATION_MS: '1000',
+    // The analysis runs as a BullMQ flow of four parts, each slice read from every shard.
+    BSM_ANALYSIS_PARTS: '4',
   });
   await eventually(() => Promise.resolve(service.output().includes('api listening') || service.exitCode !== null), 90_000, 100);
   if (service.exitCode !== null) {
@@ -116,9 +118,12 @@ describe('on a Redis Cluster', () => {
     const { resultUrl } = await json<{ resultUrl: string }>(started);
     const result = await eventually(async () => {
       const r = await api(resultUrl);
-      return r.status === 200 ? json<{ performance: { records: number } }>(r) : null;
+      return r.status === 200 ? json<{ executions: number; statuses: Record<string, number>; performance: { records: number; parts: number } }>(r) : null;
     }, 60_000, 200);
     expect(result.performance.records).toBe(3_000);
+    expect(result.performance.parts).toBe(4);
+    expect(result.executions).toBe(3_000);
+    expect(result.statuses).toMatchObject({ success: 2_700, failure: 300 });
   }, 150_000);
 
   it('spreads its keys over all three masters: each queue and store under its own tag, executions over sixteen', async () => {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256 } from '../audit-trail/canonical.js';
 import { budgetOf, type MetaMonitorSettings } from './config.js';
 import { executionStatuses } from './executions.js';
-import { QuantileSketch, sketchRelativeError } from './sketch.js';
+import { QuantileSketch, sketchRelativeError, type SketchParts } from './sketch.js';
 
 /** One execution as the analysis sees it, from the agent's records or the fleet's finished jobs. */
 export interface AnalyzedExecution {
@@ -194,6 +194,8 @@ class OperationTally {
 }
 
 class ClusterTally {
+  /** The first failure text that went to this handle: what a merge re-mines (see {@link ExecutionAnalyzer.mergePart}). */
+  message = '';
   count = 0;
   first = Number.POSITIVE_INFINITY;
   last = Number.NEGATIVE_INFINITY;
@@ -277,7 +279,112 @@ class WindowTally {
   get failures(): number {
     return this.count - this.statuses.success;
   }
+
+  part(): WindowPart {
+    return {
+      count: this.count,
+      statuses: { ...this.statuses },
+      latency: this.latency.parts(),
+      operations: [...this.operations.entries()].map(([operation, op]) => ({
+        operation,
+        queue: op.queue,
+        count: op.count,
+        failures: op.failures,
+        timeouts: op.timeouts,
+        latency: op.latency.parts(),
+        wait: op.wait ? op.wait.parts() : null,
+        successesPerMinute: op.successesPerMinute ? [...op.successesPerMinute.entries()] : null,
+      })),
+      untracked: this.untrackedCount,
+    };
+  }
+
+  /** Adds a part's counts and sketches (exact: counts add, sketch bins add). */
+  merge(p: WindowPart): void {
+    this.count += p.count;
+    for (const status of executionStatuses) {
+      this.statuses[status] += p.statuses[status] ?? 0;
+    }
+    this.latency.merge(QuantileSketch.fromParts(p.latency));
+    this.untrackedCount += p.untracked;
+    for (const o of p.operations) {
+      let op = this.operations.get(o.operation);
+      if (!op) {
+        if (this.operations.size >= maxTrackedOperations) {
+          this.untrackedCount += o.count;
+          continue;
+        }
+        op = new OperationTally(o.queue);
+        this.operations.set(o.operation, op);
+      }
+      op.count += o.count;
+      op.failures += o.failures;
+      op.timeouts += o.timeouts;
+      op.latency.merge(QuantileSketch.fromParts(o.latency));
+      if (o.wait) {
+        (op.wait ??= new QuantileSketch()).merge(QuantileSketch.fromParts(o.wait));
+      }
+      if (o.successesPerMinute && op.successesPerMinute) {
+        for (const [minute, n] of o.successesPerMinute) {
+          op.successesPerMinute.set(minute, (op.successesPerMinute.get(minute) ?? 0) + n);
+        }
+      }
+    }
+  }
 }
+
+const sketchPartsSchema = z.object({
+  relativeError: z.number(),
+  count: z.number(),
+  sum: z.number(),
+  zeros: z.number(),
+  bins: z.array(z.tuple([z.number(), z.number()])),
+  min: z.number().optional(),
+  max: z.number().optional(),
+}) satisfies z.ZodType<SketchParts>;
+
+const windowPartSchema = z.object({
+  count: z.number(),
+  statuses: z.record(z.enum(executionStatuses), z.number()),
+  latency: sketchPartsSchema,
+  operations: z.array(
+    z.object({
+      operation: z.string(),
+      queue: z.string().nullable(),
+      count: z.number(),
+      failures: z.number(),
+      timeouts: z.number(),
+      latency: sketchPartsSchema,
+      wait: sketchPartsSchema.nullable(),
+      successesPerMinute: z.array(z.tuple([z.number(), z.number()])).nullable(),
+    }),
+  ),
+  untracked: z.number(),
+});
+type WindowPart = z.infer<typeof windowPartSchema>;
+
+/**
+ * What an analysis of part of a window hands on to be merged (see {@link ExecutionAnalyzer.part}):
+ * the counts and sketches of both windows, and per failure cluster it started its tally with, the
+ * first failure text of that tally and the tally (count, first and last seen, operations, error
+ * types, sample ids). Plain JSON, a BullMQ job's return value.
+ */
+export const analysisPartSchema = z.object({
+  current: windowPartSchema,
+  previous: windowPartSchema,
+  clusters: z.array(
+    z.object({
+      message: z.string(),
+      count: z.number(),
+      first: z.number(),
+      last: z.number(),
+      operations: z.array(z.string()),
+      errorTypes: z.array(z.string()),
+      samples: z.array(z.string()),
+    }),
+  ),
+});
+export type AnalysisPart = z.infer<typeof analysisPartSchema>;
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const roundMs = (n: number | null) => (n === null ? null : round(n, 1));
@@ -333,9 +440,64 @@ export class ExecutionAnalyzer {
       let tally = this.clusterTallies.get(handle);
       if (!tally) {
         tally = new ClusterTally();
+        tally.message = failureText(e);
         this.clusterTallies.set(handle, tally);
       }
       tally.add(e);
+    }
+  }
+
+  /**
+   * What this analysis of a part of the window found, to be merged with the other parts' by
+   * {@link mergePart}. Nothing is resolved yet: the tallies stay by the handle they were started
+   * under, each with the first failure text it counted.
+   */
+  part(): AnalysisPart {
+    return {
+      current: this.current.part(),
+      previous: this.previous.part(),
+      clusters: [...this.clusterTallies.values()].map((t) => ({
+        message: t.message,
+        count: t.count,
+        first: t.first,
+        last: t.last,
+        operations: [...t.operations],
+        errorTypes: [...t.errorTypes],
+        samples: [...t.samples],
+      })),
+    };
+  }
+
+  /**
+   * Adds another analysis's part (of a slice of the same windows), as if its executions had been
+   * added here: counts add up exactly, sketches merge bin by bin (the same bins the executions
+   * would have filled, so the same quantiles). Failure clusters are re-mined: each of the part's
+   * tallies goes to the cluster this analysis's miner gives its first failure text, so tallies
+   * whose texts share a template add up under that template's id. Merge the parts in the order of
+   * their slices for a result that does not depend on which part finished first.
+   */
+  mergePart(p: AnalysisPart): void {
+    this.current.merge(p.current);
+    this.previous.merge(p.previous);
+    if (!this.clusters) {
+      return;
+    }
+    for (const c of p.clusters) {
+      const handle = this.options.clusterer.add(c.message);
+      let tally = this.clusterTallies.get(handle);
+      if (!tally) {
+        tally = new ClusterTally();
+        tally.message = c.message;
+        this.clusterTallies.set(handle, tally);
+      }
+      const other = new ClusterTally();
+      other.count = c.count;
+      other.first = c.first;
+      other.last = c.last;
+      c.operations.forEach((o) => other.operations.add(o));
+      c.errorTypes.forEach((t) => other.errorTypes.add(t));
+      other.samples.push(...c.samples);
+      tally.merge(other);
     }
   }
 

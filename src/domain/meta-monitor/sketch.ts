@@ -24,6 +24,13 @@ export interface SketchParts {
   zeros: number;
   /** `[index, count]` of each bin in use; a bin `i` holds values in (gamma^(i-1), gamma^i]. */
   bins: [index: number, count: number][];
+  /**
+   * The smallest and largest value added, when the writer knows them (a whole sketch does; a
+   * stored copy that several writers add to does not): with them, a sketch built back clamps its
+   * quantiles and reports its max exactly as the original did.
+   */
+  min?: number | undefined;
+  max?: number | undefined;
 }
 
 export class QuantileSketch {
@@ -82,12 +89,20 @@ export class QuantileSketch {
 
   /** What this sketch holds, for {@link QuantileSketch.fromParts}. */
   parts(): SketchParts {
-    return { relativeError: this.relativeError, count: this.total, sum: this.sum, zeros: this.zeros, bins: [...this.bins()] };
+    return {
+      relativeError: this.relativeError,
+      count: this.total,
+      sum: this.sum,
+      zeros: this.zeros,
+      bins: [...this.bins()],
+      ...(this.total > 0 ? { min: this.minimum, max: this.maximum } : {}),
+    };
   }
 
   /**
-   * A sketch from stored parts. It answers every quantile as the original did, but knows its
-   * smallest and largest value only to their bins (a quantile is never clamped tighter than that).
+   * A sketch from stored parts. It answers every quantile as the original did; without `min` and
+   * `max` in the parts it knows its smallest and largest value only to their bins (a quantile is
+   * never clamped tighter than that).
    */
   static fromParts(parts: SketchParts): QuantileSketch {
     const sketch = new QuantileSketch(parts.relativeError);
@@ -107,6 +122,10 @@ export class QuantileSketch {
     }
     // Counts come from the bins: a count written without its bin (a torn write) cannot shift a rank.
     sketch.total = binned + parts.zeros;
+    if (sketch.total > 0 && parts.min !== undefined && parts.max !== undefined) {
+      sketch.minimum = parts.min;
+      sketch.maximum = parts.max;
+    }
     sketch.sum = parts.sum;
     return sketch;
   }
