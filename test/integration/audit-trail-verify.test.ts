@@ -141,6 +141,39 @@ describe('audit-trail verification catches tampering in Redis', () => {
     expect(await verify('verify')).toMatchObject({ ok: true, checkpoint: { number: 3, agrees: true } });
   });
 
+  it('entries appended while a verification reads its pages are not a problem; an entry past a head that did not move is', async () => {
+    // An append lands between the verification's read of the head and its read of the entries (the race of a busy trail).
+    const trail = t.auditTrail;
+    const racing: AuditTrail = {
+      ...trail,
+      head: async () => {
+        const head = await trail.head();
+        await trail.append({ actor: 'tester', action: 'test.racing' });
+        return head;
+      },
+    };
+    const service = createAuditTrailService({
+      trail: racing,
+      registry: createArchiveRegistry(t.client, t.prefix),
+      destinations: archiveDestinations([{ name: 'default', url: `file://${t.archiveDir}` }]),
+      signer: t.auditSigner,
+      exclusive: (work) => work(),
+      clock: () => new Date(),
+    });
+    expect(await service.verify('all')).toMatchObject({ ok: true, entries: 42, lastSeq: 42, problemCount: 0 });
+    // The first verification read the head twice (once more for the entry past it): two appends, 43 and 44.
+    expect(await service.verify('all')).toMatchObject({ ok: true, entries: 44, lastSeq: 44, problemCount: 0 });
+
+    // An entry chained to the last one but written beside the append script: the head never moved.
+    const entries = await readStream(t.client, streamKey);
+    const last = entries.at(-1) as RawEntry;
+    const forged = chainEvent({ actor: 'intruder', action: 'test.forged' }, { seq: eventOf(last).seq, hash: last.hash }, new Date());
+    await t.client.xadd(streamKey, '*', 'json', forged.json, 'hash', forged.hash);
+    const report = await verify('integrity');
+    expect(report.ok).toBe(false);
+    expect(report.firstProblem).toMatchObject({ code: 'head_mismatch', seq: eventOf(last).seq + 1, detail: expect.stringContaining('lies past the head') as unknown });
+  });
+
   it('a checkpoint file edited to match a forged head fails its signature', async () => {
     const path = join(t.archiveDir, checkpointKey(2));
     const cp = JSON.parse(await readFile(path, 'utf8')) as { seq: number };

@@ -247,13 +247,21 @@ describe('bsm, the operator CLI, against a running service', { timeout: 180_000 
     expect(accepted).toMatchObject({ state: 'queued', period: 'weekly', includeDetails: false, format: 'json' });
     expect(accepted.reportId).toMatch(/^compliance-report-/);
 
-    expect(waited.code, waited.stderr).toBe(0);
+    const violationsOf = (out: string) => {
+      try {
+        return JSON.stringify((JSON.parse(out) as { violations?: unknown }).violations ?? null);
+      } catch {
+        return out.slice(0, 2000);
+      }
+    };
+    expect(waited.code, `${waited.stderr}\n${violationsOf(waited.stdout)}`).toBe(0);
     const report = JSON.parse(waited.stdout) as { id: string; status: string; period: { name: string }; includeDetails: boolean; checks: { measured?: unknown }[] };
     expect(report).toMatchObject({ status: 'compliant', period: { name: 'monthly' }, includeDetails: true });
     expect(report.checks[0]?.measured).toBeDefined();
     expect(report).toEqual(await api(`/admin/bedrock-support/compliance/report/${report.id}`));
 
-    expect(written.code, written.stderr).toBe(0);
+    // On a failure, the report itself says which check found a violation.
+    expect(written.code, `${written.stderr}\n${written.stdout}\n${written.code === 0 ? '' : (await readFile(reportFile, 'utf8').catch(() => '')).slice(0, 4000)}`).toBe(0);
     const said = /^wrote compliance report (compliance-report-\S+) \(daily, markdown, compliant\) to (\S+) \((\d+) bytes\)\n {2}SHA-256 of its content: ([0-9a-f]{64}) \(= X-Content-SHA256\)\n {2}SHA-256 of the file: {4}([0-9a-f]{64})\n$/.exec(written.stdout);
     expect(said, written.stdout).not.toBeNull();
     const [, id, output, bytes, contentHash, fileHash] = said ?? [];

@@ -264,11 +264,21 @@ export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrail
       for (const p of [...evidence.problems, ...(await boundaryProblems(anchor, keys.lookup))]) {
         verifier.report(partOf(p.code), p.code, p.seq, p.streamId, p.checkpoint, p.detail);
       }
+      // The head was read before the pages: entries appended meanwhile lie past it. They are left for
+      // the next verification, once the head read again shows an append put them there (an append
+      // moves the head and adds the entry in one script); an entry past a head that did not move
+      // was added around the trail.
+      let beyond: { seq: number; id: string } | null = null;
       let start = '-';
-      for (;;) {
+      pages: for (;;) {
         options.signal?.throwIfAborted();
         const page = await deps.trail.range({ start, count: pageSize });
         for (const entry of page) {
+          const seq = entry.event?.seq;
+          if (typeof seq === 'number' && seq > head.seq) {
+            beyond = { seq, id: entry.id };
+            break pages;
+          }
           verifier.add(entry);
         }
         const last = page.at(-1);
@@ -276,6 +286,12 @@ export function createAuditTrailService(deps: AuditTrailServiceDeps): AuditTrail
           break;
         }
         start = `(${last.id}`;
+      }
+      if (beyond) {
+        const current = await deps.trail.head();
+        if (current.seq < beyond.seq) {
+          verifier.report('integrity', 'head_mismatch', beyond.seq, beyond.id, null, `entry seq ${beyond.seq} lies past the head (seq ${current.seq}): entries were added around the audit trail`);
+        }
       }
       const result = verifier.finish(head);
       const parts: readonly VerifyPart[] = scope === 'all' ? verifyParts : [scope];
