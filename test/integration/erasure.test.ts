@@ -1,43 +1,12 @@
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmacPseudonymizer } from '../../src/domain/meta-monitor/executions.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { makeTestApp, testHmacKey, type TestApp } from '../helpers/app.js';
+import { dumpKeys } from '../helpers/redis.js';
 
 const base = '/admin/bedrock-support';
 const alice = 'alice.subject-93f1';
 const bob = 'bob.keeps-5c2e';
-
-/** Every key of the prefix with its whole value, as text: what someone reading Redis would see. */
-async function dumpKeys(redis: Redis, prefix: string): Promise<string> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
-  const parts: string[] = [];
-  for (const key of keys) {
-    const type = await redis.type(key);
-    const value =
-      type === 'string'
-        ? await redis.get(key)
-        : type === 'zset'
-          ? await redis.zrange(key, '0', '-1', 'WITHSCORES')
-          : type === 'hash'
-            ? await redis.hgetall(key)
-            : type === 'list'
-              ? await redis.lrange(key, 0, -1)
-              : type === 'set'
-                ? await redis.smembers(key)
-                : type === 'stream'
-                  ? await redis.xrange(key, '-', '+')
-                  : `(${type})`;
-    parts.push(`${key} ${JSON.stringify(value)}`);
-  }
-  return parts.join('\n');
-}
 
 describe('erasure of a data subject', () => {
   let t: TestApp;
