@@ -192,7 +192,9 @@
 
   function renderRouting(r) {
     facts('routing-facts', [
-      ['Decisions', r.decisions],
+      // Every decision of the window; efficiency counts only those a remote path could have served.
+      ['Decisions', r.totalDecisions],
+      ['Judged for efficiency', r.decisions],
       ['Efficiency', pct(r.efficiency)],
       ['Fallback rate', pct(r.fallbackRate)],
       ['Within budget', pct(r.withinBudgetRate)],
