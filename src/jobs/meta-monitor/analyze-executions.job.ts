@@ -82,15 +82,29 @@ export function windowOf(p: { timeframe?: Timeframe | undefined; from?: string |
   return { from: new Date(now.getTime() - timeframes[p.timeframe ?? 'last-1h']), to: now };
 }
 
-/** Reads the heap and RSS now and then during a pass, keeping the highest. */
-class PeakMemory {
+/**
+ * A pass over records: counts them, and every 10,000 reads the heap and RSS (keeping the highest)
+ * and gives the job's cancellation a chance. Samples once when made.
+ */
+class PassMeter {
   heap = 0;
   rss = 0;
+  records = 0;
+  constructor(private readonly signal: AbortSignal) {
+    this.sample();
+  }
   sample(): void {
     const m = process.memoryUsage();
     this.heap = Math.max(this.heap, m.heapUsed);
     this.rss = Math.max(this.rss, m.rss);
   }
+  readonly tick = (): void => {
+    this.records += 1;
+    if (this.records % 10_000 === 0) {
+      this.sample();
+      this.signal.throwIfAborted();
+    }
+  };
 }
 
 async function feedAgent(deps: JobDeps, from: Date, to: Date, add: (e: AnalyzedExecution) => void, ctx: JobContext, tick: () => void): Promise<void> {
@@ -185,16 +199,8 @@ export const analyzeExecutionsPartJob = defineJob({
     const previous = { from: new Date(job.data.previousWindow.from), to: new Date(job.data.previousWindow.to) };
     const config = await deps.metaMonitor.settings();
     const analyzer = new ExecutionAnalyzer({ source: 'agent', focus: job.data.focus, settings: config.settings, clusterer: new TemplateMiner(), clusterIdOf });
-    const memory = new PeakMemory();
-    memory.sample();
-    let records = 0;
-    const tick = () => {
-      records += 1;
-      if (records % 10_000 === 0) {
-        memory.sample();
-        ctx.signal.throwIfAborted();
-      }
-    };
+    const memory = new PassMeter(ctx.signal);
+    const tick = memory.tick;
     const before = sliceOf(previous, job.data.part, job.data.parts);
     const slice = sliceOf(window, job.data.part, job.data.parts);
     await feedAgent(deps, before.from, before.to, (e) => analyzer.addPrevious(e), ctx, tick);
@@ -207,7 +213,7 @@ export const analyzeExecutionsPartJob = defineJob({
       startedAt: job.data.startedAt,
       window: job.data.window,
       previousWindow: job.data.previousWindow,
-      records,
+      records: memory.records,
       durationMs: Math.round(performance.now() - started),
       peakHeapBytes: memory.heap,
       peakRssBytes: memory.rss,
@@ -255,7 +261,7 @@ async function analyzeInParts(job: JobHandle<z.output<typeof payloadSchema>>, ct
   const previous = { from: new Date(first.previousWindow.from), to: new Date(first.previousWindow.to) };
   const config = await deps.metaMonitor.settings();
   const analyzer = new ExecutionAnalyzer({ source: 'agent', focus: job.data.focus, settings: config.settings, clusterer: new TemplateMiner(), clusterIdOf });
-  const memory = new PeakMemory();
+  const memory = new PassMeter(ctx.signal);
   for (const v of values) {
     analyzer.mergePart(v.summary);
   }
@@ -351,16 +357,8 @@ export const analyzeExecutionsJob = defineJob({
     const previous = { from: new Date(window.from.getTime() - length), to: window.from };
     const config = await deps.metaMonitor.settings();
     const analyzer = new ExecutionAnalyzer({ source: job.data.source, focus: job.data.focus, settings: config.settings, clusterer: new TemplateMiner(), clusterIdOf });
-    const memory = new PeakMemory();
-    memory.sample();
-    let records = 0;
-    const tick = () => {
-      records += 1;
-      if (records % 10_000 === 0) {
-        memory.sample();
-        ctx.signal.throwIfAborted();
-      }
-    };
+    const memory = new PassMeter(ctx.signal);
+    const tick = memory.tick;
     const truncatedQueues: string[] = [];
     const queueLimits = new Map<string, QueueLimits>();
     if (job.data.source === 'agent') {
@@ -402,7 +400,7 @@ export const analyzeExecutionsJob = defineJob({
       startedAt,
       window,
       settings: config.settings,
-      records,
+      records: memory.records,
       durationMs: Math.round(performance.now() - started),
       peakHeapBytes: memory.heap,
       peakRssBytes: memory.rss,
